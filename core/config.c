@@ -1,0 +1,467 @@
+/* config.c - the configuration key table and its loaders.
+ *
+ * Design (after lighttpd's config tables): one static table, `keys`, lists
+ * every key with its type, default and one-line description.  Defaults are
+ * written as the strings a user would write and go through the same parser
+ * as the file and the environment, so there is exactly one way a value is
+ * read.  Order of precedence: default < YAML file < ALERTGW_* environment.
+ *
+ * The YAML file is two levels deep: `section: { key: scalar }`.  Anything
+ * else - an unknown section or key, a sequence, a bad scalar - is an error
+ * naming the key and the line.  All errors are collected, not just the
+ * first, so --check-config shows everything at once. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+typedef enum { T_STR, T_INT, T_BOOL, T_DUR_MS, T_DUR_S, T_BYTES } key_type;
+
+typedef struct {
+    const char *section;
+    const char *key;
+    key_type    type;
+    size_t      off;
+    const char *def;
+    const char *desc;
+} key_def;
+
+#define K(sec, k, t, field, d, desc) { sec, k, t, offsetof(gw_config, field), d, desc }
+
+static const key_def keys[] = {
+    K("server", "prometheus_path", T_STR, server_prometheus_path, "/api/v1/signals/prometheus",
+      "route that accepts Alertmanager v4 webhooks"),
+    K("server", "signals_prefix", T_STR, server_signals_prefix, "/api/v1/signals",
+      "prefix of GET <prefix>/<fingerprint>"),
+    K("server", "max_body_bytes", T_BYTES, server_max_body_bytes, "1MiB",
+      "largest request body accepted (413 above)"),
+    K("server", "max_alerts", T_INT, server_max_alerts, "1000",
+      "most alerts in one webhook (413 above)"),
+    K("server", "max_labels", T_INT, server_max_labels, "128",
+      "most labels or annotations on one alert (400 above)"),
+    K("server", "max_label_bytes", T_INT, server_max_label_bytes, "4096",
+      "longest label/annotation key or value in bytes (400 above)"),
+    K("server", "retry_after", T_DUR_S, server_retry_after_s, "5s",
+      "Retry-After sent with every 503"),
+    K("log", "level", T_STR, log_level, "info", "debug, info, warn or error"),
+
+    K("redis", "addr", T_STR, redis_addr, "127.0.0.1:6379",
+      "host:port, or unix:/path/to/redis.sock"),
+    K("redis", "password_file", T_STR, redis_password_file, "",
+      "file holding the Redis AUTH password (empty: no AUTH)"),
+    K("redis", "connect_timeout", T_DUR_MS, redis_connect_timeout_ms, "500ms",
+      "Redis connect timeout"),
+    K("redis", "command_timeout", T_DUR_MS, redis_command_timeout_ms, "500ms",
+      "Redis per-command timeout"),
+    K("redis", "key_prefix", T_STR, redis_key_prefix, "alertgw:",
+      "prefix of every Redis key alertgw writes"),
+
+    K("kubernetes", "api_url", T_STR, kube_api_url, "",
+      "API server URL; empty: kubeconfig, then in-cluster"),
+    K("kubernetes", "token_file", T_STR, kube_token_file, "",
+      "bearer token file used with api_url (re-read when it changes)"),
+    K("kubernetes", "ca_file", T_STR, kube_ca_file, "", "CA bundle used with api_url"),
+    K("kubernetes", "client_cert_file", T_STR, kube_client_cert_file, "",
+      "client certificate used with api_url"),
+    K("kubernetes", "client_key_file", T_STR, kube_client_key_file, "",
+      "client key used with api_url"),
+    K("kubernetes", "kubeconfig", T_STR, kube_kubeconfig, "",
+      "kubeconfig path; empty: $KUBECONFIG, then ~/.kube/config"),
+    K("kubernetes", "allow_insecure", T_BOOL, kube_allow_insecure, "false",
+      "honour insecure-skip-tls-verify in a kubeconfig"),
+    K("kubernetes", "connect_timeout", T_DUR_MS, kube_connect_timeout_ms, "2s",
+      "API server connect timeout"),
+    K("kubernetes", "timeout", T_DUR_MS, kube_timeout_ms, "5s",
+      "API server request timeout"),
+
+    K("remediation", "group", T_STR, rr_group, "kubernaut.ai", "RemediationRequest API group"),
+    K("remediation", "version", T_STR, rr_version, "v1alpha1", "RemediationRequest API version"),
+    K("remediation", "kind", T_STR, rr_kind, "RemediationRequest", "custom resource kind"),
+    K("remediation", "plural", T_STR, rr_plural, "remediationrequests", "custom resource plural"),
+    K("remediation", "namespace", T_STR, rr_namespace, "kubernaut-system",
+      "namespace requests are created in (namespace_mode: controller)"),
+    K("remediation", "namespace_mode", T_STR, rr_namespace_mode, "controller",
+      "controller: all requests in `namespace`; signal: in the signal's namespace"),
+    K("remediation", "original_payload_max", T_BYTES, rr_original_payload_max, "32KiB",
+      "cap on spec.originalPayload (longer bodies are cut and marked)"),
+
+    K("dedup", "ttl", T_DUR_S, dedup_ttl_s, "5m",
+      "how long a fingerprint stays in Redis after its last occurrence"),
+    K("dedup", "pending_lease", T_DUR_MS, dedup_pending_lease_ms, "10s",
+      "lease of a creation claim; a crashed worker's claim expires after it"),
+    K("dedup", "pending_wait", T_DUR_MS, dedup_pending_wait_ms, "2s",
+      "how long a duplicate waits for a concurrent creation before 503"),
+    K("dedup", "status_sync_interval", T_DUR_MS, dedup_status_sync_interval_ms, "5s",
+      "at most one status.deduplication patch per request per interval"),
+
+    K("fingerprint", "include_signal_name", T_BOOL, fp_include_signal_name, "false",
+      "add the alert name to the fingerprint (one request per alert rule)"),
+    K("fingerprint", "cluster_label", T_STR, fp_cluster_label, "cluster",
+      "label naming the cluster; when present it is part of the fingerprint"),
+    K("signals", "allow_unknown_target", T_BOOL, signals_allow_unknown_target, "false",
+      "accept alerts without a target-resource label (kind Unknown) instead of 400"),
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static void adderr(char *errs, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void adderr(char *errs, size_t errlen, const char *fmt, ...)
+{
+    if (!errs || !errlen)
+        return;
+    size_t used = strlen(errs);
+    if (used + 1 >= errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errs + used, errlen - used, fmt, ap);
+    va_end(ap);
+    used = strlen(errs);
+    if (used + 1 < errlen) {
+        errs[used] = '\n';
+        errs[used + 1] = '\0';
+    }
+}
+
+static gw_err parse_long(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0)
+        return GW_EINVAL;
+    *out = v;
+    return GW_OK;
+}
+
+/* "500ms", "5s", "2m", "1h"; a bare number is seconds. */
+static gw_err parse_duration_ms(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || v < 0)
+        return GW_EINVAL;
+    long mul;
+    if (!strcmp(end, "ms"))
+        mul = 1;
+    else if (!strcmp(end, "s") || !*end)
+        mul = 1000;
+    else if (!strcmp(end, "m"))
+        mul = 60000;
+    else if (!strcmp(end, "h"))
+        mul = 3600000;
+    else
+        return GW_EINVAL;
+    if (v > 0 && mul > 0 && v > (long)(86400L * 365 * 1000) / mul)
+        return GW_EINVAL;
+    *out = v * mul;
+    return GW_OK;
+}
+
+/* "1048576", "512KiB", "1MiB". */
+static gw_err parse_bytes(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || v < 0)
+        return GW_EINVAL;
+    long mul;
+    if (!*end || !strcmp(end, "B"))
+        mul = 1;
+    else if (!strcmp(end, "KiB") || !strcmp(end, "K"))
+        mul = 1024;
+    else if (!strcmp(end, "MiB") || !strcmp(end, "M"))
+        mul = 1024 * 1024;
+    else
+        return GW_EINVAL;
+    if (v > (1L << 40) / mul)
+        return GW_EINVAL;
+    *out = v * mul;
+    return GW_OK;
+}
+
+static const char *type_hint(key_type t)
+{
+    switch (t) {
+    case T_STR:    return "a string";
+    case T_INT:    return "a non-negative integer";
+    case T_BOOL:   return "true or false";
+    case T_DUR_MS:
+    case T_DUR_S:  return "a duration like 500ms, 30s, 5m";
+    case T_BYTES:  return "a size like 65536, 512KiB, 1MiB";
+    }
+    return "?";
+}
+
+/* Stores the textual value s into the field of k.  On a bad value the field
+ * is left as it was. */
+static gw_err set_value(gw_config *cfg, const key_def *k, const char *s)
+{
+    char *base = (char *)cfg + k->off;
+    long v;
+    switch (k->type) {
+    case T_STR: {
+        char *dup = strdup(s);
+        if (!dup)
+            return GW_ENOMEM;
+        free(*(char **)base);
+        *(char **)base = dup;
+        return GW_OK;
+    }
+    case T_INT:
+        if (parse_long(s, &v))
+            return GW_EINVAL;
+        *(long *)base = v;
+        return GW_OK;
+    case T_BOOL:
+        if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "1"))
+            *(bool *)base = true;
+        else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "0"))
+            *(bool *)base = false;
+        else
+            return GW_EINVAL;
+        return GW_OK;
+    case T_DUR_MS:
+        if (parse_duration_ms(s, &v))
+            return GW_EINVAL;
+        *(long *)base = v;
+        return GW_OK;
+    case T_DUR_S:
+        if (parse_duration_ms(s, &v) || (v % 1000))
+            return GW_EINVAL;
+        *(long *)base = v / 1000;
+        return GW_OK;
+    case T_BYTES:
+        if (parse_bytes(s, &v))
+            return GW_EINVAL;
+        *(long *)base = v;
+        return GW_OK;
+    }
+    return GW_EINTERNAL;
+}
+
+static const key_def *find_key(const char *section, const char *key)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (!strcmp(keys[i].section, section) && !strcmp(keys[i].key, key))
+            return &keys[i];
+    return NULL;
+}
+
+static bool section_known(const char *section)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (!strcmp(keys[i].section, section))
+            return true;
+    return false;
+}
+
+gw_err gw_config_defaults(gw_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < NKEYS; i++) {
+        gw_err rc = set_value(cfg, &keys[i], keys[i].def);
+        if (rc)
+            return rc == GW_ENOMEM ? rc : GW_EINTERNAL;
+    }
+    return GW_OK;
+}
+
+static const char *scalar(yaml_node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+
+static void load_yaml(gw_config *cfg, const char *path, char *errs, size_t errlen, int *nerr)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        adderr(errs, errlen, "%s: cannot open: %s", path, strerror(errno));
+        (*nerr)++;
+        return;
+    }
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&parser)) {
+        fclose(f);
+        adderr(errs, errlen, "%s: out of memory", path);
+        (*nerr)++;
+        return;
+    }
+    yaml_parser_set_input_file(&parser, f);
+    if (!yaml_parser_load(&parser, &doc)) {
+        adderr(errs, errlen, "%s: line %zu: YAML syntax error: %s", path,
+               parser.problem_mark.line + 1, parser.problem ? parser.problem : "?");
+        (*nerr)++;
+        yaml_parser_delete(&parser);
+        fclose(f);
+        return;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) {
+        /* an empty file is a valid, empty configuration */
+    } else if (root->type != YAML_MAPPING_NODE) {
+        adderr(errs, errlen, "%s: line %zu: top level must be a mapping of sections", path,
+               root->start_mark.line + 1);
+        (*nerr)++;
+    } else {
+        for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+             p < root->data.mapping.pairs.top; p++) {
+            yaml_node_t *sk = yaml_document_get_node(&doc, p->key);
+            yaml_node_t *sv = yaml_document_get_node(&doc, p->value);
+            if (!sk || sk->type != YAML_SCALAR_NODE) {
+                adderr(errs, errlen, "line %zu: section name must be a string",
+                       sk ? sk->start_mark.line + 1 : 0);
+                (*nerr)++;
+                continue;
+            }
+            const char *sec = scalar(sk);
+            if (!section_known(sec)) {
+                adderr(errs, errlen, "%s: line %zu: unknown section", sec, sk->start_mark.line + 1);
+                (*nerr)++;
+                continue;
+            }
+            if (!sv || sv->type != YAML_MAPPING_NODE) {
+                if (sv && sv->type == YAML_SCALAR_NODE && !*scalar(sv))
+                    continue; /* `section:` with nothing under it */
+                adderr(errs, errlen, "%s: line %zu: must be a mapping of keys", sec,
+                       sk->start_mark.line + 1);
+                (*nerr)++;
+                continue;
+            }
+            for (yaml_node_pair_t *q = sv->data.mapping.pairs.start;
+                 q < sv->data.mapping.pairs.top; q++) {
+                yaml_node_t *kk = yaml_document_get_node(&doc, q->key);
+                yaml_node_t *kv = yaml_document_get_node(&doc, q->value);
+                if (!kk || kk->type != YAML_SCALAR_NODE) {
+                    adderr(errs, errlen, "%s: key must be a string", sec);
+                    (*nerr)++;
+                    continue;
+                }
+                const key_def *k = find_key(sec, scalar(kk));
+                if (!k) {
+                    adderr(errs, errlen, "%s.%s: line %zu: unknown key", sec, scalar(kk),
+                           kk->start_mark.line + 1);
+                    (*nerr)++;
+                    continue;
+                }
+                if (!kv || kv->type != YAML_SCALAR_NODE) {
+                    adderr(errs, errlen, "%s.%s: line %zu: must be %s", sec, k->key,
+                           kk->start_mark.line + 1, type_hint(k->type));
+                    (*nerr)++;
+                    continue;
+                }
+                gw_err rc = set_value(cfg, k, scalar(kv));
+                if (rc) {
+                    adderr(errs, errlen, "%s.%s: line %zu: invalid value \"%.64s\": must be %s",
+                           sec, k->key, kv->start_mark.line + 1, scalar(kv), type_hint(k->type));
+                    (*nerr)++;
+                }
+            }
+        }
+    }
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    fclose(f);
+}
+
+static void env_name(const key_def *k, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "ALERTGW_%s_%s", k->section, k->key);
+    for (char *p = out; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+}
+
+static void load_env(gw_config *cfg, char *errs, size_t errlen, int *nerr)
+{
+    char name[128];
+    for (size_t i = 0; i < NKEYS; i++) {
+        env_name(&keys[i], name, sizeof name);
+        const char *v = getenv(name);
+        if (!v)
+            continue;
+        if (set_value(cfg, &keys[i], v)) {
+            adderr(errs, errlen, "%s.%s: environment %s: invalid value \"%.64s\": must be %s",
+                   keys[i].section, keys[i].key, name, v, type_hint(keys[i].type));
+            (*nerr)++;
+        }
+    }
+}
+
+static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
+{
+#define BAD(...) do { adderr(errs, errlen, __VA_ARGS__); (*nerr)++; } while (0)
+    if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&
+        strcmp(c->log_level, "warn") && strcmp(c->log_level, "error"))
+        BAD("log.level: must be debug, info, warn or error, not \"%.32s\"", c->log_level);
+    if (strcmp(c->rr_namespace_mode, "controller") && strcmp(c->rr_namespace_mode, "signal"))
+        BAD("remediation.namespace_mode: must be controller or signal, not \"%.32s\"",
+            c->rr_namespace_mode);
+    if (!*c->redis_addr)
+        BAD("redis.addr: must not be empty");
+    if (!*c->rr_namespace && !strcmp(c->rr_namespace_mode, "controller"))
+        BAD("remediation.namespace: must not be empty with namespace_mode controller");
+    if (c->server_prometheus_path[0] != '/')
+        BAD("server.prometheus_path: must start with /");
+    if (c->server_signals_prefix[0] != '/')
+        BAD("server.signals_prefix: must start with /");
+    if (c->server_max_body_bytes < 1024)
+        BAD("server.max_body_bytes: must be at least 1024");
+    if (c->server_max_alerts < 1)
+        BAD("server.max_alerts: must be at least 1");
+    if (c->dedup_ttl_s < 1)
+        BAD("dedup.ttl: must be at least 1s");
+    if (c->dedup_pending_lease_ms < 100)
+        BAD("dedup.pending_lease: must be at least 100ms");
+    if (*c->kube_api_url && strncmp(c->kube_api_url, "https://", 8) &&
+        strncmp(c->kube_api_url, "http://", 7))
+        BAD("kubernetes.api_url: must start with https:// or http://");
+#undef BAD
+}
+
+gw_err gw_config_load(gw_config *cfg, const char *path, char *errs, size_t errlen)
+{
+    if (errs && errlen)
+        errs[0] = '\0';
+    gw_err rc = gw_config_defaults(cfg);
+    if (rc)
+        return rc;
+    int nerr = 0;
+    if (path && *path)
+        load_yaml(cfg, path, errs, errlen, &nerr);
+    load_env(cfg, errs, errlen, &nerr);
+    validate(cfg, errs, errlen, &nerr);
+    return nerr ? GW_ECONFIG : GW_OK;
+}
+
+void gw_config_free(gw_config *cfg)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (keys[i].type == T_STR) {
+            char **p = (char **)((char *)cfg + keys[i].off);
+            free(*p);
+            *p = NULL;
+        }
+    }
+}
+
+void gw_config_print_reference(FILE *out)
+{
+    char name[128];
+    fprintf(out, "| key | environment | type | default | description |\n");
+    fprintf(out, "|---|---|---|---|---|\n");
+    for (size_t i = 0; i < NKEYS; i++) {
+        env_name(&keys[i], name, sizeof name);
+        fprintf(out, "| `%s.%s` | `%s` | %s | `%s` | %s |\n", keys[i].section, keys[i].key, name,
+                type_hint(keys[i].type), *keys[i].def ? keys[i].def : "\"\"", keys[i].desc);
+    }
+}

@@ -1,0 +1,81 @@
+/* config.h - alertgw configuration: one YAML file plus ALERTGW_* overrides.
+ *
+ * Every key lives in one static table in config.c (name, type, default,
+ * description).  The YAML loader, the environment overrides
+ * (ALERTGW_<SECTION>_<KEY>, upper case), --check-config and the generated
+ * reference in docs/configuration.md are all driven by that table.
+ *
+ * Ownership: gw_config owns every string in it; gw_config_free() releases
+ * them.  A loaded config is read-only for the life of the process. */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "err.h"
+
+typedef struct {
+    /* server */
+    char  *server_prometheus_path;   /* POST route for Alertmanager */
+    char  *server_signals_prefix;    /* GET <prefix>/<fingerprint> */
+    long   server_max_body_bytes;
+    long   server_max_alerts;        /* alerts per webhook */
+    long   server_max_labels;        /* labels (and annotations) per alert */
+    long   server_max_label_bytes;   /* key or value length */
+    long   server_retry_after_s;     /* Retry-After seconds on 503 */
+    char  *log_level;                /* debug, info, warn, error */
+
+    /* redis */
+    char  *redis_addr;               /* host:port or unix:/path */
+    char  *redis_password_file;
+    long   redis_connect_timeout_ms;
+    long   redis_command_timeout_ms;
+    char  *redis_key_prefix;
+
+    /* kubernetes */
+    char  *kube_api_url;
+    char  *kube_token_file;
+    char  *kube_ca_file;
+    char  *kube_client_cert_file;
+    char  *kube_client_key_file;
+    char  *kube_kubeconfig;          /* explicit kubeconfig path */
+    bool   kube_allow_insecure;      /* honour insecure-skip-tls-verify */
+    long   kube_connect_timeout_ms;
+    long   kube_timeout_ms;
+
+    /* remediation (the CRD we write) */
+    char  *rr_group;
+    char  *rr_version;
+    char  *rr_kind;
+    char  *rr_plural;
+    char  *rr_namespace;
+    char  *rr_namespace_mode;        /* "controller" or "signal" */
+    long   rr_original_payload_max;
+
+    /* dedup */
+    long   dedup_ttl_s;
+    long   dedup_pending_lease_ms;
+    long   dedup_pending_wait_ms;
+    long   dedup_status_sync_interval_ms;
+
+    /* fingerprint and signals */
+    bool   fp_include_signal_name;
+    char  *fp_cluster_label;
+    bool   signals_allow_unknown_target;
+} gw_config;
+
+/* Fills cfg with the defaults.  Never fails except on ENOMEM. */
+gw_err gw_config_defaults(gw_config *cfg);
+
+/* Loads defaults, then the YAML file at path (NULL: defaults only), then the
+ * environment.  Every problem found is appended, one per line, "key: what"
+ * (with "line N" where known) to errs, up to errlen; the return is GW_ECONFIG
+ * if there was any. */
+gw_err gw_config_load(gw_config *cfg, const char *path, char *errs, size_t errlen);
+
+void gw_config_free(gw_config *cfg);
+
+/* Writes the key table as a Markdown table (for docs/configuration.md). */
+void gw_config_print_reference(FILE *out);
+
+#endif

@@ -1,0 +1,34 @@
+/* err.c - names and formatting for gw_err. */
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+const char *gw_err_name(gw_err e)
+{
+    switch (e) {
+    case GW_OK:        return "ok";
+    case GW_EINVAL:    return "invalid";
+    case GW_ETOOBIG:   return "too_big";
+    case GW_ENOMEM:    return "nomem";
+    case GW_EREDIS:    return "redis";
+    case GW_EKUBE:     return "kube";
+    case GW_EKUBECONF: return "kube_config";
+    case GW_ENOTFOUND: return "not_found";
+    case GW_EBUSY:     return "busy";
+    case GW_ECONFIG:   return "config";
+    case GW_EINTERNAL: return "internal";
+    }
+    return "unknown";
+}
+
+gw_err gw_fail(gw_err e, char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return e;
+}

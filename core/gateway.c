@@ -1,0 +1,702 @@
+/* gateway.c - the request pipeline; see gateway.h.
+ *
+ * Per signal (spec section 3): adapter -> fingerprint -> dedup hit in Redis
+ * (one EVALSHA) -> on a new fingerprint, look Kubernetes up by label, then
+ * create -> activate the claim.  The rule everything here serves: a 2xx is
+ * sent only when the signal is recorded in Redis and Kubernetes; every
+ * temporary failure is a 503 with Retry-After so Alertmanager resends.
+ *
+ * The duplicate path touches no Kubernetes API except the coalesced status
+ * patch (at most one per request per status_sync_interval). */
+#include "gateway.h"
+
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "am.h"
+#include "classify.h"
+#include "clock.h"
+#include "dedup.h"
+#include "kube.h"
+#include "log.h"
+#include "problem.h"
+#include "redis.h"
+#include "rr.h"
+#include "rrstore.h"
+#include "text.h"
+
+struct gw_ctx {
+    gw_config          cfg;
+    gw_log_level       log_min;
+    gw_redis           redis;
+    gw_dedup           dedup;
+    gw_kube           *kube;
+    gw_buf             scratch;  /* apiserver answers */
+    unsigned long long seq;      /* makes claim owners unique in this process */
+    long               pid;
+    bool               draining;
+};
+
+typedef enum { R_CREATED, R_DUP, R_IGNORED, R_REJECTED, R_FAILED } result_kind;
+
+typedef struct {
+    result_kind kind;
+    gw_err      err;              /* R_FAILED: why */
+    char        msg[GW_ERRMSG + 128];
+    char        rr_name[254];
+    char        rr_ns[64];
+    long long   count, first_ms, last_ms;
+    const char *env, *prio;
+} sig_result;
+
+gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    gw_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return GW_ENOMEM;
+    ctx->cfg = *cfg;
+    memset(cfg, 0, sizeof *cfg);
+    ctx->log_min = gw_log_level_parse(ctx->cfg.log_level);
+    ctx->pid = (long)getpid();
+    gw_buf_init(&ctx->scratch, 8u << 20);
+    gw_err rc = gw_redis_init(&ctx->redis, ctx->cfg.redis_addr, ctx->cfg.redis_password_file,
+                              ctx->cfg.redis_connect_timeout_ms, ctx->cfg.redis_command_timeout_ms,
+                              err, errlen);
+    if (rc) {
+        gw_ctx_free(ctx);
+        return rc;
+    }
+    gw_dedup_init(&ctx->dedup, &ctx->redis, ctx->cfg.redis_key_prefix, ctx->cfg.dedup_ttl_s,
+                  ctx->cfg.dedup_pending_lease_ms, ctx->cfg.dedup_status_sync_interval_ms);
+    const gw_config *c = &ctx->cfg;
+    gw_kube_opts ko = {
+        .api_url = *c->kube_api_url ? c->kube_api_url : NULL,
+        .token_file = *c->kube_token_file ? c->kube_token_file : NULL,
+        .ca_file = *c->kube_ca_file ? c->kube_ca_file : NULL,
+        .client_cert_file = *c->kube_client_cert_file ? c->kube_client_cert_file : NULL,
+        .client_key_file = *c->kube_client_key_file ? c->kube_client_key_file : NULL,
+        .kubeconfig = *c->kube_kubeconfig ? c->kube_kubeconfig : NULL,
+        .allow_insecure = c->kube_allow_insecure,
+        .connect_timeout_ms = c->kube_connect_timeout_ms,
+        .timeout_ms = c->kube_timeout_ms,
+    };
+    if ((rc = gw_kube_new(&ko, &ctx->kube, err, errlen))) {
+        gw_ctx_free(ctx);
+        return rc;
+    }
+    *out = ctx;
+    return GW_OK;
+}
+
+void gw_ctx_free(gw_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    gw_kube_free(ctx->kube);
+    gw_redis_free(&ctx->redis);
+    gw_buf_free(&ctx->scratch);
+    gw_config_free(&ctx->cfg);
+    free(ctx);
+}
+
+const gw_config *gw_ctx_config(const gw_ctx *ctx)
+{
+    return &ctx->cfg;
+}
+
+void gw_ctx_set_draining(gw_ctx *ctx)
+{
+    ctx->draining = true;
+}
+
+void gw_response_init(gw_response *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    gw_buf_init(&resp->body, 16u << 20);
+}
+
+void gw_response_free(gw_response *resp)
+{
+    gw_buf_free(&resp->body);
+}
+
+static bool temporary(gw_err e)
+{
+    return e == GW_EREDIS || e == GW_EKUBE || e == GW_EBUSY;
+}
+
+static void fail(sig_result *r, gw_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(sig_result *r, gw_err e, const char *fmt, ...)
+{
+    r->kind = R_FAILED;
+    r->err = e;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->msg, sizeof r->msg, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- the per-signal pipeline ------------------------------------------ */
+
+/* Writes status.deduplication; tells whether the request has finished. */
+static bool sync_status(gw_ctx *ctx, const char *rid, const char *ns, const char *name,
+                        long long count, long long first_ms, long long last_ms)
+{
+    char err[512];
+    bool finished = false;
+    gw_err rc = gw_rrstore_patch_dedup(ctx->kube, &ctx->cfg, ns, name, count, first_ms, last_ms,
+                                       &ctx->scratch, &finished, err, sizeof err);
+    if (rc)
+        gw_log(ctx->log_min, GW_LOG_WARN, rid, "status sync of %s/%s failed: %s", ns, name, err);
+    return finished;
+}
+
+static void set_ref(sig_result *r, const char *ns, const char *name, const gw_dedup_result *d)
+{
+    snprintf(r->rr_ns, sizeof r->rr_ns, "%s", ns);
+    snprintf(r->rr_name, sizeof r->rr_name, "%s", name);
+    r->count = d->count;
+    r->first_ms = d->first_ms;
+    r->last_ms = d->last_ms;
+}
+
+/* The fingerprint is ours (pending claim): adopt an open request from
+ * Kubernetes, or create one.  Releases the claim on failure. */
+static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, const char *rid,
+                        const char *rr_ns, const char *owner, long long now, sig_result *r)
+{
+    char err[512];
+    gw_rr_ref ref;
+    gw_dedup_result d;
+    gw_err rc = gw_rrstore_find_open(ctx->kube, &ctx->cfg, rr_ns, s->fingerprint, &ctx->scratch,
+                                     &ref, err, sizeof err);
+    if (rc == GW_OK) {
+        /* Redis had forgotten an open request: Kubernetes is the authority */
+        rc = gw_dedup_seed(&ctx->dedup, s->fingerprint, now, owner, ref.name, ref.ns,
+                           ref.count + 1, ref.first_ms ? ref.first_ms : now, &d);
+        if (rc) {
+            fail(r, rc, "redis: %s", ctx->redis.errstr);
+            return;
+        }
+        set_ref(r, ref.ns, ref.name, &d);
+        r->kind = R_DUP;
+        sync_status(ctx, rid, ref.ns, ref.name, d.count, d.first_ms, d.last_ms);
+        return;
+    }
+    if (rc != GW_ENOTFOUND) {
+        gw_dedup_release(&ctx->dedup, s->fingerprint, owner);
+        fail(r, rc, "kubernetes: %s", err);
+        return;
+    }
+
+    char name[32];
+    for (int attempt = 0; attempt < 3; attempt++) {
+        unsigned char rnd[4];
+        if (RAND_bytes(rnd, sizeof rnd) != 1) {
+            rc = GW_EINTERNAL;
+            snprintf(err, sizeof err, "no randomness for the request name");
+            break;
+        }
+        gw_rr_name(s->fingerprint, rnd, name);
+        gw_rr_input in = {
+            .sig = s, .name = name, .namespace_ = rr_ns, .environment = r->env,
+            .priority = r->prio, .received_ms = now, .raw = b->raw, .raw_len = b->raw_len,
+        };
+        json_t *obj = gw_rr_build(&ctx->cfg, &in);
+        if (!obj) {
+            rc = GW_ENOMEM;
+            break;
+        }
+        rc = gw_rrstore_create(ctx->kube, &ctx->cfg, obj, &ctx->scratch, err, sizeof err);
+        json_decref(obj);
+        if (rc != GW_EBUSY)
+            break;
+    }
+    if (rc) {
+        gw_dedup_release(&ctx->dedup, s->fingerprint, owner);
+        if (!temporary(rc) || rc == GW_EBUSY)
+            gw_log(ctx->log_min, GW_LOG_ERROR, rid, "create failed: %s", err);
+        fail(r, rc == GW_EBUSY ? GW_EKUBE : rc, "kubernetes: %s", err);
+        return;
+    }
+    rc = gw_dedup_activate(&ctx->dedup, s->fingerprint, now, owner, name, rr_ns, &d);
+    if (rc) {
+        /* The request exists; a lost claim or a Redis blip only costs the
+         * next occurrence a lookup, which will find this request. */
+        gw_log(ctx->log_min, GW_LOG_WARN, rid, "created %s/%s but could not activate claim: %s",
+               rr_ns, name, rc == GW_EBUSY ? "claim taken over" : ctx->redis.errstr);
+        d.count = 1;
+        d.first_ms = d.last_ms = now;
+    }
+    set_ref(r, rr_ns, name, &d);
+    r->kind = R_CREATED;
+    sync_status(ctx, rid, rr_ns, name, d.count, d.first_ms, d.last_ms);
+}
+
+static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, const char *rid,
+                           sig_result *r)
+{
+    memset(r, 0, sizeof *r);
+    if (s->error[0]) {
+        r->kind = R_REJECTED;
+        snprintf(r->msg, sizeof r->msg, "%s", s->error);
+        return;
+    }
+    r->env = gw_classify_environment(s->labels);
+    r->prio = gw_classify_priority(s->severity, r->env);
+    long long now = gw_now_ms();
+    gw_dedup_result d;
+    gw_err rc;
+
+    if (s->resolved) {
+        if ((rc = gw_dedup_resolve(&ctx->dedup, s->fingerprint, now, &d))) {
+            fail(r, rc, "redis: %s", ctx->redis.errstr);
+            return;
+        }
+        r->kind = R_IGNORED;
+        snprintf(r->msg, sizeof r->msg, "resolved alert recorded; no request is created");
+        if (d.kind == GW_DEDUP_DUP) {
+            char ts[32], err[512];
+            gw_rfc3339(now, ts);
+            set_ref(r, d.ns, d.name, &d);
+            if (gw_rrstore_annotate(ctx->kube, &ctx->cfg, d.ns, d.name, "kubernaut.ai/resolved-at",
+                                    ts, &ctx->scratch, err, sizeof err))
+                gw_log(ctx->log_min, GW_LOG_WARN, rid, "resolved annotation failed: %s", err);
+        }
+        return;
+    }
+
+    const char *rr_ns = ctx->cfg.rr_namespace;
+    if (!strcmp(ctx->cfg.rr_namespace_mode, "signal") && *s->target.namespace_)
+        rr_ns = s->target.namespace_;
+    char owner[48];
+    snprintf(owner, sizeof owner, "%ld-%llu", ctx->pid, ++ctx->seq);
+    long long deadline = now + ctx->cfg.dedup_pending_wait_ms;
+    int restarts = 0;
+    for (;;) {
+        if ((rc = gw_dedup_hit(&ctx->dedup, s->fingerprint, now, owner, &d))) {
+            fail(r, rc, "redis: %s", ctx->redis.errstr);
+            return;
+        }
+        if (d.kind == GW_DEDUP_NEW) {
+            create_path(ctx, b, s, rid, rr_ns, owner, now, r);
+            return;
+        }
+        if (d.kind == GW_DEDUP_DUP) {
+            if (d.sync_due &&
+                sync_status(ctx, rid, d.ns, d.name, d.count, d.first_ms, d.last_ms) &&
+                restarts++ == 0) {
+                /* the request finished or was deleted: this occurrence
+                 * starts a new one */
+                if ((rc = gw_dedup_forget(&ctx->dedup, s->fingerprint, d.name))) {
+                    fail(r, rc, "redis: %s", ctx->redis.errstr);
+                    return;
+                }
+                continue;
+            }
+            set_ref(r, d.ns, d.name, &d);
+            r->kind = R_DUP;
+            return;
+        }
+        /* pending: another worker is creating it right now */
+        if (gw_now_ms() >= deadline) {
+            fail(r, GW_EBUSY, "%s", "another request is still creating this fingerprint's "
+                                   "RemediationRequest; retry");
+            return;
+        }
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        now = gw_now_ms();
+    }
+}
+
+/* ---- responses ---------------------------------------------------------- */
+
+static void reply_json(gw_response *resp, int status, json_t *j)
+{
+    resp->status = status;
+    resp->content_type = "application/json";
+    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (!s || gw_buf_appends(&resp->body, s)) {
+        gw_buf_reset(&resp->body);
+        gw_buf_appends(&resp->body, "{\"status\":\"error\"}");
+    }
+    free(s);
+}
+
+static void reply_problem(gw_ctx *ctx, gw_response *resp, int status, const char *path,
+                          const char *detail)
+{
+    gw_buf_reset(&resp->body);
+    resp->status = status;
+    resp->content_type = "application/problem+json";
+    if (status == 503)
+        resp->retry_after = ctx->cfg.server_retry_after_s > 0 ? ctx->cfg.server_retry_after_s : 1;
+    gw_problem_write(&resp->body, status, detail, path, resp->request_id);
+}
+
+static int failure_status(gw_err e)
+{
+    return temporary(e) ? 503 : 500;
+}
+
+static void ref_string(const sig_result *r, char *out, size_t outlen)
+{
+    if (r->rr_name[0])
+        snprintf(out, outlen, "%s/%s", r->rr_ns, r->rr_name);
+    else
+        out[0] = '\0';
+}
+
+static json_t *single_body(const gw_signal *s, const sig_result *r)
+{
+    char ref[330], first[32], last[32];
+    ref_string(r, ref, sizeof ref);
+    switch (r->kind) {
+    case R_CREATED:
+        return json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:s,s:s}", "status", "created", "message",
+                         "RemediationRequest created", "fingerprint", s->fingerprint, "duplicate",
+                         0, "remediationRequestName", r->rr_name, "remediationRequestNamespace",
+                         r->rr_ns, "environment", r->env, "priority", r->prio);
+    case R_DUP:
+        gw_rfc3339(r->first_ms, first);
+        gw_rfc3339(r->last_ms, last);
+        return json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:s,s:s,s:{s:I,s:s,s:s,s:s}}", "status",
+                         "duplicate", "message", "duplicate signal; occurrence counted",
+                         "fingerprint", s->fingerprint, "duplicate", 1, "remediationRequestName",
+                         r->rr_name, "remediationRequestNamespace", r->rr_ns, "environment",
+                         r->env, "priority", r->prio, "metadata", "count", (json_int_t)r->count,
+                         "remediationRequestRef", ref, "firstOccurrence", first,
+                         "lastOccurrence", last);
+    default:
+        return json_pack("{s:s,s:s,s:s,s:s}", "status", "ignored", "reason", r->msg,
+                         "fingerprint", s->fingerprint, "remediationRequestRef", ref);
+    }
+}
+
+/* What a client may read about a failure: no hostnames, no URLs. */
+static const char *client_detail(const sig_result *r)
+{
+    switch (r->err) {
+    case GW_EREDIS:
+        return "Redis unavailable: the signal was not recorded; retry later";
+    case GW_EKUBE:
+        return "Kubernetes API unavailable: the signal was not recorded; retry later";
+    case GW_EBUSY:
+    case GW_EKUBECONF:
+        return r->msg; /* our own text, or the apiserver's Status message */
+    default:
+        return "internal error: the signal was not recorded";
+    }
+}
+
+static void reply_batch(gw_ctx *ctx, const gw_request *req, gw_response *resp, const gw_batch *b,
+                        const sig_result *res, size_t done)
+{
+    /* any failure decides the whole answer: 503 makes Alertmanager resend,
+     * and what was stored counts as a duplicate on the resend */
+    for (size_t i = 0; i < done; i++) {
+        if (res[i].kind == R_FAILED) {
+            /* the full cause (with internal addresses) goes to the log;
+             * the client learns what failed and that it should retry */
+            gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "alerts[%zu] %s: %s", i,
+                   b->signals[i].fingerprint, res[i].msg);
+            const char *what = client_detail(&res[i]);
+            char detail[GW_ERRMSG + 200];
+            if (b->n > 1)
+                snprintf(detail, sizeof detail, "alerts[%zu]: %s", i, what);
+            else
+                snprintf(detail, sizeof detail, "%s", what);
+            reply_problem(ctx, resp, failure_status(res[i].err), req->path, detail);
+            return;
+        }
+    }
+    if (b->n == 1) {
+        const sig_result *r = &res[0];
+        if (r->kind == R_REJECTED) {
+            reply_problem(ctx, resp, 400, req->path, r->msg);
+            return;
+        }
+        int status = r->kind == R_CREATED ? 201 : r->kind == R_DUP ? 202 : 200;
+        reply_json(resp, status, single_body(&b->signals[0], r));
+        return;
+    }
+    static const char *const names[] = { "created", "duplicate", "ignored", "rejected", "failed" };
+    long counts[5] = { 0 };
+    json_t *results = json_array();
+    for (size_t i = 0; i < b->n; i++) {
+        const sig_result *r = &res[i];
+        char ref[330];
+        ref_string(r, ref, sizeof ref);
+        counts[r->kind]++;
+        json_t *e = json_pack("{s:I,s:s,s:s}", "index", (json_int_t)i, "status", names[r->kind],
+                              "fingerprint", b->signals[i].fingerprint);
+        if (ref[0])
+            json_object_set_new(e, "remediationRequestRef", json_string(ref));
+        if (r->kind == R_REJECTED)
+            json_object_set_new(e, "error", json_string(r->msg));
+        else
+            json_object_set_new(e, "message", json_string(r->kind == R_CREATED ? "created"
+                                                        : r->kind == R_DUP ? "deduplicated"
+                                                        : r->msg));
+        json_array_append_new(results, e);
+    }
+    json_t *j = json_pack("{s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "results", results, "summary",
+                          "total", (json_int_t)b->n, "created", (json_int_t)counts[R_CREATED],
+                          "deduplicated", (json_int_t)counts[R_DUP], "aggregated", (json_int_t)0,
+                          "ignored", (json_int_t)counts[R_IGNORED], "rejected",
+                          (json_int_t)counts[R_REJECTED], "failed", (json_int_t)0);
+    reply_json(resp, 207, j);
+}
+
+/* ---- routes ------------------------------------------------------------- */
+
+static bool json_content_type(const char *ct)
+{
+    if (!ct || !*ct)
+        return true;
+    size_t n = strcspn(ct, ";");
+    while (n && ct[n - 1] == ' ')
+        n--;
+    return n == 16 && !strncasecmp(ct, "application/json", 16);
+}
+
+static const char *handle_prometheus(gw_ctx *ctx, const gw_request *req, gw_response *resp,
+                                     char *fp_out)
+{
+    if (strcmp(req->method, "POST")) {
+        resp->allow = "POST";
+        reply_problem(ctx, resp, 405, req->path, "this route accepts POST only");
+        return "rejected";
+    }
+    long max = ctx->cfg.server_max_body_bytes;
+    if (req->content_length > max || (long long)req->body_len > max) {
+        char d[128];
+        snprintf(d, sizeof d, "body of %lld bytes exceeds the limit of %ld bytes",
+                 req->content_length > 0 ? req->content_length : (long long)req->body_len, max);
+        reply_problem(ctx, resp, 413, req->path, d);
+        return "rejected";
+    }
+    if (!json_content_type(req->content_type)) {
+        char d[200];
+        snprintf(d, sizeof d, "Content-Type must be application/json, not \"%.100s\"",
+                 req->content_type);
+        reply_problem(ctx, resp, 415, req->path, d);
+        return "rejected";
+    }
+    if (!req->body || !req->body_len) {
+        reply_problem(ctx, resp, 400, req->path, "empty body: expected an Alertmanager webhook");
+        return "rejected";
+    }
+    char err[GW_ERRMSG];
+    gw_batch b;
+    gw_err rc = gw_am_parse(&ctx->cfg, req->body, req->body_len, &b, err, sizeof err);
+    if (rc) {
+        reply_problem(ctx, resp, rc == GW_ETOOBIG ? 413 : rc == GW_EINVAL ? 400 : 500, req->path,
+                      err);
+        return "rejected";
+    }
+    sig_result *res = calloc(b.n, sizeof *res);
+    if (!res) {
+        gw_batch_free(&b);
+        reply_problem(ctx, resp, 500, req->path, "out of memory");
+        return "error";
+    }
+    size_t done = 0;
+    while (done < b.n) {
+        process_signal(ctx, &b, &b.signals[done], resp->request_id, &res[done]);
+        done++;
+        if (res[done - 1].kind == R_FAILED && temporary(res[done - 1].err))
+            break; /* the rest would fail the same way; the resend covers them */
+    }
+    snprintf(fp_out, 65, "%s", b.signals[0].fingerprint);
+    reply_batch(ctx, req, resp, &b, res, done);
+    const char *decision = b.n > 1 ? "batch"
+                           : res[0].kind == R_CREATED ? "created"
+                           : res[0].kind == R_DUP     ? "duplicate"
+                           : res[0].kind == R_IGNORED ? "ignored"
+                           : res[0].kind == R_REJECTED ? "rejected" : "failed";
+    if (resp->status >= 500)
+        decision = "failed";
+    free(res);
+    gw_batch_free(&b);
+    return decision;
+}
+
+static void handle_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
+{
+    if (ctx->draining) {
+        reply_problem(ctx, resp, 503, req->path, "shutting down");
+        return;
+    }
+    if (gw_redis_ping(&ctx->redis)) {
+        gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "readyz: redis: %s",
+               ctx->redis.errstr);
+        reply_problem(ctx, resp, 503, req->path, "redis not reachable (cause in the worker log)");
+        return;
+    }
+    char path[400], err[512];
+    snprintf(path, sizeof path, "/apis/%s/%s/namespaces/%s/%s?limit=1", ctx->cfg.rr_group,
+             ctx->cfg.rr_version, ctx->cfg.rr_namespace, ctx->cfg.rr_plural);
+    long status = 0;
+    gw_buf_reset(&ctx->scratch);
+    gw_err rc = gw_kube_request(ctx->kube, "GET", path, NULL, NULL, 0, &status, &ctx->scratch, err,
+                                sizeof err);
+    if (rc || status != 200) {
+        char d[640];
+        if (rc) {
+            gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "readyz: %s", err);
+            snprintf(d, sizeof d, "kubernetes API not reachable (cause in the worker log)");
+        } else
+            snprintf(d, sizeof d, "kubernetes API answered %ld listing %s (CRD installed? RBAC?)",
+                     status, ctx->cfg.rr_plural);
+        reply_problem(ctx, resp, 503, req->path, d);
+        return;
+    }
+    reply_json(resp, 200, json_pack("{s:s,s:s,s:s}", "status", "ready", "redis", "ok",
+                                     "kubernetes", "ok"));
+}
+
+static bool is_fingerprint(const char *s)
+{
+    if (strlen(s) != 64)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
+    return true;
+}
+
+static void handle_signal_get(gw_ctx *ctx, const gw_request *req, gw_response *resp,
+                              const char *fp)
+{
+    if (strcmp(req->method, "GET")) {
+        resp->allow = "GET";
+        reply_problem(ctx, resp, 405, req->path, "this route accepts GET only");
+        return;
+    }
+    if (!is_fingerprint(fp)) {
+        reply_problem(ctx, resp, 404, req->path, "not a fingerprint: expected 64 lowercase hex");
+        return;
+    }
+    gw_dedup_result d;
+    if (gw_dedup_get(&ctx->dedup, fp, &d)) {
+        gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "signal lookup: redis: %s",
+               ctx->redis.errstr);
+        reply_problem(ctx, resp, 503, req->path, "Redis unavailable; retry later");
+        return;
+    }
+    if (d.kind == GW_DEDUP_NONE) {
+        reply_problem(ctx, resp, 404, req->path, "no signal with this fingerprint is known");
+        return;
+    }
+    char first[32], last[32], ref[330];
+    gw_rfc3339(d.first_ms, first);
+    gw_rfc3339(d.last_ms, last);
+    snprintf(ref, sizeof ref, "%s/%s", d.ns, d.name);
+    json_t *j = json_pack("{s:s,s:s,s:I,s:s,s:s,s:b}", "fingerprint", fp, "state",
+                          d.kind == GW_DEDUP_PENDING ? "pending" : "active", "count",
+                          (json_int_t)d.count, "firstSeen", first, "lastSeen", last, "resolved",
+                          d.resolved_ms > 0);
+    if (d.kind == GW_DEDUP_DUP)
+        json_object_set_new(j, "remediationRequestRef", json_string(ref));
+    if (d.resolved_ms > 0) {
+        char rs[32];
+        gw_rfc3339(d.resolved_ms, rs);
+        json_object_set_new(j, "resolvedAt", json_string(rs));
+    }
+    reply_json(resp, 200, j);
+}
+
+/* A client's X-Request-ID is echoed if it is short and plain. */
+static void pick_request_id(const gw_request *req, gw_response *resp)
+{
+    const char *c = req->request_id;
+    size_t n = c ? strlen(c) : 0;
+    bool sane = n > 0 && n <= 64;
+    for (size_t i = 0; sane && i < n; i++)
+        sane = (c[i] >= 'a' && c[i] <= 'z') || (c[i] >= 'A' && c[i] <= 'Z') ||
+               (c[i] >= '0' && c[i] <= '9') || c[i] == '-' || c[i] == '_' || c[i] == '.' ||
+               c[i] == ':';
+    if (sane) {
+        memcpy(resp->request_id, c, n + 1);
+        return;
+    }
+    unsigned char r[8];
+    if (RAND_bytes(r, sizeof r) != 1)
+        memset(r, 0, sizeof r);
+    for (int i = 0; i < 8; i++)
+        snprintf(resp->request_id + 2 * i, 3, "%02x", r[i]);
+}
+
+void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    gw_buf_reset(&resp->body);
+    resp->status = 500;
+    resp->content_type = "application/json";
+    resp->retry_after = 0;
+    resp->allow = NULL;
+    pick_request_id(req, resp);
+
+    const char *path = req->path ? req->path : "";
+    const char *method = req->method ? req->method : "";
+    gw_request r = *req;
+    r.path = path;
+    r.method = method;
+    const char *decision = "served";
+    char fp[65] = "";
+    const char *route = "other";
+    size_t plen = strlen(ctx->cfg.server_signals_prefix);
+
+    if (!strcmp(path, ctx->cfg.server_prometheus_path)) {
+        route = "prometheus";
+        decision = handle_prometheus(ctx, &r, resp, fp);
+    } else if (!strcmp(path, "/healthz")) {
+        route = "healthz";
+        reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+    } else if (!strcmp(path, "/readyz")) {
+        route = "readyz";
+        handle_readyz(ctx, &r, resp);
+    } else if (!strncmp(path, ctx->cfg.server_signals_prefix, plen) && path[plen] == '/' &&
+               !strchr(path + plen + 1, '/')) {
+        route = "signal";
+        handle_signal_get(ctx, &r, resp, path + plen + 1);
+    } else {
+        reply_problem(ctx, resp, 404, path, "no such route");
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    if (!strcmp(route, "healthz") && resp->status == 200 && ctx->log_min > GW_LOG_DEBUG)
+        return; /* probes every few seconds would drown the log */
+    char clean_path[256];
+    gw_text_clean(path, strlen(path), clean_path, sizeof clean_path);
+    const char *method_label = strcmp(method, "GET") && strcmp(method, "POST") ? "other" : method;
+    json_t *line = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:f}", "request_id", resp->request_id,
+                             "route", route, "method", method_label, "path", clean_path,
+                             "status", resp->status, "decision", decision, "duration_ms", ms);
+    if (line) {
+        if (fp[0])
+            json_object_set_new(line, "fingerprint", json_string(fp));
+        if (resp->status >= 400 && resp->content_type[8] == 'p') {
+            json_t *pb = json_loadb(resp->body.data, resp->body.len, 0, NULL);
+            json_t *det = json_object_get(pb, "detail");
+            if (det)
+                json_object_set(line, "detail", det);
+            json_decref(pb);
+        }
+    }
+    gw_log_json(ctx->log_min, resp->status >= 500 ? GW_LOG_WARN : GW_LOG_INFO, line);
+}

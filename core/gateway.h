@@ -1,0 +1,57 @@
+/* gateway.h - the request pipeline: one HTTP request in, one response out.
+ *
+ * The front end (fcgi/) fills a gw_request from the web server's variables,
+ * calls gw_handle(), and writes the gw_response.  Everything between -
+ * routing, validation, parsing, fingerprinting, dedup, Kubernetes - is here,
+ * so the same pipeline runs under FastCGI, CGI and the unit tests.
+ *
+ * gw_ctx is the per-process context (config, Redis, dedup, kube client,
+ * buffers).  It is created once at start-up and is the only mutable state;
+ * it is not shared between threads. */
+#ifndef GW_GATEWAY_H
+#define GW_GATEWAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "buf.h"
+#include "config.h"
+#include "err.h"
+
+typedef struct gw_ctx gw_ctx;
+
+typedef struct {
+    const char *method;         /* "POST" */
+    const char *path;           /* path without query string */
+    const char *content_type;   /* NULL when absent */
+    const char *request_id;     /* client's X-Request-ID, NULL when absent */
+    long long   content_length; /* -1 when unknown */
+    const char *body;           /* NULL when not read (e.g. too large) */
+    size_t      body_len;
+} gw_request;
+
+typedef struct {
+    int         status;
+    const char *content_type;   /* static string */
+    long        retry_after;    /* seconds; 0: no header */
+    const char *allow;          /* static; NULL: no Allow header */
+    char        request_id[72];
+    gw_buf      body;           /* owned by the caller: init once, reset per request */
+} gw_response;
+
+/* Takes ownership of cfg (moved in; do not free it afterwards).  Kubernetes
+ * credentials must resolve, Redis need not be up yet. */
+gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen);
+void   gw_ctx_free(gw_ctx *ctx);
+const gw_config *gw_ctx_config(const gw_ctx *ctx);
+
+/* Asks the pipeline to stop taking new work (readyz answers 503). */
+void gw_ctx_set_draining(gw_ctx *ctx);
+
+void gw_response_init(gw_response *resp);
+void gw_response_free(gw_response *resp);
+
+/* Handles one request.  resp->body is reset first.  Never fails: every
+ * problem becomes an HTTP status and a problem body. */
+void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp);
+
+#endif

@@ -1,0 +1,61 @@
+/* log.c - see log.h. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "text.h"
+
+static const char *const names[] = { "debug", "info", "warn", "error" };
+
+gw_log_level gw_log_level_parse(const char *s)
+{
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, names[i]))
+            return (gw_log_level)i;
+    return GW_LOG_INFO;
+}
+
+void gw_log_json(gw_log_level min, gw_log_level lvl, json_t *fields)
+{
+    if (lvl < min || !fields) {
+        json_decref(fields);
+        return;
+    }
+    char ts[32];
+    gw_rfc3339(gw_now_ms(), ts);
+    json_object_set_new(fields, "time", json_string(ts));
+    json_object_set_new(fields, "level", json_string(names[lvl]));
+    char *s = json_dumps(fields, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    json_decref(fields);
+    if (!s)
+        return;
+    /* one write() per line so lines from several workers never interleave */
+    size_t n = strlen(s);
+    s[n] = '\n';
+    fwrite(s, 1, n + 1, stderr);
+    fflush(stderr);
+    free(s);
+}
+
+void gw_log(gw_log_level min, gw_log_level lvl, const char *rid, const char *fmt, ...)
+{
+    if (lvl < min)
+        return;
+    char msg[1024], clean[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    gw_text_clean(msg, strlen(msg), clean, sizeof clean);
+    json_t *j = json_object();
+    if (rid)
+        json_object_set_new(j, "request_id", json_string(rid));
+    json_object_set_new(j, "msg", json_string(clean));
+    gw_log_json(min, lvl, j);
+}

@@ -1,0 +1,32 @@
+/* rr.h - builds the RemediationRequest object (spec section 4) as JSON.
+ *
+ * Pure: no I/O.  Every value comes from the signal or the arguments; the
+ * JSON is built with jansson, never by pasting strings.  Empty values are
+ * omitted (the apiserver answers 422 to "" in constrained fields), label
+ * values are sanitised to Kubernetes label syntax, signalLabels values are
+ * cut to 63 bytes at a UTF-8 boundary, originalPayload is capped and marked. */
+#ifndef GW_RR_H
+#define GW_RR_H
+
+#include <jansson.h>
+#include "config.h"
+#include "signal.h"
+
+typedef struct {
+    const gw_signal *sig;
+    const char      *name;          /* rr-<12 hex>-<8 hex> */
+    const char      *namespace_;    /* where it is created */
+    const char      *environment;
+    const char      *priority;      /* P0..P3 */
+    long long        received_ms;
+    const char      *raw;           /* request body (originalPayload) */
+    size_t           raw_len;
+} gw_rr_input;
+
+/* Returns a new reference (caller json_decref()s), NULL on ENOMEM. */
+json_t *gw_rr_build(const gw_config *cfg, const gw_rr_input *in);
+
+/* Writes the "rr-<first 12 hex>-<8 random hex>" name into out (>= 25). */
+void gw_rr_name(const char *fingerprint, const unsigned char rnd[4], char *out);
+
+#endif

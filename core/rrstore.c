@@ -1,0 +1,178 @@
+/* rrstore.c - see rrstore.h. */
+#include "rrstore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+
+bool gw_rr_phase_terminal(const char *phase)
+{
+    static const char *const terminal[] = { "Completed", "Failed", "TimedOut", "Skipped",
+                                            "Cancelled" };
+    if (!phase)
+        return false;
+    for (size_t i = 0; i < sizeof terminal / sizeof terminal[0]; i++)
+        if (!strcmp(phase, terminal[i]))
+            return true;
+    return false;
+}
+
+static void coll_path(const gw_config *cfg, const char *ns, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "/apis/%s/%s/namespaces/%s/%s", cfg->rr_group, cfg->rr_version, ns,
+             cfg->rr_plural);
+}
+
+/* Classifies a non-2xx answer, with the apiserver's own message. */
+static gw_err classify(long status, const gw_buf *body, const char *what, char *err, size_t errlen)
+{
+    const char *msg = "";
+    json_t *j = body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
+    if (j)
+        msg = json_string_value(json_object_get(j, "message"));
+    gw_err rc = (status == 429 || status >= 500) ? GW_EKUBE : GW_EKUBECONF;
+    gw_fail(rc, err, errlen, "%s: apiserver answered %ld: %.300s", what, status, msg ? msg : "");
+    if (j)
+        json_decref(j);
+    return rc;
+}
+
+static void read_dedup(json_t *obj, long long *count, long long *first_ms)
+{
+    json_t *d = json_object_get(json_object_get(obj, "status"), "deduplication");
+    json_t *c = json_object_get(d, "occurrenceCount");
+    *count = json_is_integer(c) ? json_integer_value(c) : 0;
+    const char *f = json_string_value(json_object_get(d, "firstSeenAt"));
+    if (!f || !gw_parse_rfc3339(f, first_ms))
+        *first_ms = 0;
+}
+
+static const char *phase_of(json_t *obj)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "status"), "overallPhase"));
+}
+
+gw_err gw_rrstore_find_open(gw_kube *k, const gw_config *cfg, const char *ns, const char *fp,
+                            gw_buf *scratch, gw_rr_ref *out, char *err, size_t errlen)
+{
+    char path[512], coll[400];
+    coll_path(cfg, ns, coll, sizeof coll);
+    snprintf(path, sizeof path, "%s?labelSelector=kubernaut.ai%%2Ffingerprint%%3D%.63s", coll, fp);
+    long status;
+    gw_buf_reset(scratch);
+    gw_err rc = gw_kube_request(k, "GET", path, NULL, NULL, 0, &status, scratch, err, errlen);
+    if (rc)
+        return rc == GW_ETOOBIG ? gw_fail(GW_EKUBE, err, errlen, "lookup: answer too large") : rc;
+    if (status != 200)
+        return classify(status, scratch, "lookup by fingerprint", err, errlen);
+    json_t *list = json_loadb(scratch->data, scratch->len, 0, NULL);
+    if (!list)
+        return gw_fail(GW_EKUBE, err, errlen, "lookup: apiserver answer is not JSON");
+    rc = GW_ENOTFOUND;
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(list, "items"), i, item) {
+        json_t *meta = json_object_get(item, "metadata");
+        const char *name = json_string_value(json_object_get(meta, "name"));
+        const char *sfp = json_string_value(
+            json_object_get(json_object_get(item, "spec"), "signalFingerprint"));
+        if (!name || json_object_get(meta, "deletionTimestamp") || gw_rr_phase_terminal(phase_of(item)))
+            continue;
+        if (sfp && strcmp(sfp, fp))
+            continue; /* the label holds 63 of 64 hex: confirm the whole fingerprint */
+        snprintf(out->name, sizeof out->name, "%s", name);
+        snprintf(out->ns, sizeof out->ns, "%s", ns);
+        read_dedup(item, &out->count, &out->first_ms);
+        rc = GW_OK;
+        break;
+    }
+    json_decref(list);
+    return rc;
+}
+
+gw_err gw_rrstore_create(gw_kube *k, const gw_config *cfg, json_t *obj, gw_buf *scratch,
+                         char *err, size_t errlen)
+{
+    const char *ns = json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
+    char path[400];
+    coll_path(cfg, ns ? ns : "", path, sizeof path);
+    char *body = json_dumps(obj, JSON_COMPACT);
+    if (!body)
+        return GW_ENOMEM;
+    long status;
+    gw_buf_reset(scratch);
+    gw_err rc = gw_kube_request(k, "POST", path, "application/json", body, strlen(body), &status,
+                                scratch, err, errlen);
+    free(body);
+    if (rc)
+        return rc == GW_ETOOBIG ? GW_OK : rc; /* created; we only lost the echo */
+    if (status == 201 || status == 200)
+        return GW_OK;
+    if (status == 409)
+        return gw_fail(GW_EBUSY, err, errlen, "create: name already taken");
+    return classify(status, scratch, "create RemediationRequest", err, errlen);
+}
+
+gw_err gw_rrstore_patch_dedup(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
+                              long long count, long long first_ms, long long last_ms,
+                              gw_buf *scratch, bool *finished, char *err, size_t errlen)
+{
+    *finished = false;
+    char path[700], coll[400], first[32], last[32];
+    coll_path(cfg, ns, coll, sizeof coll);
+    snprintf(path, sizeof path, "%s/%s/status", coll, name);
+    gw_rfc3339(first_ms, first);
+    gw_rfc3339(last_ms, last);
+    json_t *patch = json_pack("{s:{s:{s:s,s:s,s:I}}}", "status", "deduplication", "firstSeenAt",
+                              first, "lastSeenAt", last, "occurrenceCount", (json_int_t)count);
+    char *body = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
+    json_decref(patch);
+    if (!body)
+        return GW_ENOMEM;
+    long status;
+    gw_buf_reset(scratch);
+    gw_err rc = gw_kube_request(k, "PATCH", path, "application/merge-patch+json", body,
+                                strlen(body), &status, scratch, err, errlen);
+    free(body);
+    if (rc)
+        return rc;
+    if (status == 404) {
+        *finished = true;
+        return GW_OK;
+    }
+    if (status != 200)
+        return classify(status, scratch, "patch status", err, errlen);
+    json_t *obj = json_loadb(scratch->data, scratch->len, 0, NULL);
+    if (obj) {
+        *finished = gw_rr_phase_terminal(phase_of(obj)) ||
+                    json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp");
+        json_decref(obj);
+    }
+    return GW_OK;
+}
+
+gw_err gw_rrstore_annotate(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
+                           const char *key, const char *value, gw_buf *scratch, char *err,
+                           size_t errlen)
+{
+    char path[700], coll[400];
+    coll_path(cfg, ns, coll, sizeof coll);
+    snprintf(path, sizeof path, "%s/%s", coll, name);
+    json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", key, value);
+    char *body = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
+    json_decref(patch);
+    if (!body)
+        return GW_ENOMEM;
+    long status;
+    gw_buf_reset(scratch);
+    gw_err rc = gw_kube_request(k, "PATCH", path, "application/merge-patch+json", body,
+                                strlen(body), &status, scratch, err, errlen);
+    free(body);
+    if (rc)
+        return rc;
+    if (status != 200)
+        return classify(status, scratch, "annotate", err, errlen);
+    return GW_OK;
+}

@@ -1,0 +1,49 @@
+/* rrstore.h - RemediationRequests in the apiserver: find, create, patch status.
+ *
+ * Thin layer over gw_kube_request that knows the resource path, reads the
+ * apiserver's Status objects for clear messages, and maps HTTP codes to
+ * gw_err: 429/5xx/transport -> GW_EKUBE (temporary, 503); 403/404/422 and
+ * other 4xx -> GW_EKUBECONF (the operator must fix something, 500). */
+#ifndef GW_RRSTORE_H
+#define GW_RRSTORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include "buf.h"
+#include "config.h"
+#include "err.h"
+#include "kube.h"
+
+typedef struct {
+    char      name[254];
+    char      ns[64];
+    long long count;      /* status.deduplication.occurrenceCount, 0 if none */
+    long long first_ms;   /* status.deduplication.firstSeenAt, 0 if none */
+} gw_rr_ref;
+
+/* Finds a request for fp in ns that is still open (not being deleted, no
+ * terminal status.overallPhase).  GW_ENOTFOUND when there is none. */
+gw_err gw_rrstore_find_open(gw_kube *k, const gw_config *cfg, const char *ns, const char *fp,
+                            gw_buf *scratch, gw_rr_ref *out, char *err, size_t errlen);
+
+/* POSTs obj (its metadata.namespace says where).  409 AlreadyExists is
+ * reported as GW_EBUSY so the caller can pick a new name. */
+gw_err gw_rrstore_create(gw_kube *k, const gw_config *cfg, json_t *obj, gw_buf *scratch,
+                         char *err, size_t errlen);
+
+/* Merge-patches status.deduplication.  *finished is set when the object is
+ * gone (404) or reports a terminal overallPhase: the next occurrence must
+ * create a new request. */
+gw_err gw_rrstore_patch_dedup(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
+                              long long count, long long first_ms, long long last_ms,
+                              gw_buf *scratch, bool *finished, char *err, size_t errlen);
+
+/* Merge-patches one metadata annotation (e.g. kubernaut.ai/resolved-at). */
+gw_err gw_rrstore_annotate(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
+                           const char *key, const char *value, gw_buf *scratch, char *err,
+                           size_t errlen);
+
+/* true for Completed, Failed, TimedOut, Skipped, Cancelled. */
+bool gw_rr_phase_terminal(const char *phase);
+
+#endif

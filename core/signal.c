@@ -1,0 +1,66 @@
+/* signal.c - batch ownership and the adapter-independent signal checks. */
+#include "signal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fingerprint.h"
+#include "target.h"
+
+void gw_batch_free(gw_batch *b)
+{
+    if (b->root)
+        json_decref(b->root);
+    free(b->signals);
+    memset(b, 0, sizeof *b);
+}
+
+static gw_err check_map(const gw_config *cfg, gw_signal *s, json_t *obj, const char *what,
+                        const char *where)
+{
+    if (json_object_size(obj) > (size_t)cfg->server_max_labels)
+        return gw_fail(GW_EINVAL, s->error, sizeof s->error, "%s: %zu %s, more than the limit %ld",
+                       where, json_object_size(obj), what, cfg->server_max_labels);
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        if (!json_is_string(v))
+            return gw_fail(GW_EINVAL, s->error, sizeof s->error,
+                           "%s: %s \"%.64s\" must have a string value", where, what, k);
+        if (strlen(k) > (size_t)cfg->server_max_label_bytes ||
+            json_string_length(v) > (size_t)cfg->server_max_label_bytes)
+            return gw_fail(GW_EINVAL, s->error, sizeof s->error,
+                           "%s: %s \"%.64s\" is longer than the limit %ld bytes", where, what, k,
+                           cfg->server_max_label_bytes);
+    }
+    return GW_OK;
+}
+
+gw_err gw_signal_finish(const gw_config *cfg, gw_signal *s, json_t *common_labels,
+                        const char *where)
+{
+    gw_err rc;
+    char msg[GW_ERRMSG - 32];
+    if ((rc = check_map(cfg, s, s->labels, "labels", where)))
+        return rc;
+    if ((rc = check_map(cfg, s, s->annotations, "annotations", where)))
+        return rc;
+    if (strlen(s->name) > 253)
+        return gw_fail(GW_EINVAL, s->error, sizeof s->error,
+                       "%s: signal name is longer than 253 bytes", where);
+    if (strlen(s->severity) > 50)
+        return gw_fail(GW_EINVAL, s->error, sizeof s->error,
+                       "%s: severity is longer than 50 bytes", where);
+    if ((rc = gw_target_from_labels(s->labels, cfg->signals_allow_unknown_target, s->name,
+                                    &s->target, msg, sizeof msg)))
+        return gw_fail(rc, s->error, sizeof s->error, "%s: %s", where, msg);
+    const char *cl = json_string_value(json_object_get(s->labels, cfg->fp_cluster_label));
+    if (!cl && common_labels)
+        cl = json_string_value(json_object_get(common_labels, cfg->fp_cluster_label));
+    s->cluster = cl && strlen(cl) <= 253 ? cl : "";
+    if ((rc = gw_fingerprint(s->cluster, &s->target,
+                             cfg->fp_include_signal_name ? s->name : NULL, s->fingerprint)))
+        return gw_fail(rc, s->error, sizeof s->error, "%s: cannot fingerprint", where);
+    return GW_OK;
+}

@@ -1,0 +1,58 @@
+/* signal.h - the normalised signal every adapter produces.
+ *
+ * A gw_batch owns the parsed JSON document of one webhook body (`root`); the
+ * signals in it borrow strings and the labels/annotations objects from that
+ * document, so nothing is copied on the hot path.  gw_batch_free() releases
+ * everything.  A signal that the adapter rejected keeps `error` set (and
+ * nothing else is valid): one bad alert in a webhook does not sink the rest. */
+#ifndef GW_SIGNAL_H
+#define GW_SIGNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "err.h"
+
+#define GW_ERRMSG 256
+
+typedef struct {
+    const char *kind;        /* "Deployment", "Pod", "Node", "Unknown" */
+    const char *name;
+    const char *namespace_;  /* "" for cluster-scoped targets */
+    const char *api_version; /* "" when unknown */
+} gw_target;
+
+typedef struct {
+    const char *name;        /* alertname or event reason */
+    const char *severity;    /* raw; "unknown" when absent */
+    bool        resolved;
+    const char *source;      /* "prometheus", "grafana", "kubernetes-events" */
+    const char *cluster;     /* "" when unknown */
+    gw_target   target;
+    json_t     *labels;      /* borrowed object (may be an empty object) */
+    json_t     *annotations; /* borrowed object (may be an empty object) */
+    const char *firing_time; /* RFC 3339, as received; "" when absent */
+    char        fingerprint[65];
+    char        error[GW_ERRMSG]; /* non-empty: this signal was rejected (400) */
+} gw_signal;
+
+typedef struct {
+    json_t     *root;        /* owned */
+    const char *raw;         /* borrowed request body */
+    size_t      raw_len;
+    size_t      n;
+    gw_signal  *signals;     /* owned array of n */
+} gw_batch;
+
+void gw_batch_free(gw_batch *b);
+
+/* Shared tail of every adapter: checks the labels/annotations objects
+ * against the size limits, picks the target, the cluster and computes the
+ * fingerprint.  On failure sets s->error (prefixed with where) and returns
+ * GW_EINVAL. */
+gw_err gw_signal_finish(const gw_config *cfg, gw_signal *s, json_t *common_labels,
+                        const char *where);
+
+#endif

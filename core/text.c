@@ -1,0 +1,90 @@
+/* text.c - byte-level text helpers for values that reach Kubernetes, logs
+ * and problem bodies; see text.h. */
+#include "text.h"
+
+#include <string.h>
+
+static bool is_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool gw_label_value(const char *in, char *out)
+{
+    size_t n = 0;
+    for (const char *p = in; *p && n < 63; p++)
+        out[n++] = (is_alnum(*p) || *p == '-' || *p == '_' || *p == '.') ? *p : '_';
+    out[n] = '\0';
+    size_t start = 0;
+    while (start < n && !is_alnum(out[start]))
+        start++;
+    while (n > start && !is_alnum(out[n - 1]))
+        n--;
+    memmove(out, out + start, n - start);
+    out[n - start] = '\0';
+    return n > start;
+}
+
+size_t gw_utf8_cut(const char *s, size_t len, size_t max, char *out)
+{
+    size_t n = len < max ? len : max;
+    if (n < len) {
+        /* back off continuation bytes so we end on a sequence boundary */
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return n;
+}
+
+/* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid.
+ * Rejects overlongs, surrogates and code points above U+10FFFF. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    unsigned min;
+    if (c >= 0xC2 && c <= 0xDF) { len = 2; min = 0x80; }
+    else if (c >= 0xE0 && c <= 0xEF) { len = 3; min = 0x800; }
+    else if (c >= 0xF0 && c <= 0xF4) { len = 4; min = 0x10000; }
+    else return 0;
+    if (n < len)
+        return 0;
+    unsigned cp = c & (0xFF >> (len + 1));
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+size_t gw_text_clean(const char *in, size_t len, char *out, size_t outlen)
+{
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)in;
+    if (!outlen)
+        return 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_seq(p + i, len - i);
+        if (n == 0 || (n == 1 && (p[i] < 0x20 || p[i] == 0x7F))) {
+            if (o + 1 >= outlen)
+                break;
+            out[o++] = '?';
+            i++;
+            continue;
+        }
+        if (o + n >= outlen)
+            break;
+        memcpy(out + o, p + i, n);
+        o += n;
+        i += n;
+    }
+    out[o] = '\0';
+    return o;
+}

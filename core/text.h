@@ -1,0 +1,25 @@
+/* text.h - byte-level text helpers.
+ *
+ * Everything a client sends is hostile: these make any byte sequence safe to
+ * put in a Kubernetes label, a JSON string or a log line. */
+#ifndef GW_TEXT_H
+#define GW_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Kubernetes label-value syntax: <= 63 chars of [A-Za-z0-9._-], alphanumeric
+ * at both ends.  Other bytes become '_'; ends are trimmed.  out >= 64 bytes;
+ * returns false when nothing is left. */
+bool gw_label_value(const char *in, char *out);
+
+/* Copies at most max bytes of s into out (>= max+1) without splitting a
+ * UTF-8 sequence; returns the length copied. */
+size_t gw_utf8_cut(const char *s, size_t len, size_t max, char *out);
+
+/* Copies valid UTF-8 from in to out (NUL-terminated, at most outlen-1
+ * bytes, never a split sequence); invalid bytes and control characters
+ * become '?'.  Returns the length written. */
+size_t gw_text_clean(const char *in, size_t len, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,262 @@
+/* main.c - alertgw-fcgi: the FastCGI / CGI front end.
+ *
+ * Runs as a FastCGI responder when stdin is a listening socket (spawned by
+ * lighttpd's mod_fastcgi, spawn-fcgi or mod_fcgid), else as a plain CGI
+ * program: one request from the environment and stdin, then exit.  Either
+ * way it only maps the web server's variables to a gw_request and the
+ * gw_response back to CGI headers: every decision is in libalertgw.
+ *
+ * Signals: SIGTERM, SIGINT and SIGUSR1 (lighttpd's graceful restart) ask for
+ * shutdown; the request in hand is finished first, because accept() is the
+ * only place the flag is looked at.  The flag is the one process-wide
+ * variable outside gw_ctx: a signal handler can reach nothing else.
+ * SIGPIPE is ignored so a vanished peer is an error return, not a death.
+ *
+ * Other modes: --check-config FILE (exit 1 on errors, each with its key),
+ * --config-reference (Markdown table of every key, for docs/). */
+#include <errno.h>
+#include <fcgiapp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+
+#include "config.h"
+#include "gateway.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+    FCGX_ShutdownPending();
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop; /* no SA_RESTART: accept() must return */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 207: return "Multi-Status";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default:  return "Internal Server Error";
+    }
+}
+
+/* Where a request comes from: FastCGI params/streams, or CGI environ/stdio. */
+typedef struct {
+    FCGX_Request *fcgi; /* NULL in CGI mode */
+} io;
+
+static const char *param(const io *x, const char *name)
+{
+    return x->fcgi ? FCGX_GetParam(name, x->fcgi->envp) : getenv(name);
+}
+
+static int read_some(const io *x, char *p, int n)
+{
+    if (x->fcgi)
+        return FCGX_GetStr(p, n, x->fcgi->in);
+    return (int)fread(p, 1, (size_t)n, stdin);
+}
+
+static void write_all(const io *x, const char *p, size_t n)
+{
+    if (x->fcgi)
+        FCGX_PutStr(p, (int)n, x->fcgi->out);
+    else
+        fwrite(p, 1, n, stdout);
+}
+
+/* Reads exactly content_length bytes into body, or as much as arrives. */
+static int read_body(const io *x, long long len, gw_buf *body)
+{
+    gw_buf_reset(body);
+    char chunk[65536];
+    while ((long long)body->len < len) {
+        long long want = len - (long long)body->len;
+        int n = read_some(x, chunk, want < (long long)sizeof chunk ? (int)want : (int)sizeof chunk);
+        if (n <= 0)
+            break;
+        if (gw_buf_append(body, chunk, (size_t)n))
+            return -1;
+    }
+    return 0;
+}
+
+/* A body we will not read is drained (bounded by the web server's own cap)
+ * so the connection closes cleanly after our answer. */
+static void drain(const io *x)
+{
+    char chunk[65536];
+    while (read_some(x, chunk, sizeof chunk) > 0)
+        ;
+}
+
+static void serve(gw_ctx *ctx, const io *x, gw_buf *body, gw_response *resp)
+{
+    const gw_config *cfg = gw_ctx_config(ctx);
+    char path[2048];
+    const char *uri = param(x, "REQUEST_URI");
+    if (uri) {
+        size_t n = strcspn(uri, "?");
+        if (n >= sizeof path)
+            n = sizeof path - 1;
+        memcpy(path, uri, n);
+        path[n] = '\0';
+    } else {
+        const char *sn = param(x, "SCRIPT_NAME"), *pi = param(x, "PATH_INFO");
+        snprintf(path, sizeof path, "%s%s", sn ? sn : "", pi ? pi : "");
+    }
+    const char *cl = param(x, "CONTENT_LENGTH");
+    long long content_length = cl && *cl ? strtoll(cl, NULL, 10) : 0;
+    if (content_length < 0)
+        content_length = 0;
+
+    gw_request req = {
+        .method = param(x, "REQUEST_METHOD"),
+        .path = path,
+        .content_type = param(x, "CONTENT_TYPE"),
+        .request_id = param(x, "HTTP_X_REQUEST_ID"),
+        .content_length = content_length,
+    };
+    if (content_length > 0 && content_length <= cfg->server_max_body_bytes &&
+        read_body(x, content_length, body) == 0) {
+        req.body = body->data;
+        req.body_len = body->len;
+    } else if (content_length > 0) {
+        drain(x);
+    }
+    gw_handle(ctx, &req, resp);
+
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "Status: %d %s\r\nContent-Type: %s\r\nX-Request-ID: %s\r\n"
+                     "Cache-Control: no-store\r\nContent-Length: %zu\r\n",
+                     resp->status, reason(resp->status), resp->content_type, resp->request_id,
+                     resp->body.len);
+    if (resp->retry_after > 0)
+        n += snprintf(head + n, sizeof head - (size_t)n, "Retry-After: %ld\r\n", resp->retry_after);
+    if (resp->allow)
+        n += snprintf(head + n, sizeof head - (size_t)n, "Allow: %s\r\n", resp->allow);
+    n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
+    write_all(x, head, (size_t)n);
+    write_all(x, resp->body.data ? resp->body.data : "", resp->body.len);
+}
+
+static int check_config(const char *path)
+{
+    gw_config cfg;
+    char errs[8192];
+    gw_err rc = gw_config_load(&cfg, path, errs, sizeof errs);
+    gw_config_free(&cfg);
+    if (rc) {
+        fprintf(stderr, "%s: configuration errors:\n%s", path, errs);
+        return 1;
+    }
+    printf("%s: configuration OK\n", path);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "--check-config"))
+        return check_config(argv[2]);
+    if (argc == 2 && !strcmp(argv[1], "--config-reference")) {
+        gw_config_print_reference(stdout);
+        return 0;
+    }
+    if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
+        printf("alertgw-fcgi %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "usage: alertgw-fcgi [--check-config FILE | --config-reference | --version]\n"
+                        "  without arguments: FastCGI responder (stdin is a listening socket)\n"
+                        "  or CGI program; configuration from $ALERTGW_CONFIG "
+                        "(default /etc/alertgw/alertgw.yaml if present) and ALERTGW_* variables\n");
+        return 2;
+    }
+
+    install_signals();
+    if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+        fprintf(stderr, "{\"level\":\"error\",\"msg\":\"curl_global_init failed\"}\n");
+        return 1;
+    }
+    const char *cfg_path = getenv("ALERTGW_CONFIG");
+    if (!cfg_path) {
+        FILE *f = fopen("/etc/alertgw/alertgw.yaml", "r");
+        if (f) {
+            fclose(f);
+            cfg_path = "/etc/alertgw/alertgw.yaml";
+        }
+    }
+    gw_config cfg;
+    char errs[8192];
+    if (gw_config_load(&cfg, cfg_path, errs, sizeof errs)) {
+        fprintf(stderr, "alertgw-fcgi: configuration errors (%s):\n%s", cfg_path ? cfg_path : "environment", errs);
+        gw_config_free(&cfg);
+        return 1;
+    }
+    long max_body = cfg.server_max_body_bytes;
+    gw_ctx *ctx;
+    char err[1024];
+    if (gw_ctx_new(&cfg, &ctx, err, sizeof err)) {
+        fprintf(stderr, "alertgw-fcgi: cannot start: %s\n", err);
+        gw_config_free(&cfg);
+        return 1;
+    }
+    gw_buf body;
+    gw_buf_init(&body, (size_t)max_body);
+    gw_response resp;
+    gw_response_init(&resp);
+
+    int rc = 0;
+    if (FCGX_IsCGI()) {
+        io x = { NULL };
+        serve(ctx, &x, &body, &resp);
+        fflush(stdout);
+    } else {
+        FCGX_Request request;
+        if (FCGX_Init() || FCGX_InitRequest(&request, 0, 0)) {
+            fprintf(stderr, "alertgw-fcgi: FastCGI initialisation failed\n");
+            rc = 1;
+        } else {
+            io x = { &request };
+            while (!stop_requested && FCGX_Accept_r(&request) >= 0) {
+                serve(ctx, &x, &body, &resp);
+                FCGX_Finish_r(&request);
+            }
+            FCGX_Free(&request, 1);
+        }
+    }
+    gw_response_free(&resp);
+    gw_buf_free(&body);
+    gw_ctx_free(ctx);
+    curl_global_cleanup();
+    return rc;
+}
