@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# bench/bench.sh - alertgw's performance figures, measured on the real stack.
+#
+# Starts redis-server (unix socket), etcd + kube-apiserver (deploy/
+# kube-local.sh) and lighttpd with the repository's lighttpd.conf, then
+# drives it with wrk on 127.0.0.1 for a bounded time per case:
+#
+#   ceiling     lighttpd + bench/trivial-fcgi (reads the body, answers 202),
+#               same worker count: what this machine can do at all
+#   duplicate   alertgw, one alert posted over and over (the common case:
+#               Alertmanager resends every group) - Redis only
+#   new-alert   alertgw, every request a new pod: a new fingerprint, a
+#               RemediationRequest created in the apiserver
+#
+# and prints one table: requests/s, p50, p99, non-2xx, worker RSS and the
+# duplicate path as a percentage of the ceiling.  Absolute numbers move with
+# machine load; the ratio is the figure that counts (spec section 7).
+#
+# Knobs: BENCH_DURATION (s per case, 10), BENCH_WORKERS (4),
+# BENCH_CONNECTIONS ("32 128"), BENCH_THREADS (2), GW_KUBE_ENV (reuse a
+# running kube-local instance).  Needs: wrk, lighttpd, redis-server, a built
+# tree (make) and a built apiserver (deploy/kube-local.sh build).
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+DURATION=${BENCH_DURATION:-10}
+WORKERS=${BENCH_WORKERS:-4}
+CONNECTIONS=${BENCH_CONNECTIONS:-32 128}
+THREADS=${BENCH_THREADS:-2}
+(( DURATION > 0 && DURATION <= 600 )) || { echo "BENCH_DURATION must be 1..600" >&2; exit 2; }
+
+for bin in "$ROOT/fcgi/alertgw-fcgi" "$ROOT/bench/trivial-fcgi"; do
+    [[ -x $bin ]] || { echo "bench: $bin not built: run make" >&2; exit 1; }
+done
+command -v wrk >/dev/null || { echo "bench: wrk missing: apt-get install -y wrk" >&2; exit 1; }
+
+# The test helpers start and stop the real services (by PID, bounded waits).
+BATS_TEST_DIRNAME=$ROOT/shell-tests
+exec 3>&2
+# shellcheck source=../shell-tests/helpers.bash
+source "$ROOT/shell-tests/helpers.bash"
+GW_TMP=$(mktemp -d /tmp/alertgw-bench.XXXXXX)
+export GW_TMP GW_WORKERS=$WORKERS
+cleanup() { gw_teardown_stack; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+gw_start_redis unix
+gw_start_kube
+
+sed 's/BENCH_POD/bench-fixed-0/g' "$BENCH_DIR/body.json" >"$GW_TMP/fixed.json"
+cp "$BENCH_DIR/body.json" "$GW_TMP/template.json"
+
+# rss_kb: summed and largest VmRSS of the current workers.
+rss() {
+    local pid total=0 max=0 kb
+    for pid in $(gw_worker_pids); do
+        kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+        total=$(( total + kb ))
+        (( kb > max )) && max=$kb
+    done
+    echo "$(( max / 1024 )).$(( (max % 1024) * 10 / 1024 ))"
+}
+
+declare -A RESULT
+run_wrk() { # name conns mode body
+    local name=$1 conns=$2 mode=$3 body=$4 out
+    out=$(cd "$GW_TMP" && BENCH_MODE=$mode BENCH_BODY=$body \
+        timeout $(( DURATION + 30 )) wrk -t "$THREADS" -c "$conns" -d "${DURATION}s" \
+        --timeout 5s -s "$BENCH_DIR/wrk-report.lua" "$GW_URL/api/v1/signals/prometheus" 2>&1)
+    local line
+    line=$(grep '^RESULT' <<<"$out" || true)
+    [[ -n $line ]] || { echo "bench: wrk failed for $name:" >&2; echo "$out" >&2; exit 1; }
+    RESULT[$name/$conns]="$line rss_mb=$(rss)"
+}
+field() { sed -n "s/.*$2=\([^ ]*\).*/\1/p" <<<"${RESULT[$1]}"; }
+
+# (a) the ceiling
+GW_FCGI_BIN=$ROOT/bench/trivial-fcgi gw_start_lighttpd
+for c in $CONNECTIONS; do run_wrk ceiling "$c" fixed fixed.json; done
+gw_stop_lighttpd
+
+# (b) and (c): alertgw with production settings (status sync every 5 s)
+gw_start_lighttpd ALERTGW_DEDUP_STATUS_SYNC_INTERVAL=5s
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary @"$GW_TMP/fixed.json" "$GW_URL/api/v1/signals/prometheus")
+[[ $code == 201 || $code == 202 ]] || { echo "bench: priming alert answered $code" >&2; gw_dump_logs >&2; exit 1; }
+for c in $CONNECTIONS; do run_wrk duplicate "$c" fixed fixed.json; done
+first_conns=${CONNECTIONS%% *}
+run_wrk new-alert "$first_conns" unique template.json
+created=$(curl -s --cacert "$KUBE_CA_FILE" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" \
+    "$KUBE_API_URL/$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests?labelSelector=app.kubernetes.io/managed-by=alertgw" \
+    | jq '.items | length')
+gw_stop_lighttpd
+
+printf '\nalertgw bench: %s workers, %ss per case, wrk %s threads, loopback, %s cores, %s\n' \
+    "$WORKERS" "$DURATION" "$THREADS" "$(nproc)" "$(date -u +%Y-%m-%dT%H:%MZ)"
+printf '%-11s %5s %10s %9s %9s %8s %8s %12s %11s\n' case conns 'req/s' 'p50 ms' 'p99 ms' non2xx errors 'max RSS MB' '% ceiling'
+for key in $(printf '%s\n' "${!RESULT[@]}" | sort -t/ -k1,1 -k2,2n); do
+    name=${key%/*} conns=${key#*/}
+    ratio=-
+    if [[ -n ${RESULT[ceiling/$conns]:-} ]]; then
+        ratio=$(awk -v a="$(field "$key" rps)" -v b="$(field "ceiling/$conns" rps)" \
+            'BEGIN { printf "%.1f%%", b > 0 ? 100 * a / b : 0 }')
+    fi
+    printf '%-11s %5s %10s %9s %9s %8s %8s %12s %11s\n' "$name" "$conns" "$(field "$key" rps)" \
+        "$(field "$key" p50_ms)" "$(field "$key" p99_ms)" "$(field "$key" non2xx)" \
+        "$(field "$key" errors)" "$(field "$key" rss_mb)" "$ratio"
+done
+printf 'RemediationRequests in the apiserver after the run: %s\n' "$created"

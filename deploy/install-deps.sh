@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# deploy/install-deps.sh - every Debian 12 package alertgw needs to build,
+# run and test, installed with apt-get (run as root).  Idempotent: packages
+# already present are skipped, and apt-get update runs only when something
+# is missing.  kube-apiserver is not a Debian package: deploy/kube-local.sh
+# build compiles it from Debian's source package (and installs its own
+# toolchain packages).
+set -euo pipefail
+
+PACKAGES=(
+    # build
+    build-essential autoconf automake pkg-config
+    libfcgi-dev libhiredis-dev libcurl4-openssl-dev libssl-dev libjansson-dev libyaml-dev
+    # tests
+    libcmocka-dev bats bats-assert bats-support curl jq openssl
+    # runtime and the local stack
+    lighttpd spawn-fcgi redis-server etcd-server
+    # benchmark
+    wrk
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if (( ${#missing[@]} == 0 )); then
+    echo "install-deps: all ${#PACKAGES[@]} packages present"
+    exit 0
+fi
+if (( EUID != 0 )); then
+    echo "install-deps: missing packages: ${missing[*]}; run as root (or: sudo $0)" >&2
+    exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# The Debian packages of redis, lighttpd and etcd try to start system-wide
+# services; alertgw's scripts start their own instances, so keep those off
+# where policy-rc.d is honoured (no systemd in containers anyway).
+had_policy=0
+[[ -e /usr/sbin/policy-rc.d ]] && had_policy=1
+if (( ! had_policy )); then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+fi
+rc=0
+apt-get install -y -q --no-install-recommends "${missing[@]}" || rc=$?
+(( had_policy )) || rm -f /usr/sbin/policy-rc.d
+exit $rc

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# deploy/test-all.sh - the one test command (README, and .ci/run runs it):
+# installs every dependency, builds alertgw twice (a plain -Werror build for
+# the end-to-end suites and an ASan+UBSan build for the unit tests), builds
+# or reuses the cached kube-apiserver, runs the unit tests and the bats
+# suites against real lighttpd, Redis and kube-apiserver, and ends with one
+# line "N passed, N failed".  Exit status is non-zero on any failure.
+#
+# Knobs: ALERTGW_CACHE (kube-apiserver cache, /var/cache/alertgw),
+# TEST_BATS ("shell-tests" or a list of .bats files), TEST_SKIP_DEPS=1.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+LOG_DIR=$ROOT/test-logs
+mkdir -p "$LOG_DIR"
+passed=0 failed=0 broken=0
+
+step() { printf '\n=== %s\n' "$*"; }
+die_step() { echo "test-all: $*" >&2; broken=1; }
+
+if [[ ${TEST_SKIP_DEPS:-0} != 1 ]]; then
+    step "dependencies"
+    ./deploy/install-deps.sh || { echo "test-all: dependencies could not be installed" >&2; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+step "build (plain, -Werror)"
+if ! { autoreconf -fi >"$LOG_DIR/autoreconf.log" 2>&1 &&
+       ./configure --enable-werror >"$LOG_DIR/configure.log" 2>&1 &&
+       make -j"$(nproc)" >"$LOG_DIR/make.log" 2>&1; }; then
+    tail -n 40 "$LOG_DIR"/make.log "$LOG_DIR"/configure.log 2>/dev/null
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+step "build (ASan+UBSan) and unit tests"
+ASAN_DIR=$ROOT/build-asan
+mkdir -p "$ASAN_DIR"
+if ( cd "$ASAN_DIR" && "$ROOT/configure" --enable-asan --enable-werror >"$LOG_DIR/configure-asan.log" 2>&1 &&
+     make -j"$(nproc)" >"$LOG_DIR/make-asan.log" 2>&1 &&
+     make -j"$(nproc)" check >"$LOG_DIR/check-asan.log" 2>&1 ); then
+    :
+else
+    die_step "unit tests or the ASan build failed (see $LOG_DIR/check-asan.log)"
+fi
+# cmocka prints "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), listed below:"
+for log in "$ASAN_DIR"/tests/test_*.log; do
+    [[ -f $log ]] || continue
+    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
+    f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
+    passed=$(( passed + ${p:-0} ))
+    failed=$(( failed + ${f:-0} ))
+    if [[ -z $p && -z $f ]]; then
+        echo "unit: $(basename "$log" .log) printed no cmocka summary (crashed?)"
+        failed=$(( failed + 1 ))
+    fi
+    if [[ -n $f && $f != 0 ]] || [[ -z $p && -z $f ]]; then
+        tail -n 30 "$log"
+    fi
+done
+echo "unit tests: $passed passed, $failed failed"
+
+step "kube-apiserver (cached build)"
+if ! ./deploy/kube-local.sh build >"$LOG_DIR/kube-build.log" 2>&1; then
+    tail -n 40 "$LOG_DIR/kube-build.log"
+    die_step "kube-apiserver build failed"
+else
+    step "end-to-end (bats)"
+    # shellcheck disable=SC2086
+    bats --tap ${TEST_BATS:-shell-tests} 2>&1 | tee "$LOG_DIR/bats.tap"
+    bp=$(grep -c '^ok ' "$LOG_DIR/bats.tap" || true)
+    bf=$(grep -c '^not ok ' "$LOG_DIR/bats.tap" || true)
+    planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$LOG_DIR/bats.tap" | head -n 1)
+    if [[ -n $planned ]] && (( bp + bf < planned )); then
+        echo "bats: only $(( bp + bf )) of $planned tests reported"
+        bf=$(( bf + planned - bp - bf ))
+    fi
+    passed=$(( passed + bp ))
+    failed=$(( failed + bf ))
+fi
+
+(( broken )) && failed=$(( failed + 1 ))
+echo
+echo "$passed passed, $failed failed"
+(( failed == 0 ))
