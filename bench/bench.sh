@@ -30,7 +30,13 @@ CONNECTIONS=${BENCH_CONNECTIONS:-32 128}
 THREADS=${BENCH_THREADS:-2}
 (( DURATION > 0 && DURATION <= 600 )) || { echo "BENCH_DURATION must be 1..600" >&2; exit 2; }
 
-for bin in "$ROOT/fcgi/alertgw-fcgi" "$ROOT/bench/trivial-fcgi"; do
+# BENCH_BUILD: the build directory (in-tree by default; build/plain after
+# deploy/test-all.sh).
+BUILD=${BENCH_BUILD:-$ROOT}
+[[ -x $BUILD/fcgi/alertgw-fcgi || ! -x $ROOT/build/plain/fcgi/alertgw-fcgi ]] || BUILD=$ROOT/build/plain
+GW_FCGI_BIN=$BUILD/fcgi/alertgw-fcgi
+TRIVIAL_BIN=$BUILD/bench/trivial-fcgi
+for bin in "$GW_FCGI_BIN" "$TRIVIAL_BIN"; do
     [[ -x $bin ]] || { echo "bench: $bin not built: run make" >&2; exit 1; }
 done
 command -v wrk >/dev/null || { echo "bench: wrk missing: apt-get install -y wrk" >&2; exit 1; }
@@ -41,7 +47,7 @@ exec 3>&2
 # shellcheck source=../shell-tests/helpers.bash
 source "$ROOT/shell-tests/helpers.bash"
 GW_TMP=$(mktemp -d /tmp/alertgw-bench.XXXXXX)
-export GW_TMP GW_WORKERS=$WORKERS
+export GW_TMP GW_WORKERS=$WORKERS GW_FCGI_BIN
 cleanup() { gw_teardown_stack; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -77,7 +83,7 @@ run_wrk() { # name conns mode body
 field() { sed -n "s/.*$2=\([^ ]*\).*/\1/p" <<<"${RESULT[$1]}"; }
 
 # (a) the ceiling
-GW_FCGI_BIN=$ROOT/bench/trivial-fcgi gw_start_lighttpd
+GW_FCGI_BIN=$TRIVIAL_BIN gw_start_lighttpd
 for c in $CONNECTIONS; do run_wrk ceiling "$c" fixed fixed.json; done
 gw_stop_lighttpd
 

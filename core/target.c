@@ -22,8 +22,11 @@ static const kind_def kinds[] = {
     { "horizontalpodautoscaler", "HorizontalPodAutoscaler", "autoscaling/v2",    1, true  },
     { "ingress",                 "Ingress",                 "networking.k8s.io/v1", 1, true },
     { "persistentvolume",        "PersistentVolume",        "v1",                1, false },
-    { "pod",                     "Pod",                     "v1",                2, true  },
+    /* node before pod: kube-state-metrics alerts about a node (KubeNodeNotReady)
+     * carry the exporter's own `pod` label from target discovery; Kubernaut's
+     * gateway also ranks node above pod (BR-GATEWAY-184) */
     { "node",                    "Node",                    "v1",                2, false },
+    { "pod",                     "Pod",                     "v1",                2, true  },
     { "job_name",                "Job",                     "batch/v1",          3, true  },
 };
 

@@ -24,18 +24,27 @@ if [[ ${TEST_SKIP_DEPS:-0} != 1 ]]; then
     ./deploy/install-deps.sh || { echo "test-all: dependencies could not be installed" >&2; echo "0 passed, 1 failed"; exit 1; }
 fi
 
+# Both builds are out of tree (build/plain, build/asan).  autoconf refuses
+# those while the source tree itself is configured, so an in-tree build is
+# cleaned first.
 step "build (plain, -Werror)"
+if [[ -f config.status ]]; then
+    echo "test-all: the source tree is configured in-tree; running make distclean first"
+    make distclean >"$LOG_DIR/distclean.log" 2>&1 || rm -f config.status
+fi
+PLAIN_DIR=$ROOT/build/plain
+ASAN_DIR=$ROOT/build/asan
+mkdir -p "$PLAIN_DIR" "$ASAN_DIR"
 if ! { autoreconf -fi >"$LOG_DIR/autoreconf.log" 2>&1 &&
-       ./configure --enable-werror >"$LOG_DIR/configure.log" 2>&1 &&
-       make -j"$(nproc)" >"$LOG_DIR/make.log" 2>&1; }; then
+       ( cd "$PLAIN_DIR" && "$ROOT/configure" --enable-werror >"$LOG_DIR/configure.log" 2>&1 &&
+         make -j"$(nproc)" >"$LOG_DIR/make.log" 2>&1 ); }; then
     tail -n 40 "$LOG_DIR"/make.log "$LOG_DIR"/configure.log 2>/dev/null
     echo "0 passed, 1 failed"
     exit 1
 fi
+export GW_FCGI_BIN=$PLAIN_DIR/fcgi/alertgw-fcgi
 
 step "build (ASan+UBSan) and unit tests"
-ASAN_DIR=$ROOT/build-asan
-mkdir -p "$ASAN_DIR"
 if ( cd "$ASAN_DIR" && "$ROOT/configure" --enable-asan --enable-werror >"$LOG_DIR/configure-asan.log" 2>&1 &&
      make -j"$(nproc)" >"$LOG_DIR/make-asan.log" 2>&1 &&
      make -j"$(nproc)" check >"$LOG_DIR/check-asan.log" 2>&1 ); then

@@ -1,0 +1,505 @@
+/* test_text.c - unit tests for the small pure helpers: core/text.c (label
+ * values, UTF-8 cutting and cleaning), core/clock.c (RFC 3339),
+ * core/classify.c (environment and the default priority table) and
+ * core/problem.c (RFC 7807 bodies). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <string.h>
+
+#include "buf.h"
+#include "classify.h"
+#include "clock.h"
+#include "problem.h"
+#include "text.h"
+
+/* ------------------------------------------------------- gw_label_value */
+
+static void label_value_passes_valid(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_true(gw_label_value("critical", out));
+    assert_string_equal(out, "critical");
+    assert_true(gw_label_value("P0", out));
+    assert_string_equal(out, "P0");
+    assert_true(gw_label_value("a.b-c_d", out));
+    assert_string_equal(out, "a.b-c_d");
+    assert_true(gw_label_value("x", out));
+    assert_string_equal(out, "x");
+}
+
+static void label_value_replaces_invalid(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_true(gw_label_value("Sev 1!", out));
+    assert_string_equal(out, "Sev_1");
+    assert_true(gw_label_value("a/b:c d", out));
+    assert_string_equal(out, "a_b_c_d");
+    /* each byte of a multibyte character becomes one '_' */
+    assert_true(gw_label_value("caf\xc3\xa9-bar", out));
+    assert_string_equal(out, "caf__-bar");
+    assert_true(gw_label_value("a\nb", out));
+    assert_string_equal(out, "a_b");
+}
+
+static void label_value_trims_ends(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_true(gw_label_value("  prod  ", out));
+    assert_string_equal(out, "prod");
+    assert_true(gw_label_value("-_.abc.-_", out));
+    assert_string_equal(out, "abc");
+    assert_true(gw_label_value("\xc3\xa9t\xc3\xa9", out));
+    assert_string_equal(out, "t");
+}
+
+static void label_value_caps_at_63(void **state)
+{
+    (void)state;
+    char in[200], out[64];
+    memset(in, 'a', 100);
+    in[100] = '\0';
+    memset(out, 'Z', sizeof out);
+    assert_true(gw_label_value(in, out));
+    assert_int_equal(strlen(out), 63);
+    assert_int_equal(strspn(out, "a"), 63);
+
+    /* the 63rd byte is a '-': cut, then trimmed to end alphanumeric */
+    memset(in, 'a', 62);
+    in[62] = '-';
+    memset(in + 63, 'b', 10);
+    in[73] = '\0';
+    assert_true(gw_label_value(in, out));
+    assert_int_equal(strlen(out), 62);
+    assert_int_equal(out[61], 'a');
+
+    memset(in, 'a', 63);
+    in[63] = '\0';
+    assert_true(gw_label_value(in, out));
+    assert_int_equal(strlen(out), 63);
+}
+
+static void label_value_nothing_left(void **state)
+{
+    (void)state;
+    char out[64];
+    memset(out, 'Z', sizeof out);
+    assert_false(gw_label_value("", out));
+    assert_string_equal(out, "");
+    assert_false(gw_label_value("!!!", out));
+    assert_string_equal(out, "");
+    assert_false(gw_label_value("-._", out));
+    assert_false(gw_label_value("\xe2\x82\xac", out));
+    assert_string_equal(out, "");
+}
+
+/* ---------------------------------------------------------- gw_utf8_cut */
+
+static void utf8_cut_ascii(void **state)
+{
+    (void)state;
+    char out[32];
+    assert_int_equal(gw_utf8_cut("hello", 5, 10, out), 5);
+    assert_string_equal(out, "hello");
+    assert_int_equal(gw_utf8_cut("hello", 5, 5, out), 5);
+    assert_string_equal(out, "hello");
+    assert_int_equal(gw_utf8_cut("hello", 5, 3, out), 3);
+    assert_string_equal(out, "hel");
+    assert_int_equal(gw_utf8_cut("hello", 5, 0, out), 0);
+    assert_string_equal(out, "");
+    /* len, not the NUL, bounds the input */
+    assert_int_equal(gw_utf8_cut("hello world", 5, 8, out), 5);
+    assert_string_equal(out, "hello");
+}
+
+static void utf8_cut_never_splits(void **state)
+{
+    (void)state;
+    char out[32];
+    const char *s = "h\xc3\xa9llo"; /* h é l l o: 6 bytes */
+    assert_int_equal(gw_utf8_cut(s, 6, 1, out), 1);
+    assert_string_equal(out, "h");
+    assert_int_equal(gw_utf8_cut(s, 6, 2, out), 1);
+    assert_string_equal(out, "h");
+    assert_int_equal(gw_utf8_cut(s, 6, 3, out), 3);
+    assert_string_equal(out, "h\xc3\xa9");
+
+    const char *euro = "\xe2\x82\xac\xe2\x82\xac"; /* €€ */
+    assert_int_equal(gw_utf8_cut(euro, 6, 1, out), 0);
+    assert_int_equal(gw_utf8_cut(euro, 6, 2, out), 0);
+    assert_int_equal(gw_utf8_cut(euro, 6, 3, out), 3);
+    assert_int_equal(gw_utf8_cut(euro, 6, 4, out), 3);
+    assert_int_equal(gw_utf8_cut(euro, 6, 5, out), 3);
+    assert_string_equal(out, "\xe2\x82\xac");
+    assert_int_equal(gw_utf8_cut(euro, 6, 6, out), 6);
+
+    const char *emoji = "a\xf0\x9f\x98\x80" "b"; /* a 😀 b: 6 bytes */
+    for (size_t max = 1; max <= 4; max++) {
+        assert_int_equal(gw_utf8_cut(emoji, 6, max, out), 1);
+        assert_string_equal(out, "a");
+    }
+    assert_int_equal(gw_utf8_cut(emoji, 6, 5, out), 5);
+    assert_memory_equal(out, "a\xf0\x9f\x98\x80", 6);
+}
+
+/* -------------------------------------------------------- gw_text_clean */
+
+static void text_clean_keeps_valid(void **state)
+{
+    (void)state;
+    char out[64];
+    const char *s = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 ok";
+    assert_int_equal(gw_text_clean(s, strlen(s), out, sizeof out), strlen(s));
+    assert_string_equal(out, s);
+    /* edge code points: U+007E, U+0080, U+D7FF, U+E000, U+FFFF, U+10FFFF */
+    const char *edges = "~\xc2\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\xf4\x8f\xbf\xbf";
+    assert_int_equal(gw_text_clean(edges, strlen(edges), out, sizeof out), strlen(edges));
+    assert_string_equal(out, edges);
+}
+
+static void text_clean_control_chars(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_int_equal(gw_text_clean("a\nb\tc\rd\x1b[0m\x7f", 12, out, sizeof out), 12);
+    assert_string_equal(out, "a?b?c?d?[0m?");
+    /* an embedded NUL is a control character too */
+    assert_int_equal(gw_text_clean("a\0b", 3, out, sizeof out), 3);
+    assert_string_equal(out, "a?b");
+}
+
+static void check_clean(const char *in, size_t len, const char *want)
+{
+    char out[64];
+    size_t n = gw_text_clean(in, len, out, sizeof out);
+    assert_string_equal(out, want);
+    assert_int_equal(n, strlen(want));
+}
+
+static void text_clean_invalid_utf8(void **state)
+{
+    (void)state;
+    check_clean("\xff", 1, "?");
+    check_clean("a\xfe" "b", 3, "a?b");
+    check_clean("\x80", 1, "?");                /* lone continuation */
+    check_clean("\xc3", 1, "?");                /* truncated at the end */
+    check_clean("\xc3(", 2, "?(");              /* bad continuation */
+    check_clean("\xe2\x82", 2, "??");           /* truncated 3-byte */
+    /* len, not the NUL, ends the input: a sequence cut by len is invalid */
+    check_clean("\xc3\xa9", 1, "?");
+    check_clean("a\xe2\x82\xac", 3, "a??");
+    check_clean("\xf5\x80\x80\x80", 4, "????"); /* lead byte never valid */
+    check_clean("\xf4\x90\x80\x80", 4, "????"); /* above U+10FFFF */
+}
+
+static void text_clean_overlong_and_surrogates(void **state)
+{
+    (void)state;
+    check_clean("\xc0\x80", 2, "??");             /* overlong NUL */
+    check_clean("\xc1\xbf", 2, "??");             /* overlong U+007F */
+    check_clean("\xe0\x80\xaf", 3, "???");        /* overlong '/' */
+    check_clean("\xe0\x9f\xbf", 3, "???");        /* overlong U+07FF */
+    check_clean("\xf0\x80\x80\xaf", 4, "????");   /* overlong '/' */
+    check_clean("\xf0\x8f\xbf\xbf", 4, "????");   /* overlong U+FFFF */
+    check_clean("\xed\xa0\x80", 3, "???");        /* U+D800 */
+    check_clean("\xed\xbf\xbf", 3, "???");        /* U+DFFF */
+    check_clean("\xed\xa0\xbd\xed\xb8\x80", 6, "??????"); /* CESU-8 pair */
+}
+
+static void text_clean_output_limit(void **state)
+{
+    (void)state;
+    char out[16];
+    const char *s = "ab\xe2\x82\xac" "cd"; /* a b € c d: 7 bytes */
+    memset(out, 'Z', sizeof out);
+    /* room for 4 bytes: € does not fit whole, so it is left out */
+    assert_int_equal(gw_text_clean(s, 7, out, 5), 2);
+    assert_string_equal(out, "ab");
+    assert_int_equal(gw_text_clean(s, 7, out, 6), 5);
+    assert_string_equal(out, "ab\xe2\x82\xac");
+    assert_int_equal(gw_text_clean(s, 7, out, 7), 6);
+    assert_string_equal(out, "ab\xe2\x82\xac" "c");
+    assert_int_equal(gw_text_clean(s, 7, out, sizeof out), 7);
+
+    assert_int_equal(gw_text_clean("\x01\x01\x01", 3, out, 3), 2);
+    assert_string_equal(out, "??");
+    assert_int_equal(gw_text_clean("abc", 3, out, 1), 0);
+    assert_string_equal(out, "");
+    out[0] = 'Z';
+    assert_int_equal(gw_text_clean("abc", 3, out, 0), 0);
+    assert_int_equal(out[0], 'Z'); /* outlen 0: nothing written */
+
+    const char *emoji = "\xf0\x9f\x98\x80";
+    for (size_t outlen = 1; outlen <= 4; outlen++) {
+        assert_int_equal(gw_text_clean(emoji, 4, out, outlen), 0);
+        assert_string_equal(out, "");
+    }
+}
+
+/* ---------------------------------------------------------------- clock */
+
+static void rfc3339_parse_valid(void **state)
+{
+    (void)state;
+    long long ms = -1;
+    assert_true(gw_parse_rfc3339("1970-01-01T00:00:00Z", &ms));
+    assert_int_equal(ms, 0);
+    assert_true(gw_parse_rfc3339("2026-11-23T10:41:30Z", &ms));
+    assert_int_equal(ms, 1795430490000LL);
+    assert_true(gw_parse_rfc3339("2026-11-23T10:41:30.123Z", &ms));
+    assert_int_equal(ms, 1795430490123LL);
+    /* offsets */
+    assert_true(gw_parse_rfc3339("2026-11-23T11:41:30.123+01:00", &ms));
+    assert_int_equal(ms, 1795430490123LL);
+    assert_true(gw_parse_rfc3339("2026-11-23T05:11:30.123-05:30", &ms));
+    assert_int_equal(ms, 1795430490123LL);
+    assert_true(gw_parse_rfc3339("2026-11-23T10:41:30.123+00:00", &ms));
+    assert_int_equal(ms, 1795430490123LL);
+    /* fractions: shorter are scaled, longer truncated to ms */
+    assert_true(gw_parse_rfc3339("2026-11-23T10:41:30.5Z", &ms));
+    assert_int_equal(ms, 1795430490500LL);
+    assert_true(gw_parse_rfc3339("2026-11-23T10:41:30.05Z", &ms));
+    assert_int_equal(ms, 1795430490050LL);
+    assert_true(gw_parse_rfc3339("2026-11-23T10:41:30.123456789Z", &ms));
+    assert_int_equal(ms, 1795430490123LL);
+    /* lower-case t and z are allowed by RFC 3339 */
+    assert_true(gw_parse_rfc3339("2026-11-23t10:41:30z", &ms));
+    assert_int_equal(ms, 1795430490000LL);
+    /* leap day, end of range */
+    assert_true(gw_parse_rfc3339("2024-02-29T12:00:00Z", &ms));
+    assert_int_equal(ms, 1709208000000LL);
+    assert_true(gw_parse_rfc3339("2000-02-29T23:59:59.999Z", &ms));
+    assert_int_equal(ms, 951868799999LL);
+    assert_true(gw_parse_rfc3339("9999-12-31T23:59:59Z", &ms));
+    assert_int_equal(ms, 253402300799000LL);
+}
+
+static void rfc3339_parse_invalid(void **state)
+{
+    (void)state;
+    static const char *bad[] = {
+        "",
+        "2026-11-23",
+        "2026-11-23T10:41:30",        /* no zone */
+        "2026-11-23T10:41Z",
+        "2026-11-23X10:41:30Z",
+        "2026/11/23T10:41:30Z",
+        "2026-11-23T10:41:30+0100",   /* offset needs a colon */
+        "2026-11-23T10:41:30+01",
+        "2026-11-23T10:41:30+24:00",
+        "2026-11-23T10:41:30.Z",      /* fraction without digits */
+        "2026-11-23T10:41:30.1234567890Z",
+        "2026-11-23T10:41:30Zjunk",
+        "2026-11-23T10:41:30Z ",
+        "2026-13-01T00:00:00Z",
+        "2026-00-01T00:00:00Z",
+        "2026-11-00T00:00:00Z",
+        "2026-11-31T00:00:00Z",       /* November has 30 days */
+        "2026-02-29T00:00:00Z",       /* not a leap year */
+        "1900-02-29T00:00:00Z",
+        "2026-11-23T24:00:00Z",
+        "2026-11-23T10:60:00Z",
+        "2026-11-23T10:41:61Z",
+        "1969-12-31T23:59:59Z",       /* before 1970 */
+        "0001-01-01T00:00:00Z",       /* Alertmanager's zero endsAt */
+        "+2026-11-23T10:41:30Z",
+        "2026-1a-23T10:41:30Z",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        long long ms = 42;
+        if (gw_parse_rfc3339(bad[i], &ms))
+            fail_msg("accepted \"%s\" as %lld", bad[i], ms);
+    }
+}
+
+static void rfc3339_format(void **state)
+{
+    (void)state;
+    char out[32];
+    gw_rfc3339(0, out);
+    assert_string_equal(out, "1970-01-01T00:00:00.000Z");
+    gw_rfc3339(1795430490123LL, out);
+    assert_string_equal(out, "2026-11-23T10:41:30.123Z");
+    gw_rfc3339(951868799999LL, out);
+    assert_string_equal(out, "2000-02-29T23:59:59.999Z");
+    gw_rfc3339(1795430490007LL, out);
+    assert_string_equal(out, "2026-11-23T10:41:30.007Z");
+
+    /* format then parse is the identity */
+    long long now = gw_now_ms(), back = 0;
+    assert_true(now > 1700000000000LL);
+    gw_rfc3339(now, out);
+    assert_true(gw_parse_rfc3339(out, &back));
+    assert_int_equal(back, now);
+}
+
+/* ------------------------------------------------------------- classify */
+
+static void priority_defaults(void **state)
+{
+    (void)state;
+    assert_string_equal(gw_classify_priority("critical", "production"), "P0");
+    assert_string_equal(gw_classify_priority("critical", "staging"), "P1");
+    assert_string_equal(gw_classify_priority("warning", "production"), "P1");
+    assert_string_equal(gw_classify_priority("critical", "development"), "P2");
+    assert_string_equal(gw_classify_priority("warning", "staging"), "P2");
+    assert_string_equal(gw_classify_priority("info", "production"), "P2");
+    /* everything else */
+    assert_string_equal(gw_classify_priority("warning", "development"), "P3");
+    assert_string_equal(gw_classify_priority("info", "staging"), "P3");
+    assert_string_equal(gw_classify_priority("info", "development"), "P3");
+    assert_string_equal(gw_classify_priority("critical", "unknown"), "P3");
+    assert_string_equal(gw_classify_priority("unknown", "production"), "P3");
+    assert_string_equal(gw_classify_priority("none", "production"), "P3");
+    assert_string_equal(gw_classify_priority("", ""), "P3");
+}
+
+static void priority_aliases(void **state)
+{
+    (void)state;
+    assert_string_equal(gw_classify_priority("page", "production"), "P0");
+    assert_string_equal(gw_classify_priority("sev1", "production"), "P0");
+    assert_string_equal(gw_classify_priority("error", "production"), "P0");
+    assert_string_equal(gw_classify_priority("CRITICAL", "Production"), "P0");
+    assert_string_equal(gw_classify_priority("critical", "prod"), "P0");
+    assert_string_equal(gw_classify_priority("warn", "production"), "P1");
+    assert_string_equal(gw_classify_priority("critical", "stage"), "P1");
+    assert_string_equal(gw_classify_priority("critical", "dev"), "P2");
+    /* near misses are not aliases */
+    assert_string_equal(gw_classify_priority("criticall", "production"), "P3");
+    assert_string_equal(gw_classify_priority("critical", "production-eu"), "P3");
+}
+
+static void environment_from_labels(void **state)
+{
+    (void)state;
+    json_t *l = json_pack("{s:s}", "environment", "production");
+    assert_string_equal(gw_classify_environment(l), "production");
+    json_decref(l);
+    l = json_pack("{s:s}", "environment", "Not A Label!");
+    assert_string_equal(gw_classify_environment(l), "unknown");
+    json_decref(l);
+    l = json_pack("{s:s}", "env", "production");
+    assert_string_equal(gw_classify_environment(l), "unknown");
+    json_decref(l);
+    l = json_pack("{s:i}", "environment", 1);
+    assert_string_equal(gw_classify_environment(l), "unknown");
+    json_decref(l);
+    assert_string_equal(gw_classify_environment(NULL), "unknown");
+}
+
+/* -------------------------------------------------------------- problem */
+
+static json_t *problem(int status, const char *detail, const char *instance, const char *rid)
+{
+    gw_buf b;
+    gw_buf_init(&b, 4096);
+    assert_int_equal(gw_problem_write(&b, status, detail, instance, rid), GW_OK);
+    json_error_t jerr;
+    json_t *j = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j)
+        fail_msg("not JSON (%s): %s", jerr.text, b.data);
+    gw_buf_free(&b);
+    return j;
+}
+
+static const char *jstr(json_t *j, const char *key)
+{
+    const char *v = json_string_value(json_object_get(j, key));
+    if (!v)
+        fail_msg("no string \"%s\"", key);
+    return v;
+}
+
+static void problem_bodies(void **state)
+{
+    (void)state;
+    static const struct {
+        int status;
+        const char *slug, *title;
+    } cases[] = {
+        { 400, "validation-error", "Bad Request" },
+        { 404, "not-found", "Not Found" },
+        { 405, "method-not-allowed", "Method Not Allowed" },
+        { 413, "payload-too-large", "Payload Too Large" },
+        { 415, "unsupported-media-type", "Unsupported Media Type" },
+        { 503, "service-unavailable", "Service Unavailable" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_string_equal(gw_problem_slug(cases[i].status), cases[i].slug);
+        assert_string_equal(gw_problem_title(cases[i].status), cases[i].title);
+        json_t *j = problem(cases[i].status, "alerts[0].labels.alertname: missing or empty",
+                            "/api/v1/signals/prometheus", "req-123");
+        char type[128];
+        snprintf(type, sizeof type, "https://kubernaut.ai/problems/%s", cases[i].slug);
+        assert_string_equal(jstr(j, "type"), type);
+        assert_string_equal(jstr(j, "title"), cases[i].title);
+        assert_int_equal(json_integer_value(json_object_get(j, "status")), cases[i].status);
+        assert_string_equal(jstr(j, "detail"), "alerts[0].labels.alertname: missing or empty");
+        assert_string_equal(jstr(j, "instance"), "/api/v1/signals/prometheus");
+        assert_string_equal(jstr(j, "request_id"), "req-123");
+        assert_int_equal(json_object_size(j), 6);
+        json_decref(j);
+    }
+}
+
+static void problem_unknown_status_is_internal(void **state)
+{
+    (void)state;
+    assert_string_equal(gw_problem_slug(418), "internal-error");
+    assert_string_equal(gw_problem_slug(500), "internal-error");
+    assert_string_equal(gw_problem_slug(429), "too-many-requests");
+    assert_string_equal(gw_problem_slug(504), "gateway-timeout");
+}
+
+static void problem_hostile_text(void **state)
+{
+    (void)state;
+    /* control characters and invalid UTF-8 from the client never break the
+     * JSON; NULL fields become empty strings */
+    json_t *j = problem(400, "bad \xff\xfe label\n\"x\"", "/p\x01th", NULL);
+    assert_string_equal(jstr(j, "detail"), "bad ?? label?\"x\"");
+    assert_string_equal(jstr(j, "instance"), "/p?th");
+    assert_string_equal(jstr(j, "request_id"), "");
+    json_decref(j);
+
+    gw_buf b;
+    gw_buf_init(&b, 16); /* too small for any body */
+    assert_int_equal(gw_problem_write(&b, 400, "x", "/", "r"), GW_ETOOBIG);
+    gw_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(label_value_passes_valid),
+        cmocka_unit_test(label_value_replaces_invalid),
+        cmocka_unit_test(label_value_trims_ends),
+        cmocka_unit_test(label_value_caps_at_63),
+        cmocka_unit_test(label_value_nothing_left),
+        cmocka_unit_test(utf8_cut_ascii),
+        cmocka_unit_test(utf8_cut_never_splits),
+        cmocka_unit_test(text_clean_keeps_valid),
+        cmocka_unit_test(text_clean_control_chars),
+        cmocka_unit_test(text_clean_invalid_utf8),
+        cmocka_unit_test(text_clean_overlong_and_surrogates),
+        cmocka_unit_test(text_clean_output_limit),
+        cmocka_unit_test(rfc3339_parse_valid),
+        cmocka_unit_test(rfc3339_parse_invalid),
+        cmocka_unit_test(rfc3339_format),
+        cmocka_unit_test(priority_defaults),
+        cmocka_unit_test(priority_aliases),
+        cmocka_unit_test(environment_from_labels),
+        cmocka_unit_test(problem_bodies),
+        cmocka_unit_test(problem_unknown_status_is_internal),
+        cmocka_unit_test(problem_hostile_text),
+    };
+    return cmocka_run_group_tests_name("text", tests, NULL, NULL);
+}
