@@ -1,0 +1,488 @@
+# shell-tests/helpers.bash - starts and stops the real services for the bats
+# end-to-end tests, and the small tools the tests share.
+#
+# Each test file does
+#
+#     load helpers
+#     setup_file()    { gw_setup_stack; }
+#     teardown_file() { gw_teardown_stack; }
+#
+# which starts, in a private temp dir: redis-server on a unix socket, etcd +
+# kube-apiserver through deploy/kube-local.sh, and lighttpd with the
+# repository's lighttpd.conf and N alertgw-fcgi workers, on free loopback
+# ports.  Every process is recorded by PID in a file under $GW_TMP (tests run
+# in subshells, so a PID in a variable set by a test would be lost) and is
+# stopped by that PID.  Every wait is bounded.
+#
+# Knobs (environment):
+#   GW_FCGI_BIN     worker binary              [<repo>/fcgi/alertgw-fcgi]
+#   GW_WORKERS      worker processes                                  [4]
+#   GW_KUBE_ENV     kube.env of an already running kube-local instance to
+#                   reuse (it is then never stopped by the tests; the fault
+#                   tests do stop and restart its apiserver)
+#   GW_KEEP_STATE=1 keep the temp dirs (logs, sockets) after the run
+#
+# Invariants the tests rely on: names of alerts and resources are unique per
+# test (gw_uniq), so leftovers of other tests never match; the gateway runs
+# with ALERTGW_DEDUP_STATUS_SYNC_INTERVAL=0s so status counts are written on
+# every occurrence.
+
+GW_ROOT=$(cd "${BATS_TEST_DIRNAME:-$(dirname "${BASH_SOURCE[0]}")}/.." && pwd)
+export GW_ROOT
+
+for _gw_lib in /usr/lib/bats/bats-support/load.bash /usr/lib/bats/bats-assert/load.bash; do
+    if [[ ! -f $_gw_lib ]]; then
+        echo "helpers.bash: $_gw_lib missing: apt-get install bats-support bats-assert" >&2
+        exit 1
+    fi
+    # shellcheck source=/dev/null
+    source "$_gw_lib"
+done
+unset _gw_lib
+
+# No test may hang the suite.
+export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-180}
+
+GW_RR_NAMESPACE=kubernaut-system
+GW_RR_API=apis/kubernaut.ai/v1alpha1
+
+## --- small tools -----------------------------------------------------------
+
+# gw_wait_for SECONDS CMD [ARGS...]: runs CMD every 0.2 s until it succeeds
+# or SECONDS have passed; returns 1 on timeout.
+gw_wait_for() {
+    local deadline=$(( SECONDS + $1 )); shift
+    while :; do
+        "$@" && return 0
+        (( SECONDS >= deadline )) && return 1
+        sleep 0.2
+    done
+}
+
+# gw_pid_alive PID: the process exists and is not a zombie waiting for its
+# reaper (a stopped daemon is "gone" for us as soon as it has exited).
+gw_pid_alive() {
+    [[ -n $1 ]] && kill -0 "$1" 2>/dev/null || return 1
+    [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]
+}
+
+# gw_kill_pid PID [SECONDS]: SIGTERM, wait up to SECONDS (default 10) for the
+# process to go, then SIGKILL.  Only ever by PID.
+gw_kill_pid() {
+    local pid=$1 t=${2:-10}
+    gw_pid_alive "$pid" || return 0
+    kill -TERM "$pid" 2>/dev/null
+    if ! gw_wait_for "$t" _gw_pid_gone "$pid"; then
+        echo "# pid $pid ignored SIGTERM for ${t}s, sending SIGKILL" >&3
+        kill -KILL "$pid" 2>/dev/null
+        gw_wait_for 5 _gw_pid_gone "$pid"
+    fi
+}
+_gw_pid_gone() { ! gw_pid_alive "$1"; }
+
+# gw_free_port: prints a TCP port on 127.0.0.1 that nothing listens on.
+# (Chosen at random and probed; the caller retries if it loses a race.)
+gw_free_port() {
+    local port i
+    for (( i = 0; i < 100; i++ )); do
+        port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+        if ! (exec 9<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    echo "gw_free_port: no free port found" >&2
+    return 1
+}
+
+# gw_uniq PREFIX: a fresh RFC 1123 name, PREFIX-<test number>-<6 hex>.
+gw_uniq() {
+    printf '%s-%s-%s\n' "$1" "${BATS_TEST_NUMBER:-0}" \
+        "$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+}
+
+# fp_of "namespace:Kind:name": the alertgw fingerprint (spec 2.2).
+fp_of() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+
+# gw_now [OFFSET_SECONDS]: RFC 3339 UTC time, now plus the offset.
+gw_now() { date -u -d "@$(( $(date +%s) + ${1:-0} ))" +%Y-%m-%dT%H:%M:%SZ; }
+
+## --- Alertmanager payloads -------------------------------------------------
+
+# am_alert [--status firing|resolved] ALERTNAME [KEY=VALUE...]: one alert
+# object of an Alertmanager v4 webhook, labels = alertname + the pairs.
+am_alert() {
+    local status=firing
+    if [[ $1 == --status ]]; then status=$2; shift 2; fi
+    local name=$1; shift
+    local labels starts ends
+    labels=$(jq -cn --arg name "$name" '{alertname: $name} +
+        ($ARGS.positional
+         | map(capture("^(?<k>[^=]+)=(?<v>.*)$") | {(.k): .v}) | add // {})' --args "$@") || return 1
+    starts=$(gw_now -30)
+    if [[ $status == resolved ]]; then ends=$(gw_now -1); else ends=0001-01-01T00:00:00Z; fi
+    jq -cn --argjson labels "$labels" --arg status "$status" \
+        --arg starts "$starts" --arg ends "$ends" \
+        --arg amfp "$(printf '%s' "$labels" | sha256sum | cut -c1-16)" '{
+            status: $status,
+            labels: $labels,
+            annotations: {
+              summary: "\($labels.alertname) fired (shell-tests)",
+              description: "generated by shell-tests/helpers.bash"
+            },
+            startsAt: $starts,
+            endsAt: $ends,
+            generatorURL: ("http://prometheus.test:9090/graph?g0.expr=" + $labels.alertname),
+            fingerprint: $amfp
+          }'
+}
+
+# am_webhook ALERT_JSON...: wraps alerts (from am_alert) into a v4 webhook
+# body with groupKey, groupLabels and commonLabels as Alertmanager fills them.
+am_webhook() {
+    printf '%s\n' "$@" | jq -cs '
+        . as $alerts
+        | ($alerts[0].labels.alertname) as $an
+        | ($alerts | map(.labels | to_entries) | reduce .[1:][] as $e
+              (.[0]; [ .[] | select(. as $x | $e | index([$x])) ])
+           | from_entries) as $common
+        | {
+            version: "4",
+            groupKey: ("{}:{alertname=\"" + $an + "\"}"),
+            truncatedAlerts: 0,
+            status: (if any($alerts[]; .status == "firing") then "firing" else "resolved" end),
+            receiver: "alertgw",
+            groupLabels: {alertname: $an},
+            commonLabels: $common,
+            commonAnnotations: {},
+            externalURL: "http://alertmanager.test:9093",
+            alerts: $alerts
+          }'
+}
+
+# am_body [--status S] ALERTNAME [KEY=VALUE...]: a one-alert webhook body.
+am_body() { am_webhook "$(am_alert "$@")"; }
+
+## --- HTTP against the gateway ----------------------------------------------
+
+# gw_request METHOD PATH [CURL ARGS...]: one request to the gateway.  Sets
+# HTTP_STATUS, HTTP_BODY, HTTP_HEADERS (the last header block, CR stripped)
+# in the caller's shell.  Returns 0 when a response arrived.
+gw_request() {
+    local method=$1 path=$2; shift 2
+    local out="$GW_TMP/http.$$.$BASHPID"
+    HTTP_STATUS=$(curl -sS --max-time 30 -X "$method" -o "$out.body" -D "$out.hdr" \
+        -w '%{http_code}' "$@" "$GW_URL$path") || {
+        HTTP_STATUS=000 HTTP_BODY='' HTTP_HEADERS=''
+        echo "# curl $method $path failed" >&2
+        return 1
+    }
+    HTTP_BODY=$(cat "$out.body")
+    # curl writes one block per response (100 Continue first); keep the last.
+    HTTP_HEADERS=$(tr -d '\r' <"$out.hdr" | awk '/^HTTP\//{b=""} {b=b $0 "\n"} END{printf "%s", b}')
+    rm -f "$out.body" "$out.hdr"
+}
+
+# gw_post PATH JSON|@FILE [CURL ARGS...]: POST with Content-Type
+# application/json (unless the args set another one).
+gw_post() {
+    local path=$1 data=$2; shift 2
+    local ct=(-H 'Content-Type: application/json')
+    local a
+    for a in "$@"; do [[ ${a,,} == content-type:* ]] && ct=(); done
+    if [[ $data == @* ]]; then
+        gw_request POST "$path" "${ct[@]}" --data-binary "$data" "$@"
+    else
+        gw_request POST "$path" "${ct[@]}" --data-binary @- "$@" <<<"$data"
+    fi
+}
+
+# gw_post_alert JSON: POST to the Alertmanager route.
+gw_post_alert() { gw_post /api/v1/signals/prometheus "$@"; }
+
+# gw_header NAME: value of a header of the last response (case-insensitive).
+gw_header() {
+    awk -v n="${1,,}" 'index(tolower($0), n ":") == 1 {
+        sub(/^[^:]*:[ \t]*/, ""); print; exit }' <<<"$HTTP_HEADERS"
+}
+
+# gw_body_jq FILTER: jq -r FILTER over the last response body.
+gw_body_jq() { jq -r "$1" <<<"$HTTP_BODY"; }
+
+# assert_status CODE: the last response had this status (prints it all if not).
+assert_status() {
+    if [[ $HTTP_STATUS != "$1" ]]; then
+        printf 'expected HTTP %s, got %s\n%s\n%s\n' "$1" "$HTTP_STATUS" \
+            "$HTTP_HEADERS" "$HTTP_BODY" | fail
+    fi
+}
+
+# assert_problem CODE SLUG PATH: the last response is an RFC 7807 problem
+# with this status and type, instance = PATH, a request_id equal to the
+# X-Request-ID header, and a title and detail.
+assert_problem() {
+    local code=$1 slug=$2 path=$3 rid
+    assert_status "$code"
+    assert_equal "$(gw_header Content-Type | cut -d';' -f1)" application/problem+json
+    rid=$(gw_header X-Request-ID)
+    [[ -n $rid ]] || fail "no X-Request-ID header: $HTTP_HEADERS"
+    jq -e . >/dev/null <<<"$HTTP_BODY" || fail "body is not JSON: $HTTP_BODY"
+    assert_equal "$(gw_body_jq .type)" "https://kubernaut.ai/problems/$slug"
+    assert_equal "$(gw_body_jq .status)" "$code"
+    assert_equal "$(gw_body_jq .instance)" "$path"
+    assert_equal "$(gw_body_jq .request_id)" "$rid"
+    [[ $(gw_body_jq '.title // ""') != "" ]] || fail "problem without title: $HTTP_BODY"
+    [[ $(gw_body_jq '.detail // ""') != "" ]] || fail "problem without detail: $HTTP_BODY"
+}
+
+## --- the Kubernetes side ---------------------------------------------------
+
+# kube_api PATH [CURL ARGS...]: GET (by default) against the apiserver as
+# admin; prints the body.
+kube_api() {
+    local path=$1; shift
+    curl -sS --max-time 15 --cacert "$KUBE_CA_FILE" \
+        -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" "$@" "$KUBE_API_URL/$path"
+}
+
+# kube_get_rrs FP: the RemediationRequestList for a fingerprint (by label).
+kube_get_rrs() {
+    kube_api "$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests?labelSelector=kubernaut.ai/fingerprint=${1:0:63}"
+}
+
+# kube_rr_count FP: how many RemediationRequests carry this fingerprint.
+kube_rr_count() {
+    local list
+    list=$(kube_get_rrs "$1") || return 1
+    jq -e '.items | length' <<<"$list"
+}
+
+# kube_get_rr NAME: one RemediationRequest as JSON.
+kube_get_rr() { kube_api "$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests/$1"; }
+
+# kube_rr_occurrences NAME: status.deduplication.occurrenceCount (or empty).
+kube_rr_occurrences() { kube_get_rr "$1" | jq -r '.status.deduplication.occurrenceCount // empty'; }
+
+## --- redis -----------------------------------------------------------------
+
+# gw_start_redis [unix|tcp]: redis-server on $GW_TMP/redis/redis.sock (and, with
+# "tcp", on a free 127.0.0.1 port too), no persistence.  Restarting reuses
+# the same socket path, so the gateway's ALERTGW_REDIS_ADDR stays valid.
+gw_start_redis() {
+    local dir="$GW_TMP/redis" port=0
+    mkdir -p "$dir"
+    if [[ ${1:-} == tcp || -s $dir/port ]]; then
+        [[ -s $dir/port ]] && port=$(<"$dir/port") || port=$(gw_free_port)
+        echo "$port" >"$dir/port"
+    fi
+    redis-server --port "$port" --bind 127.0.0.1 \
+        --unixsocket "$dir/redis.sock" --unixsocketperm 700 \
+        --save '' --appendonly no --dir "$dir" --daemonize no \
+        --logfile "$dir/redis.log" >/dev/null 2>&1 3>&- &
+    echo $! >"$dir/pid"
+    export GW_REDIS_SOCK="$dir/redis.sock"
+    if ! gw_wait_for 10 _gw_redis_ping; then
+        echo "redis-server did not answer PING within 10 s:" >&2
+        tail -n 20 "$dir/redis.log" >&2
+        return 1
+    fi
+}
+_gw_redis_ping() { [[ $(redis-cli -s "$GW_TMP/redis/redis.sock" ping 2>/dev/null) == PONG ]]; }
+
+# gw_redis_cli ARGS...: redis-cli against the test redis.
+gw_redis_cli() { redis-cli -s "$GW_TMP/redis/redis.sock" "$@"; }
+
+gw_stop_redis() {
+    local pidf="$GW_TMP/redis/pid"
+    [[ -f $pidf ]] || return 0
+    gw_kill_pid "$(<"$pidf")" 10
+    rm -f "$pidf"
+}
+
+## --- kube-apiserver --------------------------------------------------------
+
+# gw_start_kube: etcd + kube-apiserver via deploy/kube-local.sh in
+# $GW_TMP/kube, or the instance named by GW_KUBE_ENV.  Exports kube.env.
+gw_start_kube() {
+    local dir="$GW_TMP/kube" kl="$GW_ROOT/deploy/kube-local.sh"
+    if [[ -n ${GW_KUBE_ENV:-} ]]; then
+        [[ -f $GW_KUBE_ENV ]] || { echo "GW_KUBE_ENV=$GW_KUBE_ENV: no such file" >&2; return 1; }
+        _gw_source_env "$GW_KUBE_ENV"
+        dirname "$GW_KUBE_ENV" >"$GW_TMP/kube-dir"
+        touch "$GW_TMP/kube-borrowed"
+        return 0
+    fi
+    if [[ ! -x $kl ]]; then
+        echo "gw_start_kube: $kl is missing" >&2
+        return 1
+    fi
+    mkdir -p "$dir"
+    echo "$dir" >"$GW_TMP/kube-dir"
+    if ! timeout 180 "$kl" start "$dir" >"$GW_TMP/kube-start.log" 2>&1 3>&-; then
+        echo "gw_start_kube: '$kl start $dir' failed; if kube-apiserver is not" \
+             "built yet, run '$kl build' once (5-10 min, cached in /var/cache/alertgw)." >&2
+        tail -n 30 "$GW_TMP/kube-start.log" >&2
+        return 1
+    fi
+    [[ -f $dir/kube.env ]] || { echo "gw_start_kube: $dir/kube.env not written" >&2; return 1; }
+    _gw_source_env "$dir/kube.env"
+}
+
+_gw_source_env() {
+    set -a
+    # shellcheck source=/dev/null
+    source "$1"
+    set +a
+}
+
+# gw_stop_kube: stops the instance gw_start_kube started (never a borrowed
+# one), then makes sure etcd and the apiserver are gone, by PID.
+gw_stop_kube() {
+    local dir
+    [[ -f $GW_TMP/kube-dir ]] || return 0
+    [[ -f $GW_TMP/kube-borrowed ]] && return 0
+    dir=$(<"$GW_TMP/kube-dir")
+    if [[ -f $dir/kube.env ]]; then
+        timeout 60 "$GW_ROOT/deploy/kube-local.sh" stop "$dir" >>"$GW_TMP/kube-stop.log" 2>&1 3>&-
+        # kube.env is re-read: a fault test may have restarted the apiserver.
+        _gw_source_env "$dir/kube.env"
+        gw_kill_pid "${APISERVER_PID:-}" 10
+        gw_kill_pid "${ETCD_PID:-}" 10
+    fi
+    rm -f "$GW_TMP/kube-dir"
+}
+
+# gw_stop_apiserver / gw_start_apiserver: the fault tests' switch.
+gw_stop_apiserver() {
+    timeout 60 "$GW_ROOT/deploy/kube-local.sh" stop-apiserver "$(<"$GW_TMP/kube-dir")" \
+        >>"$GW_TMP/kube-fault.log" 2>&1 3>&-
+}
+gw_start_apiserver() {
+    local dir
+    dir=$(<"$GW_TMP/kube-dir")
+    timeout 120 "$GW_ROOT/deploy/kube-local.sh" start-apiserver "$dir" \
+        >>"$GW_TMP/kube-fault.log" 2>&1 3>&- || return 1
+    _gw_source_env "$dir/kube.env"
+}
+
+## --- lighttpd + workers ----------------------------------------------------
+
+# gw_start_lighttpd [NAME=VALUE...]: lighttpd -D with the repository's
+# lighttpd.conf on a free 127.0.0.1 port, with a clean environment holding
+# only the ALERTGW_* settings below (plus the given overrides).  Waits (bounded)
+# until /healthz answers 200; exports GW_URL.
+gw_start_lighttpd() {
+    local dir="$GW_TMP/lighttpd" bin=${GW_FCGI_BIN:-$GW_ROOT/fcgi/alertgw-fcgi}
+    local port attempt pid
+    if [[ ! -x $bin ]]; then
+        echo "gw_start_lighttpd: worker binary $bin not built (autoreconf -fi && ./configure && make)" >&2
+        return 1
+    fi
+    mkdir -p "$dir"
+    for attempt in 1 2 3; do
+        port=$(gw_free_port) || return 1
+        env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$GW_TMP" TZ=UTC \
+            ALERTGW_LISTEN_ADDR=127.0.0.1 \
+            ALERTGW_LISTEN_PORT="$port" \
+            ALERTGW_STATE_DIR="$dir" \
+            ALERTGW_FCGI_BIN="$bin" \
+            ALERTGW_WORKERS="${GW_WORKERS:-4}" \
+            ALERTGW_REDIS_ADDR="unix:$GW_TMP/redis/redis.sock" \
+            ALERTGW_KUBERNETES_KUBECONFIG="${KUBECONFIG_GATEWAY:-}" \
+            ALERTGW_REMEDIATION_NAMESPACE="$GW_RR_NAMESPACE" \
+            ALERTGW_DEDUP_TTL=5m \
+            ALERTGW_DEDUP_STATUS_SYNC_INTERVAL=0s \
+            ALERTGW_LOG_LEVEL=info \
+            "$@" \
+            lighttpd -D -f "$GW_ROOT/lighttpd.conf" >>"$dir/stderr.log" 2>&1 3>&- &
+        pid=$!
+        echo "$pid" >"$dir/pid"
+        export GW_URL="http://127.0.0.1:$port"
+        if gw_wait_for 15 _gw_healthz_or_dead "$pid"; then
+            gw_pid_alive "$pid" && return 0
+            # lighttpd exited: most likely lost the port race; try another.
+            echo "# lighttpd exited at start (attempt $attempt):" >&3
+            tail -n 5 "$dir/error.log" "$dir/stderr.log" 2>/dev/null | sed 's/^/#   /' >&3
+            continue
+        fi
+        echo "gw_start_lighttpd: $GW_URL/healthz did not answer 200 within 15 s" >&2
+        gw_dump_logs >&2
+        return 1
+    done
+    echo "gw_start_lighttpd: lighttpd would not start" >&2
+    gw_dump_logs >&2
+    return 1
+}
+_gw_healthz_or_dead() {
+    gw_pid_alive "$1" || return 0
+    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$GW_URL/healthz") == 200 ]]
+}
+
+# gw_stop_lighttpd: SIGTERM to lighttpd (by PID); lighttpd sends SIGTERM to
+# its workers.  Any worker still there after 10 s is killed by PID.
+gw_stop_lighttpd() {
+    local pidf="$GW_TMP/lighttpd/pid" pid workers w
+    [[ -f $pidf ]] || return 0
+    pid=$(<"$pidf")
+    workers=$(gw_worker_pids "$pid")
+    gw_kill_pid "$pid" 15
+    for w in $workers; do
+        if ! gw_wait_for 10 _gw_pid_gone "$w"; then
+            echo "# worker $w outlived lighttpd; killing it" >&3
+            gw_kill_pid "$w" 2
+        fi
+    done
+    rm -f "$pidf"
+}
+
+# gw_worker_pids [LIGHTTPD_PID]: the worker processes (lighttpd's children).
+gw_worker_pids() {
+    local pid=${1:-$(<"$GW_TMP/lighttpd/pid")}
+    local c
+    for c in /proc/[0-9]*/stat; do
+        # field 4 of /proc/PID/stat is the parent PID
+        awk -v p="$pid" '$4 == p { print $1 }' "$c" 2>/dev/null
+    done
+}
+
+# gw_dump_logs: the tails of every log, for a failing test.
+gw_dump_logs() {
+    local f
+    for f in "$GW_TMP"/lighttpd/stderr.log "$GW_TMP"/lighttpd/error.log \
+             "$GW_TMP"/redis/redis.log "$GW_TMP"/kube-fault.log; do
+        [[ -s $f ]] || continue
+        echo "--- tail $f"
+        tail -n 25 "$f"
+    done
+}
+
+## --- the whole stack -------------------------------------------------------
+
+# gw_setup_stack [NAME=VALUE...]: redis, kube, lighttpd + workers; the
+# arguments are extra environment for lighttpd and the workers.
+gw_setup_stack() {
+    GW_TMP=$(mktemp -d "${TMPDIR:-/tmp}/alertgw-bats.XXXXXX")
+    export GW_TMP
+    gw_start_redis unix || return 1
+    gw_start_kube || return 1
+    gw_start_lighttpd "$@" || return 1
+}
+
+gw_teardown_stack() {
+    [[ -n ${GW_TMP:-} && -d $GW_TMP ]] || return 0
+    gw_stop_lighttpd
+    gw_stop_redis
+    gw_stop_kube
+    if [[ ${GW_KEEP_STATE:-0} == 1 ]]; then
+        echo "# state kept in $GW_TMP" >&3
+    else
+        rm -rf "$GW_TMP"
+    fi
+}
+
+# Per-test teardown: show the logs when the test failed.
+gw_teardown_test() {
+    if [[ -z ${BATS_TEST_COMPLETED:-} ]]; then
+        gw_dump_logs
+    fi
+}

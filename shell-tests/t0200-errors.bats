@@ -1,0 +1,105 @@
+#!/usr/bin/env bats
+# t0200-errors: every way a client can get it wrong is answered with the
+# right status and an RFC 7807 problem body (type, title, status, detail,
+# instance = the path, request_id = the X-Request-ID header), and nothing is
+# created in Kubernetes.
+
+load helpers
+
+setup_file()    { gw_setup_stack; }
+teardown_file() { gw_teardown_stack; }
+teardown()      { gw_teardown_test; }
+
+ROUTE=/api/v1/signals/prometheus
+
+@test "malformed JSON answers 400 validation-error" {
+    gw_post_alert '{"version":"4","alerts":[{"labels":{"alertname":"X"'
+    assert_problem 400 validation-error "$ROUTE"
+}
+
+@test "an alert without alertname answers 400 naming the field" {
+    local name body
+    name=$(gw_uniq noname)
+    body=$(am_body Placeholder deployment="$name" namespace=prod |
+        jq -c 'del(.alerts[0].labels.alertname) | del(.commonLabels.alertname) | del(.groupLabels.alertname)')
+    gw_post_alert "$body"
+    assert_problem 400 validation-error "$ROUTE"
+    assert_regex "$(gw_body_jq .detail)" 'alertname'
+    assert_equal "$(kube_rr_count "$(fp_of "prod:Deployment:$name")")" 0
+}
+
+@test "an alert with no target label answers 400" {
+    gw_post_alert "$(am_body NoTarget severity=warning job=node-exporter instance=10.0.0.1:9100)"
+    assert_problem 400 validation-error "$ROUTE"
+}
+
+@test "a JSON array instead of a webhook object answers 400" {
+    gw_post_alert '[1,2,3]'
+    assert_problem 400 validation-error "$ROUTE"
+}
+
+@test "text/plain answers 415 unsupported-media-type" {
+    local name
+    name=$(gw_uniq plain)
+    gw_post_alert "$(am_body Plain deployment="$name" namespace=prod)" -H 'Content-Type: text/plain'
+    assert_problem 415 unsupported-media-type "$ROUTE"
+    assert_equal "$(kube_rr_count "$(fp_of "prod:Deployment:$name")")" 0
+}
+
+@test "a body over 1 MiB answers 413 payload-too-large from the worker" {
+    local big="$GW_TMP/big.json"
+    # 1.5 MiB: over the worker's 1 MiB cap, under lighttpd's hard cap, so
+    # the worker's own problem body must come back.
+    head -c 1572864 /dev/zero | tr '\0' x >"$GW_TMP/pad"
+    am_body Big deployment=big namespace=prod |
+        jq -c --rawfile pad "$GW_TMP/pad" '.commonAnnotations.pad = $pad' >"$big"
+    (( $(stat -c %s "$big") > 1572864 )) || fail "test body too small"
+    gw_post_alert "@$big"
+    assert_problem 413 payload-too-large "$ROUTE"
+}
+
+@test "a body over lighttpd's hard cap is refused with 413 before any worker" {
+    # lighttpd.conf's cap (ALERTGW_MAX_REQUEST_KB, 4 MiB here) stops absurd
+    # bodies at the door.  (The body is still lighttpd's own HTML: see the
+    # server.error-handler note in lighttpd.conf.)
+    local before after
+    head -c $(( 5 * 1024 * 1024 )) /dev/zero | tr '\0' x >"$GW_TMP/huge"
+    before=$(grep -c '"status":413' "$GW_TMP/lighttpd/stderr.log" || true)
+    gw_post_alert "@$GW_TMP/huge"
+    assert_status 413
+    # no worker logged it: lighttpd answered alone
+    sleep 0.2
+    after=$(grep -c '"status":413' "$GW_TMP/lighttpd/stderr.log" || true)
+    assert_equal "$after" "$before"
+}
+
+@test "GET on the POST route answers 405 with Allow: POST" {
+    gw_request GET "$ROUTE"
+    assert_problem 405 method-not-allowed "$ROUTE"
+    assert_equal "$(gw_header Allow)" POST
+}
+
+@test "DELETE on the POST route answers 405 with Allow: POST" {
+    gw_request DELETE "$ROUTE"
+    assert_problem 405 method-not-allowed "$ROUTE"
+    assert_equal "$(gw_header Allow)" POST
+}
+
+@test "an unknown path answers 404 not-found" {
+    gw_request POST /api/v2/signals/prometheus -H 'Content-Type: application/json' --data '{}'
+    assert_problem 404 not-found /api/v2/signals/prometheus
+    gw_request GET /no/such/thing
+    assert_problem 404 not-found /no/such/thing
+}
+
+@test "instance is the path without the query string" {
+    gw_request GET "$ROUTE?x=1"
+    assert_problem 405 method-not-allowed "$ROUTE"
+}
+
+@test "a problem carries the client's X-Request-ID in header and body" {
+    gw_post_alert 'not json' -H 'X-Request-ID: err-test-42'
+    assert_problem 400 validation-error "$ROUTE"
+    assert_equal "$(gw_header X-Request-ID)" err-test-42
+    assert_equal "$(gw_body_jq .request_id)" err-test-42
+}
