@@ -580,13 +580,13 @@ static bool is_fingerprint(const char *s)
 static void handle_signal_get(gw_ctx *ctx, const gw_request *req, gw_response *resp,
                               const char *fp)
 {
+    if (!is_fingerprint(fp)) {
+        reply_problem(ctx, resp, 404, req->path, "no such route");
+        return;
+    }
     if (strcmp(req->method, "GET")) {
         resp->allow = "GET";
         reply_problem(ctx, resp, 405, req->path, "this route accepts GET only");
-        return;
-    }
-    if (!is_fingerprint(fp)) {
-        reply_problem(ctx, resp, 404, req->path, "not a fingerprint: expected 64 lowercase hex");
         return;
     }
     gw_dedup_result d;
@@ -616,6 +616,27 @@ static void handle_signal_get(gw_ctx *ctx, const gw_request *req, gw_response *r
         json_object_set_new(j, "resolvedAt", json_string(rs));
     }
     reply_json(resp, 200, j);
+}
+
+/* An error the web server produced itself, re-dispatched to us.  A worker
+ * that died mid-request may or may not have recorded the signal: 503 tells
+ * the client to resend, and dedup makes the resend safe. */
+static void handle_web_error(gw_ctx *ctx, const gw_request *req, gw_response *resp)
+{
+    int st = req->web_error;
+    if (st == 413)
+        reply_problem(ctx, resp, 413, req->path,
+                      "request body exceeds the web server's hard limit");
+    else if (st == 500 || st == 502 || st == 504)
+        reply_problem(ctx, resp, 503, req->path,
+                      "a gateway worker failed while handling this request; it may not have "
+                      "been recorded; retry (repeats are deduplicated)");
+    else if (st >= 500)
+        reply_problem(ctx, resp, 503, req->path, "gateway overloaded or restarting; retry");
+    else if (st == 404 || st == 405)
+        reply_problem(ctx, resp, st, req->path, "no such route");
+    else
+        reply_problem(ctx, resp, 400, req->path, "the web server rejected the request");
 }
 
 /* A client's X-Request-ID is echoed if it is short and plain. */
@@ -660,7 +681,11 @@ void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp)
     const char *route = "other";
     size_t plen = strlen(ctx->cfg.server_signals_prefix);
 
-    if (!strcmp(path, ctx->cfg.server_prometheus_path)) {
+    if (req->web_error) {
+        route = "web-error";
+        decision = "web-server-error";
+        handle_web_error(ctx, &r, resp);
+    } else if (!strcmp(path, ctx->cfg.server_prometheus_path)) {
         route = "prometheus";
         decision = handle_prometheus(ctx, &r, resp, fp);
     } else if (!strcmp(path, "/healthz")) {

@@ -27,7 +27,13 @@ typedef struct {
     long long   content_length; /* -1 when unknown */
     const char *body;           /* NULL when not read (e.g. too large) */
     size_t      body_len;
+    int         web_error;      /* != 0: the web server's own error status,
+                                 * re-dispatched to us (GW_WEB_ERROR_PATH) */
 } gw_request;
+
+/* The path lighttpd's server.error-handler sends its own errors to, so they
+ * reach clients as problem+json too (see lighttpd.conf). */
+#define GW_WEB_ERROR_PATH "/.alertgw/lighttpd-error"
 
 typedef struct {
     int         status;

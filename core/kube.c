@@ -273,7 +273,8 @@ static void now_monotonic(struct timespec *ts)
     clock_gettime(CLOCK_MONOTONIC, ts);
 }
 
-/* Reads the token from path and, on success only, installs it in k. */
+/* Reads the token from path and, on success only, installs it in k.
+ * Messages start with the path; callers prefix the setting's name. */
 static gw_err load_token_file(gw_kube *k, const char *path, char *err, size_t errlen)
 {
     gw_buf b;
@@ -282,9 +283,7 @@ static gw_err load_token_file(gw_kube *k, const char *path, char *err, size_t er
     if (rc)
         return rc;
     char *tok = NULL;
-    char source[64 + KUBE_PATH_MAX];
-    snprintf(source, sizeof source, "token file %s", path);
-    rc = clean_token(b.data ? b.data : "", b.len, source, &tok, err, errlen);
+    rc = clean_token(b.data ? b.data : "", b.len, path, &tok, err, errlen);
     gw_buf_free(&b);
     if (rc)
         return rc;
@@ -580,7 +579,7 @@ static gw_err apply_user(gw_kube *k, kubeconfig *kc, const char *name, char *err
         rc = load_token_file(k, path, sub, sizeof sub);
         free(path);
         if (rc)
-            return kc_fail(kc, err, errlen, "%s: tokenFile: %s", where, sub);
+            return kc_fail(kc, err, errlen, "%s: tokenFile %s", where, sub);
         return GW_OK;
     }
     if (token) {
@@ -682,7 +681,7 @@ static gw_err from_explicit(gw_kube *k, const gw_kube_opts *o, char *err, size_t
     if (o->token_file && *o->token_file) {
         char sub[512];
         if ((rc = load_token_file(k, o->token_file, sub, sizeof sub)))
-            return gw_fail(rc, err, errlen, "%s: %s", what, sub);
+            return gw_fail(rc, err, errlen, "%s: token_file %s", what, sub);
     }
     if (o->ca_file && *o->ca_file) {
         if ((rc = check_readable(o->ca_file, "kube settings: ca_file", err, errlen)))
@@ -725,7 +724,7 @@ static gw_err from_in_cluster(gw_kube *k, const char *host, char *err, size_t er
     char sub[512];
     gw_err rc = load_token_file(k, KUBE_SA_DIR "/token", sub, sizeof sub);
     if (rc)
-        return gw_fail(rc, err, errlen, "in-cluster: %s", sub);
+        return gw_fail(rc, err, errlen, "in-cluster: token %s", sub);
     if ((rc = check_readable(KUBE_SA_DIR "/ca.crt", "in-cluster: CA", err, errlen)))
         return rc;
     return set_str(&k->ca_file, KUBE_SA_DIR "/ca.crt", err, errlen);
@@ -859,6 +858,15 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+/* Bodies always go through POSTFIELDS.  Should libcurl ever want to read
+ * one instead, its default reads stdin - in a FastCGI worker that is the
+ * listening socket - so fail the transfer rather than hang or eat it. */
+static size_t no_upload(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    (void)data; (void)size; (void)nmemb; (void)userdata;
+    return CURL_READFUNC_ABORT;
+}
+
 static void close_handle(gw_kube *k)
 {
     if (k->curl)
@@ -903,6 +911,8 @@ static gw_err open_handle(gw_kube *k, char *err, size_t errlen)
         cc = curl_easy_setopt(h, CURLOPT_USERAGENT, "alertgw");
     if (cc == CURLE_OK)
         cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    if (cc == CURLE_OK)
+        cc = curl_easy_setopt(h, CURLOPT_READFUNCTION, no_upload);
     if (cc == CURLE_OK)
         cc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, k->insecure ? 0L : 1L);
     if (cc == CURLE_OK)

@@ -137,12 +137,24 @@ static void serve(gw_ctx *ctx, const io *x, gw_buf *body, gw_response *resp)
     if (content_length < 0)
         content_length = 0;
 
+    /* lighttpd's server.error-handler: SCRIPT_NAME+PATH_INFO is the handler,
+     * REQUEST_URI still the client's path, REDIRECT_STATUS the error */
+    int web_error = 0;
+    const char *redirect = param(x, "REDIRECT_STATUS");
+    if (redirect) {
+        const char *sn = param(x, "SCRIPT_NAME"), *pi = param(x, "PATH_INFO");
+        char handler[128];
+        snprintf(handler, sizeof handler, "%s%s", sn ? sn : "", pi ? pi : "");
+        if (!strcmp(handler, GW_WEB_ERROR_PATH))
+            web_error = atoi(redirect);
+    }
     gw_request req = {
         .method = param(x, "REQUEST_METHOD"),
         .path = path,
         .content_type = param(x, "CONTENT_TYPE"),
         .request_id = param(x, "HTTP_X_REQUEST_ID"),
         .content_length = content_length,
+        .web_error = web_error,
     };
     if (content_length > 0 && content_length <= cfg->server_max_body_bytes &&
         read_body(x, content_length, body) == 0) {

@@ -166,6 +166,11 @@ _readyz_200() { gw_request GET /readyz && [[ $HTTP_STATUS == 200 ]]; }
     wait "$burst" || true
     echo "# burst answers: $(awk '{print $2}' "$out/codes" | sort | uniq -c | xargs)" >&3
 
+    # A request whose worker died is answered 503 + Retry-After (lighttpd's
+    # error goes through the worker error route), never a 2xx or a 4xx.
+    run awk '$2 !~ /^(201|202|503)$/' "$out/codes"
+    assert_output ""
+
     # lighttpd restarts its workers
     gw_wait_for 15 _workers_back || fail "workers not restarted: $(gw_worker_pids | wc -l) running"
 

@@ -1,0 +1,746 @@
+/* test_kube.c - unit tests for core/kube.c (credential resolution and the
+ * request path).
+ *
+ * Each test gets a fresh temp directory with its own HOME (no ~/.kube), its
+ * own TMPDIR (so the *-data temp files can be inspected) and no KUBECONFIG
+ * or KUBERNETES_SERVICE_HOST, so nothing from the machine running the tests
+ * leaks in.  A tiny HTTP/1.1 server on a loopback port, in a thread, records
+ * the last request it saw and answers with a configurable status and body
+ * size: enough to check the headers and method we send and that options do
+ * not leak from one request to the next.  The in-cluster source reads fixed
+ * paths under /var/run/secrets and is not tested here. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kube.h"
+
+/* ------------------------------------------------------- fake apiserver */
+
+typedef struct {
+    int             lfd;
+    int             cfd;         /* connection being served, -1 if none */
+    unsigned short  port;
+    pthread_t       thread;
+    pthread_mutex_t mu;
+    int             status;      /* next response's status */
+    size_t          body_len;    /* next response's body size ('x' bytes) */
+    char            last[16384]; /* last request, headers and body */
+    int             nreq;
+} fake_srv;
+
+static void srv_serve(fake_srv *s, int fd)
+{
+    static char req[16384];
+    for (;;) {
+        size_t have = 0;
+        char *end = NULL;
+        while (!end) {
+            if (have == sizeof req - 1)
+                return;
+            ssize_t n = read(fd, req + have, sizeof req - 1 - have);
+            if (n <= 0)
+                return;
+            have += (size_t)n;
+            req[have] = '\0';
+            end = strstr(req, "\r\n\r\n");
+        }
+        size_t hdr = (size_t)(end + 4 - req), clen = 0;
+        char *cl = strcasestr(req, "\r\nContent-Length:");
+        if (cl && cl < end)
+            clen = strtoul(cl + 17, NULL, 10);
+        while (have < hdr + clen && have < sizeof req - 1) {
+            ssize_t n = read(fd, req + have, sizeof req - 1 - have);
+            if (n <= 0)
+                return;
+            have += (size_t)n;
+            req[have] = '\0';
+        }
+        pthread_mutex_lock(&s->mu);
+        memcpy(s->last, req, have + 1);
+        s->nreq++;
+        int status = s->status;
+        size_t blen = s->body_len;
+        pthread_mutex_unlock(&s->mu);
+
+        char head[256];
+        int hl = snprintf(head, sizeof head,
+                          "HTTP/1.1 %d Test\r\nContent-Type: application/json\r\n"
+                          "Content-Length: %zu\r\n\r\n", status, blen);
+        if (send(fd, head, (size_t)hl, MSG_NOSIGNAL) < 0)
+            return;
+        char *body = malloc(blen ? blen : 1);
+        memset(body, 'x', blen);
+        ssize_t sent = send(fd, body, blen, MSG_NOSIGNAL);
+        free(body);
+        if (sent < 0)
+            return;
+    }
+}
+
+static void *srv_main(void *arg)
+{
+    fake_srv *s = arg;
+    for (;;) {
+        int fd = accept(s->lfd, NULL, NULL);
+        if (fd < 0)
+            return NULL;   /* shutdown() by srv_stop */
+        pthread_mutex_lock(&s->mu);
+        s->cfd = fd;
+        pthread_mutex_unlock(&s->mu);
+        srv_serve(s, fd);
+        pthread_mutex_lock(&s->mu);
+        s->cfd = -1;
+        pthread_mutex_unlock(&s->mu);
+        close(fd);
+    }
+}
+
+static void srv_start(fake_srv *s)
+{
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    s->cfd = -1;
+    s->status = 200;
+    s->body_len = 2;
+    s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(s->lfd >= 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t al = sizeof a;
+    assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&a, &al), 0);
+    s->port = ntohs(a.sin_port);
+    assert_int_equal(listen(s->lfd, 4), 0);
+    assert_int_equal(pthread_create(&s->thread, NULL, srv_main, s), 0);
+}
+
+/* Also cuts the live connection: a failed test leaves its gw_kube (and
+ * its keep-alive connection) behind, and the join must not wait for it. */
+static void srv_stop(fake_srv *s)
+{
+    shutdown(s->lfd, SHUT_RDWR);
+    pthread_mutex_lock(&s->mu);
+    if (s->cfd >= 0)
+        shutdown(s->cfd, SHUT_RDWR);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    close(s->lfd);
+    pthread_mutex_destroy(&s->mu);
+}
+
+static void srv_respond(fake_srv *s, int status, size_t body_len)
+{
+    pthread_mutex_lock(&s->mu);
+    s->status = status;
+    s->body_len = body_len;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Copies the last request into out. */
+static void srv_last(fake_srv *s, char *out, size_t outlen)
+{
+    pthread_mutex_lock(&s->mu);
+    snprintf(out, outlen, "%s", s->last);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* --------------------------------------------------------------- fixture */
+
+typedef struct {
+    char     dir[64];      /* mkdtemp root, removed by teardown */
+    char     tmp[128];     /* $TMPDIR */
+    char     kc[128];      /* default kubeconfig location in tests */
+    fake_srv srv;
+} fx;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+static void write_file(const char *path, const char *content)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(content, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/test_kube.XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    char home[128];
+    snprintf(home, sizeof home, "%s/home", f->dir);
+    snprintf(f->tmp, sizeof f->tmp, "%s/tmp", f->dir);
+    snprintf(f->kc, sizeof f->kc, "%s/kube/config", f->dir);
+    char kdir[128];
+    snprintf(kdir, sizeof kdir, "%s/kube", f->dir);
+    if (mkdir(home, 0700) || mkdir(f->tmp, 0700) || mkdir(kdir, 0700))
+        return -1;
+    setenv("HOME", home, 1);
+    setenv("TMPDIR", f->tmp, 1);
+    unsetenv("KUBECONFIG");
+    unsetenv("KUBERNETES_SERVICE_HOST");
+    unsetenv("KUBERNETES_SERVICE_PORT");
+    srv_start(&f->srv);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    srv_stop(&f->srv);
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+/* Writes f->kc: context "test" -> cluster "c1" (server = the fake server
+ * unless server is given) and user "u1".  cluster_extra and user_extra are
+ * extra lines, already indented by four spaces. */
+static void write_kubeconfig(fx *f, const char *server, const char *cluster_extra,
+                             const char *user_extra)
+{
+    char srvurl[64];
+    snprintf(srvurl, sizeof srvurl, "http://127.0.0.1:%u", f->srv.port);
+    char text[8192];
+    snprintf(text, sizeof text,
+             "apiVersion: v1\n"
+             "kind: Config\n"
+             "current-context: test\n"
+             "contexts:\n"
+             "- name: other\n"
+             "  context: {cluster: nope, user: nope}\n"
+             "- name: test\n"
+             "  context:\n"
+             "    cluster: c1\n"
+             "    user: u1\n"
+             "    namespace: default\n"
+             "clusters:\n"
+             "- name: c1\n"
+             "  cluster:\n"
+             "    server: %s\n"
+             "%s"
+             "users:\n"
+             "- name: u1\n"
+             "  user:\n"
+             "%s",
+             server ? server : srvurl, cluster_extra, user_extra);
+    write_file(f->kc, text);
+}
+
+static gw_err new_from_kc(fx *f, bool allow_insecure, gw_kube **k, char *err, size_t errlen)
+{
+    gw_kube_opts o = { .kubeconfig = f->kc, .allow_insecure = allow_insecure };
+    return gw_kube_new(&o, k, err, errlen);
+}
+
+/* GETs /api and copies what the fake server received into seen. */
+static void get_api(fx *f, gw_kube *k, char *seen, size_t seenlen)
+{
+    gw_buf resp;
+    gw_buf_init(&resp, 4096);
+    long status = -1;
+    char err[512] = "";
+    gw_err rc = gw_kube_request(k, "GET", "/api", NULL, NULL, 0, &status, &resp, err, sizeof err);
+    if (rc)
+        fail_msg("request failed: %s", err);
+    assert_int_equal(status, 200);
+    assert_string_equal(resp.data, "xx");
+    gw_buf_free(&resp);
+    srv_last(&f->srv, seen, seenlen);
+}
+
+/* Lists the files in f->tmp; returns how many, first name in name. */
+static int tmp_files(fx *f, char *name, size_t namelen)
+{
+    DIR *d = opendir(f->tmp);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            if (n++ == 0)
+                snprintf(name, namelen, "%s/%s", f->tmp, e->d_name);
+        }
+    closedir(d);
+    return n;
+}
+
+/* ----------------------------------------------------------------- tests */
+
+static void test_token_and_ca_path(void **state)
+{
+    fx *f = *state;
+    char ca[192], cluster[256], err[512] = "", seen[16384];
+    snprintf(ca, sizeof ca, "%s/kube/ca.crt", f->dir);
+    write_file(ca, "-----BEGIN CERTIFICATE-----\n");
+    snprintf(cluster, sizeof cluster, "    certificate-authority: %s\n", ca);
+    write_kubeconfig(f, NULL, cluster, "    token: \"  tok-abc.def  \"\n");
+
+    gw_kube *k;
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_OK);
+    char want[64];
+    snprintf(want, sizeof want, "http://127.0.0.1:%u", f->srv.port);
+    assert_string_equal(gw_kube_server(k), want);
+
+    get_api(f, k, seen, sizeof seen);
+    assert_non_null(strstr(seen, "GET /api HTTP/1.1\r\n"));
+    assert_non_null(strstr(seen, "\r\nAuthorization: Bearer tok-abc.def\r\n"));
+    assert_non_null(strstr(seen, "\r\nAccept: application/json\r\n"));
+    assert_null(strstr(seen, "Content-Type"));
+    gw_kube_free(k);
+
+    /* A CA path that does not exist is reported with the path. */
+    snprintf(cluster, sizeof cluster, "    certificate-authority: %s/nope.crt\n", f->dir);
+    write_kubeconfig(f, NULL, cluster, "    token: t\n");
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_ECONFIG);
+    assert_null(k);
+    assert_non_null(strstr(err, "nope.crt"));
+    assert_non_null(strstr(err, "certificate-authority"));
+}
+
+static void test_ca_data(void **state)
+{
+    fx *f = *state;
+    char err[512] = "", path[512];
+    /* "CA bytes\x01\x02\xff" needs one '=' of padding; folded over two lines
+     * by a YAML block scalar, which the decoder must tolerate. */
+    write_kubeconfig(f, "https://kube.example:6443",
+                     "    certificate-authority: /ignored/because/data/wins\n"
+                     "    certificate-authority-data: |\n"
+                     "      Q0EgYnl0\n"
+                     "      ZXMBAv8=\n",
+                     "    token: t\n");
+    gw_kube *k;
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_OK);
+    assert_string_equal(gw_kube_server(k), "https://kube.example:6443");
+
+    assert_int_equal(tmp_files(f, path, sizeof path), 1);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(st.st_size, 11);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    unsigned char got[16];
+    assert_int_equal(fread(got, 1, sizeof got, fp), 11);
+    fclose(fp);
+    assert_memory_equal(got, "CA bytes\x01\x02\xff", 11);
+
+    gw_kube_free(k);
+    assert_int_equal(tmp_files(f, path, sizeof path), 0);
+
+    /* Unpadded base64 is accepted too; garbage is a clear error. */
+    write_kubeconfig(f, "https://kube.example", "    certificate-authority-data: Q0EgYnl0ZXMBAv8\n",
+                     "    token: t\n");
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_OK);
+    gw_kube_free(k);
+    write_kubeconfig(f, "https://kube.example", "    certificate-authority-data: \"!!not*base64\"\n",
+                     "    token: t\n");
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_ECONFIG);
+    assert_non_null(strstr(err, "certificate-authority-data is not valid base64"));
+    assert_int_equal(tmp_files(f, path, sizeof path), 0);
+}
+
+static void test_client_cert_data(void **state)
+{
+    fx *f = *state;
+    char err[512] = "", path[512];
+    write_kubeconfig(f, "https://kube.example", "",
+                     "    client-certificate-data: Y2VydA==\n"
+                     "    client-key-data: a2V5\n");
+    gw_kube *k;
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_OK);
+    assert_int_equal(tmp_files(f, path, sizeof path), 2);
+    gw_kube_free(k);
+    assert_int_equal(tmp_files(f, path, sizeof path), 0);
+
+    write_kubeconfig(f, "https://kube.example", "", "    client-certificate-data: Y2VydA==\n");
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_ECONFIG);
+    assert_non_null(strstr(err, "client-key"));
+    assert_int_equal(tmp_files(f, path, sizeof path), 0);
+}
+
+static void test_token_file_relative_and_rotation(void **state)
+{
+    fx *f = *state;
+    char tok[192], ca[192], err[512] = "", seen[16384];
+    snprintf(tok, sizeof tok, "%s/kube/token", f->dir);
+    snprintf(ca, sizeof ca, "%s/kube/ca.crt", f->dir);
+    write_file(tok, "  tok-one\n");
+    write_file(ca, "ca");
+    /* Relative paths resolve against the kubeconfig's directory, not the
+     * working directory; tokenFile beats token. */
+    write_kubeconfig(f, NULL, "    certificate-authority: ca.crt\n",
+                     "    token: inline-loses\n"
+                     "    tokenFile: token\n");
+    assert_int_equal(chdir("/"), 0);
+
+    gw_kube *k;
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_OK);
+    get_api(f, k, seen, sizeof seen);
+    assert_non_null(strstr(seen, "\r\nAuthorization: Bearer tok-one\r\n"));
+
+    /* Rotation: the kubelet swaps in a new file; we notice within a second. */
+    char tmp[200];
+    snprintf(tmp, sizeof tmp, "%s.new", tok);
+    write_file(tmp, "tok-two-rotated\n");
+    assert_int_equal(rename(tmp, tok), 0);
+    struct timespec pause = { .tv_sec = 1, .tv_nsec = 100000000 };
+    nanosleep(&pause, NULL);
+    get_api(f, k, seen, sizeof seen);
+    assert_non_null(strstr(seen, "\r\nAuthorization: Bearer tok-two-rotated\r\n"));
+
+    /* A token file that vanishes keeps the last good token. */
+    assert_int_equal(unlink(tok), 0);
+    nanosleep(&pause, NULL);
+    get_api(f, k, seen, sizeof seen);
+    assert_non_null(strstr(seen, "\r\nAuthorization: Bearer tok-two-rotated\r\n"));
+    gw_kube_free(k);
+
+    /* A relative path that does not exist names the resolved path. */
+    write_kubeconfig(f, NULL, "    certificate-authority: missing.crt\n", "    token: t\n");
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_ECONFIG);
+    char want[192];
+    snprintf(want, sizeof want, "%s/kube/missing.crt", f->dir);
+    assert_non_null(strstr(err, want));
+
+    /* A missing tokenFile is an error at start-up. */
+    write_kubeconfig(f, NULL, "", "    tokenFile: gone\n");
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_ECONFIG);
+    assert_non_null(strstr(err, "tokenFile"));
+    assert_non_null(strstr(err, "gone"));
+}
+
+static void test_insecure(void **state)
+{
+    fx *f = *state;
+    char err[512] = "";
+    write_kubeconfig(f, "https://kube.example", "    insecure-skip-tls-verify: true\n",
+                     "    token: t\n");
+    gw_kube *k;
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_ECONFIG);
+    assert_null(k);
+    assert_non_null(strstr(err, "insecure-skip-tls-verify"));
+    assert_non_null(strstr(err, "allow_insecure"));
+
+    assert_int_equal(new_from_kc(f, true, &k, err, sizeof err), GW_OK);
+    gw_kube_free(k);
+
+    write_kubeconfig(f, "https://kube.example", "    insecure-skip-tls-verify: false\n",
+                     "    token: t\n");
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_OK);
+    gw_kube_free(k);
+}
+
+static void test_kubeconfig_errors(void **state)
+{
+    fx *f = *state;
+    char err[512] = "";
+    gw_kube *k;
+
+    write_file(f->kc, "apiVersion: v1\nkind: Config\nclusters: []\n");
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_ECONFIG);
+    assert_non_null(strstr(err, "current-context is not set"));
+    assert_non_null(strstr(err, f->kc));
+
+    write_file(f->kc, "current-context: nowhere\ncontexts: []\n");
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_ECONFIG);
+    assert_non_null(strstr(err, "\"nowhere\""));
+    assert_non_null(strstr(err, "contexts"));
+
+    write_file(f->kc,
+               "current-context: a\n"
+               "contexts: [{name: a, context: {cluster: c, user: ghost}}]\n"
+               "clusters: [{name: c, cluster: {server: 'https://x'}}]\n"
+               "users: [{name: someone-else, user: {token: t}}]\n");
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_ECONFIG);
+    assert_non_null(strstr(err, "\"ghost\""));
+    assert_non_null(strstr(err, "users"));
+
+    write_kubeconfig(f, NULL, "",
+                     "    exec:\n"
+                     "      apiVersion: client.authentication.k8s.io/v1\n"
+                     "      command: aws\n");
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_ECONFIG);
+    assert_non_null(strstr(err, "exec"));
+    assert_non_null(strstr(err, "not supported"));
+
+    write_kubeconfig(f, NULL, "", "    auth-provider: {name: gcp}\n");
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_ECONFIG);
+    assert_non_null(strstr(err, "auth-provider"));
+
+    write_file(f->kc, "current-context: [unterminated\n");
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_ECONFIG);
+    assert_non_null(strstr(err, "YAML error"));
+
+    /* The token must never be quoted back, even when it is the problem. */
+    write_kubeconfig(f, NULL, "", "    token: \"secret-part1 secret-part2\"\n");
+    assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_ECONFIG);
+    assert_null(strstr(err, "secret-part"));
+}
+
+static void test_explicit_wins_over_kubeconfig(void **state)
+{
+    fx *f = *state;
+    char tok[192], err[512] = "", seen[16384];
+    write_file(f->kc, "this: is: not: a kubeconfig\n");
+    setenv("KUBECONFIG", f->kc, 1);
+    snprintf(tok, sizeof tok, "%s/explicit-token", f->dir);
+    write_file(tok, "explicit-tok\n");
+
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/", f->srv.port);
+    gw_kube_opts o = { .api_url = url, .token_file = tok };
+    gw_kube *k;
+    assert_int_equal(gw_kube_new(&o, &k, err, sizeof err), GW_OK);
+    url[strlen(url) - 1] = '\0';   /* the trailing slash is dropped */
+    assert_string_equal(gw_kube_server(k), url);
+    get_api(f, k, seen, sizeof seen);
+    assert_non_null(strstr(seen, "GET /api HTTP/1.1\r\n"));
+    assert_non_null(strstr(seen, "\r\nAuthorization: Bearer explicit-tok\r\n"));
+    gw_kube_free(k);
+
+    /* Without explicit options the broken KUBECONFIG is used and fails. */
+    gw_kube_opts none = { 0 };
+    assert_int_equal(gw_kube_new(&none, &k, err, sizeof err), GW_ECONFIG);
+    assert_non_null(strstr(err, f->kc));
+}
+
+static void test_kubeconfig_env_first_path(void **state)
+{
+    fx *f = *state;
+    char env[512], err[512] = "";
+    write_kubeconfig(f, "https://first.example:6443", "", "    token: t\n");
+    snprintf(env, sizeof env, "::%s:/nonexistent/second", f->kc);
+    setenv("KUBECONFIG", env, 1);
+    gw_kube *k;
+    assert_int_equal(gw_kube_new(NULL, &k, err, sizeof err), GW_OK);
+    assert_string_equal(gw_kube_server(k), "https://first.example:6443");
+    gw_kube_free(k);
+
+    /* An explicitly named kubeconfig that is missing is an error, not a
+     * reason to fall through to in-cluster. */
+    setenv("KUBECONFIG", "/nonexistent/kubeconfig", 1);
+    assert_int_equal(gw_kube_new(NULL, &k, err, sizeof err), GW_ECONFIG);
+    assert_non_null(strstr(err, "/nonexistent/kubeconfig"));
+
+    /* ~/.kube/config is the default. */
+    unsetenv("KUBECONFIG");
+    char dir[192], path[256];
+    snprintf(dir, sizeof dir, "%s/.kube", getenv("HOME"));
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/config", dir);
+    assert_int_equal(rename(f->kc, path), 0);
+    assert_int_equal(gw_kube_new(NULL, &k, err, sizeof err), GW_OK);
+    assert_string_equal(gw_kube_server(k), "https://first.example:6443");
+    gw_kube_free(k);
+}
+
+static void test_nothing_found(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    gw_kube *k = (gw_kube *)&err;   /* must be reset to NULL */
+    assert_int_equal(gw_kube_new(NULL, &k, err, sizeof err), GW_ECONFIG);
+    assert_null(k);
+    assert_non_null(strstr(err, "no Kubernetes credentials found"));
+    assert_non_null(strstr(err, "api_url"));
+    assert_non_null(strstr(err, "KUBECONFIG"));
+    assert_non_null(strstr(err, "/.kube/config"));
+    assert_non_null(strstr(err, "in-cluster"));
+}
+
+static void test_plain_http_token_refused(void **state)
+{
+    fx *f = *state;
+    char tok[192], err[512] = "";
+    snprintf(tok, sizeof tok, "%s/t", f->dir);
+    write_file(tok, "do-not-leak\n");
+    gw_kube_opts o = { .api_url = "http://kube.example:8080", .token_file = tok };
+    gw_kube *k;
+    assert_int_equal(gw_kube_new(&o, &k, err, sizeof err), GW_ECONFIG);
+    assert_non_null(strstr(err, "plain http"));
+    assert_null(strstr(err, "do-not-leak"));
+    o.allow_insecure = true;
+    assert_int_equal(gw_kube_new(&o, &k, err, sizeof err), GW_OK);
+    gw_kube_free(k);
+
+    gw_kube_opts bad = { .api_url = "kube.example:6443" };
+    assert_int_equal(gw_kube_new(&bad, &k, err, sizeof err), GW_ECONFIG);
+    assert_non_null(strstr(err, "https://"));
+}
+
+static void test_closed_port(void **state)
+{
+    fx *f = *state;
+    char tok[192], err[512] = "";
+    snprintf(tok, sizeof tok, "%s/t", f->dir);
+    write_file(tok, "closed-port-secret\n");
+    gw_kube_opts o = { .api_url = "http://127.0.0.1:1", .token_file = tok };
+    gw_kube *k;
+    assert_int_equal(gw_kube_new(&o, &k, err, sizeof err), GW_OK);
+
+    gw_buf resp;
+    gw_buf_init(&resp, 1024);
+    long status = 42;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(gw_kube_request(k, "GET", "/api", NULL, NULL, 0, &status, &resp, err,
+                                     sizeof err), GW_EKUBE);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(status, 0);
+    assert_true(t1.tv_sec - t0.tv_sec < 2);
+    assert_true(strlen(err) > 0);
+    assert_non_null(strstr(err, "127.0.0.1"));
+    assert_null(strstr(err, "closed-port-secret"));
+
+    /* The handle was reset; the next call fails the same way, cleanly. */
+    assert_int_equal(gw_kube_request(k, "POST", "/api", "application/json", "{}", 2, &status,
+                                     &resp, err, sizeof err), GW_EKUBE);
+    assert_int_equal(status, 0);
+    gw_buf_free(&resp);
+    gw_kube_free(k);
+}
+
+static void test_methods_do_not_leak(void **state)
+{
+    fx *f = *state;
+    char url[64], err[512] = "", seen[16384];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", f->srv.port);
+    gw_kube_opts o = { .api_url = url };
+    gw_kube *k;
+    assert_int_equal(gw_kube_new(&o, &k, err, sizeof err), GW_OK);
+    gw_buf resp;
+    gw_buf_init(&resp, 4096);
+    long status;
+
+    static const char body[] = "{\"kind\":\"RemediationRequest\"}";
+    srv_respond(&f->srv, 201, 2);
+    assert_int_equal(gw_kube_request(k, "POST", "/apis/x/v1/namespaces/n/rr", "application/json",
+                                     body, sizeof body - 1, &status, &resp, err, sizeof err),
+                     GW_OK);
+    assert_int_equal(status, 201);
+    srv_last(&f->srv, seen, sizeof seen);
+    assert_non_null(strstr(seen, "POST /apis/x/v1/namespaces/n/rr HTTP/1.1\r\n"));
+    assert_non_null(strstr(seen, "\r\nContent-Type: application/json\r\n"));
+    assert_non_null(strstr(seen, "\r\n\r\n{\"kind\":\"RemediationRequest\"}"));
+    assert_null(strstr(seen, "Authorization"));   /* no token configured */
+
+    /* GET after POST: no body, no Content-Type, method GET. */
+    srv_respond(&f->srv, 200, 2);
+    gw_buf_reset(&resp);
+    get_api(f, k, seen, sizeof seen);
+    assert_non_null(strstr(seen, "GET /api HTTP/1.1\r\n"));
+    assert_null(strstr(seen, "Content-Type"));
+    assert_null(strstr(seen, "Content-Length"));
+    assert_null(strstr(seen, "RemediationRequest"));
+
+    /* PATCH with its own content type, then DELETE without a body. */
+    gw_buf_reset(&resp);
+    assert_int_equal(gw_kube_request(k, "PATCH", "/apis/x/v1/rr/a",
+                                     "application/merge-patch+json", "{}", 2, &status, &resp,
+                                     err, sizeof err), GW_OK);
+    srv_last(&f->srv, seen, sizeof seen);
+    assert_non_null(strstr(seen, "PATCH /apis/x/v1/rr/a HTTP/1.1\r\n"));
+    assert_non_null(strstr(seen, "\r\nContent-Type: application/merge-patch+json\r\n"));
+    assert_non_null(strstr(seen, "\r\n\r\n{}"));
+
+    gw_buf_reset(&resp);
+    assert_int_equal(gw_kube_request(k, "DELETE", "/apis/x/v1/rr/a", NULL, NULL, 0, &status,
+                                     &resp, err, sizeof err), GW_OK);
+    srv_last(&f->srv, seen, sizeof seen);
+    assert_non_null(strstr(seen, "DELETE /apis/x/v1/rr/a HTTP/1.1\r\n"));
+    assert_null(strstr(seen, "Content-Type"));
+
+    /* Any HTTP status is GW_OK with the status set. */
+    srv_respond(&f->srv, 404, 2);
+    gw_buf_reset(&resp);
+    assert_int_equal(gw_kube_request(k, "GET", "/api/v1/namespaces/nope", NULL, NULL, 0,
+                                     &status, &resp, err, sizeof err), GW_OK);
+    assert_int_equal(status, 404);
+
+    /* Bad paths are the caller's error, not a transport failure. */
+    assert_int_equal(gw_kube_request(k, "GET", "/api/v1/namespaces/a b", NULL, NULL, 0,
+                                     &status, &resp, err, sizeof err), GW_EINVAL);
+    assert_int_equal(gw_kube_request(k, "GET", "api", NULL, NULL, 0, &status, &resp, err,
+                                     sizeof err), GW_EINVAL);
+    assert_int_equal(status, 0);
+
+    gw_buf_free(&resp);
+    gw_kube_free(k);
+    pthread_mutex_lock(&f->srv.mu);
+    assert_int_equal(f->srv.nreq, 5);
+    pthread_mutex_unlock(&f->srv.mu);
+}
+
+static void test_response_too_big(void **state)
+{
+    fx *f = *state;
+    char url[64], err[512] = "", seen[16384];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", f->srv.port);
+    gw_kube_opts o = { .api_url = url };
+    gw_kube *k;
+    assert_int_equal(gw_kube_new(&o, &k, err, sizeof err), GW_OK);
+
+    gw_buf small;
+    gw_buf_init(&small, 1000);
+    long status = 42;
+    srv_respond(&f->srv, 200, 200000);
+    assert_int_equal(gw_kube_request(k, "GET", "/big", NULL, NULL, 0, &status, &small, err,
+                                     sizeof err), GW_ETOOBIG);
+    assert_int_equal(status, 0);
+    assert_non_null(strstr(err, "1000"));
+    gw_buf_free(&small);
+
+    /* The aborted connection is not reused; the next request works. */
+    srv_respond(&f->srv, 200, 2);
+    get_api(f, k, seen, sizeof seen);
+    gw_kube_free(k);
+}
+
+int main(void)
+{
+    /* The process does this once at start-up; kube.c never does. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_token_and_ca_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ca_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_cert_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_file_relative_and_rotation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_insecure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kubeconfig_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_explicit_wins_over_kubeconfig, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kubeconfig_env_first_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nothing_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plain_http_token_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_closed_port, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_methods_do_not_leak, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_response_too_big, setup, teardown),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return failed;
+}
