@@ -108,7 +108,7 @@ for key in $(printf '%s\n' "${!RESULT[@]}" | sort -t/ -k1,1 -k2,2n); do
     ratio=-
     if [[ -n ${RESULT[ceiling/$conns]:-} ]]; then
         ratio=$(awk -v a="$(field "$key" rps)" -v b="$(field "ceiling/$conns" rps)" \
-            'BEGIN { printf "%.1f%%", b > 0 ? 100 * a / b : 0 }')
+            'BEGIN { printf "%.1f%%", (b > 0 ? 100 * a / b : 0) }')
     fi
     printf '%-11s %5s %10s %9s %9s %8s %8s %12s %11s\n' "$name" "$conns" "$(field "$key" rps)" \
         "$(field "$key" p50_ms)" "$(field "$key" p99_ms)" "$(field "$key" non2xx)" \

@@ -13,11 +13,17 @@ int main(void)
     static const char resp[] =
         "Status: 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 22\r\n\r\n"
         "{\"status\":\"accepted\"}\n";
+    /* GET (the harness' /healthz probe) gets a 200 */
+    static const char ok[] =
+        "Status: 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n"
+        "{\"status\":\"ok\"}\n";
     char buf[65536];
     while (FCGX_Accept_r(&req) >= 0) {
         while (FCGX_GetStr(buf, sizeof buf, req.in) > 0)
             ;
-        FCGX_PutStr(resp, (int)strlen(resp), req.out);
+        const char *m = FCGX_GetParam("REQUEST_METHOD", req.envp);
+        const char *r = m && !strcmp(m, "GET") ? ok : resp;
+        FCGX_PutStr(r, (int)strlen(r), req.out);
         FCGX_Finish_r(&req);
     }
     return 0;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "am.h"
+#include "bodycache.h"
 #include "classify.h"
 #include "clock.h"
 #include "dedup.h"
@@ -38,7 +39,10 @@ struct gw_ctx {
     gw_dedup           dedup;
     gw_kube           *kube;
     gw_buf             scratch;  /* apiserver answers */
+    gw_bodycache       bodies;   /* parsed webhook bodies, by content */
     unsigned long long seq;      /* makes claim owners unique in this process */
+    unsigned int       rid_prefix; /* random per process: request IDs */
+    unsigned int       rid_seq;
     long               pid;
     bool               draining;
 };
@@ -66,6 +70,9 @@ gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
     ctx->log_min = gw_log_level_parse(ctx->cfg.log_level);
     ctx->pid = (long)getpid();
     gw_buf_init(&ctx->scratch, 8u << 20);
+    gw_bodycache_init(&ctx->bodies);
+    if (RAND_bytes((unsigned char *)&ctx->rid_prefix, sizeof ctx->rid_prefix) != 1)
+        ctx->rid_prefix = (unsigned int)ctx->pid * 2654435761u;
     gw_err rc = gw_redis_init(&ctx->redis, ctx->cfg.redis_addr, ctx->cfg.redis_password_file,
                               ctx->cfg.redis_connect_timeout_ms, ctx->cfg.redis_command_timeout_ms,
                               err, errlen);
@@ -102,6 +109,7 @@ void gw_ctx_free(gw_ctx *ctx)
     gw_kube_free(ctx->kube);
     gw_redis_free(&ctx->redis);
     gw_buf_free(&ctx->scratch);
+    gw_bodycache_free(&ctx->bodies);
     gw_config_free(&ctx->cfg);
     free(ctx);
 }
@@ -471,6 +479,35 @@ static bool json_content_type(const char *ct)
     return n == 16 && !strncasecmp(ct, "application/json", 16);
 }
 
+/* Runs every signal of b and writes the answer; returns the log decision. */
+static const char *process_batch(gw_ctx *ctx, const gw_request *req, gw_response *resp,
+                                 const gw_batch *b, char *fp_out)
+{
+    sig_result *res = calloc(b->n, sizeof *res);
+    if (!res) {
+        reply_problem(ctx, resp, 500, req->path, "out of memory");
+        return "error";
+    }
+    size_t done = 0;
+    while (done < b->n) {
+        process_signal(ctx, b, &b->signals[done], resp->request_id, &res[done]);
+        done++;
+        if (res[done - 1].kind == R_FAILED && temporary(res[done - 1].err))
+            break; /* the rest would fail the same way; the resend covers them */
+    }
+    snprintf(fp_out, 65, "%s", b->signals[0].fingerprint);
+    reply_batch(ctx, req, resp, b, res, done);
+    const char *decision = b->n > 1 ? "batch"
+                           : res[0].kind == R_CREATED ? "created"
+                           : res[0].kind == R_DUP     ? "duplicate"
+                           : res[0].kind == R_IGNORED ? "ignored"
+                           : res[0].kind == R_REJECTED ? "rejected" : "failed";
+    if (resp->status >= 500)
+        decision = "failed";
+    free(res);
+    return decision;
+}
+
 static const char *handle_prometheus(gw_ctx *ctx, const gw_request *req, gw_response *resp,
                                      char *fp_out)
 {
@@ -499,37 +536,17 @@ static const char *handle_prometheus(gw_ctx *ctx, const gw_request *req, gw_resp
         return "rejected";
     }
     char err[GW_ERRMSG];
-    gw_batch b;
-    gw_err rc = gw_am_parse(&ctx->cfg, req->body, req->body_len, &b, err, sizeof err);
+    gw_batch scratch;
+    const gw_batch *bp;
+    gw_err rc = gw_bodycache_parse(&ctx->bodies, gw_am_parse, &ctx->cfg, req->body, req->body_len,
+                                   &scratch, &bp, err, sizeof err);
     if (rc) {
         reply_problem(ctx, resp, rc == GW_ETOOBIG ? 413 : rc == GW_EINVAL ? 400 : 500, req->path,
                       err);
         return "rejected";
     }
-    sig_result *res = calloc(b.n, sizeof *res);
-    if (!res) {
-        gw_batch_free(&b);
-        reply_problem(ctx, resp, 500, req->path, "out of memory");
-        return "error";
-    }
-    size_t done = 0;
-    while (done < b.n) {
-        process_signal(ctx, &b, &b.signals[done], resp->request_id, &res[done]);
-        done++;
-        if (res[done - 1].kind == R_FAILED && temporary(res[done - 1].err))
-            break; /* the rest would fail the same way; the resend covers them */
-    }
-    snprintf(fp_out, 65, "%s", b.signals[0].fingerprint);
-    reply_batch(ctx, req, resp, &b, res, done);
-    const char *decision = b.n > 1 ? "batch"
-                           : res[0].kind == R_CREATED ? "created"
-                           : res[0].kind == R_DUP     ? "duplicate"
-                           : res[0].kind == R_IGNORED ? "ignored"
-                           : res[0].kind == R_REJECTED ? "rejected" : "failed";
-    if (resp->status >= 500)
-        decision = "failed";
-    free(res);
-    gw_batch_free(&b);
+    const char *decision = process_batch(ctx, req, resp, bp, fp_out);
+    gw_batch_free(&scratch);
     return decision;
 }
 
@@ -639,8 +656,10 @@ static void handle_web_error(gw_ctx *ctx, const gw_request *req, gw_response *re
         reply_problem(ctx, resp, 400, req->path, "the web server rejected the request");
 }
 
-/* A client's X-Request-ID is echoed if it is short and plain. */
-static void pick_request_id(const gw_request *req, gw_response *resp)
+/* A client's X-Request-ID is echoed if it is short and plain.  Otherwise:
+ * 8 hex of a random per-process prefix and 8 hex of a counter, unique
+ * across workers without a trip to the RNG per request. */
+static void pick_request_id(gw_ctx *ctx, const gw_request *req, gw_response *resp)
 {
     const char *c = req->request_id;
     size_t n = c ? strlen(c) : 0;
@@ -653,11 +672,11 @@ static void pick_request_id(const gw_request *req, gw_response *resp)
         memcpy(resp->request_id, c, n + 1);
         return;
     }
-    unsigned char r[8];
-    if (RAND_bytes(r, sizeof r) != 1)
-        memset(r, 0, sizeof r);
-    for (int i = 0; i < 8; i++)
-        snprintf(resp->request_id + 2 * i, 3, "%02x", r[i]);
+    static const char hex[] = "0123456789abcdef";
+    unsigned long long v = ((unsigned long long)ctx->rid_prefix << 32) | ++ctx->rid_seq;
+    for (int i = 15; i >= 0; i--, v >>= 4)
+        resp->request_id[i] = hex[v & 15];
+    resp->request_id[16] = '\0';
 }
 
 void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp)
@@ -669,7 +688,7 @@ void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp)
     resp->content_type = "application/json";
     resp->retry_after = 0;
     resp->allow = NULL;
-    pick_request_id(req, resp);
+    pick_request_id(ctx, req, resp);
 
     const char *path = req->path ? req->path : "";
     const char *method = req->method ? req->method : "";
