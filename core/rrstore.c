@@ -57,9 +57,16 @@ static const char *phase_of(json_t *obj)
 gw_err gw_rrstore_find_open(gw_kube *k, const gw_config *cfg, const char *ns, const char *fp,
                             gw_buf *scratch, gw_rr_ref *out, char *err, size_t errlen)
 {
-    char path[512], coll[400];
+    char path[600], coll[400];
     coll_path(cfg, ns, coll, sizeof coll);
-    snprintf(path, sizeof path, "%s?labelSelector=kubernaut.ai%%2Ffingerprint%%3D%.63s", coll, fp);
+    /* resourceVersion=0: served from the apiserver's watch cache.  A quorum
+     * read is an etcd range over every request in the namespace, decoded
+     * one by one (60-100 ms at 300 objects, growing without bound as
+     * finished requests accumulate); the cache answers in ~10 ms and lags
+     * by milliseconds, which matters only if Redis loses a key within that
+     * time of a create (docs/architecture.md). */
+    snprintf(path, sizeof path,
+             "%s?labelSelector=kubernaut.ai%%2Ffingerprint%%3D%.63s&resourceVersion=0", coll, fp);
     long status;
     gw_buf_reset(scratch);
     gw_err rc = gw_kube_request(k, "GET", path, NULL, NULL, 0, &status, scratch, err, errlen);
