@@ -194,3 +194,20 @@ _count_is() { [[ $(kube_rr_occurrences "$1") == "$2" ]]; }
     gw_request GET "/api/v1/signals/$unknown"
     assert_problem 404 not-found "/api/v1/signals/$unknown"
 }
+
+@test "explicit credentials (api_url + token_file + ca_file) work without a kubeconfig" {
+    # Last in this file: it restarts lighttpd with other worker settings.
+    gw_stop_lighttpd
+    gw_start_lighttpd ALERTGW_KUBERNETES_KUBECONFIG= \
+        ALERTGW_KUBERNETES_API_URL="$KUBE_API_URL" \
+        ALERTGW_KUBERNETES_TOKEN_FILE="$KUBE_GATEWAY_TOKEN_FILE" \
+        ALERTGW_KUBERNETES_CA_FILE="$KUBE_CA_FILE"
+    local name fp
+    name=$(gw_uniq explicit)
+    fp=$(fp_of "prod:Deployment:$name")
+    gw_post_alert "$(am_body ExplicitCreds deployment="$name" namespace=prod severity=critical)"
+    assert_status 201
+    assert_equal "$(kube_rr_count "$fp")" 1
+    gw_request GET /readyz
+    assert_status 200
+}
