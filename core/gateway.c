@@ -43,6 +43,7 @@ struct gw_ctx {
     unsigned long long seq;      /* makes claim owners unique in this process */
     unsigned int       rid_prefix; /* random per process: request IDs */
     unsigned int       rid_seq;
+    char               detail[512]; /* the last problem detail, for the log line */
     long               pid;
     bool               draining;
 };
@@ -348,6 +349,7 @@ static void reply_problem(gw_ctx *ctx, gw_response *resp, int status, const char
     gw_buf_reset(&resp->body);
     resp->status = status;
     resp->content_type = "application/problem+json";
+    snprintf(ctx->detail, sizeof ctx->detail, "%.511s", detail ? detail : "");
     if (status == 503)
         resp->retry_after = ctx->cfg.server_retry_after_s > 0 ? ctx->cfg.server_retry_after_s : 1;
     gw_problem_write(&resp->body, status, detail, path, resp->request_id);
@@ -366,30 +368,56 @@ static void ref_string(const sig_result *r, char *out, size_t outlen)
         out[0] = '\0';
 }
 
-static json_t *single_body(const gw_signal *s, const sig_result *r)
+/* 201 and 202 are the hot answers: written directly.  Every value in them
+ * is hex, a DNS name, a validated label value, a number or our own
+ * timestamp; gw_json_str escapes anyway, so no input can break the JSON. */
+static gw_err write_stored(gw_buf *b, const gw_signal *s, const sig_result *r)
 {
-    char ref[330], first[32], last[32];
-    ref_string(r, ref, sizeof ref);
-    switch (r->kind) {
-    case R_CREATED:
-        return json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:s,s:s}", "status", "created", "message",
-                         "RemediationRequest created", "fingerprint", s->fingerprint, "duplicate",
-                         0, "remediationRequestName", r->rr_name, "remediationRequestNamespace",
-                         r->rr_ns, "environment", r->env, "priority", r->prio);
-    case R_DUP:
+    bool created = r->kind == R_CREATED;
+    gw_err rc = gw_buf_appends(b, created ? "{\"status\":\"created\",\"message\":"
+                                            "\"RemediationRequest created\",\"fingerprint\":"
+                                          : "{\"status\":\"duplicate\",\"message\":"
+                                            "\"duplicate signal; occurrence counted\","
+                                            "\"fingerprint\":");
+    rc = rc ? rc : gw_json_str(b, s->fingerprint);
+    rc = rc ? rc : gw_buf_appends(b, created ? ",\"duplicate\":false" : ",\"duplicate\":true");
+    rc = rc ? rc : gw_buf_appends(b, ",\"remediationRequestName\":");
+    rc = rc ? rc : gw_json_str(b, r->rr_name);
+    rc = rc ? rc : gw_buf_appends(b, ",\"remediationRequestNamespace\":");
+    rc = rc ? rc : gw_json_str(b, r->rr_ns);
+    rc = rc ? rc : gw_buf_appends(b, ",\"environment\":");
+    rc = rc ? rc : gw_json_str(b, r->env);
+    rc = rc ? rc : gw_buf_appends(b, ",\"priority\":");
+    rc = rc ? rc : gw_json_str(b, r->prio);
+    if (!created) {
+        char ref[330], first[32], last[32];
+        ref_string(r, ref, sizeof ref);
         gw_rfc3339(r->first_ms, first);
         gw_rfc3339(r->last_ms, last);
-        return json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:s,s:s,s:{s:I,s:s,s:s,s:s}}", "status",
-                         "duplicate", "message", "duplicate signal; occurrence counted",
-                         "fingerprint", s->fingerprint, "duplicate", 1, "remediationRequestName",
-                         r->rr_name, "remediationRequestNamespace", r->rr_ns, "environment",
-                         r->env, "priority", r->prio, "metadata", "count", (json_int_t)r->count,
-                         "remediationRequestRef", ref, "firstOccurrence", first,
-                         "lastOccurrence", last);
-    default:
-        return json_pack("{s:s,s:s,s:s,s:s}", "status", "ignored", "reason", r->msg,
-                         "fingerprint", s->fingerprint, "remediationRequestRef", ref);
+        rc = rc ? rc : gw_buf_printf(b, ",\"metadata\":{\"count\":%lld,\"remediationRequestRef\":",
+                                     r->count);
+        rc = rc ? rc : gw_json_str(b, ref);
+        rc = rc ? rc : gw_buf_printf(b, ",\"firstOccurrence\":\"%s\",\"lastOccurrence\":\"%s\"}",
+                                     first, last);
     }
+    return rc ? rc : gw_buf_appends(b, "}");
+}
+
+static void reply_single(gw_response *resp, const gw_signal *s, const sig_result *r)
+{
+    if (r->kind == R_CREATED || r->kind == R_DUP) {
+        resp->status = r->kind == R_CREATED ? 201 : 202;
+        resp->content_type = "application/json";
+        if (write_stored(&resp->body, s, r)) {
+            gw_buf_reset(&resp->body);
+            gw_buf_appends(&resp->body, "{\"status\":\"error\"}");
+        }
+        return;
+    }
+    char ref[330];
+    ref_string(r, ref, sizeof ref);
+    reply_json(resp, 200, json_pack("{s:s,s:s,s:s,s:s}", "status", "ignored", "reason", r->msg,
+                                    "fingerprint", s->fingerprint, "remediationRequestRef", ref));
 }
 
 /* What a client may read about a failure: no hostnames, no URLs. */
@@ -435,8 +463,7 @@ static void reply_batch(gw_ctx *ctx, const gw_request *req, gw_response *resp, c
             reply_problem(ctx, resp, 400, req->path, r->msg);
             return;
         }
-        int status = r->kind == R_CREATED ? 201 : r->kind == R_DUP ? 202 : 200;
-        reply_json(resp, status, single_body(&b->signals[0], r));
+        reply_single(resp, &b->signals[0], r);
         return;
     }
     static const char *const names[] = { "created", "duplicate", "ignored", "rejected", "failed" };
@@ -688,6 +715,7 @@ void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp)
     resp->content_type = "application/json";
     resp->retry_after = 0;
     resp->allow = NULL;
+    ctx->detail[0] = '\0';
     pick_request_id(ctx, req, resp);
 
     const char *path = req->path ? req->path : "";
@@ -725,22 +753,16 @@ void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp)
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     if (!strcmp(route, "healthz") && resp->status == 200 && ctx->log_min > GW_LOG_DEBUG)
         return; /* probes every few seconds would drown the log */
-    char clean_path[256];
-    gw_text_clean(path, strlen(path), clean_path, sizeof clean_path);
-    const char *method_label = strcmp(method, "GET") && strcmp(method, "POST") ? "other" : method;
-    json_t *line = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:f}", "request_id", resp->request_id,
-                             "route", route, "method", method_label, "path", clean_path,
-                             "status", resp->status, "decision", decision, "duration_ms", ms);
-    if (line) {
-        if (fp[0])
-            json_object_set_new(line, "fingerprint", json_string(fp));
-        if (resp->status >= 400 && resp->content_type[8] == 'p') {
-            json_t *pb = json_loadb(resp->body.data, resp->body.len, 0, NULL);
-            json_t *det = json_object_get(pb, "detail");
-            if (det)
-                json_object_set(line, "detail", det);
-            json_decref(pb);
-        }
-    }
-    gw_log_json(ctx->log_min, resp->status >= 500 ? GW_LOG_WARN : GW_LOG_INFO, line);
+    gw_log_req line = {
+        .request_id = resp->request_id,
+        .route = route,
+        .method = strcmp(method, "GET") && strcmp(method, "POST") ? "other" : method,
+        .path = path,
+        .decision = decision,
+        .fingerprint = fp,
+        .detail = resp->status >= 400 ? ctx->detail : NULL,
+        .status = resp->status,
+        .duration_ms = ms,
+    };
+    gw_log_request(ctx->log_min, resp->status >= 500 ? GW_LOG_WARN : GW_LOG_INFO, &line);
 }

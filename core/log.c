@@ -41,6 +41,42 @@ void gw_log_json(gw_log_level min, gw_log_level lvl, json_t *fields)
     free(s);
 }
 
+void gw_log_request(gw_log_level min, gw_log_level lvl, const gw_log_req *r)
+{
+    if (lvl < min)
+        return;
+    char buf[2048], ts[32], clean[512];
+    /* a stack buffer: max < cap, so gw_buf never tries to realloc it */
+    gw_buf b = { buf, 0, sizeof buf, sizeof buf - 1 };
+    buf[0] = '\0';
+    gw_rfc3339(gw_now_ms(), ts);
+    gw_err rc = gw_buf_appends(&b, "{\"request_id\":");
+    rc = rc ? rc : gw_json_str(&b, r->request_id);
+    rc = rc ? rc : gw_buf_appends(&b, ",\"route\":");
+    rc = rc ? rc : gw_json_str(&b, r->route);
+    rc = rc ? rc : gw_buf_appends(&b, ",\"method\":");
+    rc = rc ? rc : gw_json_str(&b, r->method);
+    gw_text_clean(r->path, strlen(r->path), clean, sizeof clean);
+    rc = rc ? rc : gw_buf_appends(&b, ",\"path\":");
+    rc = rc ? rc : gw_json_str(&b, clean);
+    rc = rc ? rc : gw_buf_printf(&b, ",\"status\":%d,\"decision\":", r->status);
+    rc = rc ? rc : gw_json_str(&b, r->decision);
+    rc = rc ? rc : gw_buf_printf(&b, ",\"duration_ms\":%.3f", r->duration_ms);
+    if (r->fingerprint && *r->fingerprint) {
+        rc = rc ? rc : gw_buf_appends(&b, ",\"fingerprint\":");
+        rc = rc ? rc : gw_json_str(&b, r->fingerprint);
+    }
+    if (r->detail && *r->detail) {
+        gw_text_clean(r->detail, strlen(r->detail), clean, sizeof clean);
+        rc = rc ? rc : gw_buf_appends(&b, ",\"detail\":");
+        rc = rc ? rc : gw_json_str(&b, clean);
+    }
+    rc = rc ? rc : gw_buf_printf(&b, ",\"time\":\"%s\",\"level\":\"%s\"}\n", ts, names[lvl]);
+    if (rc) /* cannot happen with these bounds; never write half a line */
+        return;
+    fwrite(b.data, 1, b.len, stderr);
+}
+
 void gw_log(gw_log_level min, gw_log_level lvl, const char *rid, const char *fmt, ...)
 {
     if (lvl < min)

@@ -88,3 +88,35 @@ size_t gw_text_clean(const char *in, size_t len, char *out, size_t outlen)
     out[o] = '\0';
     return o;
 }
+
+gw_err gw_json_str(gw_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    gw_err rc = gw_buf_append(b, "\"", 1);
+    const char *run = s;
+    for (const char *p = s; !rc && *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        if (p > run)
+            rc = gw_buf_append(b, run, (size_t)(p - run));
+        char esc[6] = { '\\', (char)c, 0, 0, 0, 0 };
+        size_t n = 2;
+        if (c < 0x20) {
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        if (!rc)
+            rc = gw_buf_append(b, esc, n);
+        run = p + 1;
+    }
+    if (!rc && *run)
+        rc = gw_buf_appends(b, run);
+    if (!rc)
+        rc = gw_buf_append(b, "\"", 1);
+    return rc;
+}

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
+
 /* Kubernetes label-value syntax: <= 63 chars of [A-Za-z0-9._-], alphanumeric
  * at both ends.  Other bytes become '_'; ends are trimmed.  out >= 64 bytes;
  * returns false when nothing is left. */
@@ -21,5 +23,11 @@ size_t gw_utf8_cut(const char *s, size_t len, size_t max, char *out);
  * bytes, never a split sequence); invalid bytes and control characters
  * become '?'.  Returns the length written. */
 size_t gw_text_clean(const char *in, size_t len, char *out, size_t outlen);
+
+/* Appends s as a JSON string literal (quotes included) to b: '"', '\\' and
+ * control characters are escaped; s must be valid UTF-8 (clean client text
+ * with gw_text_clean first).  For response bodies and log lines on the hot
+ * path; JSON for the apiserver is always built with jansson. */
+gw_err gw_json_str(gw_buf *b, const char *s);
 
 #endif
