@@ -69,16 +69,41 @@ rss() {
     echo "$(( max / 1024 )).$(( (max % 1024) * 10 / 1024 ))"
 }
 
-declare -A RESULT
+# ticks PID...: CPU time (user + system, in clock ticks) of the processes.
+ticks() {
+    local pid sum=0 t
+    for pid in "$@"; do
+        t=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+        sum=$(( sum + t ))
+    done
+    echo "$sum"
+}
+# Where the machine's CPU went during one case, as % of all cores: lighttpd,
+# the workers, redis, apiserver + etcd (wrk and the kernel's softirqs make up
+# most of the rest).
+cpu_groups() {
+    local lpid
+    lpid=$(<"$GW_TMP/lighttpd/pid")
+    echo "$(ticks "$lpid") $(ticks $(gw_worker_pids)) $(ticks "$(<"$GW_TMP/redis/pid")") $(ticks ${APISERVER_PID:-} ${ETCD_PID:-})"
+}
+
+declare -A RESULT CPU
 run_wrk() { # name conns mode body
-    local name=$1 conns=$2 mode=$3 body=$4 out
+    local name=$1 conns=$2 mode=$3 body=$4 out before after
+    before=$(cpu_groups)
     out=$(cd "$GW_TMP" && BENCH_MODE=$mode BENCH_BODY=$body \
         timeout $(( DURATION + 30 )) wrk -t "$THREADS" -c "$conns" -d "${DURATION}s" \
         --timeout 5s -s "$BENCH_DIR/wrk-report.lua" "$GW_URL/api/v1/signals/prometheus" 2>&1)
+    after=$(cpu_groups)
     local line
     line=$(grep '^RESULT' <<<"$out" || true)
     [[ -n $line ]] || { echo "bench: wrk failed for $name:" >&2; echo "$out" >&2; exit 1; }
     RESULT[$name/$conns]="$line rss_mb=$(rss)"
+    CPU[$name/$conns]=$(awk -v b="$before" -v a="$after" -v hz="$(getconf CLK_TCK)" \
+        -v secs="$DURATION" -v cores="$(nproc)" 'BEGIN {
+            n = split(b, x, " "); split(a, y, " ")
+            for (i = 1; i <= n; i++) printf "%5.1f%% ", 100 * (y[i] - x[i]) / hz / secs / cores
+        }')
 }
 field() { sed -n "s/.*$2=\([^ ]*\).*/\1/p" <<<"${RESULT[$1]}"; }
 
@@ -115,3 +140,9 @@ for key in $(printf '%s\n' "${!RESULT[@]}" | sort -t/ -k1,1 -k2,2n); do
         "$(field "$key" errors)" "$(field "$key" rss_mb)" "$ratio"
 done
 printf 'RemediationRequests in the apiserver after the run: %s\n' "$created"
+printf '\nCPU during each case, %% of all %s cores:\n' "$(nproc)"
+printf '%-11s %5s %9s %9s %9s %15s\n' case conns lighttpd workers redis 'apiserver+etcd'
+for key in $(printf '%s\n' "${!CPU[@]}" | sort -t/ -k1,1 -k2,2n); do
+    read -r l w r k <<<"${CPU[$key]}"
+    printf '%-11s %5s %9s %9s %9s %15s\n' "${key%/*}" "${key#*/}" "$l" "$w" "$r" "$k"
+done

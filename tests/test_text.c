@@ -476,6 +476,40 @@ static void problem_hostile_text(void **state)
     gw_buf_free(&b);
 }
 
+/* gw_json_str: whatever the input, the output parses back to it. */
+static void json_str_round_trips(void **state)
+{
+    (void)state;
+    static const char *const inputs[] = {
+        "plain", "", "quote\" back\\slash", "tab\there\nnewline\r\x01\x1f",
+        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\xa5", "</script>",
+    };
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        gw_buf b;
+        gw_buf_init(&b, 4096);
+        assert_int_equal(gw_json_str(&b, inputs[i]), GW_OK);
+        json_error_t jerr;
+        json_t *j = json_loadb(b.data, b.len, JSON_DECODE_ANY, &jerr);
+        assert_non_null(j);
+        assert_true(json_is_string(j));
+        assert_string_equal(json_string_value(j), inputs[i]);
+        /* no raw control character survives */
+        for (size_t k = 0; k < b.len; k++)
+            assert_true((unsigned char)b.data[k] >= 0x20);
+        json_decref(j);
+        gw_buf_free(&b);
+    }
+}
+
+static void json_str_respects_the_buffer_limit(void **state)
+{
+    (void)state;
+    gw_buf b;
+    gw_buf_init(&b, 8);
+    assert_int_equal(gw_json_str(&b, "\"\"\"\"\"\""), GW_ETOOBIG);
+    gw_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -500,6 +534,8 @@ int main(void)
         cmocka_unit_test(problem_bodies),
         cmocka_unit_test(problem_unknown_status_is_internal),
         cmocka_unit_test(problem_hostile_text),
+        cmocka_unit_test(json_str_round_trips),
+        cmocka_unit_test(json_str_respects_the_buffer_limit),
     };
     return cmocka_run_group_tests_name("text", tests, NULL, NULL);
 }
