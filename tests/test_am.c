@@ -32,12 +32,7 @@
 #define FP_SHOP_JOB_NIGHTLY   "cc3ab8f6966bb92ab3e9ce2847fe5e9b4c4aeaa707039dd1d4f7760ca6a8007d"
 #define FP_CHECKOUT_WITH_NAME "eb72e2a95f52feb69fd4398693dad072258285ddea4fc564dd1174b52d5d02cb"
 
-#define assert_contains(hay, needle)                                                    \
-    do {                                                                                \
-        const char *h_ = (hay), *n_ = (needle);                                         \
-        if (!h_ || !strstr(h_, n_))                                                     \
-            fail_msg("expected \"%s\" to contain \"%s\"", h_ ? h_ : "(null)", n_);      \
-    } while (0)
+#include "testutil.h"
 
 /* ----------------------------------------------------------------- helpers */
 

@@ -10,12 +10,7 @@
 
 #include "target.h"
 
-#define assert_contains(hay, needle)                                                    \
-    do {                                                                                \
-        const char *h_ = (hay), *n_ = (needle);                                         \
-        if (!h_ || !strstr(h_, n_))                                                     \
-            fail_msg("expected \"%s\" to contain \"%s\"", h_ ? h_ : "(null)", n_);      \
-    } while (0)
+#include "testutil.h"
 
 /* Parses labels_json, runs gw_target_from_labels and keeps the labels alive
  * in *labels (the target borrows its strings from them). */
