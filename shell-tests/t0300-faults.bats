@@ -190,3 +190,33 @@ _readyz_200() { gw_request GET /readyz && [[ $HTTP_STATUS == 200 ]]; }
 }
 _answers_at_least() { [[ -f $1 ]] && (( $(wc -l <"$1") >= $2 )); }
 _workers_back() { (( $(gw_worker_pids | wc -l) == ${GW_WORKERS:-4} )); }
+
+@test "SIGTERM: a worker finishes the request in hand (201), then exits" {
+    local name fp out workers w
+    name=$(gw_uniq sigterm)
+    fp=$(fp_of "prod:Deployment:$name")
+    out=$GW_TMP/sigterm.code
+    # Hold the request inside a worker: the apiserver is paused, so the
+    # worker sits in its lookup.  The pause stays under 2 s: a fresh
+    # worker's first call includes the TLS handshake, which counts against
+    # kubernetes.connect_timeout (2 s).
+    kill -STOP "$APISERVER_PID"
+    curl -s --max-time 30 -o "$GW_TMP/sigterm.body" -w '%{http_code}' \
+        -H 'Content-Type: application/json' \
+        --data-binary "$(am_body SigTerm deployment="$name" namespace=prod severity=critical)" \
+        "$GW_URL/api/v1/signals/prometheus" >"$out" 2>/dev/null 3>&- &
+    local client=$!
+    sleep 0.5
+    workers=$(gw_worker_pids)
+    for w in $workers; do kill -TERM "$w"; done
+    sleep 0.5
+    kill -CONT "$APISERVER_PID"
+    wait "$client" || true
+    assert_equal "$(<"$out")" 201
+    # every worker that got SIGTERM is gone (lighttpd starts new ones)
+    for w in $workers; do
+        gw_wait_for 10 _gw_pid_gone "$w" || fail "worker $w still running 10 s after SIGTERM"
+    done
+    assert_equal "$(kube_rr_count "$fp")" 1
+    gw_wait_for 15 _workers_back || fail "workers not restarted"
+}
