@@ -196,6 +196,8 @@ _workers_back() { (( $(gw_worker_pids | wc -l) == ${GW_WORKERS:-4} )); }
     name=$(gw_uniq sigterm)
     fp=$(fp_of "prod:Deployment:$name")
     out=$GW_TMP/sigterm.code
+    # an earlier test may have restarted the apiserver: take its current PID
+    _gw_source_env "$(<"$GW_TMP/kube-dir")/kube.env"
     # Hold the request inside a worker: the apiserver is paused, so the
     # worker sits in its lookup.  The pause stays under 2 s: a fresh
     # worker's first call includes the TLS handshake, which counts against
