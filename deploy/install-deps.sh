@@ -14,7 +14,7 @@ PACKAGES=(
     # tests
     libcmocka-dev bats bats-assert bats-support curl jq openssl
     # runtime and the local stack
-    lighttpd spawn-fcgi redis-server etcd-server
+    lighttpd spawn-fcgi redis-server etcd-server prometheus-alertmanager
     # benchmark
     wrk
 )
