@@ -38,6 +38,8 @@ static const key_def keys[] = {
       "route that accepts Alertmanager v4 webhooks"),
     K("server", "signals_prefix", T_STR, server_signals_prefix, "/api/v1/signals",
       "prefix of GET <prefix>/<fingerprint>"),
+    K("server", "events_path", T_STR, server_events_path, "/api/v1/signals/kubernetes-event",
+      "route that accepts one Kubernetes Event (core/v1, events.k8s.io/v1, exporter shape)"),
     K("server", "max_body_bytes", T_BYTES, server_max_body_bytes, "1MiB",
       "largest request body accepted (413 above)"),
     K("server", "max_alerts", T_INT, server_max_alerts, "1000",
@@ -105,6 +107,13 @@ static const key_def keys[] = {
       "label naming the cluster; when present it is part of the fingerprint"),
     K("signals", "allow_unknown_target", T_BOOL, signals_allow_unknown_target, "false",
       "accept alerts without a target-resource label (kind Unknown) instead of 400"),
+
+    K("events", "max_age", T_DUR_S, events_max_age_s, "5m",
+      "Kubernetes events older than this are refused (400)"),
+    K("events", "max_future", T_DUR_S, events_max_future_s, "2m",
+      "event timestamps further in the future are refused (400)"),
+    K("events", "severity_overrides", T_STR, events_severity_overrides, "",
+      "reason=severity pairs, comma-separated (OOMKilled=critical); others are warning"),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -412,6 +421,19 @@ static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
         BAD("remediation.namespace: must not be empty with namespace_mode controller");
     if (c->server_prometheus_path[0] != '/')
         BAD("server.prometheus_path: must start with /");
+    for (const char *p = c->events_severity_overrides; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', n);
+        if (!eq || eq == p || (size_t)(eq - p) + 1 >= n || n - (size_t)(eq - p) - 1 > 50) {
+            BAD("events.severity_overrides: \"%.*s\" is not reason=severity (severity 1-50 chars)",
+                (int)(n > 64 ? 64 : n), p);
+            break;
+        }
+        p = end ? end + 1 : p + n;
+    }
+    if (c->server_events_path[0] != '/')
+        BAD("server.events_path: must start with /");
     if (c->server_signals_prefix[0] != '/')
         BAD("server.signals_prefix: must start with /");
     if (c->server_max_body_bytes < 1024)

@@ -18,6 +18,7 @@ typedef struct {
     /* server */
     char  *server_prometheus_path;   /* POST route for Alertmanager */
     char  *server_signals_prefix;    /* GET <prefix>/<fingerprint> */
+    char  *server_events_path;       /* POST route for Kubernetes events */
     long   server_max_body_bytes;
     long   server_max_alerts;        /* alerts per webhook */
     long   server_max_labels;        /* labels (and annotations) per alert */
@@ -62,6 +63,11 @@ typedef struct {
     bool   fp_include_signal_name;
     char  *fp_cluster_label;
     bool   signals_allow_unknown_target;
+
+    /* Kubernetes events */
+    long   events_max_age_s;         /* older events: 400 */
+    long   events_max_future_s;      /* timestamps further ahead: 400 */
+    char  *events_severity_overrides; /* "OOMKilled=critical,Evicted=critical" */
 } gw_config;
 
 /* Fills cfg with the defaults.  Never fails except on ENOMEM. */

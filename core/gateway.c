@@ -24,6 +24,7 @@
 #include "classify.h"
 #include "clock.h"
 #include "dedup.h"
+#include "k8sevent.h"
 #include "kube.h"
 #include "log.h"
 #include "problem.h"
@@ -258,6 +259,11 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, c
     if (s->error[0]) {
         r->kind = R_REJECTED;
         snprintf(r->msg, sizeof r->msg, "%s", s->error);
+        return;
+    }
+    if (s->ignored) {
+        r->kind = R_IGNORED;
+        snprintf(r->msg, sizeof r->msg, "%s", s->ignored);
         return;
     }
     r->env = gw_classify_environment(s->labels);
@@ -535,8 +541,10 @@ static const char *process_batch(gw_ctx *ctx, const gw_request *req, gw_response
     return decision;
 }
 
-static const char *handle_prometheus(gw_ctx *ctx, const gw_request *req, gw_response *resp,
-                                     char *fp_out)
+typedef enum { SRC_ALERTMANAGER, SRC_K8S_EVENT } webhook_source;
+
+static const char *handle_webhook(gw_ctx *ctx, const gw_request *req, gw_response *resp,
+                                  webhook_source src, char *fp_out)
 {
     if (strcmp(req->method, "POST")) {
         resp->allow = "POST";
@@ -559,14 +567,21 @@ static const char *handle_prometheus(gw_ctx *ctx, const gw_request *req, gw_resp
         return "rejected";
     }
     if (!req->body || !req->body_len) {
-        reply_problem(ctx, resp, 400, req->path, "empty body: expected an Alertmanager webhook");
+        reply_problem(ctx, resp, 400, req->path,
+                      src == SRC_K8S_EVENT ? "empty body: expected a Kubernetes Event"
+                                           : "empty body: expected an Alertmanager webhook");
         return "rejected";
     }
     char err[GW_ERRMSG];
     gw_batch scratch;
-    const gw_batch *bp;
-    gw_err rc = gw_bodycache_parse(&ctx->bodies, gw_am_parse, &ctx->cfg, req->body, req->body_len,
-                                   &scratch, &bp, err, sizeof err);
+    const gw_batch *bp = &scratch;
+    gw_err rc;
+    if (src == SRC_K8S_EVENT) /* freshness depends on the clock: no memo */
+        rc = gw_k8sevent_parse(&ctx->cfg, req->body, req->body_len, gw_now_ms(), &scratch, err,
+                               sizeof err);
+    else
+        rc = gw_bodycache_parse(&ctx->bodies, gw_am_parse, &ctx->cfg, req->body, req->body_len,
+                                &scratch, &bp, err, sizeof err);
     if (rc) {
         reply_problem(ctx, resp, rc == GW_ETOOBIG ? 413 : rc == GW_EINVAL ? 400 : 500, req->path,
                       err);
@@ -734,7 +749,10 @@ void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp)
         handle_web_error(ctx, &r, resp);
     } else if (!strcmp(path, ctx->cfg.server_prometheus_path)) {
         route = "prometheus";
-        decision = handle_prometheus(ctx, &r, resp, fp);
+        decision = handle_webhook(ctx, &r, resp, SRC_ALERTMANAGER, fp);
+    } else if (!strcmp(path, ctx->cfg.server_events_path)) {
+        route = "kubernetes-event";
+        decision = handle_webhook(ctx, &r, resp, SRC_K8S_EVENT, fp);
     } else if (!strcmp(path, "/healthz")) {
         route = "healthz";
         reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));

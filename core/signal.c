@@ -12,6 +12,8 @@ void gw_batch_free(gw_batch *b)
 {
     if (b->root)
         json_decref(b->root);
+    if (b->extra)
+        json_decref(b->extra);
     free(b->signals);
     memset(b, 0, sizeof *b);
 }
@@ -52,7 +54,8 @@ gw_err gw_signal_finish(const gw_config *cfg, gw_signal *s, json_t *common_label
     if (strlen(s->severity) > 50)
         return gw_fail(GW_EINVAL, s->error, sizeof s->error,
                        "%s: severity is longer than 50 bytes", where);
-    if ((rc = gw_target_from_labels(s->labels, cfg->signals_allow_unknown_target, s->name,
+    if (!s->target.kind &&
+        (rc = gw_target_from_labels(s->labels, cfg->signals_allow_unknown_target, s->name,
                                     &s->target, msg, sizeof msg)))
         return gw_fail(rc, s->error, sizeof s->error, "%s: %s", where, msg);
     const char *cl = json_string_value(json_object_get(s->labels, cfg->fp_cluster_label));

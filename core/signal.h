@@ -34,6 +34,7 @@ typedef struct {
     json_t     *labels;      /* borrowed object (may be an empty object) */
     json_t     *annotations; /* borrowed object (may be an empty object) */
     const char *firing_time; /* RFC 3339, as received; "" when absent */
+    const char *ignored;     /* non-NULL: accepted but not acted on (200), why */
     char        fingerprint[65];
     char        error[GW_ERRMSG]; /* non-empty: this signal was rejected (400) */
 } gw_signal;
@@ -44,12 +45,14 @@ typedef struct {
     size_t      raw_len;
     size_t      n;
     gw_signal  *signals;     /* owned array of n */
+    json_t     *extra;       /* owned: objects an adapter made (e.g. labels) */
 } gw_batch;
 
 void gw_batch_free(gw_batch *b);
 
 /* Shared tail of every adapter: checks the labels/annotations objects
- * against the size limits, picks the target, the cluster and computes the
+ * against the size limits, picks the target from the labels (unless the
+ * adapter already set s->target.kind), the cluster, and computes the
  * fingerprint.  On failure sets s->error (prefixed with where) and returns
  * GW_EINVAL. */
 gw_err gw_signal_finish(const gw_config *cfg, gw_signal *s, json_t *common_labels,

@@ -69,3 +69,12 @@ YAML
     assert_output --partial "Allow: POST"
     assert_output --partial '"type":"https://kubernaut.ai/problems/method-not-allowed"'
 }
+
+@test "docs/configuration.md lists exactly the keys the parser knows" {
+    run "$BIN" --config-reference
+    assert_success
+    local want got
+    want=$(grep '^| ' <<<"$output")
+    got=$(grep '^| ' "$GW_ROOT/docs/configuration.md" | sed -n '/^| key | environment /,/^[^|]/p')
+    assert_equal "$got" "$want"
+}

@@ -555,7 +555,8 @@ static void reference_lists_every_key(void **state)
     (void)state;
     char *ref = reference();
     static const char *all[] = {
-        "server.prometheus_path", "server.signals_prefix", "server.max_body_bytes",
+        "server.prometheus_path", "server.events_path", "server.signals_prefix",
+        "server.max_body_bytes",
         "server.max_alerts", "server.max_labels", "server.max_label_bytes",
         "server.retry_after", "log.level", "redis.addr", "redis.password_file",
         "redis.connect_timeout", "redis.command_timeout", "redis.key_prefix",
@@ -566,7 +567,8 @@ static void reference_lists_every_key(void **state)
         "remediation.namespace", "remediation.namespace_mode",
         "remediation.original_payload_max", "dedup.ttl", "dedup.pending_lease",
         "dedup.pending_wait", "dedup.status_sync_interval", "fingerprint.include_signal_name",
-        "fingerprint.cluster_label", "signals.allow_unknown_target",
+        "fingerprint.cluster_label", "signals.allow_unknown_target", "events.max_age",
+        "events.max_future", "events.severity_overrides",
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         char want[96], env[96];
