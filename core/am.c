@@ -59,19 +59,10 @@ static void parse_alert(const gw_config *cfg, json_t *alert, size_t i, const cha
 gw_err gw_am_parse(const gw_config *cfg, const char *body, size_t len, gw_batch *out,
                    char *err, size_t errlen)
 {
-    memset(out, 0, sizeof *out);
-    json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root)
-        return gw_fail(GW_EINVAL, err, errlen, "invalid JSON at line %d column %d: %s", jerr.line,
-                       jerr.column, jerr.text);
-    out->root = root;
-    out->raw = body;
-    out->raw_len = len;
-    if (!json_is_object(root)) {
-        gw_batch_free(out);
-        return gw_fail(GW_EINVAL, err, errlen, "body must be a JSON object");
-    }
+    gw_err rc = gw_batch_load(out, body, len, "a JSON object", err, errlen);
+    if (rc)
+        return rc;
+    json_t *root = out->root;
     json_t *alerts = json_object_get(root, "alerts");
     if (!json_is_array(alerts)) {
         gw_batch_free(out);

@@ -163,26 +163,17 @@ static gw_err fill(const gw_config *cfg, gw_batch *b, json_t *ev, long long now_
 gw_err gw_k8sevent_parse(const gw_config *cfg, const char *body, size_t len, long long now_ms,
                          gw_batch *out, char *err, size_t errlen)
 {
-    memset(out, 0, sizeof *out);
-    json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root)
-        return gw_fail(GW_EINVAL, err, errlen, "invalid JSON at line %d column %d: %s", jerr.line,
-                       jerr.column, jerr.text);
-    out->root = root;
-    out->raw = body;
-    out->raw_len = len;
-    if (!json_is_object(root)) {
-        gw_batch_free(out);
-        return gw_fail(GW_EINVAL, err, errlen, "body must be one Event (a JSON object)");
-    }
+    gw_err rc = gw_batch_load(out, body, len, "one Event (a JSON object)", err, errlen);
+    if (rc)
+        return rc;
+    json_t *root = out->root;
     out->signals = calloc(1, sizeof *out->signals);
     if (!out->signals) {
         gw_batch_free(out);
         return GW_ENOMEM;
     }
     out->n = 1;
-    gw_err rc = fill(cfg, out, root, now_ms, err, errlen);
+    rc = fill(cfg, out, root, now_ms, err, errlen);
     if (rc) {
         gw_batch_free(out);
         return rc;

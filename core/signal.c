@@ -18,6 +18,25 @@ void gw_batch_free(gw_batch *b)
     memset(b, 0, sizeof *b);
 }
 
+gw_err gw_batch_load(gw_batch *out, const char *body, size_t len, const char *what, char *err,
+                     size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return gw_fail(GW_EINVAL, err, errlen, "invalid JSON at line %d column %d: %s", jerr.line,
+                       jerr.column, jerr.text);
+    out->root = root;
+    out->raw = body;
+    out->raw_len = len;
+    if (!json_is_object(root)) {
+        gw_batch_free(out);
+        return gw_fail(GW_EINVAL, err, errlen, "body must be %s", what);
+    }
+    return GW_OK;
+}
+
 static gw_err check_map(const gw_config *cfg, gw_signal *s, json_t *obj, const char *what,
                         const char *where)
 {
