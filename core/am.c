@@ -17,11 +17,11 @@ static const char *str_or(json_t *obj, const char *key, const char *dflt)
 }
 
 static void parse_alert(const gw_config *cfg, json_t *alert, size_t i, const char *group_status,
-                        json_t *common_labels, gw_signal *s)
+                        json_t *common_labels, const char *source, gw_signal *s)
 {
     char where[32];
     snprintf(where, sizeof where, "alerts[%zu]", i);
-    s->source = "prometheus";
+    s->source = source;
     if (!json_is_object(alert)) {
         gw_fail(GW_EINVAL, s->error, sizeof s->error, "%s: must be an object", where);
         return;
@@ -56,8 +56,8 @@ static void parse_alert(const gw_config *cfg, json_t *alert, size_t i, const cha
     gw_signal_finish(cfg, s, common_labels, where);
 }
 
-gw_err gw_am_parse(const gw_config *cfg, const char *body, size_t len, gw_batch *out,
-                   char *err, size_t errlen)
+static gw_err parse_webhook(const gw_config *cfg, const char *body, size_t len,
+                            const char *source, gw_batch *out, char *err, size_t errlen)
 {
     gw_err rc = gw_batch_load(out, body, len, "a JSON object", err, errlen);
     if (rc)
@@ -89,6 +89,19 @@ gw_err gw_am_parse(const gw_config *cfg, const char *body, size_t len, gw_batch 
     }
     out->n = n;
     for (size_t i = 0; i < n; i++)
-        parse_alert(cfg, json_array_get(alerts, i), i, group_status, common, &out->signals[i]);
+        parse_alert(cfg, json_array_get(alerts, i), i, group_status, common, source,
+                    &out->signals[i]);
     return GW_OK;
+}
+
+gw_err gw_am_parse(const gw_config *cfg, const char *body, size_t len, gw_batch *out,
+                   char *err, size_t errlen)
+{
+    return parse_webhook(cfg, body, len, "prometheus", out, err, errlen);
+}
+
+gw_err gw_grafana_parse(const gw_config *cfg, const char *body, size_t len, gw_batch *out,
+                        char *err, size_t errlen)
+{
+    return parse_webhook(cfg, body, len, "grafana", out, err, errlen);
 }

@@ -18,4 +18,10 @@
 gw_err gw_am_parse(const gw_config *cfg, const char *body, size_t len, gw_batch *out,
                    char *err, size_t errlen);
 
+/* Grafana Alerting's webhook (payload version 1) carries Alertmanager's
+ * alerts[] plus Grafana's own fields (orgId, state, title, values,
+ * dashboardURL, ...): the same parser, with source "grafana". */
+gw_err gw_grafana_parse(const gw_config *cfg, const char *body, size_t len, gw_batch *out,
+                        char *err, size_t errlen);
+
 #endif

@@ -45,7 +45,8 @@ gw_err gw_bodycache_parse(gw_bodycache *c, gw_parse_fn parse, const gw_config *c
         gw_bodycache_slot *s = &c->slot[i];
         /* the length and bytes are compared too: a hit is certain, not
          * probable */
-        if (s->used && s->len == len && !memcmp(s->key, key, 32) && !memcmp(s->body, body, len)) {
+        if (s->used && s->parse == parse && s->len == len && !memcmp(s->key, key, 32) &&
+            !memcmp(s->body, body, len)) {
             s->used = ++c->clock;
             c->hits++;
             *out = &s->batch;
@@ -68,6 +69,7 @@ gw_err gw_bodycache_parse(gw_bodycache *c, gw_parse_fn parse, const gw_config *c
     }
     drop(victim);
     memcpy(victim->key, key, 32);
+    victim->parse = parse;
     victim->body = copy;
     victim->len = len;
     victim->batch = b;

@@ -23,8 +23,12 @@
 #define GW_BODYCACHE_SLOTS    32
 #define GW_BODYCACHE_MAX_BODY (64 * 1024)
 
+typedef gw_err (*gw_parse_fn)(const gw_config *cfg, const char *body, size_t len, gw_batch *out,
+                              char *err, size_t errlen);
+
 typedef struct {
     unsigned char      key[32];
+    gw_parse_fn        parse;    /* same bytes on another route: another entry */
     char              *body;     /* owned copy; batch.raw points here */
     size_t             len;
     gw_batch           batch;    /* owned */
@@ -45,8 +49,6 @@ void gw_bodycache_free(gw_bodycache *c);
  * until the next call on c; the caller must not free it.  When the body is
  * too large to cache, the batch is parsed into *scratch (the caller frees
  * it with gw_batch_free) and *out points there.  Errors as from parse. */
-typedef gw_err (*gw_parse_fn)(const gw_config *cfg, const char *body, size_t len, gw_batch *out,
-                              char *err, size_t errlen);
 gw_err gw_bodycache_parse(gw_bodycache *c, gw_parse_fn parse, const gw_config *cfg,
                           const char *body, size_t len, gw_batch *scratch,
                           const gw_batch **out, char *err, size_t errlen);

@@ -40,6 +40,8 @@ static const key_def keys[] = {
       "prefix of GET <prefix>/<fingerprint>"),
     K("server", "events_path", T_STR, server_events_path, "/api/v1/signals/kubernetes-event",
       "route that accepts one Kubernetes Event (core/v1, events.k8s.io/v1, exporter shape)"),
+    K("server", "grafana_path", T_STR, server_grafana_path, "/api/v1/signals/grafana",
+      "route that accepts Grafana Alerting webhooks (payload version 1)"),
     K("server", "max_body_bytes", T_BYTES, server_max_body_bytes, "1MiB",
       "largest request body accepted (413 above)"),
     K("server", "max_alerts", T_INT, server_max_alerts, "1000",
@@ -108,6 +110,12 @@ static const key_def keys[] = {
     K("signals", "allow_unknown_target", T_BOOL, signals_allow_unknown_target, "false",
       "accept alerts without a target-resource label (kind Unknown) instead of 400"),
 
+    K("grafana", "secret_files", T_STR, grafana_secret_files, "",
+      "files holding HMAC-SHA256 secrets, comma-separated (several: rotation); empty: no check"),
+    K("grafana", "signature_header", T_STR, grafana_signature_header,
+      "X-Grafana-Alerting-Signature", "header carrying the hex HMAC-SHA256 of the body"),
+    K("grafana", "timestamp_header", T_STR, grafana_timestamp_header, "",
+      "header carrying the signed timestamp; set: \"<timestamp>:<body>\" is signed"),
     K("events", "max_age", T_DUR_S, events_max_age_s, "5m",
       "Kubernetes events older than this are refused (400)"),
     K("events", "max_future", T_DUR_S, events_max_future_s, "2m",
@@ -432,6 +440,8 @@ static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
         }
         p = end ? end + 1 : p + n;
     }
+    if (c->server_grafana_path[0] != '/')
+        BAD("server.grafana_path: must start with /");
     if (c->server_events_path[0] != '/')
         BAD("server.events_path: must start with /");
     if (c->server_signals_prefix[0] != '/')

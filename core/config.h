@@ -19,6 +19,7 @@ typedef struct {
     char  *server_prometheus_path;   /* POST route for Alertmanager */
     char  *server_signals_prefix;    /* GET <prefix>/<fingerprint> */
     char  *server_events_path;       /* POST route for Kubernetes events */
+    char  *server_grafana_path;      /* POST route for Grafana alerting */
     long   server_max_body_bytes;
     long   server_max_alerts;        /* alerts per webhook */
     long   server_max_labels;        /* labels (and annotations) per alert */
@@ -63,6 +64,11 @@ typedef struct {
     bool   fp_include_signal_name;
     char  *fp_cluster_label;
     bool   signals_allow_unknown_target;
+
+    /* Grafana */
+    char  *grafana_secret_files;     /* comma-separated; empty: unsigned accepted */
+    char  *grafana_signature_header;
+    char  *grafana_timestamp_header; /* empty: the body alone is signed */
 
     /* Kubernetes events */
     long   events_max_age_s;         /* older events: 400 */

@@ -10,6 +10,7 @@
  * patch (at most one per request per status_sync_interval). */
 #include "gateway.h"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "classify.h"
 #include "clock.h"
 #include "dedup.h"
+#include "hmac.h"
 #include "k8sevent.h"
 #include "kube.h"
 #include "log.h"
@@ -32,6 +34,8 @@
 #include "rr.h"
 #include "rrstore.h"
 #include "text.h"
+
+#define GW_MAX_SECRETS 8
 
 struct gw_ctx {
     gw_config          cfg;
@@ -45,6 +49,8 @@ struct gw_ctx {
     unsigned int       rid_prefix; /* random per process: request IDs */
     unsigned int       rid_seq;
     char               detail[512]; /* the last problem detail, for the log line */
+    gw_secret          grafana[GW_MAX_SECRETS]; /* owned data */
+    size_t             ngrafana;
     long               pid;
     bool               draining;
 };
@@ -60,6 +66,44 @@ typedef struct {
     long long   count, first_ms, last_ms;
     const char *env, *prio;
 } sig_result;
+
+/* Reads grafana.secret_files (comma-separated) into ctx->grafana.  A
+ * trailing newline is not part of a secret; an empty or unreadable file is
+ * a start-up error, never a silently open route. */
+static gw_err load_secrets(gw_ctx *ctx, char *err, size_t errlen)
+{
+    const char *p = ctx->cfg.grafana_secret_files;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char path[1024];
+        if (n == 0 || n >= sizeof path || ctx->ngrafana == GW_MAX_SECRETS)
+            return gw_fail(GW_ECONFIG, err, errlen,
+                           "grafana.secret_files: empty entry, path too long or more than %d files",
+                           GW_MAX_SECRETS);
+        memcpy(path, p, n);
+        path[n] = '\0';
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            return gw_fail(GW_ECONFIG, err, errlen, "grafana.secret_files: cannot read %s", path);
+        char *buf = malloc(4097);
+        size_t len = buf ? fread(buf, 1, 4096, f) : 0;
+        fclose(f);
+        if (!buf)
+            return GW_ENOMEM;
+        while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+            len--;
+        if (!len) {
+            free(buf);
+            return gw_fail(GW_ECONFIG, err, errlen, "grafana.secret_files: %s is empty", path);
+        }
+        ctx->grafana[ctx->ngrafana].data = buf;
+        ctx->grafana[ctx->ngrafana].len = len;
+        ctx->ngrafana++;
+        p = end ? end + 1 : p + n;
+    }
+    return GW_OK;
+}
 
 gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
 {
@@ -96,6 +140,10 @@ gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
         .connect_timeout_ms = c->kube_connect_timeout_ms,
         .timeout_ms = c->kube_timeout_ms,
     };
+    if ((rc = load_secrets(ctx, err, errlen))) {
+        gw_ctx_free(ctx);
+        return rc;
+    }
     if ((rc = gw_kube_new(&ko, &ctx->kube, err, errlen))) {
         gw_ctx_free(ctx);
         return rc;
@@ -112,6 +160,10 @@ void gw_ctx_free(gw_ctx *ctx)
     gw_redis_free(&ctx->redis);
     gw_buf_free(&ctx->scratch);
     gw_bodycache_free(&ctx->bodies);
+    for (size_t i = 0; i < ctx->ngrafana; i++) {
+        OPENSSL_cleanse((void *)ctx->grafana[i].data, ctx->grafana[i].len);
+        free((void *)ctx->grafana[i].data);
+    }
     gw_config_free(&ctx->cfg);
     free(ctx);
 }
@@ -541,7 +593,32 @@ static const char *process_batch(gw_ctx *ctx, const gw_request *req, gw_response
     return decision;
 }
 
-typedef enum { SRC_ALERTMANAGER, SRC_K8S_EVENT } webhook_source;
+typedef enum { SRC_ALERTMANAGER, SRC_K8S_EVENT, SRC_GRAFANA } webhook_source;
+
+static const char *header(const gw_request *req, const char *name)
+{
+    return req->header ? req->header(req->hctx, name) : NULL;
+}
+
+/* Grafana's HMAC check.  NULL when the request may proceed, else the
+ * reason (for the log; the client only learns it was not accepted). */
+static const char *grafana_refusal(gw_ctx *ctx, const gw_request *req)
+{
+    if (!ctx->ngrafana)
+        return NULL;
+    const char *sig = header(req, ctx->cfg.grafana_signature_header);
+    if (!sig || !*sig)
+        return "missing signature";
+    const char *ts = NULL;
+    if (*ctx->cfg.grafana_timestamp_header) {
+        ts = header(req, ctx->cfg.grafana_timestamp_header);
+        if (!ts || !*ts)
+            return "missing signed timestamp";
+    }
+    if (!gw_hmac_sha256_verify(ctx->grafana, ctx->ngrafana, ts, req->body, req->body_len, sig))
+        return "signature mismatch";
+    return NULL;
+}
 
 static const char *handle_webhook(gw_ctx *ctx, const gw_request *req, gw_response *resp,
                                   webhook_source src, char *fp_out)
@@ -572,6 +649,17 @@ static const char *handle_webhook(gw_ctx *ctx, const gw_request *req, gw_respons
                                            : "empty body: expected an Alertmanager webhook");
         return "rejected";
     }
+    if (src == SRC_GRAFANA) {
+        const char *why = grafana_refusal(ctx, req);
+        if (why) {
+            /* a security event: the reason, never a secret or the signature */
+            gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id,
+                   "security_event: grafana webhook refused: %s", why);
+            reply_problem(ctx, resp, 401, req->path,
+                          "webhook signature missing or not valid for any configured secret");
+            return "unauthorized";
+        }
+    }
     char err[GW_ERRMSG];
     gw_batch scratch;
     const gw_batch *bp = &scratch;
@@ -580,8 +668,9 @@ static const char *handle_webhook(gw_ctx *ctx, const gw_request *req, gw_respons
         rc = gw_k8sevent_parse(&ctx->cfg, req->body, req->body_len, gw_now_ms(), &scratch, err,
                                sizeof err);
     else
-        rc = gw_bodycache_parse(&ctx->bodies, gw_am_parse, &ctx->cfg, req->body, req->body_len,
-                                &scratch, &bp, err, sizeof err);
+        rc = gw_bodycache_parse(&ctx->bodies, src == SRC_GRAFANA ? gw_grafana_parse : gw_am_parse,
+                                &ctx->cfg, req->body, req->body_len, &scratch, &bp, err,
+                                sizeof err);
     if (rc) {
         reply_problem(ctx, resp, rc == GW_ETOOBIG ? 413 : rc == GW_EINVAL ? 400 : 500, req->path,
                       err);
@@ -750,6 +839,9 @@ void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp)
     } else if (!strcmp(path, ctx->cfg.server_prometheus_path)) {
         route = "prometheus";
         decision = handle_webhook(ctx, &r, resp, SRC_ALERTMANAGER, fp);
+    } else if (!strcmp(path, ctx->cfg.server_grafana_path)) {
+        route = "grafana";
+        decision = handle_webhook(ctx, &r, resp, SRC_GRAFANA, fp);
     } else if (!strcmp(path, ctx->cfg.server_events_path)) {
         route = "kubernetes-event";
         decision = handle_webhook(ctx, &r, resp, SRC_K8S_EVENT, fp);

@@ -29,6 +29,10 @@ typedef struct {
     size_t      body_len;
     int         web_error;      /* != 0: the web server's own error status,
                                  * re-dispatched to us (GW_WEB_ERROR_PATH) */
+    /* A request header by its HTTP name ("X-Grafana-Alerting-Signature"),
+     * NULL when absent; header may be NULL (no headers available). */
+    const char *(*header)(void *hctx, const char *name);
+    void       *hctx;
 } gw_request;
 
 /* The path lighttpd's server.error-handler sends its own errors to, so they

@@ -92,6 +92,22 @@ static void write_all(const io *x, const char *p, size_t n)
         fwrite(p, 1, n, stdout);
 }
 
+/* "X-Grafana-Alerting-Signature" -> the CGI variable
+ * HTTP_X_GRAFANA_ALERTING_SIGNATURE. */
+static const char *header_of(void *hctx, const char *name)
+{
+    char var[128] = "HTTP_";
+    size_t n = 5;
+    for (const char *p = name; *p; p++) {
+        if (n + 1 >= sizeof var)
+            return NULL;
+        char c = *p;
+        var[n++] = c == '-' ? '_' : (c >= 'a' && c <= 'z') ? (char)(c - 32) : c;
+    }
+    var[n] = '\0';
+    return param((const io *)hctx, var);
+}
+
 /* Reads exactly content_length bytes into body, or as much as arrives. */
 static int read_body(const io *x, long long len, gw_buf *body)
 {
@@ -155,6 +171,8 @@ static void serve(gw_ctx *ctx, const io *x, gw_buf *body, gw_response *resp)
         .request_id = param(x, "HTTP_X_REQUEST_ID"),
         .content_length = content_length,
         .web_error = web_error,
+        .header = header_of,
+        .hctx = (void *)x,
     };
     if (content_length > 0 && content_length <= cfg->server_max_body_bytes &&
         read_body(x, content_length, body) == 0) {

@@ -100,6 +100,24 @@ static void test_one_byte_differs_parses_again(void **state)
     assert_int_equal(parses, 2);
 }
 
+/* the same bytes posted to another route are another entry */
+static void test_parser_is_part_of_the_key(void **state)
+{
+    fixture *f = *state;
+    char body[512];
+    body_for(body, sizeof body, "p1");
+    const gw_batch *a = get(f, body, GW_OK);
+    gw_batch scratch;
+    const gw_batch *g = NULL;
+    char err[256];
+    assert_int_equal(gw_bodycache_parse(&f->cache, gw_grafana_parse, &f->cfg, body, strlen(body),
+                                        &scratch, &g, err, sizeof err),
+                     GW_OK);
+    assert_ptr_not_equal(a, g);
+    assert_string_equal(a->signals[0].source, "prometheus");
+    assert_string_equal(g->signals[0].source, "grafana");
+}
+
 static void test_errors_are_not_cached(void **state)
 {
     fixture *f = *state;
@@ -166,6 +184,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_identical_bytes_parse_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_byte_differs_parses_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parser_is_part_of_the_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_are_not_cached, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lru_eviction_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_bodies_bypass_the_cache, setup, teardown),

@@ -555,7 +555,9 @@ static void reference_lists_every_key(void **state)
     (void)state;
     char *ref = reference();
     static const char *all[] = {
-        "server.prometheus_path", "server.events_path", "server.signals_prefix",
+        "server.prometheus_path", "server.events_path", "server.grafana_path",
+        "server.signals_prefix", "grafana.secret_files", "grafana.signature_header",
+        "grafana.timestamp_header",
         "server.max_body_bytes",
         "server.max_alerts", "server.max_labels", "server.max_label_bytes",
         "server.retry_after", "log.level", "redis.addr", "redis.password_file",
