@@ -32,6 +32,8 @@ CRD_NAME=remediationrequests.kubernaut.ai
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd -P)
+# shellcheck source=daemon.sh
+source "$SCRIPT_DIR/daemon.sh"
 CRD_FILE=$REPO_ROOT/deploy/crd/remediationrequests.yaml
 RBAC_FILE=$REPO_ROOT/deploy/rbac.yaml
 
@@ -283,18 +285,16 @@ load_env() {
   source "$dir/kube.env"
 }
 
-# Launch detached; stdin/stdout/stderr away from the caller (bats waits for
-# inherited fds). Prints the PID.
+# Launch detached (deploy/daemon.sh: stdin/stdout/stderr away from the
+# caller, which bats needs, and the daemon's own PID); waits until the PID
+# runs the wanted binary.  Prints the PID.
 launch() {
   local logf=$1; shift
   local want pid i
   want=$(readlink -f "$1")
-  setsid "$@" </dev/null >>"$logf" 2>&1 &
-  pid=$!
-  # Until setsid has exec'd, /proc/PID/exe is setsid; wait for the real one.
+  pid=$(detach "$logf" "$@")
   for ((i = 0; i < 100; i++)); do
-    [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$want" ]] && break
-    [[ -d /proc/$pid ]] || break
+    [[ -n $pid && $(readlink "/proc/$pid/exe" 2>/dev/null) == "$want" ]] && break
     sleep 0.05
   done
   echo "$pid"

@@ -28,6 +28,8 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 REPO=$(cd "$SCRIPT_DIR/.." && pwd -P)
+# shellcheck source=daemon.sh
+source "$SCRIPT_DIR/daemon.sh"
 STATE=${1:-${ALERTGW_LOCAL_DIR:-/var/lib/alertgw-local}}
 LISTEN_ADDR=${ALERTGW_LISTEN_ADDR:-127.0.0.1}
 LISTEN_PORT=${ALERTGW_LISTEN_PORT:-8080}
@@ -116,17 +118,25 @@ fi
 
 LIGHTTPD_PID='' REDIS_PID='' KUBE_STARTED=0
 
+# alive PID: exists and is not a zombie (our daemons are not our children,
+# so an exited one may linger as a zombie until init reaps it).
+alive() {
+    local state
+    state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ -n $state && $state != Z ]]
+}
+
 wait_gone() {  # PID SECONDS
     local i
     for (( i = 0; i < $2 * 10; i++ )); do
-        kill -0 "$1" 2>/dev/null || return 0
+        alive "$1" || return 0
         sleep 0.1
     done
     return 1
 }
 
 stop_pid() {  # NAME PID
-    [[ -n $2 ]] && kill -0 "$2" 2>/dev/null || return 0
+    [[ -n $2 ]] && alive "$2" || return 0
     log "stopping $1 (pid $2)"
     kill -TERM "$2" 2>/dev/null || true
     wait_gone "$2" 20 || { log "$1 ignored SIGTERM; SIGKILL"; kill -KILL "$2" 2>/dev/null || true; }
@@ -165,15 +175,12 @@ trap 'exit 129' HUP
 
 mkdir -p "$STATE/redis"
 REDIS_SOCK=$STATE/redis/redis.sock
-# setsid: Ctrl-C in the terminal reaches this script only, which then stops
-# things in order.
-setsid redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 \
-    --save '' --appendonly no --dir "$STATE/redis" --daemonize no \
-    --logfile "$STATE/redis/redis.log" </dev/null >/dev/null 2>&1 &
-REDIS_PID=$!
+REDIS_PID=$(detach /dev/null redis-server --port 0 --unixsocket "$REDIS_SOCK" \
+    --unixsocketperm 700 --save '' --appendonly no --dir "$STATE/redis" --daemonize no \
+    --logfile "$STATE/redis/redis.log")
 for (( i = 0; i < 100; i++ )); do
     [[ $(redis-cli -s "$REDIS_SOCK" ping 2>/dev/null) == PONG ]] && break
-    kill -0 "$REDIS_PID" 2>/dev/null || { tail -n 20 "$STATE/redis/redis.log" >&2; die "redis-server exited"; }
+    alive "$REDIS_PID" || { tail -n 20 "$STATE/redis/redis.log" >&2; die "redis-server exited"; }
     sleep 0.1
 done
 (( i < 100 )) || die "redis-server did not answer within 10 s"
@@ -206,7 +213,8 @@ mkdir -p "$STATE/lighttpd"
 # The workers get a clean environment: ours, less everything but PATH, HOME,
 # TZ and the ALERTGW_* settings (the operator's and those below).
 mapfile -t passthrough < <(env | grep -E '^ALERTGW_[A-Z0-9_]+=' || true)
-setsid env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+LIGHTTPD_PID=$(detach "$STATE/lighttpd/workers.log" \
+    env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME="${HOME:-/root}" TZ="${TZ:-UTC}" \
     "${passthrough[@]}" \
     ALERTGW_LISTEN_ADDR="$LISTEN_ADDR" \
@@ -216,13 +224,12 @@ setsid env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin 
     ALERTGW_WORKERS="$WORKERS" \
     ALERTGW_REDIS_ADDR="unix:$REDIS_SOCK" \
     ALERTGW_KUBERNETES_KUBECONFIG="$KCFG" \
-    lighttpd -D -f "$REPO/lighttpd.conf" </dev/null >>"$STATE/lighttpd/workers.log" 2>&1 &
-LIGHTTPD_PID=$!
+    lighttpd -D -f "$REPO/lighttpd.conf")
 
 URL="http://$LISTEN_ADDR:$LISTEN_PORT"
 for (( i = 0; i < 150; i++ )); do
     [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$URL/healthz") == 200 ]] && break
-    kill -0 "$LIGHTTPD_PID" 2>/dev/null || {
+    alive "$LIGHTTPD_PID" || {
         tail -n 20 "$STATE/lighttpd/error.log" "$STATE/lighttpd/workers.log" >&2 || true
         LIGHTTPD_PID=''
         die "lighttpd exited at start"
@@ -280,10 +287,13 @@ Inspect the requests:
 EOF
 fi
 
-# Foreground until lighttpd exits or we are told to stop.
+# Foreground until lighttpd exits or we are told to stop.  lighttpd is not
+# our child (deploy/daemon.sh), so it is polled, not waited for; a signal
+# ends the sleep and runs the trap.
 set +e
-wait "$LIGHTTPD_PID"
-rc=$?
-log "lighttpd exited ($rc)"
+while alive "$LIGHTTPD_PID"; do
+    sleep 1
+done
+log "lighttpd exited"
 LIGHTTPD_PID=''
-exit "$rc"
+exit 1
