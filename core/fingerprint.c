@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "text.h"
+
 gw_err gw_fingerprint(const char *cluster, const gw_target *t, const char *signal_name,
                       char out[65])
 {
@@ -27,11 +29,6 @@ gw_err gw_fingerprint(const char *cluster, const gw_target *t, const char *signa
     unsigned int mdlen = 0;
     if (!EVP_Digest(key, (size_t)n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
         return GW_EINTERNAL;
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
+    gw_hex_encode(md, 32, out);
     return GW_OK;
 }

@@ -693,13 +693,9 @@ static void handle_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
         reply_problem(ctx, resp, 503, req->path, "redis not reachable (cause in the worker log)");
         return;
     }
-    char path[400], err[512];
-    snprintf(path, sizeof path, "/apis/%s/%s/namespaces/%s/%s?limit=1", ctx->cfg.rr_group,
-             ctx->cfg.rr_version, ctx->cfg.rr_namespace, ctx->cfg.rr_plural);
+    char err[512];
     long status = 0;
-    gw_buf_reset(&ctx->scratch);
-    gw_err rc = gw_kube_request(ctx->kube, "GET", path, NULL, NULL, 0, &status, &ctx->scratch, err,
-                                sizeof err);
+    gw_err rc = gw_rrstore_probe(ctx->kube, &ctx->cfg, &ctx->scratch, &status, err, sizeof err);
     if (rc || status != 200) {
         char d[640];
         if (rc) {

@@ -7,6 +7,8 @@
 #include <openssl/evp.h>
 #include <string.h>
 
+#include "text.h"
+
 static bool mac(const gw_secret *secret, const char *timestamp, const char *body, size_t len,
                 unsigned char out[32])
 {
@@ -71,11 +73,6 @@ bool gw_hmac_sha256_hex(const gw_secret *secret, const char *timestamp, const ch
     unsigned char md[32];
     if (!mac(secret, timestamp, body, len, md))
         return false;
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
+    gw_hex_encode(md, 32, out);
     return true;
 }

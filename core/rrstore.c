@@ -183,3 +183,13 @@ gw_err gw_rrstore_annotate(gw_kube *k, const gw_config *cfg, const char *ns, con
         return classify(status, scratch, "annotate", err, errlen);
     return GW_OK;
 }
+
+gw_err gw_rrstore_probe(gw_kube *k, const gw_config *cfg, gw_buf *scratch, long *http_status,
+                        char *err, size_t errlen)
+{
+    char path[420], coll[400];
+    coll_path(cfg, cfg->rr_namespace, coll, sizeof coll);
+    snprintf(path, sizeof path, "%s?limit=1", coll);
+    gw_buf_reset(scratch);
+    return gw_kube_request(k, "GET", path, NULL, NULL, 0, http_status, scratch, err, errlen);
+}

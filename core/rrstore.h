@@ -43,6 +43,12 @@ gw_err gw_rrstore_annotate(gw_kube *k, const gw_config *cfg, const char *ns, con
                            const char *key, const char *value, gw_buf *scratch, char *err,
                            size_t errlen);
 
+/* Readiness: lists at most one request in the controller namespace, which
+ * proves the apiserver answers, the CRD is installed and RBAC allows us.
+ * GW_OK with *http_status set whenever an answer arrived (200 = ready). */
+gw_err gw_rrstore_probe(gw_kube *k, const gw_config *cfg, gw_buf *scratch, long *http_status,
+                        char *err, size_t errlen);
+
 /* true for Completed, Failed, TimedOut, Skipped, Cancelled. */
 bool gw_rr_phase_terminal(const char *phase);
 

@@ -89,6 +89,16 @@ size_t gw_text_clean(const char *in, size_t len, char *out, size_t outlen)
     return o;
 }
 
+void gw_hex_encode(const unsigned char *in, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
 gw_err gw_json_str(gw_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";

@@ -24,6 +24,9 @@ size_t gw_utf8_cut(const char *s, size_t len, size_t max, char *out);
  * become '?'.  Returns the length written. */
 size_t gw_text_clean(const char *in, size_t len, char *out, size_t outlen);
 
+/* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
+void gw_hex_encode(const unsigned char *in, size_t n, char *out);
+
 /* Appends s as a JSON string literal (quotes included) to b: '"', '\\' and
  * control characters are escaped; s must be valid UTF-8 (clean client text
  * with gw_text_clean first).  For response bodies and log lines on the hot
