@@ -1,5 +1,15 @@
 # deploy/daemon.sh - sourced by kube-local.sh and start-local.sh.
 #
+# alive PID: the process exists and is not a zombie.  Daemons started with
+# detach are not the caller's children, so an exited one can linger as a
+# zombie until init reaps it; for us it is gone as soon as it has exited.
+alive() {
+    local state
+    [[ -n ${1:-} ]] || return 1
+    state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ -n $state && $state != Z ]]
+}
+
 # detach LOGFILE CMD [ARGS...]: starts CMD in a session of its own (so a
 # Ctrl-C in the terminal reaches only the calling script, which then stops
 # things in order), stdin from /dev/null, stdout and stderr appended to

@@ -227,20 +227,9 @@ EOF
 # Is PID alive, not a zombie, and one of ours (exe + DIR in its cmdline)?
 pid_ours() {
   local pid=$1 exe=$2 dir=$3
-  [[ -n $pid && -d /proc/$pid ]] || return 1
-  local state
-  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
-  [[ $state != Z ]] || return 1
+  alive "$pid" || return 1
   [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$(readlink -f "$exe")" ]] || return 1
   tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir" || return 1
-}
-
-# Alive = exists and not a zombie (exe/cmdline vanish while a process exits,
-# so only the first check is about ownership).
-pid_alive() {
-  local state
-  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-  [[ -n $state && $state != Z ]]
 }
 
 # stop_pid NAME PID EXE DIR: TERM, wait up to 20 s, then KILL (5 s).
@@ -253,13 +242,13 @@ stop_pid() {
   log "stopping $name (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 200; i++)); do
-    pid_alive "$pid" || return 0
+    alive "$pid" || return 0
     sleep 0.1
   done
   log "$name (pid $pid) ignored SIGTERM; sending SIGKILL"
   kill -KILL "$pid" 2>/dev/null || true
   for ((i = 0; i < 50; i++)); do
-    pid_alive "$pid" || return 0
+    alive "$pid" || return 0
     sleep 0.1
   done
   die "$name (pid $pid) did not exit"

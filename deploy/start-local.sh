@@ -118,14 +118,7 @@ fi
 
 LIGHTTPD_PID='' REDIS_PID='' KUBE_STARTED=0
 
-# alive PID: exists and is not a zombie (our daemons are not our children,
-# so an exited one may linger as a zombie until init reaps it).
-alive() {
-    local state
-    state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
-    [[ -n $state && $state != Z ]]
-}
-
+# alive PID: deploy/daemon.sh
 wait_gone() {  # PID SECONDS
     local i
     for (( i = 0; i < $2 * 10; i++ )); do

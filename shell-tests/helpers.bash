@@ -59,18 +59,16 @@ gw_wait_for() {
     done
 }
 
-# gw_pid_alive PID: the process exists and is not a zombie waiting for its
-# reaper (a stopped daemon is "gone" for us as soon as it has exited).
-gw_pid_alive() {
-    [[ -n $1 ]] && kill -0 "$1" 2>/dev/null || return 1
-    [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]
-}
+# alive PID (deploy/daemon.sh): the process exists and is not a zombie
+# waiting for its reaper (a stopped daemon is "gone" as soon as it exited).
+# shellcheck source=../deploy/daemon.sh
+source "$GW_ROOT/deploy/daemon.sh"
 
 # gw_kill_pid PID [SECONDS]: SIGTERM, wait up to SECONDS (default 10) for the
 # process to go, then SIGKILL.  Only ever by PID.
 gw_kill_pid() {
     local pid=$1 t=${2:-10}
-    gw_pid_alive "$pid" || return 0
+    alive "$pid" || return 0
     kill -TERM "$pid" 2>/dev/null
     if ! gw_wait_for "$t" _gw_pid_gone "$pid"; then
         echo "# pid $pid ignored SIGTERM for ${t}s, sending SIGKILL" >&3
@@ -78,7 +76,7 @@ gw_kill_pid() {
         gw_wait_for 5 _gw_pid_gone "$pid"
     fi
 }
-_gw_pid_gone() { ! gw_pid_alive "$1"; }
+_gw_pid_gone() { ! alive "$1"; }
 
 # gw_free_port: prints a TCP port on 127.0.0.1 that nothing listens on.
 # (Chosen at random and probed; the caller retries if it loses a race.)
@@ -399,7 +397,7 @@ gw_start_lighttpd() {
         echo "$pid" >"$dir/pid"
         export GW_URL="http://127.0.0.1:$port"
         if gw_wait_for 15 _gw_healthz_or_dead "$pid"; then
-            gw_pid_alive "$pid" && return 0
+            alive "$pid" && return 0
             # lighttpd exited: most likely lost the port race; try another.
             echo "# lighttpd exited at start (attempt $attempt):" >&3
             tail -n 5 "$dir/error.log" "$dir/stderr.log" 2>/dev/null | sed 's/^/#   /' >&3
@@ -414,7 +412,7 @@ gw_start_lighttpd() {
     return 1
 }
 _gw_healthz_or_dead() {
-    gw_pid_alive "$1" || return 0
+    alive "$1" || return 0
     [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$GW_URL/healthz") == 200 ]]
 }
 
