@@ -20,6 +20,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "text.h"
+
 typedef enum { T_STR, T_INT, T_BOOL, T_DUR_MS, T_DUR_S, T_BYTES } key_type;
 
 typedef struct {
@@ -122,6 +124,60 @@ static const key_def keys[] = {
       "event timestamps further in the future are refused (400)"),
     K("events", "severity_overrides", T_STR, events_severity_overrides, "",
       "reason=severity pairs, comma-separated (OOMKilled=critical); others are warning"),
+
+    K("environment", "lookup", T_BOOL, environment_lookup, "true",
+      "read the override ConfigMap and namespace labels (cached); false: patterns and alert label only"),
+    K("environment", "configmap_name", T_STR, environment_configmap_name,
+      "kubernaut-environment-overrides", "ConfigMap whose data maps namespace -> environment"),
+    K("environment", "configmap_namespace", T_STR, environment_configmap_namespace,
+      "kubernaut-system", "namespace of that ConfigMap"),
+    K("environment", "namespace_label", T_STR, environment_namespace_label, "environment",
+      "namespace label naming the environment"),
+    K("environment", "patterns", T_STR, environment_patterns,
+      "prod-*=production,*-prod=production,staging-*=staging,*-staging=staging,dev-*=development,*-dev=development",
+      "namespace-name glob=environment pairs, comma-separated, first match wins"),
+    K("environment", "cache_ttl", T_DUR_MS, environment_cache_ttl_ms, "30s",
+      "how long a worker reuses a namespace's labels and the ConfigMap"),
+
+    K("priority", "table", T_STR, priority_table,
+      "critical/production=P0,critical/staging=P1,warning/production=P1,critical/development=P2,warning/staging=P2,info/production=P2",
+      "severity/environment=priority pairs; `*` matches any severity or environment"),
+    K("priority", "default", T_STR, priority_default, "P3", "priority when the table has no entry"),
+    K("priority", "severity_aliases", T_STR, priority_severity_aliases,
+      "page=critical,sev1=critical,p1=critical,high=critical,error=critical,warn=warning,sev2=warning,medium=warning,low=info,sev3=info",
+      "alias=severity pairs (lower case) applied before the table"),
+    K("priority", "environment_aliases", T_STR, priority_environment_aliases,
+      "prod=production,stage=staging,dev=development",
+      "alias=environment pairs applied to every environment found"),
+    K("priority", "escalation", T_STR, priority_escalation, "production=10",
+      "environment=N pairs: the Nth occurrence raises the priority one step (empty: never)"),
+
+    K("scope", "require_label", T_BOOL, scope_require_label, "false",
+      "act only on namespaces or resources labelled `<scope.label>=true`; others 200 ignored"),
+    K("scope", "label", T_STR, scope_label, "kubernaut.ai/managed", "the opt-in label"),
+
+    K("owners", "resolve", T_BOOL, owners_resolve, "false",
+      "follow controller ownerReferences (Pod -> ReplicaSet -> Deployment) to the top owner"),
+    K("owners", "max_depth", T_INT, owners_max_depth, "5", "most ownerReference hops followed"),
+    K("owners", "cache_ttl", T_DUR_MS, owners_cache_ttl_ms, "5m",
+      "how long a worker reuses an object's owner"),
+    K("owners", "cache_entries", T_INT, k8s_cache_entries, "4096",
+      "objects (namespaces, owners, ConfigMap) each worker caches"),
+
+    K("storm", "enabled", T_BOOL, storm_enabled, "true", "detect alert storms and aggregate them"),
+    K("storm", "rate_threshold", T_INT, storm_rate_threshold, "10",
+      "more new signals than this per alert name per namespace per minute opens a rate storm"),
+    K("storm", "pattern_threshold", T_INT, storm_pattern_threshold, "5",
+      "this many distinct resources with one alert name in a namespace opens a pattern storm"),
+    K("storm", "pattern_window", T_DUR_MS, storm_pattern_window_ms, "2m",
+      "window of the pattern count"),
+    K("storm", "aggregation_window", T_DUR_MS, storm_aggregation_window_ms, "1m",
+      "a storm closes after this long without a new member"),
+    K("storm", "max_window", T_DUR_MS, storm_max_window_ms, "5m", "a storm closes after this long"),
+    K("storm", "max_resources", T_INT, storm_max_resources, "100",
+      "resources listed on an aggregated request (the total is always kept)"),
+    K("storm", "namespace_cap", T_INT, storm_namespace_cap, "60",
+      "new requests per namespace per minute; above: 503 + Retry-After (0: no cap)"),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -414,6 +470,51 @@ static void load_env(gw_config *cfg, char *errs, size_t errlen, int *nerr)
     }
 }
 
+typedef enum { V_SEVERITY, V_LABEL, V_PRIORITY_SLASH, V_COUNT } pair_rule;
+
+static bool is_priority(const char *v, size_t n)
+{
+    return n == 2 && v[0] == 'P' && v[1] >= '0' && v[1] <= '3';
+}
+
+/* Label-value syntax: [A-Za-z0-9._-], alphanumeric at both ends, <= 63. */
+static bool is_label_value(const char *v, size_t n)
+{
+    if (!n || n > 63 || !isalnum((unsigned char)v[0]) || !isalnum((unsigned char)v[n - 1]))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)v[i]) && v[i] != '-' && v[i] != '_' && v[i] != '.')
+            return false;
+    return true;
+}
+
+/* Checks a "key=value,..." list: every entry has a non-empty key and a
+ * value that satisfies rule. */
+static void check_pairs(const char *list, const char *name, const char *shape, pair_rule rule,
+                        char *errs, size_t errlen, int *nerr)
+{
+    const char *p = list, *k, *v;
+    size_t kl, vl;
+    while (gw_pairs_next(&p, &k, &kl, &v, &vl)) {
+        bool ok = v && kl > 0 && vl > 0;
+        if (ok && rule == V_SEVERITY)
+            ok = vl <= 50;
+        else if (ok && rule == V_LABEL)
+            ok = is_label_value(v, vl);
+        else if (ok && rule == V_PRIORITY_SLASH)
+            ok = memchr(k, '/', kl) && is_priority(v, vl);
+        else if (ok && rule == V_COUNT)
+            ok = vl < 10 && strspn(v, "0123456789") >= vl && strtol(v, NULL, 10) >= 1;
+        if (!ok) {
+            size_t n = (size_t)(p - k);
+            adderr(errs, errlen, "%s: \"%.*s\" is not %s", name, (int)(n > 64 ? 64 : n), k,
+                   shape);
+            (*nerr)++;
+            return;
+        }
+    }
+}
+
 static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
 {
 #define BAD(...) do { adderr(errs, errlen, __VA_ARGS__); (*nerr)++; } while (0)
@@ -429,17 +530,35 @@ static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
         BAD("remediation.namespace: must not be empty with namespace_mode controller");
     if (c->server_prometheus_path[0] != '/')
         BAD("server.prometheus_path: must start with /");
-    for (const char *p = c->events_severity_overrides; *p;) {
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        const char *eq = memchr(p, '=', n);
-        if (!eq || eq == p || (size_t)(eq - p) + 1 >= n || n - (size_t)(eq - p) - 1 > 50) {
-            BAD("events.severity_overrides: \"%.*s\" is not reason=severity (severity 1-50 chars)",
-                (int)(n > 64 ? 64 : n), p);
-            break;
-        }
-        p = end ? end + 1 : p + n;
-    }
+    check_pairs(c->events_severity_overrides, "events.severity_overrides", "reason=severity",
+                V_SEVERITY, errs, errlen, nerr);
+    check_pairs(c->environment_patterns, "environment.patterns", "glob=environment", V_LABEL,
+                errs, errlen, nerr);
+    check_pairs(c->priority_table, "priority.table", "severity/environment=P0..P3",
+                V_PRIORITY_SLASH, errs, errlen, nerr);
+    check_pairs(c->priority_severity_aliases, "priority.severity_aliases", "alias=severity",
+                V_SEVERITY, errs, errlen, nerr);
+    check_pairs(c->priority_environment_aliases, "priority.environment_aliases",
+                "alias=environment", V_LABEL, errs, errlen, nerr);
+    check_pairs(c->priority_escalation, "priority.escalation", "environment=N (N >= 1)",
+                V_COUNT, errs, errlen, nerr);
+    if (!is_priority(c->priority_default, strlen(c->priority_default)))
+        BAD("priority.default: must be P0, P1, P2 or P3, not \"%.32s\"", c->priority_default);
+    if (!*c->environment_namespace_label || !*c->scope_label)
+        BAD("environment.namespace_label, scope.label: must not be empty");
+    if (c->owners_max_depth < 1 || c->owners_max_depth > 10)
+        BAD("owners.max_depth: must be 1 to 10");
+    if (c->k8s_cache_entries < 16)
+        BAD("owners.cache_entries: must be at least 16");
+    if (c->storm_rate_threshold < 1 || c->storm_pattern_threshold < 2)
+        BAD("storm.rate_threshold / pattern_threshold: must be at least 1 / 2");
+    if (c->storm_pattern_window_ms < 1000 || c->storm_aggregation_window_ms < 1000 ||
+        c->storm_max_window_ms < c->storm_aggregation_window_ms)
+        BAD("storm windows: at least 1s each, and max_window >= aggregation_window");
+    if (c->storm_max_resources < 1 || c->storm_max_resources > 1000)
+        BAD("storm.max_resources: must be 1 to 1000");
+    if (c->storm_namespace_cap < 0)
+        BAD("storm.namespace_cap: must be 0 (no cap) or more");
     if (c->server_grafana_path[0] != '/')
         BAD("server.grafana_path: must start with /");
     if (c->server_events_path[0] != '/')

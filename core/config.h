@@ -74,6 +74,41 @@ typedef struct {
     long   events_max_age_s;         /* older events: 400 */
     long   events_max_future_s;      /* timestamps further ahead: 400 */
     char  *events_severity_overrides; /* "OOMKilled=critical,Evicted=critical" */
+
+    /* environment classification (spec 3.6) */
+    bool   environment_lookup;       /* read namespace labels and the ConfigMap */
+    char  *environment_configmap_name;
+    char  *environment_configmap_namespace;
+    char  *environment_namespace_label;
+    char  *environment_patterns;     /* "prod-*=production,..." (fnmatch globs) */
+    long   environment_cache_ttl_ms;
+
+    /* priority (spec 3.7) */
+    char  *priority_table;           /* "critical/production=P0,..." */
+    char  *priority_default;
+    char  *priority_severity_aliases; /* "page=critical,..." */
+    char  *priority_environment_aliases; /* "prod=production,..." */
+    char  *priority_escalation;      /* "production=10": occurrences that raise one step */
+
+    /* scope (spec 3.5) */
+    bool   scope_require_label;
+    char  *scope_label;              /* "kubernaut.ai/managed" (value "true") */
+
+    /* owner resolution */
+    bool   owners_resolve;
+    long   owners_max_depth;
+    long   owners_cache_ttl_ms;
+    long   k8s_cache_entries;        /* per-worker object cache size */
+
+    /* storms (spec 3.8) */
+    bool   storm_enabled;
+    long   storm_rate_threshold;     /* > this many new signals per minute */
+    long   storm_pattern_threshold;  /* >= this many distinct resources ... */
+    long   storm_pattern_window_ms;  /* ... within this window */
+    long   storm_aggregation_window_ms; /* quiet that closes a storm */
+    long   storm_max_window_ms;      /* longest a storm stays open */
+    long   storm_max_resources;      /* resources listed on the aggregate */
+    long   storm_namespace_cap;      /* new requests per namespace per minute; 0: none */
 } gw_config;
 
 /* Fills cfg with the defaults.  Never fails except on ENOMEM. */

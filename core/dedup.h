@@ -1,25 +1,53 @@
-/* dedup.h - deduplication state in Redis: one hash per fingerprint.
+/* dedup.h - deduplication and storm state in Redis.
  *
- * Every operation is one EVALSHA of one Lua script, so each decision is
- * atomic and costs one round trip.  Hash fields: state (pending|active),
- * owner + lease (the creation claim), count, first, last (ms since epoch),
- * name + ns (the RemediationRequest), synced (ms of the last status sync),
- * resolved (ms of the last resolved notification).
+ * Every operation is one EVALSHA of one Lua script, so each decision -
+ * duplicate, new, storm member, storm opener, over the namespace cap - is
+ * atomic and costs one round trip.
+ *
+ * Keys (prefix "alertgw:" by default):
+ *   fp:<fingerprint>   hash: state (pending|active), owner + lease (the
+ *                      creation claim), count, first, last (ms), name + ns
+ *                      (the RemediationRequest), synced (ms of the last
+ *                      status sync), dirty (queued for a trailing sync),
+ *                      resolved (ms), escalated, storm (<group id> when the
+ *                      signal was folded into a storm's aggregate)
+ *   dirty              zset: "f:<fingerprint>" / "s:<group>" -> when their
+ *                      status sync is due (the trailing flush)
+ *   recent:<group>     zset: resource -> ms of its last new signal
+ *   storm:<group>      hash: state (pending|active), owner, lease, type
+ *                      (rate|pattern), opened, joined (last new member), last,
+ *                      count, name + ns (the aggregate), alertname, target ns,
+ *                      synced, dirty
+ *   stormres:<group>   zset: resource -> ms it joined the storm
+ *   nscap:<ns>:<min>   new requests in a namespace in one minute
+ * A group is one (namespace, alert name): hex of SHA-256, see
+ * gw_dedup_group().
  *
  * Life of a fingerprint:
- *   hit on absent key -> pending claim (PEXPIRE = lease) -> GW_DEDUP_NEW; the
- *   caller looks Kubernetes up, creates, then activate (or seed, or release).
- *   hit on pending    -> GW_DEDUP_PENDING (the caller waits and retries).
- *   hit on active     -> count+1, GW_DEDUP_DUP, TTL refreshed.
+ *   hit on absent key -> storm open? join it (AGGREGATED) : storm threshold
+ *   reached? open it (STORM_NEW, claim) : namespace cap? CAPPED : pending
+ *   claim (NEW); the caller looks Kubernetes up, creates, then activate (or
+ *   seed, or release).
+ *   hit on pending    -> PENDING (the caller waits and retries).
+ *   hit on active     -> count+1, DUP (AGGREGATED for storm members).
  * Redis is a cache of Kubernetes: losing a key only costs a lookup. */
 #ifndef GW_DEDUP_H
 #define GW_DEDUP_H
 
 #include <stdbool.h>
+#include "config.h"
 #include "err.h"
 #include "redis.h"
 
-typedef enum { GW_DEDUP_NEW, GW_DEDUP_DUP, GW_DEDUP_PENDING, GW_DEDUP_NONE } gw_dedup_kind;
+typedef enum {
+    GW_DEDUP_NEW,        /* claim held: create */
+    GW_DEDUP_DUP,        /* counted on name/ns */
+    GW_DEDUP_PENDING,    /* someone else is creating: wait */
+    GW_DEDUP_NONE,       /* (resolve/get) nothing there */
+    GW_DEDUP_AGGREGATED, /* folded into the storm aggregate name/ns */
+    GW_DEDUP_STORM_NEW,  /* this signal opened a storm: create the aggregate */
+    GW_DEDUP_CAPPED      /* namespace over storm.namespace_cap this minute */
+} gw_dedup_kind;
 
 typedef struct {
     gw_dedup_kind kind;
@@ -28,25 +56,38 @@ typedef struct {
     long long     last_ms;
     long long     resolved_ms;  /* 0: never */
     bool          sync_due;     /* this occurrence should patch status */
-    char          name[254];    /* request name (DUP, get) */
-    char          ns[64];       /* request namespace (DUP, get) */
+    bool          escalate;     /* this occurrence crossed the escalation threshold */
+    bool          escalated;    /* (get) the request was escalated */
+    bool          member;       /* a storm member (AGGREGATED, get) */
+    long long     storm_total;  /* resources in the storm */
+    char          storm_type[16]; /* "rate" or "pattern" */
+    char          name[254];    /* request name (DUP, AGGREGATED, get) */
+    char          ns[64];       /* request namespace */
 } gw_dedup_result;
 
+/* Where a signal belongs for storm detection; all strings borrowed. */
 typedef struct {
-    gw_redis   *redis;        /* borrowed */
-    const char *prefix;       /* borrowed key prefix, e.g. "alertgw:" */
-    long        ttl_s;
-    long        lease_ms;
-    long        sync_interval_ms;
-    char        sha[41];      /* script SHA, filled on first use */
+    const char *group;        /* gw_dedup_group() of (namespace, alert name) */
+    const char *ns;           /* the signal's namespace ("" cluster-scoped) */
+    const char *alertname;
+    const char *resource;     /* "Kind/name" */
+    long        escalate_at;  /* occurrence that escalates; 0: never */
+} gw_dedup_signal;
+
+typedef struct {
+    gw_redis        *redis;   /* borrowed */
+    const gw_config *cfg;     /* borrowed: prefix, TTLs, storm thresholds */
+    char             sha[41]; /* script SHA, filled on first use */
 } gw_dedup;
 
-void   gw_dedup_init(gw_dedup *d, gw_redis *r, const char *prefix, long ttl_s, long lease_ms,
-                     long sync_interval_ms);
+void gw_dedup_init(gw_dedup *d, gw_redis *r, const gw_config *cfg);
+
+/* 16 hex of SHA-256(ns "\n" alertname) into out (17 bytes). */
+void gw_dedup_group(const char *ns, const char *alertname, char out[17]);
 
 /* Records one occurrence.  owner is a token unique to this attempt. */
-gw_err gw_dedup_hit(gw_dedup *d, const char *fp, long long now_ms, const char *owner,
-                    gw_dedup_result *res);
+gw_err gw_dedup_hit(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, long long now_ms,
+                    const char *owner, gw_dedup_result *res);
 /* The claim became a created request.  res gets count/first.  Returns
  * GW_EBUSY when the claim was lost (lease expired and taken over). */
 gw_err gw_dedup_activate(gw_dedup *d, const char *fp, long long now_ms, const char *owner,
@@ -56,14 +97,47 @@ gw_err gw_dedup_activate(gw_dedup *d, const char *fp, long long now_ms, const ch
 gw_err gw_dedup_seed(gw_dedup *d, const char *fp, long long now_ms, const char *owner,
                      const char *name, const char *ns, long long count, long long first_ms,
                      gw_dedup_result *res);
-/* Gives up a pending claim (create failed). */
-gw_err gw_dedup_release(gw_dedup *d, const char *fp, const char *owner);
+/* Gives up a pending claim (create failed); with group, also the storm
+ * this claim was opening. */
+gw_err gw_dedup_release(gw_dedup *d, const char *fp, const char *group, const char *owner);
+/* The storm's aggregate was created: the storm and the opener become
+ * active.  GW_EBUSY when the claim was lost. */
+gw_err gw_dedup_storm_activate(gw_dedup *d, const char *fp, const char *group, long long now_ms,
+                               const char *owner, const char *name, const char *ns,
+                               gw_dedup_result *res);
 /* The request `name` is finished or gone: the next occurrence creates anew. */
 gw_err gw_dedup_forget(gw_dedup *d, const char *fp, const char *name);
+/* Same for a storm's aggregate: the storm closes. */
+gw_err gw_dedup_storm_forget(gw_dedup *d, const char *group, const char *name);
 /* A resolved notification: marks an active entry.  res->kind is DUP when
  * there was one (with name/ns), else NONE. */
 gw_err gw_dedup_resolve(gw_dedup *d, const char *fp, long long now_ms, gw_dedup_result *res);
-/* Reads without changing anything: res->kind DUP (active), PENDING or NONE. */
+/* Reads without changing anything: res->kind DUP (active), PENDING or NONE;
+ * member/storm_type/storm_total for storm members. */
 gw_err gw_dedup_get(gw_dedup *d, const char *fp, gw_dedup_result *res);
+
+/* ---- the trailing flush --------------------------------------------------
+ * A status sync that was not due when its occurrence arrived is queued in
+ * `dirty`; gw_dedup_flush claims up to max entries whose time has come
+ * (atomically: each goes to exactly one worker) and returns them. */
+typedef struct {
+    bool      storm;           /* a storm aggregate (annotations too) */
+    char      id[65];          /* fingerprint or group */
+    char      name[254], ns[64];
+    long long count, first_ms, last_ms;
+    char      storm_type[16];
+    long long storm_total;
+    char      resources[4096]; /* storm: comma-separated, at most storm.max_resources */
+} gw_flush_item;
+
+/* Fills items[0..*n).  *next_due_ms: when the earliest remaining entry is
+ * due (0: none), so an idle worker knows how long it may sleep. */
+gw_err gw_dedup_flush(gw_dedup *d, long long now_ms, gw_flush_item *items, size_t max, size_t *n,
+                      long long *next_due_ms);
+
+/* A storm's aggregate details (also while its aggregate is being created),
+ * for the create and inline syncs: same fields as a flush item.
+ * GW_ENOTFOUND when the storm is gone. */
+gw_err gw_dedup_storm_info(gw_dedup *d, const char *group, gw_flush_item *out);
 
 #endif

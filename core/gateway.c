@@ -25,10 +25,13 @@
 #include "classify.h"
 #include "clock.h"
 #include "dedup.h"
+#include "fingerprint.h"
 #include "hmac.h"
 #include "k8sevent.h"
+#include "kcache.h"
 #include "kube.h"
 #include "log.h"
+#include "owners.h"
 #include "problem.h"
 #include "redis.h"
 #include "rr.h"
@@ -51,20 +54,30 @@ struct gw_ctx {
     char               detail[512]; /* the last problem detail, for the log line */
     gw_secret          grafana[GW_MAX_SECRETS]; /* owned data */
     size_t             ngrafana;
+    gw_kcache         *objects;  /* namespaces, ConfigMap, owners (owned) */
+    gw_buf             kscratch; /* the object cache's answers */
+    long long          next_tick_ms;   /* when gw_tick next asks Redis */
+    unsigned long long owner_failures; /* owner lookups that fell back */
     long               pid;
     bool               draining;
 };
 
-typedef enum { R_CREATED, R_DUP, R_IGNORED, R_REJECTED, R_FAILED } result_kind;
+typedef enum { R_CREATED, R_DUP, R_AGGREGATED, R_IGNORED, R_REJECTED, R_FAILED } result_kind;
 
 typedef struct {
     result_kind kind;
     gw_err      err;              /* R_FAILED: why */
     char        msg[GW_ERRMSG + 128];
+    char        fp[65];           /* the fingerprint used (after owner resolution) */
     char        rr_name[254];
     char        rr_ns[64];
     long long   count, first_ms, last_ms;
-    const char *env, *prio;
+    char        env[64];
+    char        prio[8];
+    bool        escalated;
+    bool        storm_opened;     /* R_AGGREGATED: this signal opened the storm */
+    long long   storm_total;
+    char        storm_type[16];
 } sig_result;
 
 /* Reads grafana.secret_files (comma-separated) into ctx->grafana.  A
@@ -105,6 +118,14 @@ static gw_err load_secrets(gw_ctx *ctx, char *err, size_t errlen)
     return GW_OK;
 }
 
+/* The object cache's way to the apiserver. */
+static gw_err kube_fetch(void *arg, const char *path, long *http_status, gw_buf *resp, char *err,
+                         size_t errlen)
+{
+    gw_buf_reset(resp);
+    return gw_kube_request(arg, "GET", path, NULL, NULL, 0, http_status, resp, err, errlen);
+}
+
 gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -126,8 +147,7 @@ gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
         gw_ctx_free(ctx);
         return rc;
     }
-    gw_dedup_init(&ctx->dedup, &ctx->redis, ctx->cfg.redis_key_prefix, ctx->cfg.dedup_ttl_s,
-                  ctx->cfg.dedup_pending_lease_ms, ctx->cfg.dedup_status_sync_interval_ms);
+    gw_dedup_init(&ctx->dedup, &ctx->redis, &ctx->cfg);
     const gw_config *c = &ctx->cfg;
     gw_kube_opts ko = {
         .api_url = *c->kube_api_url ? c->kube_api_url : NULL,
@@ -148,6 +168,13 @@ gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
         gw_ctx_free(ctx);
         return rc;
     }
+    gw_buf_init(&ctx->kscratch, 4u << 20);
+    ctx->objects = gw_kcache_new((size_t)ctx->cfg.k8s_cache_entries, kube_fetch, ctx->kube,
+                                 &ctx->kscratch);
+    if (!ctx->objects) {
+        gw_ctx_free(ctx);
+        return GW_ENOMEM;
+    }
     *out = ctx;
     return GW_OK;
 }
@@ -156,6 +183,8 @@ void gw_ctx_free(gw_ctx *ctx)
 {
     if (!ctx)
         return;
+    gw_kcache_free(ctx->objects);
+    gw_buf_free(&ctx->kscratch);
     gw_kube_free(ctx->kube);
     gw_redis_free(&ctx->redis);
     gw_buf_free(&ctx->scratch);
@@ -222,6 +251,28 @@ static bool sync_status(gw_ctx *ctx, const char *rid, const char *ns, const char
     return finished;
 }
 
+/* A storm aggregate's sync: the resource list and total on its
+ * annotations, the folded occurrences on status.deduplication.  Tells
+ * whether the aggregate has finished. */
+static bool sync_storm(gw_ctx *ctx, const char *rid, const gw_flush_item *it)
+{
+    char err[512];
+    json_t *ann = json_object();
+    json_t *meta = json_pack("{s:o}", "annotations", ann);
+    if (!meta)
+        return false;
+    gw_rr_storm_annotations(ann, it->storm_type, it->resources, it->storm_total);
+    gw_err rc = gw_rrstore_patch_meta(ctx->kube, &ctx->cfg, it->ns, it->name, meta, &ctx->scratch,
+                                      err, sizeof err);
+    json_decref(meta);
+    if (rc == GW_ENOTFOUND)
+        return true;
+    if (rc)
+        gw_log(ctx->log_min, GW_LOG_WARN, rid, "storm annotation of %s/%s failed: %s", it->ns,
+               it->name, err);
+    return sync_status(ctx, rid, it->ns, it->name, it->count, it->first_ms, it->last_ms);
+}
+
 static void set_ref(sig_result *r, const char *ns, const char *name, const gw_dedup_result *d)
 {
     snprintf(r->rr_ns, sizeof r->rr_ns, "%s", ns);
@@ -229,6 +280,37 @@ static void set_ref(sig_result *r, const char *ns, const char *name, const gw_de
     r->count = d->count;
     r->first_ms = d->first_ms;
     r->last_ms = d->last_ms;
+}
+
+/* Creates obj's request under a fresh name for fp (three tries on a name
+ * clash).  name receives it. */
+static gw_err create_named(gw_ctx *ctx, const gw_rr_input *tmpl, char name[32], char *err,
+                           size_t errlen)
+{
+    gw_err rc = GW_EINTERNAL;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        unsigned char rnd[4];
+        if (RAND_bytes(rnd, sizeof rnd) != 1)
+            return gw_fail(GW_EINTERNAL, err, errlen, "no randomness for the request name");
+        gw_rr_name(tmpl->sig->fingerprint, rnd, name);
+        gw_rr_input in = *tmpl;
+        in.name = name;
+        json_t *obj = gw_rr_build(&ctx->cfg, &in);
+        if (!obj)
+            return GW_ENOMEM;
+        rc = gw_rrstore_create(ctx->kube, &ctx->cfg, obj, &ctx->scratch, err, errlen);
+        json_decref(obj);
+        if (rc != GW_EBUSY)
+            return rc;
+    }
+    return rc;
+}
+
+static void create_failed(gw_ctx *ctx, const char *rid, gw_err rc, const char *err, sig_result *r)
+{
+    if (!temporary(rc) || rc == GW_EBUSY)
+        gw_log(ctx->log_min, GW_LOG_ERROR, rid, "create failed: %s", err);
+    fail(r, rc == GW_EBUSY ? GW_EKUBE : rc, "kubernetes: %s", err);
 }
 
 /* The fingerprint is ours (pending claim): adopt an open request from
@@ -255,39 +337,19 @@ static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, cons
         return;
     }
     if (rc != GW_ENOTFOUND) {
-        gw_dedup_release(&ctx->dedup, s->fingerprint, owner);
+        gw_dedup_release(&ctx->dedup, s->fingerprint, NULL, owner);
         fail(r, rc, "kubernetes: %s", err);
         return;
     }
 
     char name[32];
-    for (int attempt = 0; attempt < 3; attempt++) {
-        unsigned char rnd[4];
-        if (RAND_bytes(rnd, sizeof rnd) != 1) {
-            rc = GW_EINTERNAL;
-            snprintf(err, sizeof err, "no randomness for the request name");
-            break;
-        }
-        gw_rr_name(s->fingerprint, rnd, name);
-        gw_rr_input in = {
-            .sig = s, .name = name, .namespace_ = rr_ns, .environment = r->env,
-            .priority = r->prio, .received_ms = now, .raw = b->raw, .raw_len = b->raw_len,
-        };
-        json_t *obj = gw_rr_build(&ctx->cfg, &in);
-        if (!obj) {
-            rc = GW_ENOMEM;
-            break;
-        }
-        rc = gw_rrstore_create(ctx->kube, &ctx->cfg, obj, &ctx->scratch, err, sizeof err);
-        json_decref(obj);
-        if (rc != GW_EBUSY)
-            break;
-    }
-    if (rc) {
-        gw_dedup_release(&ctx->dedup, s->fingerprint, owner);
-        if (!temporary(rc) || rc == GW_EBUSY)
-            gw_log(ctx->log_min, GW_LOG_ERROR, rid, "create failed: %s", err);
-        fail(r, rc == GW_EBUSY ? GW_EKUBE : rc, "kubernetes: %s", err);
+    gw_rr_input in = {
+        .sig = s, .namespace_ = rr_ns, .environment = r->env, .priority = r->prio,
+        .received_ms = now, .raw = b->raw, .raw_len = b->raw_len,
+    };
+    if ((rc = create_named(ctx, &in, name, err, sizeof err))) {
+        gw_dedup_release(&ctx->dedup, s->fingerprint, NULL, owner);
+        create_failed(ctx, rid, rc, err, r);
         return;
     }
     rc = gw_dedup_activate(&ctx->dedup, s->fingerprint, now, owner, name, rr_ns, &d);
@@ -304,25 +366,238 @@ static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, cons
     sync_status(ctx, rid, rr_ns, name, d.count, d.first_ms, d.last_ms);
 }
 
-static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, const char *rid,
+/* This signal opened a storm: create the one aggregated request for its
+ * (namespace, alert name) and make the storm active.  The aggregate's
+ * target is the namespace (the opener's own target when cluster-scoped);
+ * its fingerprint is that of the storm, unique per opening. */
+static void storm_create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s,
+                              const gw_dedup_signal *ds, const char *rid, const char *rr_ns,
+                              const char *owner, long long now, sig_result *r)
+{
+    char err[512], name[32], seed[600];
+    gw_flush_item info; /* the resources the opening recorded */
+    gw_err rc = gw_dedup_storm_info(&ctx->dedup, ds->group, &info);
+    if (rc == GW_ENOTFOUND) { /* gone already (flushed?): list the opener alone */
+        memset(&info, 0, sizeof info);
+        info.storm_total = r->storm_total;
+        snprintf(info.storm_type, sizeof info.storm_type, "%s", r->storm_type);
+        snprintf(info.resources, sizeof info.resources, "%s", ds->resource);
+        rc = GW_OK;
+    }
+    gw_signal agg = *s;
+    if (*s->target.namespace_) {
+        agg.target.kind = "Namespace";
+        agg.target.name = s->target.namespace_;
+        agg.target.namespace_ = "";
+        agg.target.api_version = "v1";
+    }
+    snprintf(seed, sizeof seed, "storm:%s:%lld", ds->group, now);
+    gw_target st = { "Storm", seed, "", "" };
+    if (rc == GW_OK)
+        rc = gw_fingerprint(s->cluster, &st, NULL, agg.fingerprint);
+    if (rc == GW_OK) {
+        gw_rr_input in = {
+            .sig = &agg, .namespace_ = rr_ns, .environment = r->env, .priority = r->prio,
+            .received_ms = now, .raw = b->raw, .raw_len = b->raw_len,
+            .storm_type = r->storm_type, .storm_resources = info.resources,
+            .storm_total = info.storm_total,
+        };
+        rc = create_named(ctx, &in, name, err, sizeof err);
+    } else {
+        snprintf(err, sizeof err, "storm: redis: %s", ctx->redis.errstr);
+    }
+    if (rc) {
+        gw_dedup_release(&ctx->dedup, s->fingerprint, ds->group, owner);
+        create_failed(ctx, rid, rc, err, r);
+        return;
+    }
+    gw_dedup_result d;
+    if ((rc = gw_dedup_storm_activate(&ctx->dedup, s->fingerprint, ds->group, now, owner, name,
+                                      rr_ns, &d))) {
+        gw_log(ctx->log_min, GW_LOG_WARN, rid, "created storm aggregate %s/%s but could not "
+               "activate the storm: %s", rr_ns, name,
+               rc == GW_EBUSY ? "claim taken over" : ctx->redis.errstr);
+        d.count = 1;
+        d.first_ms = d.last_ms = now;
+        d.storm_total = info.storm_total;
+    }
+    set_ref(r, rr_ns, name, &d);
+    r->kind = R_AGGREGATED;
+    r->storm_opened = true;
+    r->storm_total = d.storm_total;
+    gw_log(ctx->log_min, GW_LOG_INFO, rid, "%s storm opened in namespace \"%s\" for %s: "
+           "aggregated request %s/%s", r->storm_type, ds->ns, ds->alertname, rr_ns, name);
+    sync_status(ctx, rid, rr_ns, name, 1, now, now);
+}
+
+/* Raises a request's priority label one step and annotates why. */
+static void escalate(gw_ctx *ctx, const char *rid, const sig_result *r, const char *from,
+                     long threshold)
+{
+    char err[512], ts[32], why[160];
+    gw_rfc3339(gw_now_ms(), ts);
+    snprintf(why, sizeof why, "%s -> %s after %ld occurrences in %s", from, r->prio, threshold,
+             r->env);
+    json_t *meta = json_pack("{s:{s:s},s:{s:s,s:s,s:s}}", "labels", "kubernaut.ai/priority",
+                             r->prio, "annotations", "kubernaut.ai/escalated-at", ts,
+                             "kubernaut.ai/escalated-from", from, "kubernaut.ai/escalation", why);
+    if (!meta)
+        return;
+    if (gw_rrstore_patch_meta(ctx->kube, &ctx->cfg, r->rr_ns, r->rr_name, meta, &ctx->scratch,
+                              err, sizeof err))
+        gw_log(ctx->log_min, GW_LOG_WARN, rid, "escalation of %s/%s failed: %s", r->rr_ns,
+               r->rr_name, err);
+    else
+        gw_log(ctx->log_min, GW_LOG_INFO, rid, "escalated %s/%s: %s", r->rr_ns, r->rr_name, why);
+    json_decref(meta);
+}
+
+/* A cached object: GW_OK with *obj, GW_ENOTFOUND, or an error (logged once
+ * per fetch, not once per request). */
+static gw_err cached(gw_ctx *ctx, const char *rid, const char *path, long ttl_ms, long long now,
+                     json_t **obj)
+{
+    char err[256];
+    int fetched;
+    gw_err rc = gw_kcache_get(ctx->objects, path, now, ttl_ms, obj, &fetched, err, sizeof err);
+    if (rc && rc != GW_ENOTFOUND && fetched)
+        gw_log(ctx->log_min, GW_LOG_WARN, rid, "kubernetes read: %s", err);
+    return rc;
+}
+
+/* Environment per spec 3.6 from the cached ConfigMap and namespace.  A
+ * failed read falls through to the next source: classification never
+ * fails a signal. */
+static void classify(gw_ctx *ctx, const gw_signal *s, const char *rid, long long now,
+                     sig_result *r)
+{
+    const gw_config *c = &ctx->cfg;
+    const char *ns = s->target.namespace_;
+    const char *override = NULL, *ns_label = NULL;
+    char ov[64], nl[64], path[400];
+    json_t *obj;
+    if (c->environment_lookup && *ns) {
+        snprintf(path, sizeof path, "/api/v1/namespaces/%s/configmaps/%s",
+                 c->environment_configmap_namespace, c->environment_configmap_name);
+        if (cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj) == GW_OK) {
+            const char *v = json_string_value(json_object_get(json_object_get(obj, "data"), ns));
+            if (v && strlen(v) < sizeof ov)
+                override = strcpy(ov, v);
+        }
+        snprintf(path, sizeof path, "/api/v1/namespaces/%s", ns);
+        if (cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj) == GW_OK) {
+            const char *v = json_string_value(
+                json_object_get(json_object_get(obj, "labels"), c->environment_namespace_label));
+            if (v && strlen(v) < sizeof nl)
+                ns_label = strcpy(nl, v);
+        }
+    }
+    gw_classify_environment(c, override, ns_label, ns, s->labels, r->env);
+    gw_classify_priority(c, s->severity, r->env, r->prio);
+}
+
+/* scope.require_label: the namespace or the resource itself must carry
+ * `<scope.label>: "true"`.  GW_OK with *why NULL when managed; an error
+ * when neither could be read (the signal is retried, never dropped). */
+static gw_err scope_check(gw_ctx *ctx, const gw_signal *s, const char *rid, long long now,
+                          const char **why)
+{
+    const gw_config *c = &ctx->cfg;
+    char path[600];
+    json_t *obj;
+    gw_err rc = GW_ENOTFOUND;
+    *why = NULL;
+    if (*s->target.namespace_) {
+        snprintf(path, sizeof path, "/api/v1/namespaces/%s", s->target.namespace_);
+        rc = cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj);
+        if (rc == GW_OK && gw_scope_labelled(obj, c->scope_label))
+            return GW_OK;
+        if (rc && rc != GW_ENOTFOUND)
+            return rc;
+    }
+    if (gw_object_path(s->target.kind, s->target.api_version, s->target.namespace_,
+                       s->target.name, path, sizeof path)) {
+        rc = cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj);
+        if (rc == GW_OK && gw_scope_labelled(obj, c->scope_label))
+            return GW_OK;
+        if (rc && rc != GW_ENOTFOUND)
+            return rc;
+    }
+    *why = "out of scope: neither the namespace nor the resource is labelled for alertgw "
+           "(scope.require_label)";
+    return GW_OK;
+}
+
+/* owners.resolve: the signal's target becomes its top controller owner and
+ * the fingerprint follows.  A failed lookup keeps the resource itself. */
+static void resolve_owner(gw_ctx *ctx, gw_signal *s, gw_owned_target *owned, const char *rid,
+                          long long now)
+{
+    char err[256];
+    int hops = 0;
+    if (!strcmp(s->target.kind, "Unknown"))
+        return;
+    gw_err rc = gw_owner_resolve(ctx->objects, &ctx->cfg, &s->target, now, owned, &hops, err,
+                                 sizeof err);
+    if (rc) {
+        /* counted always, logged at 1, 2, 4, 8, ... so that a resource
+         * that is gone for good does not flood the log */
+        unsigned long long n = ++ctx->owner_failures;
+        gw_log(ctx->log_min, (n & (n - 1)) ? GW_LOG_DEBUG : GW_LOG_WARN, rid,
+               "owner resolution failed (%llu so far), using the resource itself: %s", n, err);
+        return;
+    }
+    if (!hops)
+        return;
+    char fp[65];
+    if (gw_fingerprint(s->cluster, &owned->t, ctx->cfg.fp_include_signal_name ? s->name : NULL,
+                       fp)) {
+        ctx->owner_failures++;
+        return;
+    }
+    s->target = owned->t;
+    memcpy(s->fingerprint, fp, sizeof fp);
+}
+
+static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in, const char *rid,
                            sig_result *r)
 {
     memset(r, 0, sizeof *r);
-    if (s->error[0]) {
+    snprintf(r->fp, sizeof r->fp, "%s", in->fingerprint);
+    if (in->error[0]) {
         r->kind = R_REJECTED;
-        snprintf(r->msg, sizeof r->msg, "%s", s->error);
+        snprintf(r->msg, sizeof r->msg, "%s", in->error);
         return;
     }
-    if (s->ignored) {
+    if (in->ignored) {
         r->kind = R_IGNORED;
-        snprintf(r->msg, sizeof r->msg, "%s", s->ignored);
+        snprintf(r->msg, sizeof r->msg, "%s", in->ignored);
         return;
     }
-    r->env = gw_classify_environment(s->labels);
-    r->prio = gw_classify_priority(s->severity, r->env);
     long long now = gw_now_ms();
-    gw_dedup_result d;
+    gw_signal sig = *in;
+    const gw_signal *s = &sig;
+    gw_owned_target owned;
+    if (ctx->cfg.owners_resolve) {
+        resolve_owner(ctx, &sig, &owned, rid, now);
+        snprintf(r->fp, sizeof r->fp, "%s", sig.fingerprint);
+    }
     gw_err rc;
+    if (ctx->cfg.scope_require_label) {
+        const char *why;
+        if ((rc = scope_check(ctx, s, rid, now, &why))) {
+            fail(r, rc == GW_EKUBECONF ? GW_EKUBE : rc, "%s",
+                 "scope check: namespace labels unreadable; retry");
+            return;
+        }
+        if (why) {
+            r->kind = R_IGNORED;
+            snprintf(r->msg, sizeof r->msg, "%s", why);
+            return;
+        }
+    }
+    classify(ctx, s, rid, now, r);
+    gw_dedup_result d;
 
     if (s->resolved) {
         if ((rc = gw_dedup_resolve(&ctx->dedup, s->fingerprint, now, &d))) {
@@ -335,7 +610,9 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, c
             char ts[32], err[512];
             gw_rfc3339(now, ts);
             set_ref(r, d.ns, d.name, &d);
-            if (gw_rrstore_annotate(ctx->kube, &ctx->cfg, d.ns, d.name, "kubernaut.ai/resolved-at",
+            /* a storm member's resolution does not resolve the storm */
+            if (!d.member &&
+                gw_rrstore_annotate(ctx->kube, &ctx->cfg, d.ns, d.name, "kubernaut.ai/resolved-at",
                                     ts, &ctx->scratch, err, sizeof err))
                 gw_log(ctx->log_min, GW_LOG_WARN, rid, "resolved annotation failed: %s", err);
         }
@@ -345,12 +622,16 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, c
     const char *rr_ns = ctx->cfg.rr_namespace;
     if (!strcmp(ctx->cfg.rr_namespace_mode, "signal") && *s->target.namespace_)
         rr_ns = s->target.namespace_;
-    char owner[48];
+    char owner[48], group[17], resource[330];
     snprintf(owner, sizeof owner, "%ld-%llu", ctx->pid, ++ctx->seq);
+    gw_dedup_group(s->target.namespace_, s->name, group);
+    snprintf(resource, sizeof resource, "%s/%s", s->target.kind, s->target.name);
+    long esc_at = gw_escalation_threshold(&ctx->cfg, r->env);
+    gw_dedup_signal ds = { group, s->target.namespace_, s->name, resource, esc_at };
     long long deadline = now + ctx->cfg.dedup_pending_wait_ms;
     int restarts = 0;
     for (;;) {
-        if ((rc = gw_dedup_hit(&ctx->dedup, s->fingerprint, now, owner, &d))) {
+        if ((rc = gw_dedup_hit(&ctx->dedup, s->fingerprint, &ds, now, owner, &d))) {
             fail(r, rc, "redis: %s", ctx->redis.errstr);
             return;
         }
@@ -358,10 +639,29 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, c
             create_path(ctx, b, s, rid, rr_ns, owner, now, r);
             return;
         }
-        if (d.kind == GW_DEDUP_DUP) {
-            if (d.sync_due &&
-                sync_status(ctx, rid, d.ns, d.name, d.count, d.first_ms, d.last_ms) &&
-                restarts++ == 0) {
+        if (d.kind == GW_DEDUP_STORM_NEW) {
+            r->storm_total = d.storm_total;
+            snprintf(r->storm_type, sizeof r->storm_type, "%s", d.storm_type);
+            storm_create_path(ctx, b, s, &ds, rid, rr_ns, owner, now, r);
+            return;
+        }
+        if (d.kind == GW_DEDUP_CAPPED) {
+            fail(r, GW_EBUSY, "namespace \"%.63s\" reached storm.namespace_cap (%ld new "
+                 "requests per minute); retry later", s->target.namespace_,
+                 ctx->cfg.storm_namespace_cap);
+            return;
+        }
+        if (d.kind == GW_DEDUP_DUP || d.kind == GW_DEDUP_AGGREGATED) {
+            bool finished = false;
+            if (d.sync_due && d.kind == GW_DEDUP_DUP) {
+                finished = sync_status(ctx, rid, d.ns, d.name, d.count, d.first_ms, d.last_ms);
+            } else if (d.sync_due) {
+                gw_flush_item it;
+                if (gw_dedup_storm_info(&ctx->dedup, group, &it) == GW_OK &&
+                    (finished = sync_storm(ctx, rid, &it)))
+                    gw_dedup_storm_forget(&ctx->dedup, group, d.name);
+            }
+            if (finished && restarts++ == 0) {
                 /* the request finished or was deleted: this occurrence
                  * starts a new one */
                 if ((rc = gw_dedup_forget(&ctx->dedup, s->fingerprint, d.name))) {
@@ -371,7 +671,20 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, c
                 continue;
             }
             set_ref(r, d.ns, d.name, &d);
+            if (d.kind == GW_DEDUP_AGGREGATED) {
+                r->kind = R_AGGREGATED;
+                r->storm_total = d.storm_total;
+                snprintf(r->storm_type, sizeof r->storm_type, "%s", d.storm_type);
+                return;
+            }
             r->kind = R_DUP;
+            char from[8];
+            snprintf(from, sizeof from, "%s", r->prio);
+            if ((d.escalated || d.escalate) && gw_priority_raise(from, r->prio)) {
+                r->escalated = true;
+                if (d.escalate)
+                    escalate(ctx, rid, r, from, esc_at);
+            }
             return;
         }
         /* pending: another worker is creating it right now */
@@ -384,6 +697,43 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, c
         nanosleep(&ts, NULL);
         now = gw_now_ms();
     }
+}
+
+/* ---- the trailing flush ------------------------------------------------- */
+
+long gw_tick(gw_ctx *ctx)
+{
+    long long now = gw_now_ms();
+    /* how often an idle worker looks for queued syncs: often enough that
+     * a count converges within status_sync_interval plus this */
+    long poll = ctx->cfg.dedup_status_sync_interval_ms / 2;
+    poll = poll < 250 ? 250 : poll > 1000 ? 1000 : poll;
+    if (now < ctx->next_tick_ms)
+        return (long)(ctx->next_tick_ms - now);
+    gw_flush_item items[16];
+    size_t n = 0;
+    long long next_due = 0;
+    if (gw_dedup_flush(&ctx->dedup, now, items, 16, &n, &next_due)) {
+        gw_log(ctx->log_min, GW_LOG_DEBUG, NULL, "trailing flush: redis: %s", ctx->redis.errstr);
+        n = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        gw_flush_item *it = &items[i];
+        if (it->storm) {
+            if (sync_storm(ctx, NULL, it))
+                gw_dedup_storm_forget(&ctx->dedup, it->id, it->name);
+        } else if (sync_status(ctx, NULL, it->ns, it->name, it->count, it->first_ms,
+                               it->last_ms)) {
+            gw_dedup_forget(&ctx->dedup, it->id, it->name);
+        }
+    }
+    long wait = poll;
+    if (n == 16)
+        wait = 0; /* more are due: go on at once */
+    else if (next_due > now && next_due - now < wait)
+        wait = (long)(next_due - now);
+    ctx->next_tick_ms = now + wait;
+    return wait;
 }
 
 /* ---- responses ---------------------------------------------------------- */
@@ -429,16 +779,22 @@ static void ref_string(const sig_result *r, char *out, size_t outlen)
 /* 201 and 202 are the hot answers: written directly.  Every value in them
  * is hex, a DNS name, a validated label value, a number or our own
  * timestamp; gw_json_str escapes anyway, so no input can break the JSON. */
-static gw_err write_stored(gw_buf *b, const gw_signal *s, const sig_result *r)
+static gw_err write_stored(gw_buf *b, const sig_result *r)
 {
+    static const char *const heads[] = {
+        [R_CREATED] = "{\"status\":\"created\",\"message\":\"RemediationRequest created\","
+                      "\"fingerprint\":",
+        [R_DUP] = "{\"status\":\"duplicate\",\"message\":\"duplicate signal; occurrence "
+                  "counted\",\"fingerprint\":",
+        [R_AGGREGATED] = "{\"status\":\"aggregated\",\"message\":\"alert storm: signal "
+                         "added to the aggregated RemediationRequest\",\"fingerprint\":",
+    };
     bool created = r->kind == R_CREATED;
-    gw_err rc = gw_buf_appends(b, created ? "{\"status\":\"created\",\"message\":"
-                                            "\"RemediationRequest created\",\"fingerprint\":"
-                                          : "{\"status\":\"duplicate\",\"message\":"
-                                            "\"duplicate signal; occurrence counted\","
-                                            "\"fingerprint\":");
-    rc = rc ? rc : gw_json_str(b, s->fingerprint);
-    rc = rc ? rc : gw_buf_appends(b, created ? ",\"duplicate\":false" : ",\"duplicate\":true");
+    gw_err rc = gw_buf_appends(b, heads[r->kind]);
+    rc = rc ? rc : gw_json_str(b, r->fp);
+    rc = rc ? rc : gw_buf_printf(b, ",\"duplicate\":%s",
+                                 r->kind == R_DUP || (r->kind == R_AGGREGATED && r->count > 1)
+                                     ? "true" : "false");
     rc = rc ? rc : gw_buf_appends(b, ",\"remediationRequestName\":");
     rc = rc ? rc : gw_json_str(b, r->rr_name);
     rc = rc ? rc : gw_buf_appends(b, ",\"remediationRequestNamespace\":");
@@ -447,6 +803,14 @@ static gw_err write_stored(gw_buf *b, const gw_signal *s, const sig_result *r)
     rc = rc ? rc : gw_json_str(b, r->env);
     rc = rc ? rc : gw_buf_appends(b, ",\"priority\":");
     rc = rc ? rc : gw_json_str(b, r->prio);
+    if (r->escalated)
+        rc = rc ? rc : gw_buf_appends(b, ",\"escalated\":true");
+    if (r->kind == R_AGGREGATED) {
+        rc = rc ? rc : gw_buf_appends(b, ",\"storm\":{\"type\":");
+        rc = rc ? rc : gw_json_str(b, r->storm_type);
+        rc = rc ? rc : gw_buf_printf(b, ",\"resources\":%lld,\"opened\":%s}", r->storm_total,
+                                     r->storm_opened ? "true" : "false");
+    }
     if (!created) {
         char ref[330], first[32], last[32];
         ref_string(r, ref, sizeof ref);
@@ -461,12 +825,12 @@ static gw_err write_stored(gw_buf *b, const gw_signal *s, const sig_result *r)
     return rc ? rc : gw_buf_appends(b, "}");
 }
 
-static void reply_single(gw_response *resp, const gw_signal *s, const sig_result *r)
+static void reply_single(gw_response *resp, const sig_result *r)
 {
-    if (r->kind == R_CREATED || r->kind == R_DUP) {
+    if (r->kind == R_CREATED || r->kind == R_DUP || r->kind == R_AGGREGATED) {
         resp->status = r->kind == R_CREATED ? 201 : 202;
         resp->content_type = "application/json";
-        if (write_stored(&resp->body, s, r)) {
+        if (write_stored(&resp->body, r)) {
             gw_buf_reset(&resp->body);
             gw_buf_appends(&resp->body, "{\"status\":\"error\"}");
         }
@@ -475,7 +839,7 @@ static void reply_single(gw_response *resp, const gw_signal *s, const sig_result
     char ref[330];
     ref_string(r, ref, sizeof ref);
     reply_json(resp, 200, json_pack("{s:s,s:s,s:s,s:s}", "status", "ignored", "reason", r->msg,
-                                    "fingerprint", s->fingerprint, "remediationRequestRef", ref));
+                                    "fingerprint", r->fp, "remediationRequestRef", ref));
 }
 
 /* What a client may read about a failure: no hostnames, no URLs. */
@@ -504,7 +868,7 @@ static void reply_batch(gw_ctx *ctx, const gw_request *req, gw_response *resp, c
             /* the full cause (with internal addresses) goes to the log;
              * the client learns what failed and that it should retry */
             gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "alerts[%zu] %s: %s", i,
-                   b->signals[i].fingerprint, res[i].msg);
+                   res[i].fp, res[i].msg);
             const char *what = client_detail(&res[i]);
             char detail[GW_ERRMSG + 200];
             if (b->n > 1)
@@ -521,11 +885,12 @@ static void reply_batch(gw_ctx *ctx, const gw_request *req, gw_response *resp, c
             reply_problem(ctx, resp, 400, req->path, r->msg);
             return;
         }
-        reply_single(resp, &b->signals[0], r);
+        reply_single(resp, r);
         return;
     }
-    static const char *const names[] = { "created", "duplicate", "ignored", "rejected", "failed" };
-    long counts[5] = { 0 };
+    static const char *const names[] = { "created", "duplicate", "aggregated", "ignored",
+                                         "rejected", "failed" };
+    long counts[6] = { 0 };
     json_t *results = json_array();
     for (size_t i = 0; i < b->n; i++) {
         const sig_result *r = &res[i];
@@ -533,7 +898,7 @@ static void reply_batch(gw_ctx *ctx, const gw_request *req, gw_response *resp, c
         ref_string(r, ref, sizeof ref);
         counts[r->kind]++;
         json_t *e = json_pack("{s:I,s:s,s:s}", "index", (json_int_t)i, "status", names[r->kind],
-                              "fingerprint", b->signals[i].fingerprint);
+                              "fingerprint", r->fp);
         if (ref[0])
             json_object_set_new(e, "remediationRequestRef", json_string(ref));
         if (r->kind == R_REJECTED)
@@ -541,12 +906,17 @@ static void reply_batch(gw_ctx *ctx, const gw_request *req, gw_response *resp, c
         else
             json_object_set_new(e, "message", json_string(r->kind == R_CREATED ? "created"
                                                         : r->kind == R_DUP ? "deduplicated"
+                                                        : r->kind == R_AGGREGATED ? "aggregated"
                                                         : r->msg));
+        if (r->kind == R_CREATED || r->kind == R_DUP || r->kind == R_AGGREGATED) {
+            json_object_set_new(e, "environment", json_string(r->env));
+            json_object_set_new(e, "priority", json_string(r->prio));
+        }
         json_array_append_new(results, e);
     }
     json_t *j = json_pack("{s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "results", results, "summary",
                           "total", (json_int_t)b->n, "created", (json_int_t)counts[R_CREATED],
-                          "deduplicated", (json_int_t)counts[R_DUP], "aggregated", (json_int_t)0,
+                          "deduplicated", (json_int_t)counts[R_DUP], "aggregated", (json_int_t)counts[R_AGGREGATED],
                           "ignored", (json_int_t)counts[R_IGNORED], "rejected",
                           (json_int_t)counts[R_REJECTED], "failed", (json_int_t)0);
     reply_json(resp, 207, j);
@@ -580,11 +950,12 @@ static const char *process_batch(gw_ctx *ctx, const gw_request *req, gw_response
         if (res[done - 1].kind == R_FAILED && temporary(res[done - 1].err))
             break; /* the rest would fail the same way; the resend covers them */
     }
-    snprintf(fp_out, 65, "%s", b->signals[0].fingerprint);
+    snprintf(fp_out, 65, "%s", res[0].fp);
     reply_batch(ctx, req, resp, b, res, done);
     const char *decision = b->n > 1 ? "batch"
                            : res[0].kind == R_CREATED ? "created"
                            : res[0].kind == R_DUP     ? "duplicate"
+                           : res[0].kind == R_AGGREGATED ? "aggregated"
                            : res[0].kind == R_IGNORED ? "ignored"
                            : res[0].kind == R_REJECTED ? "rejected" : "failed";
     if (resp->status >= 500)
@@ -759,6 +1130,14 @@ static void handle_signal_get(gw_ctx *ctx, const gw_request *req, gw_response *r
         gw_rfc3339(d.resolved_ms, rs);
         json_object_set_new(j, "resolvedAt", json_string(rs));
     }
+    json_object_set_new(j, "escalated", json_boolean(d.escalated));
+    if (d.member)
+        json_object_set_new(j, "storm", json_pack("{s:b,s:s,s:I,s:s}", "member", 1, "type",
+                                                  d.storm_type, "resources",
+                                                  (json_int_t)d.storm_total,
+                                                  "aggregateRef", ref));
+    else
+        json_object_set_new(j, "storm", json_pack("{s:b}", "member", 0));
     reply_json(resp, 200, j);
 }
 

@@ -64,4 +64,12 @@ void gw_response_free(gw_response *resp);
  * problem becomes an HTTP status and a problem body. */
 void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp);
 
+/* The trailing status flush (spec 3.11): patches the status syncs other
+ * occurrences queued in Redis once they are due, so a count converges even
+ * when no further alert arrives.  Cheap to call often: it asks Redis at most
+ * once per poll period (250 ms - 1 s) and returns how many milliseconds
+ * the caller may wait before calling it again.  The front end calls it
+ * between requests and when idle. */
+long gw_tick(gw_ctx *ctx);
+
 #endif

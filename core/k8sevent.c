@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "target.h"
+#include "text.h"
 
 static const char *str(json_t *obj, const char *key)
 {
@@ -30,22 +31,8 @@ static bool kind_ok(const char *k)
 /* events.severity_overrides: "Reason=severity,Reason2=severity2". */
 static const char *severity_for(const gw_config *cfg, const char *reason, char *buf, size_t buflen)
 {
-    const char *p = cfg->events_severity_overrides;
-    size_t rl = strlen(reason);
-    while (p && *p) {
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        const char *eq = memchr(p, '=', n);
-        if (eq && (size_t)(eq - p) == rl && !strncmp(p, reason, rl)) {
-            size_t vl = n - (size_t)(eq - p) - 1;
-            if (vl > 0 && vl < buflen) {
-                memcpy(buf, eq + 1, vl);
-                buf[vl] = '\0';
-                return buf;
-            }
-        }
-        p = end ? end + 1 : NULL;
-    }
+    if (gw_pairs_get(cfg->events_severity_overrides, reason, buf, buflen) && *buf)
+        return buf;
     return "warning";
 }
 

@@ -43,6 +43,16 @@ static json_t *string_map(json_t *src, size_t cut)
     return out;
 }
 
+void gw_rr_storm_annotations(json_t *ann, const char *type, const char *resources,
+                             long long total)
+{
+    char n[24];
+    snprintf(n, sizeof n, "%lld", total);
+    json_object_set_new(ann, "kubernaut.ai/storm-type", json_string(type));
+    json_object_set_new(ann, "kubernaut.ai/storm-resources", json_string(resources ? resources : ""));
+    json_object_set_new(ann, "kubernaut.ai/storm-resource-count", json_string(n));
+}
+
 json_t *gw_rr_build(const gw_config *cfg, const gw_rr_input *in)
 {
     const gw_signal *s = in->sig;
@@ -76,9 +86,13 @@ json_t *gw_rr_build(const gw_config *cfg, const gw_rr_input *in)
         json_object_set_new(labels, "kubernaut.ai/priority", json_string(lv));
     if (gw_label_value(s->severity, lv))
         json_object_set_new(labels, "kubernaut.ai/severity", json_string(lv));
+    if (in->storm_type)
+        json_object_set_new(labels, "kubernaut.ai/storm", json_string("true"));
     json_object_set_new(meta, "labels", labels);
     json_t *ann = json_object();
     json_object_set_new(ann, "kubernaut.ai/created-at", json_string(created));
+    if (in->storm_type)
+        gw_rr_storm_annotations(ann, in->storm_type, in->storm_resources, in->storm_total);
     json_object_set_new(meta, "annotations", ann);
     json_object_set_new(root, "metadata", meta);
 

@@ -21,10 +21,20 @@ typedef struct {
     long long        received_ms;
     const char      *raw;           /* request body (originalPayload) */
     size_t           raw_len;
+    /* a storm's aggregate: label kubernaut.ai/storm "true" and the storm
+     * annotations (gw_rr_storm_annotations); NULL for ordinary requests */
+    const char      *storm_type;
+    const char      *storm_resources; /* "Pod/a,Pod/b" */
+    long long        storm_total;
 } gw_rr_input;
 
 /* Returns a new reference (caller json_decref()s), NULL on ENOMEM. */
 json_t *gw_rr_build(const gw_config *cfg, const gw_rr_input *in);
+
+/* Sets the storm annotations on an annotations object: type, the listed
+ * resources (comma-separated, as given, already capped), the total. */
+void gw_rr_storm_annotations(json_t *ann, const char *type, const char *resources,
+                             long long total);
 
 /* Writes the "rr-<first 12 hex>-<8 random hex>" name into out (>= 25). */
 void gw_rr_name(const char *fingerprint, const unsigned char rnd[4], char *out);

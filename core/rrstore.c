@@ -160,14 +160,13 @@ gw_err gw_rrstore_patch_dedup(gw_kube *k, const gw_config *cfg, const char *ns, 
     return GW_OK;
 }
 
-gw_err gw_rrstore_annotate(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
-                           const char *key, const char *value, gw_buf *scratch, char *err,
-                           size_t errlen)
+gw_err gw_rrstore_patch_meta(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
+                             json_t *meta, gw_buf *scratch, char *err, size_t errlen)
 {
     char path[700], coll[400];
     coll_path(cfg, ns, coll, sizeof coll);
     snprintf(path, sizeof path, "%s/%s", coll, name);
-    json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", key, value);
+    json_t *patch = json_pack("{s:O}", "metadata", meta);
     char *body = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
     json_decref(patch);
     if (!body)
@@ -179,9 +178,23 @@ gw_err gw_rrstore_annotate(gw_kube *k, const gw_config *cfg, const char *ns, con
     free(body);
     if (rc)
         return rc;
+    if (status == 404)
+        return gw_fail(GW_ENOTFOUND, err, errlen, "patch metadata: %s/%s is gone", ns, name);
     if (status != 200)
-        return classify(status, scratch, "annotate", err, errlen);
+        return classify(status, scratch, "patch metadata", err, errlen);
     return GW_OK;
+}
+
+gw_err gw_rrstore_annotate(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
+                           const char *key, const char *value, gw_buf *scratch, char *err,
+                           size_t errlen)
+{
+    json_t *meta = json_pack("{s:{s:s}}", "annotations", key, value);
+    if (!meta)
+        return GW_ENOMEM;
+    gw_err rc = gw_rrstore_patch_meta(k, cfg, ns, name, meta, scratch, err, errlen);
+    json_decref(meta);
+    return rc;
 }
 
 gw_err gw_rrstore_probe(gw_kube *k, const gw_config *cfg, gw_buf *scratch, long *http_status,

@@ -38,6 +38,11 @@ gw_err gw_rrstore_patch_dedup(gw_kube *k, const gw_config *cfg, const char *ns, 
                               long long count, long long first_ms, long long last_ms,
                               gw_buf *scratch, bool *finished, char *err, size_t errlen);
 
+/* Merge-patches metadata with `meta` ({"labels":{...},"annotations":{...}});
+ * borrowed.  404 is GW_ENOTFOUND. */
+gw_err gw_rrstore_patch_meta(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
+                             json_t *meta, gw_buf *scratch, char *err, size_t errlen);
+
 /* Merge-patches one metadata annotation (e.g. kubernaut.ai/resolved-at). */
 gw_err gw_rrstore_annotate(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
                            const char *key, const char *value, gw_buf *scratch, char *err,

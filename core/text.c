@@ -130,3 +130,54 @@ gw_err gw_json_str(gw_buf *b, const char *s)
         rc = gw_buf_append(b, "\"", 1);
     return rc;
 }
+
+static void trim(const char **s, size_t *n)
+{
+    while (*n && (**s == ' ' || **s == '\t')) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+        (*n)--;
+}
+
+bool gw_pairs_next(const char **p, const char **key, size_t *klen, const char **val,
+                   size_t *vlen)
+{
+    while (*p && **p) {
+        const char *s = *p, *end = strchr(s, ',');
+        size_t n = end ? (size_t)(end - s) : strlen(s);
+        *p = end ? end + 1 : s + n;
+        const char *eq = memchr(s, '=', n);
+        *key = s;
+        *klen = eq ? (size_t)(eq - s) : n;
+        trim(key, klen);
+        if (eq) {
+            *val = eq + 1;
+            *vlen = n - (size_t)(eq - s) - 1;
+            trim(val, vlen);
+        } else {
+            *val = NULL;
+            *vlen = 0;
+        }
+        if (*klen || *val)
+            return true;
+    }
+    return false;
+}
+
+bool gw_pairs_get(const char *list, const char *key, char *out, size_t outlen)
+{
+    const char *p = list, *k, *v;
+    size_t kl, vl, want = strlen(key);
+    while (gw_pairs_next(&p, &k, &kl, &v, &vl)) {
+        if (v && kl == want && !memcmp(k, key, kl)) {
+            if (vl >= outlen)
+                return false;
+            memcpy(out, v, vl);
+            out[vl] = '\0';
+            return true;
+        }
+    }
+    return false;
+}

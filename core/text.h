@@ -33,4 +33,16 @@ void gw_hex_encode(const unsigned char *in, size_t n, char *out);
  * path; JSON for the apiserver is always built with jansson. */
 gw_err gw_json_str(gw_buf *b, const char *s);
 
+/* Walks a "key=value,key2=value2" list (the config's map-valued keys).
+ * *p is the cursor (start it at the list); returns false at the end, else
+ * points key/val into the list with their lengths (spaces around either
+ * are skipped; val is NULL when the entry has no '=').  Empty entries are
+ * skipped. */
+bool gw_pairs_next(const char **p, const char **key, size_t *klen, const char **val,
+                   size_t *vlen);
+
+/* Looks key up in such a list; copies its value to out (NUL-terminated)
+ * and returns true when found and it fits. */
+bool gw_pairs_get(const char *list, const char *key, char *out, size_t outlen);
+
 #endif

@@ -20,12 +20,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <curl/curl.h>
 
 #include "config.h"
 #include "gateway.h"
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t tick_due;
+
+/* SIGALRM: the idle wait for the next trailing flush is over.  The timer is
+ * armed only around FCGX_Accept_r, so it interrupts nothing else. */
+static void on_alarm(int sig)
+{
+    (void)sig;
+    tick_due = 1;
+}
+
+static void arm_timer(long ms)
+{
+    struct itimerval it;
+    memset(&it, 0, sizeof it);
+    it.it_value.tv_sec = ms / 1000;
+    it.it_value.tv_usec = (ms % 1000) * 1000;
+    if (ms > 0 && !it.it_value.tv_sec && !it.it_value.tv_usec)
+        it.it_value.tv_usec = 1000;
+    setitimer(ITIMER_REAL, &it, NULL);
+}
 
 static void on_stop(int sig)
 {
@@ -43,6 +64,8 @@ static void install_signals(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
+    sa.sa_handler = on_alarm; /* no SA_RESTART either: accept() returns EINTR */
+    sigaction(SIGALRM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -272,12 +295,28 @@ int main(int argc, char **argv)
         fflush(stdout);
     } else {
         FCGX_Request request;
-        if (FCGX_Init() || FCGX_InitRequest(&request, 0, 0)) {
+        /* FCGI_FAIL_ACCEPT_ON_INTR: accept() gives up on a signal, so the
+         * idle worker wakes for the trailing flush (gw_tick) and for
+         * SIGTERM. */
+        if (FCGX_Init() || FCGX_InitRequest(&request, 0, FCGI_FAIL_ACCEPT_ON_INTR)) {
             fprintf(stderr, "alertgw-fcgi: FastCGI initialisation failed\n");
             rc = 1;
         } else {
             io x = { &request };
-            while (!stop_requested && FCGX_Accept_r(&request) >= 0) {
+            while (!stop_requested) {
+                tick_due = 0;
+                arm_timer(gw_tick(ctx));
+                int a = FCGX_Accept_r(&request);
+                arm_timer(0);
+                if (stop_requested)
+                    break;
+                if (a < 0) {
+                    if (a == -EINTR || tick_due)
+                        continue; /* the timer, or another harmless signal */
+                    fprintf(stderr, "alertgw-fcgi: accept failed (%d); exiting\n", a);
+                    rc = 1;
+                    break;
+                }
                 serve(ctx, &x, &body, &resp);
                 FCGX_Finish_r(&request);
             }

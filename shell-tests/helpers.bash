@@ -258,6 +258,27 @@ kube_rr_count() {
 # kube_get_rr NAME: one RemediationRequest as JSON.
 kube_get_rr() { kube_api "$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests/$1"; }
 
+# kube_create PATH JSON: POSTs an object as admin (fails on a non-2xx);
+# prints the created object.
+kube_create() {
+    kube_api "$1" -f -X POST -H 'Content-Type: application/json' --data "$2"
+}
+
+# kube_merge PATH JSON: merge-patches an object as admin (fails on non-2xx).
+kube_merge() {
+    kube_api "$1" -f -X PATCH -H 'Content-Type: application/merge-patch+json' --data "$2" >/dev/null
+}
+
+# kube_namespace NAME [KEY=VALUE...]: creates a namespace with these labels.
+kube_namespace() {
+    local name=$1; shift
+    local labels
+    labels=$(jq -cn '$ARGS.positional | map(capture("^(?<k>[^=]+)=(?<v>.*)$") | {(.k): .v}) | add // {}' \
+        --args "$@") || return 1
+    kube_create api/v1/namespaces \
+        "$(jq -cn --arg n "$name" --argjson l "$labels" '{apiVersion:"v1",kind:"Namespace",metadata:{name:$n,labels:$l}}')" >/dev/null
+}
+
 # kube_rr_occurrences NAME: status.deduplication.occurrenceCount (or empty).
 kube_rr_occurrences() { kube_get_rr "$1" | jq -r '.status.deduplication.occurrenceCount // empty'; }
 

@@ -570,7 +570,15 @@ static void reference_lists_every_key(void **state)
         "remediation.original_payload_max", "dedup.ttl", "dedup.pending_lease",
         "dedup.pending_wait", "dedup.status_sync_interval", "fingerprint.include_signal_name",
         "fingerprint.cluster_label", "signals.allow_unknown_target", "events.max_age",
-        "events.max_future", "events.severity_overrides",
+        "events.max_future", "events.severity_overrides", "environment.lookup",
+        "environment.configmap_name", "environment.configmap_namespace",
+        "environment.namespace_label", "environment.patterns", "environment.cache_ttl",
+        "priority.table", "priority.default", "priority.severity_aliases",
+        "priority.environment_aliases", "priority.escalation", "scope.require_label",
+        "scope.label", "owners.resolve", "owners.max_depth", "owners.cache_ttl",
+        "owners.cache_entries", "storm.enabled", "storm.rate_threshold",
+        "storm.pattern_threshold", "storm.pattern_window", "storm.aggregation_window",
+        "storm.max_window", "storm.max_resources", "storm.namespace_cap",
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         char want[96], env[96];

@@ -435,10 +435,35 @@ static void name_format(void **state)
     assert_string_equal(out, "rr-0123456789ab-00000000");
 }
 
+/* An aggregate: the storm label and annotations; ordinary requests have none. */
+static void storm_aggregate_marks(void **state)
+{
+    fixture *f = *state;
+    json_t *meta = json_object_get(build(f), "metadata");
+    assert_null(json_object_get(json_object_get(meta, "labels"), "kubernaut.ai/storm"));
+    assert_null(json_object_get(json_object_get(meta, "annotations"), "kubernaut.ai/storm-type"));
+    f->in.storm_type = "pattern";
+    f->in.storm_resources = "Pod/a,Pod/b";
+    f->in.storm_total = 140;
+    meta = json_object_get(build(f), "metadata");
+    json_t *ann = json_object_get(meta, "annotations");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(meta, "labels"),
+                                                          "kubernaut.ai/storm")), "true");
+    assert_string_equal(json_string_value(json_object_get(ann, "kubernaut.ai/storm-type")),
+                        "pattern");
+    assert_string_equal(json_string_value(json_object_get(ann, "kubernaut.ai/storm-resources")),
+                        "Pod/a,Pod/b");
+    /* annotation values are strings, the total included */
+    assert_string_equal(json_string_value(json_object_get(ann,
+                                                          "kubernaut.ai/storm-resource-count")),
+                        "140");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(envelope_and_metadata, setup, teardown),
+        cmocka_unit_test_setup_teardown(storm_aggregate_marks, setup, teardown),
         cmocka_unit_test_setup_teardown(required_spec_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(node_target_has_no_namespace, setup, teardown),
         cmocka_unit_test_setup_teardown(empty_values_omitted, setup, teardown),

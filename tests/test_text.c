@@ -1,7 +1,6 @@
 /* test_text.c - unit tests for the small pure helpers: core/text.c (label
- * values, UTF-8 cutting and cleaning), core/clock.c (RFC 3339),
- * core/classify.c (environment and the default priority table) and
- * core/problem.c (RFC 7807 bodies). */
+ * values, UTF-8 cutting and cleaning, key=value lists), core/clock.c
+ * (RFC 3339) and core/problem.c (RFC 7807 bodies). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,7 +11,6 @@
 #include <string.h>
 
 #include "buf.h"
-#include "classify.h"
 #include "clock.h"
 #include "problem.h"
 #include "text.h"
@@ -340,61 +338,6 @@ static void rfc3339_format(void **state)
     assert_int_equal(back, now);
 }
 
-/* ------------------------------------------------------------- classify */
-
-static void priority_defaults(void **state)
-{
-    (void)state;
-    assert_string_equal(gw_classify_priority("critical", "production"), "P0");
-    assert_string_equal(gw_classify_priority("critical", "staging"), "P1");
-    assert_string_equal(gw_classify_priority("warning", "production"), "P1");
-    assert_string_equal(gw_classify_priority("critical", "development"), "P2");
-    assert_string_equal(gw_classify_priority("warning", "staging"), "P2");
-    assert_string_equal(gw_classify_priority("info", "production"), "P2");
-    /* everything else */
-    assert_string_equal(gw_classify_priority("warning", "development"), "P3");
-    assert_string_equal(gw_classify_priority("info", "staging"), "P3");
-    assert_string_equal(gw_classify_priority("info", "development"), "P3");
-    assert_string_equal(gw_classify_priority("critical", "unknown"), "P3");
-    assert_string_equal(gw_classify_priority("unknown", "production"), "P3");
-    assert_string_equal(gw_classify_priority("none", "production"), "P3");
-    assert_string_equal(gw_classify_priority("", ""), "P3");
-}
-
-static void priority_aliases(void **state)
-{
-    (void)state;
-    assert_string_equal(gw_classify_priority("page", "production"), "P0");
-    assert_string_equal(gw_classify_priority("sev1", "production"), "P0");
-    assert_string_equal(gw_classify_priority("error", "production"), "P0");
-    assert_string_equal(gw_classify_priority("CRITICAL", "Production"), "P0");
-    assert_string_equal(gw_classify_priority("critical", "prod"), "P0");
-    assert_string_equal(gw_classify_priority("warn", "production"), "P1");
-    assert_string_equal(gw_classify_priority("critical", "stage"), "P1");
-    assert_string_equal(gw_classify_priority("critical", "dev"), "P2");
-    /* near misses are not aliases */
-    assert_string_equal(gw_classify_priority("criticall", "production"), "P3");
-    assert_string_equal(gw_classify_priority("critical", "production-eu"), "P3");
-}
-
-static void environment_from_labels(void **state)
-{
-    (void)state;
-    json_t *l = json_pack("{s:s}", "environment", "production");
-    assert_string_equal(gw_classify_environment(l), "production");
-    json_decref(l);
-    l = json_pack("{s:s}", "environment", "Not A Label!");
-    assert_string_equal(gw_classify_environment(l), "unknown");
-    json_decref(l);
-    l = json_pack("{s:s}", "env", "production");
-    assert_string_equal(gw_classify_environment(l), "unknown");
-    json_decref(l);
-    l = json_pack("{s:i}", "environment", 1);
-    assert_string_equal(gw_classify_environment(l), "unknown");
-    json_decref(l);
-    assert_string_equal(gw_classify_environment(NULL), "unknown");
-}
-
 /* -------------------------------------------------------------- problem */
 
 static json_t *problem(int status, const char *detail, const char *instance, const char *rid)
@@ -528,9 +471,6 @@ int main(void)
         cmocka_unit_test(rfc3339_parse_valid),
         cmocka_unit_test(rfc3339_parse_invalid),
         cmocka_unit_test(rfc3339_format),
-        cmocka_unit_test(priority_defaults),
-        cmocka_unit_test(priority_aliases),
-        cmocka_unit_test(environment_from_labels),
         cmocka_unit_test(problem_bodies),
         cmocka_unit_test(problem_unknown_status_is_internal),
         cmocka_unit_test(problem_hostile_text),

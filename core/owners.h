@@ -1,0 +1,50 @@
+/* owners.h - Kubernetes object paths, owner resolution and the scope label.
+ *
+ * Owner resolution (owners.resolve): alerts on different pods of one
+ * Deployment are one problem.  Starting at the target, each object is read
+ * (through the per-worker kcache) and its controller ownerReference
+ * followed - Pod -> ReplicaSet -> Deployment, Pod -> Job -> CronJob - at
+ * most owners.max_depth hops.  The top owner becomes the target: it need
+ * not be readable itself (an operator's custom resource), only its child.
+ *
+ * Ownership: gw_owned_target holds copies; its .t points into it. */
+#ifndef GW_OWNERS_H
+#define GW_OWNERS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "err.h"
+#include "kcache.h"
+#include "signal.h"
+
+typedef struct {
+    char      kind[64];
+    char      name[254];
+    char      ns[64];
+    char      api_version[128];
+    gw_target t;              /* points into the arrays above */
+} gw_owned_target;
+
+/* The REST path of an object ("/apis/apps/v1/namespaces/x/deployments/y").
+ * api_version "" uses the kind's usual one.  false when the kind is not one
+ * alertgw knows how to read (its plural is not guessable safely). */
+bool gw_object_path(const char *kind, const char *api_version, const char *ns, const char *name,
+                    char *out, size_t outlen);
+
+/* Whether kind is cluster-scoped (Node, PersistentVolume, Namespace). */
+bool gw_kind_cluster_scoped(const char *kind);
+
+/* Climbs from in to its top controller owner.  *hops is how many owners
+ * were followed (0: out is a copy of in).  An error (object unreadable,
+ * apiserver down) is returned with err set and out a copy of in: the
+ * caller falls back to the resource itself and counts the failure. */
+gw_err gw_owner_resolve(gw_kcache *c, const gw_config *cfg, const gw_target *in, long long now_ms,
+                        gw_owned_target *out, int *hops, char *err, size_t errlen);
+
+/* Whether a cached object's labels carry `label: "true"`. */
+bool gw_scope_labelled(json_t *cached, const char *label);
+
+#endif
