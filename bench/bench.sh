@@ -9,8 +9,12 @@
 #               same worker count: what this machine can do at all
 #   duplicate   alertgw, one alert posted over and over (the common case:
 #               Alertmanager resends every group) - Redis only
-#   new-alert   alertgw, every request a new pod: a new fingerprint, a
-#               RemediationRequest created in the apiserver
+#   new-alert   alertgw, every request a new pod in a new namespace: a new
+#               fingerprint, a RemediationRequest created in the apiserver
+#               (own namespaces, so no storm rule or namespace cap applies)
+#   storm       alertgw, every request a new pod in one namespace with one
+#               alert name: after the fifth, every signal joins the storm's
+#               aggregated request (Redis only, plus the coalesced sync)
 #
 # and prints one table: requests/s, p50, p99, non-2xx, worker RSS and the
 # duplicate path as a percentage of the ceiling.  Absolute numbers move with
@@ -56,7 +60,8 @@ gw_start_redis unix
 gw_start_kube
 
 sed 's/BENCH_POD/bench-fixed-0/g' "$BENCH_DIR/body.json" >"$GW_TMP/fixed.json"
-cp "$BENCH_DIR/body.json" "$GW_TMP/template.json"
+sed 's/"namespace":"bench"/"namespace":"BENCH_POD"/g' "$BENCH_DIR/body.json" >"$GW_TMP/template.json"
+cp "$BENCH_DIR/body.json" "$GW_TMP/storm.json"
 
 # rss_kb: summed and largest VmRSS of the current workers.
 rss() {
@@ -120,6 +125,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json
 for c in $CONNECTIONS; do run_wrk duplicate "$c" fixed fixed.json; done
 first_conns=${CONNECTIONS%% *}
 run_wrk new-alert "$first_conns" unique template.json
+run_wrk storm "$first_conns" unique storm.json
 created=$(curl -s --cacert "$KUBE_CA_FILE" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" \
     "$KUBE_API_URL/$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests?labelSelector=app.kubernetes.io/managed-by=alertgw" \
     | jq '.items | length')

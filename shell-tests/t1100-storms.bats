@@ -127,6 +127,29 @@ storm_rrs() {
     assert_equal "$(storm_rrs "$ns" | jq length)" 2
 }
 
+@test "a busy storm still closes after max_window (gateway restarted with 4 s)" {
+    local ns i first
+    gw_stop_lighttpd
+    gw_start_lighttpd ALERTGW_STORM_AGGREGATION_WINDOW=3s ALERTGW_STORM_MAX_WINDOW=4s
+    ns=$(gw_uniq long)
+    for i in $(seq 1 5); do
+        gw_post_alert "$(am_body Endless pod="e-$i" namespace="$ns" severity=warning)"
+    done
+    assert_equal "$(gw_body_jq .storm.opened)" true
+    first=$(gw_body_jq .remediationRequestName)
+    # a new member every second: never 3 s of quiet
+    for i in 6 7 8; do
+        sleep 1
+        gw_post_alert "$(am_body Endless pod="e-$i" namespace="$ns" severity=warning)"
+        assert_equal "$(gw_body_jq .remediationRequestName)" "$first"
+    done
+    sleep 1.5 # now more than 4 s after the opening
+    gw_post_alert "$(am_body Endless pod=e-9 namespace="$ns" severity=warning)"
+    assert_status 202
+    assert_equal "$(gw_body_jq .storm.opened)" true
+    [[ $(gw_body_jq .remediationRequestName) != "$first" ]] || fail "max_window did not close the storm"
+}
+
 @test "rate storm: more than rate_threshold new signals a minute (gateway restarted)" {
     local ns i
     gw_stop_lighttpd
