@@ -178,6 +178,9 @@ static const key_def keys[] = {
       "resources listed on an aggregated request (the total is always kept)"),
     K("storm", "namespace_cap", T_INT, storm_namespace_cap, "60",
       "new requests per namespace per minute; above: 503 + Retry-After (0: no cap)"),
+
+    K("metrics", "path", T_STR, metrics_path, "",
+      "file the workers share their counters through; empty: $ALERTGW_STATE_DIR/metrics.shm, else /run/alertgw/metrics.shm"),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

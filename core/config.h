@@ -109,6 +109,9 @@ typedef struct {
     long   storm_max_window_ms;      /* longest a storm stays open */
     long   storm_max_resources;      /* resources listed on the aggregate */
     long   storm_namespace_cap;      /* new requests per namespace per minute; 0: none */
+
+    /* metrics */
+    char  *metrics_path;             /* shared counters file; "" derived (metrics.h) */
 } gw_config;
 
 /* Fills cfg with the defaults.  Never fails except on ENOMEM. */

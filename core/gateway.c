@@ -31,6 +31,7 @@
 #include "kcache.h"
 #include "kube.h"
 #include "log.h"
+#include "metrics.h"
 #include "owners.h"
 #include "problem.h"
 #include "redis.h"
@@ -55,6 +56,7 @@ struct gw_ctx {
     gw_secret          grafana[GW_MAX_SECRETS]; /* owned data */
     size_t             ngrafana;
     gw_kcache         *objects;  /* namespaces, ConfigMap, owners (owned) */
+    gw_metrics        *metrics;  /* shared counters (owned mapping) */
     gw_buf             kscratch; /* the object cache's answers */
     long long          next_tick_ms;   /* when gw_tick next asks Redis */
     unsigned long long owner_failures; /* owner lookups that fell back */
@@ -76,6 +78,7 @@ typedef struct {
     char        prio[8];
     bool        escalated;
     bool        storm_opened;     /* R_AGGREGATED: this signal opened the storm */
+    bool        create_failed;    /* R_FAILED while creating a request */
     long long   storm_total;
     char        storm_type[16];
 } sig_result;
@@ -175,6 +178,21 @@ gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
         gw_ctx_free(ctx);
         return GW_ENOMEM;
     }
+    char mpath[1024], merr[512];
+    const char *state = getenv("ALERTGW_STATE_DIR");
+    if (*ctx->cfg.metrics_path)
+        snprintf(mpath, sizeof mpath, "%s", ctx->cfg.metrics_path);
+    else if (state && *state)
+        snprintf(mpath, sizeof mpath, "%s/metrics.shm", state);
+    else
+        snprintf(mpath, sizeof mpath, "/run/alertgw/metrics.shm");
+    rc = gw_metrics_open(mpath, &ctx->metrics, merr, sizeof merr);
+    if (rc == GW_ENOMEM) {
+        gw_ctx_free(ctx);
+        return rc;
+    }
+    if (rc) /* metrics never stop alerts */
+        gw_log(ctx->log_min, GW_LOG_WARN, NULL, "%s", merr);
     *out = ctx;
     return GW_OK;
 }
@@ -184,6 +202,7 @@ void gw_ctx_free(gw_ctx *ctx)
     if (!ctx)
         return;
     gw_kcache_free(ctx->objects);
+    gw_metrics_close(ctx->metrics);
     gw_buf_free(&ctx->kscratch);
     gw_kube_free(ctx->kube);
     gw_redis_free(&ctx->redis);
@@ -246,6 +265,8 @@ static bool sync_status(gw_ctx *ctx, const char *rid, const char *ns, const char
     bool finished = false;
     gw_err rc = gw_rrstore_patch_dedup(ctx->kube, &ctx->cfg, ns, name, count, first_ms, last_ms,
                                        &ctx->scratch, &finished, err, sizeof err);
+    gw_metrics_up(ctx->metrics, GW_UP_KUBE, rc != GW_EKUBE);
+    gw_metrics_count(ctx->metrics, rid ? GW_C_SYNC_INLINE : GW_C_SYNC_FLUSH);
     if (rc)
         gw_log(ctx->log_min, GW_LOG_WARN, rid, "status sync of %s/%s failed: %s", ns, name, err);
     return finished;
@@ -310,7 +331,13 @@ static void create_failed(gw_ctx *ctx, const char *rid, gw_err rc, const char *e
 {
     if (!temporary(rc) || rc == GW_EBUSY)
         gw_log(ctx->log_min, GW_LOG_ERROR, rid, "create failed: %s", err);
+    gw_metrics_create_error(ctx->metrics, temporary(rc) ? GW_CERR_UNAVAILABLE
+                                          : rc == GW_EKUBECONF ? GW_CERR_REJECTED
+                                                               : GW_CERR_INTERNAL);
+    if (rc == GW_EKUBE)
+        gw_metrics_up(ctx->metrics, GW_UP_KUBE, false);
     fail(r, rc == GW_EBUSY ? GW_EKUBE : rc, "kubernetes: %s", err);
+    r->create_failed = true;
 }
 
 /* The fingerprint is ours (pending claim): adopt an open request from
@@ -361,6 +388,7 @@ static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, cons
         d.count = 1;
         d.first_ms = d.last_ms = now;
     }
+    gw_metrics_up(ctx->metrics, GW_UP_KUBE, true);
     set_ref(r, rr_ns, name, &d);
     r->kind = R_CREATED;
     sync_status(ctx, rid, rr_ns, name, d.count, d.first_ms, d.last_ms);
@@ -447,8 +475,10 @@ static void escalate(gw_ctx *ctx, const char *rid, const sig_result *r, const ch
                               err, sizeof err))
         gw_log(ctx->log_min, GW_LOG_WARN, rid, "escalation of %s/%s failed: %s", r->rr_ns,
                r->rr_name, err);
-    else
+    else {
+        gw_metrics_count(ctx->metrics, GW_C_ESCALATIONS);
         gw_log(ctx->log_min, GW_LOG_INFO, rid, "escalated %s/%s: %s", r->rr_ns, r->rr_name, why);
+    }
     json_decref(meta);
 }
 
@@ -543,6 +573,7 @@ static void resolve_owner(gw_ctx *ctx, gw_signal *s, gw_owned_target *owned, con
         /* counted always, logged at 1, 2, 4, 8, ... so that a resource
          * that is gone for good does not flood the log */
         unsigned long long n = ++ctx->owner_failures;
+        gw_metrics_count(ctx->metrics, GW_C_OWNER_FAILURES);
         gw_log(ctx->log_min, (n & (n - 1)) ? GW_LOG_DEBUG : GW_LOG_WARN, rid,
                "owner resolution failed (%llu so far), using the resource itself: %s", n, err);
         return;
@@ -631,7 +662,9 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in, 
     long long deadline = now + ctx->cfg.dedup_pending_wait_ms;
     int restarts = 0;
     for (;;) {
-        if ((rc = gw_dedup_hit(&ctx->dedup, s->fingerprint, &ds, now, owner, &d))) {
+        rc = gw_dedup_hit(&ctx->dedup, s->fingerprint, &ds, now, owner, &d);
+        gw_metrics_up(ctx->metrics, GW_UP_REDIS, rc != GW_EREDIS);
+        if (rc) {
             fail(r, rc, "redis: %s", ctx->redis.errstr);
             return;
         }
@@ -646,6 +679,7 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in, 
             return;
         }
         if (d.kind == GW_DEDUP_CAPPED) {
+            gw_metrics_count(ctx->metrics, GW_C_NS_CAPPED);
             fail(r, GW_EBUSY, "namespace \"%.63s\" reached storm.namespace_cap (%ld new "
                  "requests per minute); retry later", s->target.namespace_,
                  ctx->cfg.storm_namespace_cap);
@@ -934,9 +968,50 @@ static bool json_content_type(const char *ct)
     return n == 16 && !strncasecmp(ct, "application/json", 16);
 }
 
+typedef enum { SRC_ALERTMANAGER, SRC_K8S_EVENT, SRC_GRAFANA } webhook_source;
+
+/* Folds a severity to the metric's label values (aliases as for priority). */
+static gw_m_severity severity_label(const gw_config *cfg, const char *sev)
+{
+    char lower[64], folded[64];
+    size_t i = 0;
+    for (; sev && sev[i] && i < sizeof lower - 1; i++)
+        lower[i] = (char)((sev[i] >= 'A' && sev[i] <= 'Z') ? sev[i] + 32 : sev[i]);
+    lower[i] = '\0';
+    const char *s = gw_pairs_get(cfg->priority_severity_aliases, lower, folded, sizeof folded)
+                        ? folded : lower;
+    return !strcmp(s, "critical") ? GW_SEV_CRITICAL
+           : !strcmp(s, "warning") ? GW_SEV_WARNING
+           : !strcmp(s, "info")    ? GW_SEV_INFO : GW_SEV_OTHER;
+}
+
+/* One signal's outcome in the counters. */
+static void count_result(gw_ctx *ctx, webhook_source src, const gw_signal *s, const sig_result *r)
+{
+    gw_metrics *m = ctx->metrics;
+    if (r->kind == R_REJECTED) {
+        gw_metrics_rejected(m, GW_REJ_VALIDATION);
+        return;
+    }
+    gw_metrics_received(m, src == SRC_GRAFANA ? GW_SRC_GRAFANA
+                           : src == SRC_K8S_EVENT ? GW_SRC_K8S_EVENTS : GW_SRC_PROMETHEUS,
+                        severity_label(&ctx->cfg, s->severity));
+    switch (r->kind) {
+    case R_CREATED: gw_metrics_count(m, GW_C_CREATED); break;
+    case R_DUP: gw_metrics_count(m, GW_C_DEDUPLICATED); break;
+    case R_AGGREGATED:
+        gw_metrics_count(m, GW_C_AGGREGATED);
+        if (r->storm_opened)
+            gw_metrics_storm(m, strcmp(r->storm_type, "rate") ? GW_STORM_PATTERN : GW_STORM_RATE);
+        break;
+    case R_IGNORED: gw_metrics_count(m, GW_C_IGNORED); break;
+    default: break;
+    }
+}
+
 /* Runs every signal of b and writes the answer; returns the log decision. */
 static const char *process_batch(gw_ctx *ctx, const gw_request *req, gw_response *resp,
-                                 const gw_batch *b, char *fp_out)
+                                 webhook_source src, const gw_batch *b, char *fp_out)
 {
     sig_result *res = calloc(b->n, sizeof *res);
     if (!res) {
@@ -946,6 +1021,7 @@ static const char *process_batch(gw_ctx *ctx, const gw_request *req, gw_response
     size_t done = 0;
     while (done < b->n) {
         process_signal(ctx, b, &b->signals[done], resp->request_id, &res[done]);
+        count_result(ctx, src, &b->signals[done], &res[done]);
         done++;
         if (res[done - 1].kind == R_FAILED && temporary(res[done - 1].err))
             break; /* the rest would fail the same way; the resend covers them */
@@ -963,8 +1039,6 @@ static const char *process_batch(gw_ctx *ctx, const gw_request *req, gw_response
     free(res);
     return decision;
 }
-
-typedef enum { SRC_ALERTMANAGER, SRC_K8S_EVENT, SRC_GRAFANA } webhook_source;
 
 static const char *header(const gw_request *req, const char *name)
 {
@@ -996,6 +1070,7 @@ static const char *handle_webhook(gw_ctx *ctx, const gw_request *req, gw_respons
 {
     if (strcmp(req->method, "POST")) {
         resp->allow = "POST";
+        gw_metrics_rejected(ctx->metrics, GW_REJ_METHOD);
         reply_problem(ctx, resp, 405, req->path, "this route accepts POST only");
         return "rejected";
     }
@@ -1004,10 +1079,12 @@ static const char *handle_webhook(gw_ctx *ctx, const gw_request *req, gw_respons
         char d[128];
         snprintf(d, sizeof d, "body of %lld bytes exceeds the limit of %ld bytes",
                  req->content_length > 0 ? req->content_length : (long long)req->body_len, max);
+        gw_metrics_rejected(ctx->metrics, GW_REJ_TOO_LARGE);
         reply_problem(ctx, resp, 413, req->path, d);
         return "rejected";
     }
     if (!json_content_type(req->content_type)) {
+        gw_metrics_rejected(ctx->metrics, GW_REJ_MEDIA_TYPE);
         char d[200];
         snprintf(d, sizeof d, "Content-Type must be application/json, not \"%.100s\"",
                  req->content_type);
@@ -1015,6 +1092,7 @@ static const char *handle_webhook(gw_ctx *ctx, const gw_request *req, gw_respons
         return "rejected";
     }
     if (!req->body || !req->body_len) {
+        gw_metrics_rejected(ctx->metrics, GW_REJ_VALIDATION);
         reply_problem(ctx, resp, 400, req->path,
                       src == SRC_K8S_EVENT ? "empty body: expected a Kubernetes Event"
                                            : "empty body: expected an Alertmanager webhook");
@@ -1026,6 +1104,9 @@ static const char *handle_webhook(gw_ctx *ctx, const gw_request *req, gw_respons
             /* a security event: the reason, never a secret or the signature */
             gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id,
                    "security_event: grafana webhook refused: %s", why);
+            gw_metrics_rejected(ctx->metrics, GW_REJ_UNAUTHORIZED);
+            gw_metrics_auth_failure(ctx->metrics, strncmp(why, "missing", 7) ? GW_AUTH_MISMATCH
+                                                                            : GW_AUTH_MISSING);
             reply_problem(ctx, resp, 401, req->path,
                           "webhook signature missing or not valid for any configured secret");
             return "unauthorized";
@@ -1043,11 +1124,14 @@ static const char *handle_webhook(gw_ctx *ctx, const gw_request *req, gw_respons
                                 &ctx->cfg, req->body, req->body_len, &scratch, &bp, err,
                                 sizeof err);
     if (rc) {
+        if (rc == GW_ETOOBIG || rc == GW_EINVAL)
+            gw_metrics_rejected(ctx->metrics, rc == GW_ETOOBIG ? GW_REJ_TOO_LARGE
+                                                               : GW_REJ_VALIDATION);
         reply_problem(ctx, resp, rc == GW_ETOOBIG ? 413 : rc == GW_EINVAL ? 400 : 500, req->path,
                       err);
         return "rejected";
     }
-    const char *decision = process_batch(ctx, req, resp, bp, fp_out);
+    const char *decision = process_batch(ctx, req, resp, src, bp, fp_out);
     gw_batch_free(&scratch);
     return decision;
 }
@@ -1058,7 +1142,9 @@ static void handle_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
         reply_problem(ctx, resp, 503, req->path, "shutting down");
         return;
     }
-    if (gw_redis_ping(&ctx->redis)) {
+    bool redis_ok = gw_redis_ping(&ctx->redis) == GW_OK;
+    gw_metrics_up(ctx->metrics, GW_UP_REDIS, redis_ok);
+    if (!redis_ok) {
         gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "readyz: redis: %s",
                ctx->redis.errstr);
         reply_problem(ctx, resp, 503, req->path, "redis not reachable (cause in the worker log)");
@@ -1067,6 +1153,7 @@ static void handle_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
     char err[512];
     long status = 0;
     gw_err rc = gw_rrstore_probe(ctx->kube, &ctx->cfg, &ctx->scratch, &status, err, sizeof err);
+    gw_metrics_up(ctx->metrics, GW_UP_KUBE, rc == GW_OK && status < 500);
     if (rc || status != 200) {
         char d[640];
         if (rc) {
@@ -1139,6 +1226,22 @@ static void handle_signal_get(gw_ctx *ctx, const gw_request *req, gw_response *r
     else
         json_object_set_new(j, "storm", json_pack("{s:b}", "member", 0));
     reply_json(resp, 200, j);
+}
+
+/* GET /metrics: the whole worker pool's counters (metrics.h). */
+static void handle_metrics(gw_ctx *ctx, const gw_request *req, gw_response *resp)
+{
+    if (strcmp(req->method, "GET")) {
+        resp->allow = "GET";
+        reply_problem(ctx, resp, 405, req->path, "this route accepts GET only");
+        return;
+    }
+    if (gw_metrics_write(ctx->metrics, PACKAGE_VERSION, &resp->body)) {
+        reply_problem(ctx, resp, 500, req->path, "metrics did not fit the response buffer");
+        return;
+    }
+    resp->status = 200;
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
 /* An error the web server produced itself, re-dispatched to us.  A worker
@@ -1226,6 +1329,9 @@ void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp)
     } else if (!strcmp(path, "/readyz")) {
         route = "readyz";
         handle_readyz(ctx, &r, resp);
+    } else if (!strcmp(path, "/metrics")) {
+        route = "metrics";
+        handle_metrics(ctx, &r, resp);
     } else if (!strncmp(path, ctx->cfg.server_signals_prefix, plen) && path[plen] == '/' &&
                !strchr(path + plen + 1, '/')) {
         route = "signal";
@@ -1236,8 +1342,21 @@ void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp)
 
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    if (!strcmp(route, "healthz") && resp->status == 200 && ctx->log_min > GW_LOG_DEBUG)
-        return; /* probes every few seconds would drown the log */
+    static const char *const routes[GW_ROUTE_N] = {
+        [GW_ROUTE_PROMETHEUS] = "prometheus", [GW_ROUTE_GRAFANA] = "grafana",
+        [GW_ROUTE_K8S_EVENT] = "kubernetes-event", [GW_ROUTE_SIGNAL] = "signal",
+        [GW_ROUTE_HEALTHZ] = "healthz", [GW_ROUTE_READYZ] = "readyz",
+        [GW_ROUTE_METRICS] = "metrics", [GW_ROUTE_WEB_ERROR] = "web-error",
+        [GW_ROUTE_OTHER] = "other",
+    };
+    int ri = GW_ROUTE_OTHER;
+    for (int i = 0; i < GW_ROUTE_N; i++)
+        if (!strcmp(route, routes[i]))
+            ri = i;
+    gw_metrics_observe(ctx->metrics, (gw_m_route)ri, resp->status, ms / 1e3);
+    if ((ri == GW_ROUTE_HEALTHZ || ri == GW_ROUTE_METRICS) && resp->status == 200 &&
+        ctx->log_min > GW_LOG_DEBUG)
+        return; /* probes and scrapes every few seconds would drown the log */
     gw_log_req line = {
         .request_id = resp->request_id,
         .route = route,

@@ -13,6 +13,7 @@ PACKAGES=(
     libfcgi-dev libhiredis-dev libcurl4-openssl-dev libssl-dev libjansson-dev libyaml-dev
     # tests
     libcmocka-dev bats bats-assert bats-support curl jq openssl
+    prometheus                 # promtool: the /metrics exposition is checked with it
     # runtime and the local stack
     lighttpd spawn-fcgi redis-server etcd-server prometheus-alertmanager
     # benchmark

@@ -279,9 +279,9 @@ static void full_file(void **state)
 static void unknown_section(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(load_yaml(f, "server:\n  max_alerts: 10\nmetrics:\n  port: 9090\n"),
+    assert_int_equal(load_yaml(f, "server:\n  max_alerts: 10\ntracing:\n  port: 9090\n"),
                      GW_ECONFIG);
-    assert_contains(f->errs, "metrics: line 3: unknown section");
+    assert_contains(f->errs, "tracing: line 3: unknown section");
     /* the good part of the file still applied */
     assert_int_equal(f->cfg.server_max_alerts, 10);
 }
@@ -384,14 +384,14 @@ static void several_errors_at_once(void **state)
         "  group:\n"                    /* 9 sequence */
         "    - a\n"                     /* 10 */
         "  namespace_mode: cluster\n"   /* 11 fails validation */
-        "metrics:\n"                    /* 12 unknown section */
+        "tracing:\n"                    /* 12 unknown section */
         "  port: 9090\n";               /* 13 */
     assert_int_equal(load_yaml(f, yaml), GW_ECONFIG);
     assert_contains(f->errs, "server.colour: line 3: unknown key");
     assert_contains(f->errs, "dedup.ttl: line 5");
     assert_contains(f->errs, "kubernetes.allow_insecure: line 7");
     assert_contains(f->errs, "remediation.group: line 9");
-    assert_contains(f->errs, "metrics: line 12: unknown section");
+    assert_contains(f->errs, "tracing: line 12: unknown section");
     assert_contains(f->errs, "remediation.namespace_mode: must be controller or signal");
     assert_int_equal(count_lines(f->errs), 6);
     assert_int_equal(f->cfg.server_max_alerts, 10);
@@ -578,7 +578,7 @@ static void reference_lists_every_key(void **state)
         "scope.label", "owners.resolve", "owners.max_depth", "owners.cache_ttl",
         "owners.cache_entries", "storm.enabled", "storm.rate_threshold",
         "storm.pattern_threshold", "storm.pattern_window", "storm.aggregation_window",
-        "storm.max_window", "storm.max_resources", "storm.namespace_cap",
+        "storm.max_window", "storm.max_resources", "storm.namespace_cap", "metrics.path",
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         char want[96], env[96];

@@ -1,0 +1,347 @@
+/* metrics.c - see metrics.h.
+ *
+ * The file is one struct; its header (magic, layout version, size) lets a
+ * newer binary recognise an older layout and start a fresh file instead of
+ * misreading it.  Creation is serialised with flock() so that the workers
+ * of a starting pool agree on one file. */
+#include "metrics.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAGIC 0x616c65727467774dull /* "alertgwM" */
+#define LAYOUT 1
+
+/* Status codes the histogram keeps apart; others are "other". */
+static const int codes[] = { 200, 201, 202, 207, 400, 401, 403, 404, 405, 413, 415, 500, 503 };
+#define NCODES (sizeof codes / sizeof codes[0] + 1)
+/* Upper bounds in seconds; the last bucket is +Inf. */
+static const double bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+                                 5, 10 };
+#define NBOUNDS (sizeof bounds / sizeof bounds[0])
+
+typedef _Atomic uint64_t ctr;
+
+typedef struct {
+    uint64_t magic;
+    uint32_t layout;
+    uint32_t size;
+    ctr      received[GW_SRC_N][GW_SEV_N];
+    ctr      counters[GW_C_N];
+    ctr      rejected[GW_REJ_N];
+    ctr      create_errors[GW_CERR_N];
+    ctr      storms[GW_STORM_N];
+    ctr      auth[GW_AUTH_N];
+    _Atomic int64_t up[GW_UP_N];                       /* -1 unknown, 0, 1 */
+    ctr      buckets[GW_ROUTE_N][NCODES][NBOUNDS + 1]; /* non-cumulative */
+    ctr      sum_us[GW_ROUTE_N][NCODES];
+} layout;
+
+struct gw_metrics {
+    layout *l;
+    bool    shared;
+};
+
+static void init_layout(layout *l)
+{
+    memset(l, 0, sizeof *l);
+    for (int i = 0; i < GW_UP_N; i++)
+        atomic_store(&l->up[i], -1);
+    l->layout = LAYOUT;
+    l->size = sizeof *l;
+    atomic_thread_fence(memory_order_release);
+    l->magic = MAGIC;
+}
+
+static gw_err private_layout(gw_metrics *m)
+{
+    m->l = calloc(1, sizeof *m->l);
+    if (!m->l)
+        return GW_ENOMEM;
+    init_layout(m->l);
+    m->shared = false;
+    return GW_OK;
+}
+
+/* Maps an open file under flock: sizes and initialises a new (empty) file;
+ * *stale when the file holds another layout (the caller replaces it). */
+static gw_err map_locked(int fd, const char *path, void **p, bool *stale, char *err, size_t errlen)
+{
+    struct stat st;
+    *stale = false;
+    if (fstat(fd, &st))
+        return gw_fail(GW_ECONFIG, err, errlen, "metrics.path %s: %s", path, strerror(errno));
+    bool empty = st.st_size == 0;
+    if (!empty) {
+        layout head;
+        if (st.st_size != (off_t)sizeof(layout) || pread(fd, &head, 16, 0) != 16 ||
+            head.magic != MAGIC || head.layout != LAYOUT || head.size != sizeof(layout)) {
+            *stale = true;
+            return GW_OK;
+        }
+    } else if (ftruncate(fd, sizeof(layout))) {
+        return gw_fail(GW_ECONFIG, err, errlen, "metrics.path %s: cannot size it: %s", path,
+                       strerror(errno));
+    }
+    *p = mmap(NULL, sizeof(layout), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (*p == MAP_FAILED)
+        return gw_fail(GW_ECONFIG, err, errlen, "metrics.path %s: mmap: %s", path, strerror(errno));
+    if (empty)
+        init_layout(*p);
+    return GW_OK;
+}
+
+gw_err gw_metrics_open(const char *path, gw_metrics **out, char *err, size_t errlen)
+{
+    gw_metrics *m = calloc(1, sizeof *m);
+    *out = m;
+    if (!m)
+        return GW_ENOMEM;
+    gw_err rc = GW_OK;
+    void *p = MAP_FAILED;
+    /* a file of another layout (an upgrade) is unlinked, never truncated:
+     * workers of the old binary may still have it mapped */
+    for (int attempt = 0; attempt < 4 && p == MAP_FAILED && !rc; attempt++) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            rc = gw_fail(GW_ECONFIG, err, errlen, "metrics.path %s: %s", path, strerror(errno));
+            break;
+        }
+        bool stale = false;
+        struct stat a, b;
+        if (flock(fd, LOCK_EX) != 0) {
+            rc = gw_fail(GW_ECONFIG, err, errlen, "metrics.path %s: flock: %s", path,
+                         strerror(errno));
+        } else if (!(fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino &&
+                     a.st_dev == b.st_dev)) {
+            flock(fd, LOCK_UN); /* replaced by another worker while we waited: reopen */
+        } else {
+            rc = map_locked(fd, path, &p, &stale, err, errlen);
+            if (stale && unlink(path))
+                rc = gw_fail(GW_ECONFIG, err, errlen, "metrics.path %s: old layout, cannot "
+                             "replace it: %s", path, strerror(errno));
+            flock(fd, LOCK_UN);
+        }
+        close(fd); /* the mapping stays */
+    }
+    if (!rc && p == MAP_FAILED)
+        rc = gw_fail(GW_ECONFIG, err, errlen, "metrics.path %s: could not be set up", path);
+    if (rc) {
+        if (private_layout(m))
+            return GW_ENOMEM;
+        return rc;
+    }
+    m->l = p;
+    m->shared = true;
+    return GW_OK;
+}
+
+void gw_metrics_close(gw_metrics *m)
+{
+    if (!m)
+        return;
+    if (m->shared)
+        munmap(m->l, sizeof *m->l);
+    else
+        free(m->l);
+    free(m);
+}
+
+#define ADD(x) atomic_fetch_add_explicit(&(x), 1, memory_order_relaxed)
+
+void gw_metrics_received(gw_metrics *m, gw_m_source src, gw_m_severity sev)
+{
+    if (m && src < GW_SRC_N && sev < GW_SEV_N)
+        ADD(m->l->received[src][sev]);
+}
+
+void gw_metrics_count(gw_metrics *m, gw_m_counter c)
+{
+    if (m && c < GW_C_N)
+        ADD(m->l->counters[c]);
+}
+
+void gw_metrics_rejected(gw_metrics *m, gw_m_reject why)
+{
+    if (m && why < GW_REJ_N)
+        ADD(m->l->rejected[why]);
+}
+
+void gw_metrics_create_error(gw_metrics *m, gw_m_create_err why)
+{
+    if (m && why < GW_CERR_N)
+        ADD(m->l->create_errors[why]);
+}
+
+void gw_metrics_storm(gw_metrics *m, gw_m_storm type)
+{
+    if (m && type < GW_STORM_N)
+        ADD(m->l->storms[type]);
+}
+
+void gw_metrics_auth_failure(gw_metrics *m, gw_m_auth_reason why)
+{
+    if (m && why < GW_AUTH_N)
+        ADD(m->l->auth[why]);
+}
+
+void gw_metrics_up(gw_metrics *m, gw_m_up which, bool up)
+{
+    if (m && which < GW_UP_N)
+        atomic_store_explicit(&m->l->up[which], up ? 1 : 0, memory_order_relaxed);
+}
+
+static size_t code_index(int status)
+{
+    for (size_t i = 0; i < NCODES - 1; i++)
+        if (codes[i] == status)
+            return i;
+    return NCODES - 1;
+}
+
+void gw_metrics_observe(gw_metrics *m, gw_m_route route, int status, double seconds)
+{
+    if (!m || route >= GW_ROUTE_N)
+        return;
+    size_t c = code_index(status), b = 0;
+    while (b < NBOUNDS && seconds > bounds[b])
+        b++;
+    ADD(m->l->buckets[route][c][b]);
+    uint64_t us = seconds > 0 ? (uint64_t)(seconds * 1e6 + 0.5) : 0;
+    atomic_fetch_add_explicit(&m->l->sum_us[route][c], us, memory_order_relaxed);
+}
+
+/* ---- exposition ---------------------------------------------------------- */
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+static const char *const sources[] = { "prometheus", "grafana", "kubernetes-events" };
+static const char *const severities[] = { "critical", "warning", "info", "other" };
+static const char *const routes[] = { "prometheus", "grafana", "kubernetes-event", "signal",
+                                      "healthz", "readyz", "metrics", "web-error", "other" };
+static const char *const rejects[] = { "validation", "too_large", "unsupported_media_type",
+                                       "method_not_allowed", "unauthorized" };
+static const char *const create_errs[] = { "unavailable", "rejected", "internal" };
+static const char *const storm_types[] = { "pattern", "rate" };
+static const char *const auth_reasons[] = { "missing_signature", "signature_mismatch" };
+
+static const struct {
+    const char *name, *help;
+} counters[GW_C_N] = {
+    [GW_C_DEDUPLICATED] = { "gateway_signals_deduplicated_total",
+                            "Signals counted on an existing RemediationRequest." },
+    [GW_C_AGGREGATED] = { "gateway_signals_aggregated_total",
+                          "Signals folded into a storm's aggregated RemediationRequest." },
+    [GW_C_CREATED] = { "gateway_crds_created_total", "RemediationRequests created." },
+    [GW_C_IGNORED] = { "gateway_signals_ignored_total",
+                       "Signals accepted but not acted on (resolved, Normal events, out of scope)." },
+    [GW_C_ESCALATIONS] = { "gateway_escalations_total",
+                           "RemediationRequests whose priority was raised by escalation." },
+    [GW_C_OWNER_FAILURES] = { "gateway_owner_resolution_failures_total",
+                              "Owner lookups that fell back to the resource itself." },
+    [GW_C_SYNC_INLINE] = { "gateway_status_syncs_inline_total",
+                           "status.deduplication patches made by the occurrence that was due." },
+    [GW_C_SYNC_FLUSH] = { "gateway_status_syncs_flushed_total",
+                          "status.deduplication patches made by the trailing flush." },
+    [GW_C_NS_CAPPED] = { "gateway_namespace_cap_refusals_total",
+                         "New signals answered 503 because their namespace hit storm.namespace_cap." },
+};
+
+static gw_err head(gw_buf *b, const char *name, const char *type, const char *help)
+{
+    return gw_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+gw_err gw_metrics_write(const gw_metrics *m, const char *version, gw_buf *b)
+{
+    layout *l = m->l;
+    gw_err rc = head(b, "gateway_build_info", "gauge", "alertgw version; always 1.");
+    rc = rc ? rc : gw_buf_printf(b, "gateway_build_info{version=\"%s\"} 1\n", version);
+    rc = rc ? rc : head(b, "gateway_metrics_shared", "gauge",
+                        "1 when these counters are the whole worker pool's, 0 when this worker's only.");
+    rc = rc ? rc : gw_buf_printf(b, "gateway_metrics_shared %d\n", m->shared ? 1 : 0);
+
+    rc = rc ? rc : head(b, "gateway_signals_received_total", "counter",
+                        "Signals received, by source and severity class.");
+    for (int s = 0; s < GW_SRC_N; s++)
+        for (int v = 0; v < GW_SEV_N; v++)
+            rc = rc ? rc : gw_buf_printf(b, "gateway_signals_received_total{source=\"%s\","
+                                            "severity=\"%s\"} %llu\n", sources[s], severities[v],
+                                         (unsigned long long)LOAD(l->received[s][v]));
+    for (int c = 0; c < GW_C_N; c++) {
+        rc = rc ? rc : head(b, counters[c].name, "counter", counters[c].help);
+        rc = rc ? rc : gw_buf_printf(b, "%s %llu\n", counters[c].name,
+                                     (unsigned long long)LOAD(l->counters[c]));
+    }
+    rc = rc ? rc : head(b, "gateway_crd_creation_errors_total", "counter",
+                        "RemediationRequest creations that failed, by reason.");
+    for (int i = 0; i < GW_CERR_N; i++)
+        rc = rc ? rc : gw_buf_printf(b, "gateway_crd_creation_errors_total{reason=\"%s\"} %llu\n",
+                                     create_errs[i], (unsigned long long)LOAD(l->create_errors[i]));
+    rc = rc ? rc : head(b, "gateway_storms_detected_total", "counter", "Alert storms opened, by type.");
+    for (int i = 0; i < GW_STORM_N; i++)
+        rc = rc ? rc : gw_buf_printf(b, "gateway_storms_detected_total{type=\"%s\"} %llu\n",
+                                     storm_types[i], (unsigned long long)LOAD(l->storms[i]));
+    rc = rc ? rc : head(b, "gateway_signals_rejected_total", "counter",
+                        "Requests or signals refused with a 4xx, by reason.");
+    for (int i = 0; i < GW_REJ_N; i++)
+        rc = rc ? rc : gw_buf_printf(b, "gateway_signals_rejected_total{reason=\"%s\"} %llu\n",
+                                     rejects[i], (unsigned long long)LOAD(l->rejected[i]));
+    rc = rc ? rc : head(b, "gateway_auth_failures_total", "counter",
+                        "Webhooks refused by authentication, by mode and reason.");
+    for (int i = 0; i < GW_AUTH_N; i++)
+        rc = rc ? rc : gw_buf_printf(b, "gateway_auth_failures_total{mode=\"hmac\",reason=\"%s\"} %llu\n",
+                                     auth_reasons[i], (unsigned long long)LOAD(l->auth[i]));
+    static const char *const ups[][2] = {
+        { "gateway_redis_up", "1 when the last Redis call succeeded, 0 when it failed." },
+        { "gateway_kube_api_up", "1 when the last Kubernetes API call succeeded, 0 when it failed." },
+    };
+    for (int i = 0; i < GW_UP_N; i++) {
+        long long v = (long long)LOAD(l->up[i]);
+        rc = rc ? rc : head(b, ups[i][0], "gauge", ups[i][1]);
+        if (v >= 0) /* not yet known: no sample rather than a guess */
+            rc = rc ? rc : gw_buf_printf(b, "%s %lld\n", ups[i][0], v);
+    }
+
+    const char *h = "gateway_http_request_duration_seconds";
+    rc = rc ? rc : head(b, h, "histogram", "HTTP requests by route and status code.");
+    for (int r = 0; r < GW_ROUTE_N; r++) {
+        for (size_t c = 0; c < NCODES; c++) {
+            uint64_t cum = 0, counts[NBOUNDS + 1];
+            for (size_t k = 0; k <= NBOUNDS; k++)
+                cum += counts[k] = LOAD(l->buckets[r][c][k]);
+            if (!cum)
+                continue; /* series appear once used: bounded, and no noise */
+            char code[8];
+            if (c < NCODES - 1)
+                snprintf(code, sizeof code, "%d", codes[c]);
+            else
+                snprintf(code, sizeof code, "other");
+            uint64_t run = 0;
+            for (size_t k = 0; k <= NBOUNDS; k++) {
+                run += counts[k];
+                char le[16];
+                if (k < NBOUNDS)
+                    snprintf(le, sizeof le, "%g", bounds[k]);
+                else
+                    snprintf(le, sizeof le, "+Inf");
+                rc = rc ? rc : gw_buf_printf(b, "%s_bucket{route=\"%s\",code=\"%s\",le=\"%s\"} %llu\n",
+                                             h, routes[r], code, le, (unsigned long long)run);
+            }
+            rc = rc ? rc : gw_buf_printf(b, "%s_sum{route=\"%s\",code=\"%s\"} %.6f\n", h, routes[r],
+                                         code, (double)LOAD(l->sum_us[r][c]) / 1e6);
+            rc = rc ? rc : gw_buf_printf(b, "%s_count{route=\"%s\",code=\"%s\"} %llu\n", h,
+                                         routes[r], code, (unsigned long long)run);
+        }
+    }
+    return rc;
+}

@@ -1,0 +1,67 @@
+/* metrics.h - Prometheus metrics summed over every worker process.
+ *
+ * The counters live in one file mapped MAP_SHARED by every worker of a pool
+ * (metrics.path; by default $ALERTGW_STATE_DIR/metrics.shm, the directory
+ * lighttpd.conf gives the pool).  Workers are separate processes spawned by
+ * the web server, so a file is the one thing they can all find; each
+ * increment is a relaxed atomic add on it, lock-free, no syscall.  A worker
+ * that restarts maps the same file and the totals carry on.  Any worker
+ * renders the whole pool's totals for GET /metrics.
+ *
+ * Cardinality is fixed by the layout: every label takes values from a short
+ * list below, anything else is "other".  If the file cannot be used the
+ * worker keeps private counters (its own share only) and says so in the
+ * log; metrics never stop alerts.
+ *
+ * Ownership: gw_metrics is created by gw_metrics_open and freed by
+ * gw_metrics_close; the mapping is the process's. */
+#ifndef GW_METRICS_H
+#define GW_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+
+typedef struct gw_metrics gw_metrics;
+
+/* Label values (index into the layout). */
+typedef enum { GW_SRC_PROMETHEUS, GW_SRC_GRAFANA, GW_SRC_K8S_EVENTS, GW_SRC_N } gw_m_source;
+typedef enum { GW_SEV_CRITICAL, GW_SEV_WARNING, GW_SEV_INFO, GW_SEV_OTHER, GW_SEV_N } gw_m_severity;
+typedef enum {
+    GW_ROUTE_PROMETHEUS, GW_ROUTE_GRAFANA, GW_ROUTE_K8S_EVENT, GW_ROUTE_SIGNAL, GW_ROUTE_HEALTHZ,
+    GW_ROUTE_READYZ, GW_ROUTE_METRICS, GW_ROUTE_WEB_ERROR, GW_ROUTE_OTHER, GW_ROUTE_N
+} gw_m_route;
+typedef enum {
+    GW_REJ_VALIDATION, GW_REJ_TOO_LARGE, GW_REJ_MEDIA_TYPE, GW_REJ_METHOD, GW_REJ_UNAUTHORIZED,
+    GW_REJ_N
+} gw_m_reject;
+typedef enum { GW_CERR_UNAVAILABLE, GW_CERR_REJECTED, GW_CERR_INTERNAL, GW_CERR_N } gw_m_create_err;
+typedef enum { GW_STORM_PATTERN, GW_STORM_RATE, GW_STORM_N } gw_m_storm;
+typedef enum { GW_AUTH_MISSING, GW_AUTH_MISMATCH, GW_AUTH_N } gw_m_auth_reason;
+typedef enum {
+    GW_C_DEDUPLICATED, GW_C_AGGREGATED, GW_C_CREATED, GW_C_IGNORED, GW_C_ESCALATIONS,
+    GW_C_OWNER_FAILURES, GW_C_SYNC_INLINE, GW_C_SYNC_FLUSH, GW_C_NS_CAPPED, GW_C_N
+} gw_m_counter;
+typedef enum { GW_UP_REDIS, GW_UP_KUBE, GW_UP_N } gw_m_up;
+
+/* Maps path (created if absent, re-created if its layout is older).  On
+ * failure *m still works on private memory and err says why (GW_ECONFIG). */
+gw_err gw_metrics_open(const char *path, gw_metrics **m, char *err, size_t errlen);
+void   gw_metrics_close(gw_metrics *m);
+
+void gw_metrics_received(gw_metrics *m, gw_m_source src, gw_m_severity sev);
+void gw_metrics_count(gw_metrics *m, gw_m_counter c);
+void gw_metrics_rejected(gw_metrics *m, gw_m_reject why);
+void gw_metrics_create_error(gw_metrics *m, gw_m_create_err why);
+void gw_metrics_storm(gw_metrics *m, gw_m_storm type);
+void gw_metrics_auth_failure(gw_metrics *m, gw_m_auth_reason why);
+void gw_metrics_up(gw_metrics *m, gw_m_up which, bool up);
+/* One request: route, HTTP status, duration. */
+void gw_metrics_observe(gw_metrics *m, gw_m_route route, int status, double seconds);
+
+/* Appends the Prometheus text exposition (version 0.0.4) to b. */
+gw_err gw_metrics_write(const gw_metrics *m, const char *version, gw_buf *b);
+
+#endif

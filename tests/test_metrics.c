@@ -1,0 +1,153 @@
+/* test_metrics.c - unit tests for core/metrics.c: two mappings of one file
+ * share their counters (as the workers of a pool do), a file of another
+ * layout is replaced rather than misread, an unusable path falls back to
+ * private counters, and the exposition is well-formed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "metrics.h"
+#include "testutil.h"
+
+static char *scrape(gw_metrics *m)
+{
+    gw_buf b;
+    gw_buf_init(&b, 1 << 20);
+    assert_int_equal(gw_metrics_write(m, "9.9.9", &b), GW_OK);
+    char *s = strdup(b.data);
+    gw_buf_free(&b);
+    return s;
+}
+
+static void tmp_path(char *out, size_t n)
+{
+    snprintf(out, n, "/tmp/alertgw-metrics-test.%ld.%d", (long)getpid(), rand());
+}
+
+static void two_mappings_share_counters(void **state)
+{
+    (void)state;
+    char path[128], err[256];
+    tmp_path(path, sizeof path);
+    gw_metrics *a, *b;
+    assert_int_equal(gw_metrics_open(path, &a, err, sizeof err), GW_OK);
+    assert_int_equal(gw_metrics_open(path, &b, err, sizeof err), GW_OK);
+    gw_metrics_count(a, GW_C_CREATED);
+    gw_metrics_count(b, GW_C_CREATED);
+    gw_metrics_received(a, GW_SRC_GRAFANA, GW_SEV_WARNING);
+    gw_metrics_observe(b, GW_ROUTE_PROMETHEUS, 202, 0.004);
+    gw_metrics_observe(a, GW_ROUTE_PROMETHEUS, 202, 0.2);
+    gw_metrics_observe(a, GW_ROUTE_PROMETHEUS, 299, 20); /* other code, beyond the last bound */
+    gw_metrics_up(a, GW_UP_REDIS, true);
+    char *s = scrape(b);
+    assert_contains(s, "\ngateway_crds_created_total 2\n");
+    assert_contains(s, "gateway_signals_received_total{source=\"grafana\",severity=\"warning\"} 1\n");
+    assert_contains(s, "gateway_http_request_duration_seconds_bucket{route=\"prometheus\",code=\"202\",le=\"0.0025\"} 0\n");
+    assert_contains(s, "gateway_http_request_duration_seconds_bucket{route=\"prometheus\",code=\"202\",le=\"0.005\"} 1\n");
+    assert_contains(s, "gateway_http_request_duration_seconds_bucket{route=\"prometheus\",code=\"202\",le=\"+Inf\"} 2\n");
+    assert_contains(s, "gateway_http_request_duration_seconds_sum{route=\"prometheus\",code=\"202\"} 0.204000\n");
+    assert_contains(s, "gateway_http_request_duration_seconds_count{route=\"prometheus\",code=\"other\"} 1\n");
+    assert_contains(s, "gateway_http_request_duration_seconds_bucket{route=\"prometheus\",code=\"other\",le=\"10\"} 0\n");
+    assert_contains(s, "\ngateway_redis_up 1\n");
+    assert_null(strstr(s, "\ngateway_kube_api_up ")); /* unknown yet: no sample */
+    assert_contains(s, "gateway_build_info{version=\"9.9.9\"} 1\n");
+    assert_contains(s, "\ngateway_metrics_shared 1\n");
+    assert_null(strstr(s, "route=\"grafana\"")); /* unused series are not listed */
+    free(s);
+    gw_metrics_close(a);
+    /* a restarted worker finds the totals */
+    assert_int_equal(gw_metrics_open(path, &a, err, sizeof err), GW_OK);
+    s = scrape(a);
+    assert_contains(s, "\ngateway_crds_created_total 2\n");
+    free(s);
+    gw_metrics_close(a);
+    gw_metrics_close(b);
+    unlink(path);
+}
+
+static void another_layout_is_replaced(void **state)
+{
+    (void)state;
+    char path[128], err[256];
+    tmp_path(path, sizeof path);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("not a metrics file at all", f);
+    fclose(f);
+    gw_metrics *m;
+    assert_int_equal(gw_metrics_open(path, &m, err, sizeof err), GW_OK);
+    gw_metrics_count(m, GW_C_AGGREGATED);
+    char *s = scrape(m);
+    assert_contains(s, "\ngateway_signals_aggregated_total 1\n");
+    assert_contains(s, "\ngateway_metrics_shared 1\n");
+    free(s);
+    gw_metrics_close(m);
+    unlink(path);
+}
+
+static void unusable_path_counts_privately(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    gw_metrics *m;
+    assert_int_equal(gw_metrics_open("/nonexistent-dir/x/metrics.shm", &m, err, sizeof err),
+                     GW_ECONFIG);
+    assert_contains(err, "/nonexistent-dir/x/metrics.shm");
+    assert_non_null(m);
+    gw_metrics_count(m, GW_C_CREATED);
+    char *s = scrape(m);
+    assert_contains(s, "\ngateway_crds_created_total 1\n");
+    assert_contains(s, "\ngateway_metrics_shared 0\n");
+    free(s);
+    gw_metrics_close(m);
+    /* out-of-range labels are ignored, never written out of bounds */
+    gw_metrics_count(NULL, GW_C_CREATED);
+}
+
+static void every_family_has_help_and_type(void **state)
+{
+    (void)state;
+    char path[128], err[256];
+    tmp_path(path, sizeof path);
+    gw_metrics *m;
+    assert_int_equal(gw_metrics_open(path, &m, err, sizeof err), GW_OK);
+    char *s = scrape(m);
+    static const char *const families[] = {
+        "gateway_signals_received_total", "gateway_signals_deduplicated_total",
+        "gateway_signals_aggregated_total", "gateway_crds_created_total",
+        "gateway_crd_creation_errors_total", "gateway_storms_detected_total",
+        "gateway_signals_rejected_total", "gateway_http_request_duration_seconds",
+        "gateway_redis_up", "gateway_kube_api_up", "gateway_auth_failures_total",
+        "gateway_build_info", "gateway_owner_resolution_failures_total",
+        "gateway_status_syncs_flushed_total",
+    };
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+        char want[160];
+        snprintf(want, sizeof want, "# HELP %s ", families[i]);
+        assert_contains(s, want);
+        snprintf(want, sizeof want, "# TYPE %s ", families[i]);
+        assert_contains(s, want);
+    }
+    free(s);
+    gw_metrics_close(m);
+    unlink(path);
+}
+
+int main(void)
+{
+    srand((unsigned)getpid());
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(two_mappings_share_counters),
+        cmocka_unit_test(another_layout_is_replaced),
+        cmocka_unit_test(unusable_path_counts_privately),
+        cmocka_unit_test(every_family_has_help_and_type),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
