@@ -73,16 +73,22 @@ static bool table_get(const gw_config *cfg, const char *sev, const char *env, ch
     return gw_pairs_get(cfg->priority_table, key, out, 8);
 }
 
-void gw_classify_priority(const gw_config *cfg, const char *severity, const char *environment,
-                          char out[8])
+void gw_severity_fold(const gw_config *cfg, const char *severity, char out[64])
 {
-    char lower[64], folded[64];
+    char lower[64];
     size_t i = 0;
     for (; severity && severity[i] && i < sizeof lower - 1; i++)
         lower[i] = (char)tolower((unsigned char)severity[i]);
     lower[i] = '\0';
-    const char *sev = gw_pairs_get(cfg->priority_severity_aliases, lower, folded, sizeof folded)
-                          ? folded : lower;
+    if (!gw_pairs_get(cfg->priority_severity_aliases, lower, out, 64))
+        memcpy(out, lower, i + 1);
+}
+
+void gw_classify_priority(const gw_config *cfg, const char *severity, const char *environment,
+                          char out[8])
+{
+    char sev[64];
+    gw_severity_fold(cfg, severity, sev);
     if (table_get(cfg, sev, environment, out) || table_get(cfg, sev, "*", out) ||
         table_get(cfg, "*", environment, out))
         return;

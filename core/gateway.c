@@ -973,13 +973,8 @@ typedef enum { SRC_ALERTMANAGER, SRC_K8S_EVENT, SRC_GRAFANA } webhook_source;
 /* Folds a severity to the metric's label values (aliases as for priority). */
 static gw_m_severity severity_label(const gw_config *cfg, const char *sev)
 {
-    char lower[64], folded[64];
-    size_t i = 0;
-    for (; sev && sev[i] && i < sizeof lower - 1; i++)
-        lower[i] = (char)((sev[i] >= 'A' && sev[i] <= 'Z') ? sev[i] + 32 : sev[i]);
-    lower[i] = '\0';
-    const char *s = gw_pairs_get(cfg->priority_severity_aliases, lower, folded, sizeof folded)
-                        ? folded : lower;
+    char s[64];
+    gw_severity_fold(cfg, sev, s);
     return !strcmp(s, "critical") ? GW_SEV_CRITICAL
            : !strcmp(s, "warning") ? GW_SEV_WARNING
            : !strcmp(s, "info")    ? GW_SEV_INFO : GW_SEV_OTHER;
