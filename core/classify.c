@@ -29,8 +29,7 @@ static bool take_env(const gw_config *cfg, const char *v, size_t n, char out[64]
     char folded[64];
     const char *use = gw_pairs_get(cfg->priority_environment_aliases, raw, folded, sizeof folded)
                           ? folded : raw;
-    char check[64];
-    if (!gw_label_value(use, check) || strcmp(check, use))
+    if (!gw_is_label_value(use, strlen(use)))
         return false;
     snprintf(out, 64, "%s", use);
     return true;

@@ -480,17 +480,6 @@ static bool is_priority(const char *v, size_t n)
     return n == 2 && v[0] == 'P' && v[1] >= '0' && v[1] <= '3';
 }
 
-/* Label-value syntax: [A-Za-z0-9._-], alphanumeric at both ends, <= 63. */
-static bool is_label_value(const char *v, size_t n)
-{
-    if (!n || n > 63 || !isalnum((unsigned char)v[0]) || !isalnum((unsigned char)v[n - 1]))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)v[i]) && v[i] != '-' && v[i] != '_' && v[i] != '.')
-            return false;
-    return true;
-}
-
 /* Checks a "key=value,..." list: every entry has a non-empty key and a
  * value that satisfies rule. */
 static void check_pairs(const char *list, const char *name, const char *shape, pair_rule rule,
@@ -503,7 +492,7 @@ static void check_pairs(const char *list, const char *name, const char *shape, p
         if (ok && rule == V_SEVERITY)
             ok = vl <= 50;
         else if (ok && rule == V_LABEL)
-            ok = is_label_value(v, vl);
+            ok = gw_is_label_value(v, vl);
         else if (ok && rule == V_PRIORITY_SLASH)
             ok = memchr(k, '/', kl) && is_priority(v, vl);
         else if (ok && rule == V_COUNT)

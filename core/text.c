@@ -25,6 +25,16 @@ bool gw_label_value(const char *in, char *out)
     return n > start;
 }
 
+bool gw_is_label_value(const char *s, size_t n)
+{
+    if (!n || n > 63 || !is_alnum(s[0]) || !is_alnum(s[n - 1]))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+            return false;
+    return true;
+}
+
 size_t gw_utf8_cut(const char *s, size_t len, size_t max, char *out)
 {
     size_t n = len < max ? len : max;

@@ -15,6 +15,10 @@
  * returns false when nothing is left. */
 bool gw_label_value(const char *in, char *out);
 
+/* Whether s[0..n) already is a valid label value (what gw_label_value
+ * would leave unchanged): 1-63 chars, alphanumeric at both ends. */
+bool gw_is_label_value(const char *s, size_t n);
+
 /* Copies at most max bytes of s into out (>= max+1) without splitting a
  * UTF-8 sequence; returns the length copied. */
 size_t gw_utf8_cut(const char *s, size_t len, size_t max, char *out);

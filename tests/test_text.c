@@ -31,6 +31,24 @@ static void label_value_passes_valid(void **state)
     assert_string_equal(out, "x");
 }
 
+static void is_label_value_agrees_with_sanitising(void **state)
+{
+    (void)state;
+    static const char *const cases[] = { "production", "P0", "a.b-c_d", "x", "-lead", "trail.",
+                                         "has space", "Sev 1!", "", "\xc3\xa9t\xc3\xa9" };
+    char out[64];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        /* valid exactly when sanitising would change nothing */
+        bool same = gw_label_value(cases[i], out) && !strcmp(out, cases[i]);
+        assert_int_equal(gw_is_label_value(cases[i], strlen(cases[i])), same);
+    }
+    char long_value[65];
+    memset(long_value, 'a', 64);
+    long_value[64] = '\0';
+    assert_false(gw_is_label_value(long_value, 64));
+    assert_true(gw_is_label_value(long_value, 63));
+}
+
 static void label_value_replaces_invalid(void **state)
 {
     (void)state;
@@ -458,6 +476,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(label_value_passes_valid),
         cmocka_unit_test(label_value_replaces_invalid),
+        cmocka_unit_test(is_label_value_agrees_with_sanitising),
         cmocka_unit_test(label_value_trims_ends),
         cmocka_unit_test(label_value_caps_at_63),
         cmocka_unit_test(label_value_nothing_left),
