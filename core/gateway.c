@@ -78,7 +78,6 @@ typedef struct {
     char        prio[8];
     bool        escalated;
     bool        storm_opened;     /* R_AGGREGATED: this signal opened the storm */
-    bool        create_failed;    /* R_FAILED while creating a request */
     long long   storm_total;
     char        storm_type[16];
 } sig_result;
@@ -273,8 +272,9 @@ static bool sync_status(gw_ctx *ctx, const char *rid, const char *ns, const char
 }
 
 /* A storm aggregate's sync: the resource list and total on its
- * annotations, the folded occurrences on status.deduplication.  Tells
- * whether the aggregate has finished. */
+ * annotations, the folded occurrences on status.deduplication.  When the
+ * aggregate has finished (or is gone) the storm is dropped from Redis and
+ * true returned. */
 static bool sync_storm(gw_ctx *ctx, const char *rid, const gw_flush_item *it)
 {
     char err[512];
@@ -286,12 +286,14 @@ static bool sync_storm(gw_ctx *ctx, const char *rid, const gw_flush_item *it)
     gw_err rc = gw_rrstore_patch_meta(ctx->kube, &ctx->cfg, it->ns, it->name, meta, &ctx->scratch,
                                       err, sizeof err);
     json_decref(meta);
-    if (rc == GW_ENOTFOUND)
-        return true;
-    if (rc)
+    if (rc && rc != GW_ENOTFOUND)
         gw_log(ctx->log_min, GW_LOG_WARN, rid, "storm annotation of %s/%s failed: %s", it->ns,
                it->name, err);
-    return sync_status(ctx, rid, it->ns, it->name, it->count, it->first_ms, it->last_ms);
+    bool finished = rc == GW_ENOTFOUND ||
+                    sync_status(ctx, rid, it->ns, it->name, it->count, it->first_ms, it->last_ms);
+    if (finished)
+        gw_dedup_storm_forget(&ctx->dedup, it->id, it->name);
+    return finished;
 }
 
 static void set_ref(sig_result *r, const char *ns, const char *name, const gw_dedup_result *d)
@@ -337,7 +339,6 @@ static void create_failed(gw_ctx *ctx, const char *rid, gw_err rc, const char *e
     if (rc == GW_EKUBE)
         gw_metrics_up(ctx->metrics, GW_UP_KUBE, false);
     fail(r, rc == GW_EBUSY ? GW_EKUBE : rc, "kubernetes: %s", err);
-    r->create_failed = true;
 }
 
 /* The fingerprint is ours (pending claim): adopt an open request from
@@ -569,6 +570,12 @@ static void resolve_owner(gw_ctx *ctx, gw_signal *s, gw_owned_target *owned, con
         return;
     gw_err rc = gw_owner_resolve(ctx->objects, &ctx->cfg, &s->target, now, owned, &hops, err,
                                  sizeof err);
+    char fp[65];
+    if (!rc && hops &&
+        (rc = gw_fingerprint(s->cluster, &owned->t,
+                             ctx->cfg.fp_include_signal_name ? s->name : NULL, fp)))
+        snprintf(err, sizeof err, "fingerprint of the owner %s/%s", owned->t.kind,
+                 owned->t.name);
     if (rc) {
         /* counted always, logged at 1, 2, 4, 8, ... so that a resource
          * that is gone for good does not flood the log */
@@ -580,12 +587,6 @@ static void resolve_owner(gw_ctx *ctx, gw_signal *s, gw_owned_target *owned, con
     }
     if (!hops)
         return;
-    char fp[65];
-    if (gw_fingerprint(s->cluster, &owned->t, ctx->cfg.fp_include_signal_name ? s->name : NULL,
-                       fp)) {
-        ctx->owner_failures++;
-        return;
-    }
     s->target = owned->t;
     memcpy(s->fingerprint, fp, sizeof fp);
 }
@@ -691,9 +692,8 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in, 
                 finished = sync_status(ctx, rid, d.ns, d.name, d.count, d.first_ms, d.last_ms);
             } else if (d.sync_due) {
                 gw_flush_item it;
-                if (gw_dedup_storm_info(&ctx->dedup, group, &it) == GW_OK &&
-                    (finished = sync_storm(ctx, rid, &it)))
-                    gw_dedup_storm_forget(&ctx->dedup, group, d.name);
+                finished = gw_dedup_storm_info(&ctx->dedup, group, &it) == GW_OK &&
+                           sync_storm(ctx, rid, &it);
             }
             if (finished && restarts++ == 0) {
                 /* the request finished or was deleted: this occurrence
@@ -753,10 +753,9 @@ long gw_tick(gw_ctx *ctx)
     }
     for (size_t i = 0; i < n; i++) {
         gw_flush_item *it = &items[i];
-        if (it->storm) {
-            if (sync_storm(ctx, NULL, it))
-                gw_dedup_storm_forget(&ctx->dedup, it->id, it->name);
-        } else if (sync_status(ctx, NULL, it->ns, it->name, it->count, it->first_ms,
+        if (it->storm)
+            sync_storm(ctx, NULL, it);
+        else if (sync_status(ctx, NULL, it->ns, it->name, it->count, it->first_ms,
                                it->last_ms)) {
             gw_dedup_forget(&ctx->dedup, it->id, it->name);
         }
