@@ -261,6 +261,18 @@ static gw_err head(gw_buf *b, const char *name, const char *type, const char *he
     return gw_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A counter family with one label: `name{<label>="<values[i]>"} <ctrs[i]>`
+ * (label may carry fixed pairs before it: `mode="hmac",reason`). */
+static gw_err labelled(gw_buf *b, const char *name, const char *help, const char *label,
+                       const char *const *values, const ctr *ctrs, int n)
+{
+    gw_err rc = head(b, name, "counter", help);
+    for (int i = 0; i < n && !rc; i++)
+        rc = gw_buf_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, values[i],
+                           (unsigned long long)LOAD(ctrs[i]));
+    return rc;
+}
+
 gw_err gw_metrics_write(const gw_metrics *m, const char *version, gw_buf *b)
 {
     layout *l = m->l;
@@ -282,25 +294,17 @@ gw_err gw_metrics_write(const gw_metrics *m, const char *version, gw_buf *b)
         rc = rc ? rc : gw_buf_printf(b, "%s %llu\n", counters[c].name,
                                      (unsigned long long)LOAD(l->counters[c]));
     }
-    rc = rc ? rc : head(b, "gateway_crd_creation_errors_total", "counter",
-                        "RemediationRequest creations that failed, by reason.");
-    for (int i = 0; i < GW_CERR_N; i++)
-        rc = rc ? rc : gw_buf_printf(b, "gateway_crd_creation_errors_total{reason=\"%s\"} %llu\n",
-                                     create_errs[i], (unsigned long long)LOAD(l->create_errors[i]));
-    rc = rc ? rc : head(b, "gateway_storms_detected_total", "counter", "Alert storms opened, by type.");
-    for (int i = 0; i < GW_STORM_N; i++)
-        rc = rc ? rc : gw_buf_printf(b, "gateway_storms_detected_total{type=\"%s\"} %llu\n",
-                                     storm_types[i], (unsigned long long)LOAD(l->storms[i]));
-    rc = rc ? rc : head(b, "gateway_signals_rejected_total", "counter",
-                        "Requests or signals refused with a 4xx, by reason.");
-    for (int i = 0; i < GW_REJ_N; i++)
-        rc = rc ? rc : gw_buf_printf(b, "gateway_signals_rejected_total{reason=\"%s\"} %llu\n",
-                                     rejects[i], (unsigned long long)LOAD(l->rejected[i]));
-    rc = rc ? rc : head(b, "gateway_auth_failures_total", "counter",
-                        "Webhooks refused by authentication, by mode and reason.");
-    for (int i = 0; i < GW_AUTH_N; i++)
-        rc = rc ? rc : gw_buf_printf(b, "gateway_auth_failures_total{mode=\"hmac\",reason=\"%s\"} %llu\n",
-                                     auth_reasons[i], (unsigned long long)LOAD(l->auth[i]));
+    rc = rc ? rc : labelled(b, "gateway_crd_creation_errors_total",
+                            "RemediationRequest creations that failed, by reason.", "reason",
+                            create_errs, l->create_errors, GW_CERR_N);
+    rc = rc ? rc : labelled(b, "gateway_storms_detected_total", "Alert storms opened, by type.",
+                            "type", storm_types, l->storms, GW_STORM_N);
+    rc = rc ? rc : labelled(b, "gateway_signals_rejected_total",
+                            "Requests or signals refused with a 4xx, by reason.", "reason",
+                            rejects, l->rejected, GW_REJ_N);
+    rc = rc ? rc : labelled(b, "gateway_auth_failures_total",
+                            "Webhooks refused by authentication, by mode and reason.",
+                            "mode=\"hmac\",reason", auth_reasons, l->auth, GW_AUTH_N);
     static const char *const ups[][2] = {
         { "gateway_redis_up", "1 when the last Redis call succeeded, 0 when it failed." },
         { "gateway_kube_api_up", "1 when the last Kubernetes API call succeeded, 0 when it failed." },
