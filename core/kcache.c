@@ -14,7 +14,7 @@ typedef struct {
     char     *path;     /* owned; NULL: free slot */
     json_t   *obj;      /* owned; NULL: no good answer yet */
     gw_err    rc;       /* answer of the last fetch: GW_OK, GW_ENOTFOUND or an error */
-    long long good_until, retry_at;
+    long long retry_at; /* when to fetch again: TTL after an answer, back-off after an error */
     char      err[200];
 } entry;
 
@@ -103,7 +103,7 @@ static void purge(gw_kcache *c, long long now_ms)
         entry *e = &old[i];
         if (!e->path)
             continue;
-        if (e->good_until <= now_ms && e->retry_at <= now_ms) {
+        if (e->retry_at <= now_ms) {
             clear_entry(e);
             continue;
         }
@@ -148,7 +148,7 @@ static void fetch(gw_kcache *c, entry *e, long long now_ms, long ttl_ms)
             json_decref(e->obj);
             e->obj = obj;
             e->rc = GW_OK;
-            e->good_until = e->retry_at = now_ms + ttl_ms;
+            e->retry_at = now_ms + ttl_ms;
             return;
         }
         rc = GW_EKUBE;
@@ -157,7 +157,7 @@ static void fetch(gw_kcache *c, entry *e, long long now_ms, long ttl_ms)
         json_decref(e->obj);
         e->obj = NULL;
         e->rc = GW_ENOTFOUND;
-        e->good_until = e->retry_at = now_ms + ttl_ms;
+        e->retry_at = now_ms + ttl_ms;
         return;
     } else if (rc == GW_OK) {
         rc = (status == 429 || status >= 500) ? GW_EKUBE : GW_EKUBECONF;
