@@ -305,7 +305,11 @@ int main(int argc, char **argv)
             io x = { &request };
             while (!stop_requested) {
                 tick_due = 0;
-                arm_timer(gw_tick(ctx));
+                long wait;
+                do /* 0: more syncs are due right away (a full batch was flushed) */
+                    wait = gw_tick(ctx);
+                while (wait == 0 && !stop_requested);
+                arm_timer(wait);
                 int a = FCGX_Accept_r(&request);
                 arm_timer(0);
                 if (stop_requested)
