@@ -68,7 +68,8 @@ void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp);
  * occurrences queued in Redis once they are due, so a count converges even
  * when no further alert arrives.  Cheap to call often: it asks Redis at most
  * once per poll period (250 ms - 1 s) and returns how many milliseconds
- * the caller may wait before calling it again.  The front end calls it
+ * the caller may wait before calling it again (0: call again at once, more
+ * syncs are due than one call flushes).  The front end calls it
  * between requests and when idle. */
 long gw_tick(gw_ctx *ctx);
 
