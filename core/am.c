@@ -59,7 +59,7 @@ static void parse_alert(const gw_config *cfg, json_t *alert, size_t i, const cha
 static gw_err parse_webhook(const gw_config *cfg, const char *body, size_t len,
                             const char *source, gw_batch *out, char *err, size_t errlen)
 {
-    gw_err rc = gw_batch_load(out, body, len, "a JSON object", err, errlen);
+    gw_err rc = gw_batch_load(cfg, out, body, len, "a JSON object", err, errlen);
     if (rc)
         return rc;
     json_t *root = out->root;

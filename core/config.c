@@ -52,6 +52,10 @@ static const key_def keys[] = {
       "most labels or annotations on one alert (400 above)"),
     K("server", "max_label_bytes", T_INT, server_max_label_bytes, "4096",
       "longest label/annotation key or value in bytes (400 above)"),
+    K("server", "max_json_depth", T_INT, server_max_json_depth, "32",
+      "deepest nesting of objects and arrays in a body (400 above)"),
+    K("server", "max_in_flight", T_INT, server_max_in_flight, "0",
+      "webhooks the whole worker pool handles at once; more get 503 + Retry-After (0: no cap)"),
     K("server", "retry_after", T_DUR_S, server_retry_after_s, "5s",
       "Retry-After sent with every 503"),
     K("log", "level", T_STR, log_level, "info", "debug, info, warn or error"),
@@ -561,6 +565,10 @@ static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
         BAD("server.max_body_bytes: must be at least 1024");
     if (c->server_max_alerts < 1)
         BAD("server.max_alerts: must be at least 1");
+    if (c->server_max_json_depth < 4 || c->server_max_json_depth > 1000)
+        BAD("server.max_json_depth: must be 4 to 1000");
+    if (c->server_max_in_flight < 0)
+        BAD("server.max_in_flight: must be 0 (no cap) or more");
     if (c->dedup_ttl_s < 1)
         BAD("dedup.ttl: must be at least 1s");
     if (c->dedup_pending_lease_ms < 100)

@@ -24,6 +24,8 @@ typedef struct {
     long   server_max_alerts;        /* alerts per webhook */
     long   server_max_labels;        /* labels (and annotations) per alert */
     long   server_max_label_bytes;   /* key or value length */
+    long   server_max_json_depth;    /* nesting of objects/arrays in a body */
+    long   server_max_in_flight;     /* webhooks handled at once by the pool; 0: no cap */
     long   server_retry_after_s;     /* Retry-After seconds on 503 */
     char  *log_level;                /* debug, info, warn, error */
 

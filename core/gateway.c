@@ -1059,8 +1059,8 @@ static const char *grafana_refusal(gw_ctx *ctx, const gw_request *req)
     return NULL;
 }
 
-static const char *handle_webhook(gw_ctx *ctx, const gw_request *req, gw_response *resp,
-                                  webhook_source src, char *fp_out)
+static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response *resp,
+                                 webhook_source src, char *fp_out)
 {
     if (strcmp(req->method, "POST")) {
         resp->allow = "POST";
@@ -1280,6 +1280,28 @@ static void pick_request_id(gw_ctx *ctx, const gw_request *req, gw_response *res
     for (int i = 15; i >= 0; i--, v >>= 4)
         resp->request_id[i] = hex[v & 15];
     resp->request_id[16] = '\0';
+}
+
+/* The pool-wide in-flight cap (server.max_in_flight) around one webhook: a
+ * refused one is answered 503 + Retry-After before anything is read, so
+ * Alertmanager resends it when the pool has room again. */
+static const char *handle_webhook(gw_ctx *ctx, const gw_request *req, gw_response *resp,
+                                  webhook_source src, char *fp_out)
+{
+    long cap = ctx->cfg.server_max_in_flight;
+    long busy = gw_metrics_enter(ctx->metrics, cap);
+    const char *decision;
+    if (cap > 0 && busy > cap) {
+        char d[160];
+        snprintf(d, sizeof d, "gateway busy: %ld webhooks in flight, the limit is %ld "
+                 "(server.max_in_flight); retry later", busy, cap);
+        reply_problem(ctx, resp, 503, req->path, d);
+        decision = "busy";
+    } else {
+        decision = serve_webhook(ctx, req, resp, src, fp_out);
+    }
+    gw_metrics_leave(ctx->metrics);
+    return decision;
 }
 
 void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp)

@@ -150,7 +150,7 @@ static gw_err fill(const gw_config *cfg, gw_batch *b, json_t *ev, long long now_
 gw_err gw_k8sevent_parse(const gw_config *cfg, const char *body, size_t len, long long now_ms,
                          gw_batch *out, char *err, size_t errlen)
 {
-    gw_err rc = gw_batch_load(out, body, len, "one Event (a JSON object)", err, errlen);
+    gw_err rc = gw_batch_load(cfg, out, body, len, "one Event (a JSON object)", err, errlen);
     if (rc)
         return rc;
     json_t *root = out->root;

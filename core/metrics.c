@@ -16,10 +16,15 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <signal.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define MAGIC 0x616c65727467774dull /* "alertgwM" */
-#define LAYOUT 1
+#define LAYOUT 2
+/* Worker slots for the in-flight count (server.max_in_flight); a pool has
+ * at most this many workers sharing one file. */
+#define NSLOTS 256
 
 /* Status codes the histogram keeps apart; others are "other". */
 static const int codes[] = { 200, 201, 202, 207, 400, 401, 403, 404, 405, 413, 415, 500, 503 };
@@ -44,11 +49,17 @@ typedef struct {
     _Atomic int64_t up[GW_UP_N];                       /* -1 unknown, 0, 1 */
     ctr      buckets[GW_ROUTE_N][NCODES][NBOUNDS + 1]; /* non-cumulative */
     ctr      sum_us[GW_ROUTE_N][NCODES];
+    struct {
+        _Atomic int32_t pid;  /* owner; 0 free */
+        _Atomic int32_t busy; /* 1 while the owner handles a webhook */
+    } slot[NSLOTS];
 } layout;
 
 struct gw_metrics {
     layout *l;
     bool    shared;
+    int     slot;     /* this process's slot; -1 not claimed yet */
+    pid_t   slot_pid; /* the pid it was claimed for */
 };
 
 static void init_layout(layout *l)
@@ -106,6 +117,7 @@ gw_err gw_metrics_open(const char *path, gw_metrics **out, char *err, size_t err
     *out = m;
     if (!m)
         return GW_ENOMEM;
+    m->slot = -1;
     gw_err rc = GW_OK;
     void *p = MAP_FAILED;
     /* a file of another layout (an upgrade) is unlinked, never truncated:
@@ -198,6 +210,66 @@ void gw_metrics_up(gw_metrics *m, gw_m_up which, bool up)
 {
     if (m && which < GW_UP_N)
         atomic_store_explicit(&m->l->up[which], up ? 1 : 0, memory_order_relaxed);
+}
+
+/* ---- in-flight webhooks --------------------------------------------------- */
+
+/* A slot whose owner is gone: freed so a restarted worker can take it.  The
+ * pid test has a false "alive" when the pid was reused; that slot then counts
+ * as one phantom request until the process with that pid exits. */
+static bool owner_gone(int32_t pid)
+{
+    return pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+static void claim_slot(gw_metrics *m)
+{
+    pid_t me = getpid();
+    m->slot = -1;
+    m->slot_pid = me;
+    for (int i = 0; i < NSLOTS && m->slot < 0; i++) {
+        int32_t cur = atomic_load(&m->l->slot[i].pid);
+        if (cur == (int32_t)me || ((cur == 0 || owner_gone(cur)) &&
+                                   atomic_compare_exchange_strong(&m->l->slot[i].pid, &cur,
+                                                                  (int32_t)me))) {
+            atomic_store(&m->l->slot[i].busy, 0);
+            m->slot = i;
+        }
+    }
+}
+
+static long count_busy(const layout *l, bool verify)
+{
+    long n = 0;
+    for (int i = 0; i < NSLOTS; i++) {
+        if (!atomic_load_explicit(&l->slot[i].busy, memory_order_relaxed))
+            continue;
+        if (verify && owner_gone(atomic_load(&l->slot[i].pid)))
+            continue;
+        n++;
+    }
+    return n;
+}
+
+long gw_metrics_enter(gw_metrics *m, long cap)
+{
+    if (!m)
+        return 1;
+    if (m->slot < 0 || m->slot_pid != getpid())
+        claim_slot(m);
+    if (m->slot < 0)
+        return 1; /* more workers than slots: this one is not counted */
+    atomic_store(&m->l->slot[m->slot].busy, 1);
+    long n = count_busy(m->l, false);
+    if (cap > 0 && n > cap)
+        n = count_busy(m->l, true); /* over the cap: do not refuse because of a dead worker */
+    return n;
+}
+
+void gw_metrics_leave(gw_metrics *m)
+{
+    if (m && m->slot >= 0)
+        atomic_store(&m->l->slot[m->slot].busy, 0);
 }
 
 static size_t code_index(int status)
@@ -315,6 +387,10 @@ gw_err gw_metrics_write(const gw_metrics *m, const char *version, gw_buf *b)
         if (v >= 0) /* not yet known: no sample rather than a guess */
             rc = rc ? rc : gw_buf_printf(b, "%s %lld\n", ups[i][0], v);
     }
+
+    rc = rc ? rc : head(b, "gateway_requests_in_flight", "gauge",
+                        "Webhooks being handled by the worker pool now.");
+    rc = rc ? rc : gw_buf_printf(b, "gateway_requests_in_flight %ld\n", count_busy(l, true));
 
     const char *h = "gateway_http_request_duration_seconds";
     rc = rc ? rc : head(b, h, "histogram", "HTTP requests by route and status code.");

@@ -58,6 +58,14 @@ void gw_metrics_create_error(gw_metrics *m, gw_m_create_err why);
 void gw_metrics_storm(gw_metrics *m, gw_m_storm type);
 void gw_metrics_auth_failure(gw_metrics *m, gw_m_auth_reason why);
 void gw_metrics_up(gw_metrics *m, gw_m_up which, bool up);
+/* In-flight webhooks across the pool (server.max_in_flight).  Each worker
+ * owns one slot of the shared file, claimed on first use (a dead worker's
+ * slot is taken over); enter marks it busy and returns how many workers are
+ * busy now, this one included (when that exceeds cap > 0, busy slots of
+ * dead workers are not counted).  leave clears it.  Private counters: 1. */
+long gw_metrics_enter(gw_metrics *m, long cap);
+void gw_metrics_leave(gw_metrics *m);
+
 /* One request: route, HTTP status, duration. */
 void gw_metrics_observe(gw_metrics *m, gw_m_route route, int status, double seconds);
 

@@ -18,8 +18,33 @@ void gw_batch_free(gw_batch *b)
     memset(b, 0, sizeof *b);
 }
 
-gw_err gw_batch_load(gw_batch *out, const char *body, size_t len, const char *what, char *err,
-                     size_t errlen)
+/* True when v nests deeper than max levels (v itself is level 1).  The
+ * recursion is bounded by max, and jansson has already refused anything
+ * deeper than its own compiled-in limit (2048). */
+static bool too_deep(json_t *v, long max)
+{
+    if (!json_is_object(v) && !json_is_array(v))
+        return false;
+    if (max < 1)
+        return true;
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e)
+            if (too_deep(e, max - 1))
+                return true;
+    } else {
+        const char *k;
+        json_t *e;
+        json_object_foreach(v, k, e)
+            if (too_deep(e, max - 1))
+                return true;
+    }
+    return false;
+}
+
+gw_err gw_batch_load(const gw_config *cfg, gw_batch *out, const char *body, size_t len,
+                     const char *what, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     json_error_t jerr;
@@ -33,6 +58,12 @@ gw_err gw_batch_load(gw_batch *out, const char *body, size_t len, const char *wh
     if (!json_is_object(root)) {
         gw_batch_free(out);
         return gw_fail(GW_EINVAL, err, errlen, "body must be %s", what);
+    }
+    if (too_deep(root, cfg->server_max_json_depth)) {
+        gw_batch_free(out);
+        return gw_fail(GW_EINVAL, err, errlen,
+                       "JSON nested deeper than the limit of %ld levels (server.max_json_depth)",
+                       cfg->server_max_json_depth);
     }
     return GW_OK;
 }

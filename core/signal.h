@@ -52,10 +52,10 @@ void gw_batch_free(gw_batch *b);
 
 /* The adapters' common start: parses body with jansson (duplicate keys
  * rejected) into out->root, records raw/raw_len, and requires a JSON object
- * ("body must be <what>").  On failure out is empty and err says what is
+ * ("body must be <what>") nested no deeper than cfg->server_max_json_depth.  On failure out is empty and err says what is
  * wrong (GW_EINVAL). */
-gw_err gw_batch_load(gw_batch *out, const char *body, size_t len, const char *what, char *err,
-                     size_t errlen);
+gw_err gw_batch_load(const gw_config *cfg, gw_batch *out, const char *body, size_t len,
+                     const char *what, char *err, size_t errlen);
 
 /* Shared tail of every adapter: checks the labels/annotations objects
  * against the size limits, picks the target from the labels (unless the

@@ -414,6 +414,26 @@ static void too_many_alerts(void **state)
     assert_null(f->batch.signals);
 }
 
+/* A real webhook nests 4 levels (root, alerts, alert, labels); extra
+ * nesting in an annotation-like field beyond server.max_json_depth is a 400
+ * naming the key, and exactly at the limit it parses. */
+static void json_depth_limit(void **state)
+{
+    fixture *f = *state;
+    f->cfg.server_max_json_depth = 6;
+    /* root(1) extra(2) [3] [4] [5] [6] */
+    use_text(f, "{\"version\":\"4\",\"extra\":[[[[[1]]]]],\"alerts\":[]}");
+    assert_int_equal(parse(f), GW_EINVAL);
+    assert_null(strstr(f->err, "server.max_json_depth")); /* fails later: no alerts */
+    use_text(f, "{\"version\":\"4\",\"extra\":[[[[[[1]]]]]],\"alerts\":[]}");
+    assert_int_equal(parse(f), GW_EINVAL);
+    assert_contains(f->err, "deeper than the limit of 6 levels (server.max_json_depth)");
+    assert_null(f->batch.root);
+    use_text(f, "{\"alerts\":[{\"labels\":{\"a\":{\"b\":{\"c\":{\"d\":{}}}}}}]}");
+    assert_int_equal(parse(f), GW_EINVAL);
+    assert_contains(f->err, "server.max_json_depth");
+}
+
 /* ------------------------------------------------------- per-alert limits */
 
 static void too_many_labels(void **state)
@@ -570,6 +590,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(empty_alerts, setup, teardown),
         cmocka_unit_test_setup_teardown(duplicate_keys_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(too_many_alerts, setup, teardown),
+        cmocka_unit_test_setup_teardown(json_depth_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(too_many_labels, setup, teardown),
         cmocka_unit_test_setup_teardown(label_value_too_long, setup, teardown),
         cmocka_unit_test_setup_teardown(label_value_not_string, setup, teardown),

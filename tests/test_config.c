@@ -560,6 +560,7 @@ static void reference_lists_every_key(void **state)
         "grafana.timestamp_header",
         "server.max_body_bytes",
         "server.max_alerts", "server.max_labels", "server.max_label_bytes",
+        "server.max_json_depth", "server.max_in_flight",
         "server.retry_after", "log.level", "redis.addr", "redis.password_file",
         "redis.connect_timeout", "redis.command_timeout", "redis.key_prefix",
         "kubernetes.api_url", "kubernetes.token_file", "kubernetes.ca_file",

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -69,6 +70,56 @@ static void two_mappings_share_counters(void **state)
     free(s);
     gw_metrics_close(a);
     gw_metrics_close(b);
+    unlink(path);
+}
+
+/* Two workers of a pool see each other's webhooks in flight; a slot of a
+ * worker that died busy is not counted against the cap and is taken over. */
+static void in_flight_across_workers(void **state)
+{
+    (void)state;
+    char path[128], err[256];
+    tmp_path(path, sizeof path);
+    gw_metrics *a, *b;
+    assert_int_equal(gw_metrics_open(path, &a, err, sizeof err), GW_OK);
+    assert_int_equal(gw_metrics_enter(a, 0), 1);
+    /* another worker: a child process, so it gets its own slot */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        gw_metrics *c;
+        gw_metrics_open(path, &c, err, sizeof err);
+        long n = gw_metrics_enter(c, 0);
+        char ch = (char)('0' + n);
+        _exit(write(fds[1], &ch, 1) == 1 ? 0 : 1); /* dies busy */
+    }
+    char ch = 0;
+    assert_int_equal(read(fds[0], &ch, 1), 1);
+    assert_int_equal(ch, '2');
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    close(fds[0]);
+    close(fds[1]);
+    /* the dead worker's busy slot: counted without a cap, not against one */
+    gw_metrics_leave(a);
+    assert_int_equal(gw_metrics_enter(a, 0), 2);
+    gw_metrics_leave(a);
+    assert_int_equal(gw_metrics_enter(a, 1), 1);
+    char *s = scrape(a);
+    assert_contains(s, "\ngateway_requests_in_flight 1\n");
+    free(s);
+    gw_metrics_leave(a);
+    s = scrape(a);
+    assert_contains(s, "\ngateway_requests_in_flight 0\n");
+    free(s);
+    /* a new worker (same process here, a fresh mapping) takes a free slot */
+    assert_int_equal(gw_metrics_open(path, &b, err, sizeof err), GW_OK);
+    assert_int_equal(gw_metrics_enter(b, 0), 2); /* same pid: same slot as a, plus the dead one */
+    gw_metrics_leave(b);
+    gw_metrics_close(b);
+    gw_metrics_close(a);
     unlink(path);
 }
 
@@ -145,6 +196,7 @@ int main(void)
     srand((unsigned)getpid());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(two_mappings_share_counters),
+        cmocka_unit_test(in_flight_across_workers),
         cmocka_unit_test(another_layout_is_replaced),
         cmocka_unit_test(unusable_path_counts_privately),
         cmocka_unit_test(every_family_has_help_and_type),
