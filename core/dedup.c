@@ -188,6 +188,15 @@ static const char script[] =
     "    if s[1] == 'pending' and s[2] == ARGV[3] then redis.call('DEL', KEYS[2], KEYS[3]) end\n"
     "  end\n"
     "  return {'none'}\n"
+    "elseif op == 'synced' then\n"
+    "  -- a status patch of ARGV[3] landed (-1: it failed); a higher count means\n"
+    "  -- a later sync may have landed before it: queue one more, due at ARGV[5]\n"
+    "  local h = redis.call('HMGET', KEYS[1], 'state', 'count', 'dirty')\n"
+    "  if h[1] == 'active' and num(h[2]) > tonumber(ARGV[3]) and h[3] ~= '1' then\n"
+    "    redis.call('HSET', KEYS[1], 'dirty', 1)\n"
+    "    redis.call('ZADD', KEYS[2], tonumber(ARGV[5]), 'f:' .. ARGV[4])\n"
+    "  end\n"
+    "  return {'none'}\n"
     "elseif op == 'forget' then\n"
     "  if redis.call('HGET', KEYS[1], 'name') == ARGV[3] then redis.call('DEL', KEYS[1]) end\n"
     "  return {'none'}\n"
@@ -469,6 +478,20 @@ gw_err gw_dedup_release(gw_dedup *d, const char *fp, const char *group, const ch
                            group ? key(&km, d, "stormres:", group, NULL) : NULL };
     const char *args[] = { owner };
     return run(d, group ? 3 : 1, keys, "release", 0, 1, args, NULL);
+}
+
+gw_err gw_dedup_synced(gw_dedup *d, const char *fp, long long count, long long now_ms)
+{
+    keybuf kf, kd;
+    const char *keys[] = { key(&kf, d, "fp:", fp, NULL), key(&kd, d, "dirty", "", NULL) };
+    char c[24], due[24];
+    snprintf(c, sizeof c, "%lld", count);
+    /* a failed patch is retried no sooner than the sync interval (at least
+     * 1 s), so an apiserver outage is not polled in a tight loop */
+    long back_off = d->cfg->dedup_status_sync_interval_ms;
+    snprintf(due, sizeof due, "%lld", now_ms + (count >= 0 ? 0 : back_off > 1000 ? back_off : 1000));
+    const char *args[] = { c, fp, due };
+    return run(d, 2, keys, "synced", now_ms, 3, args, NULL);
 }
 
 gw_err gw_dedup_forget(gw_dedup *d, const char *fp, const char *name)

@@ -256,9 +256,11 @@ static void fail(sig_result *r, gw_err e, const char *fmt, ...)
 
 /* ---- the per-signal pipeline ------------------------------------------ */
 
-/* Writes status.deduplication; tells whether the request has finished. */
-static bool sync_status(gw_ctx *ctx, const char *rid, const char *ns, const char *name,
-                        long long count, long long first_ms, long long last_ms)
+/* Writes status.deduplication; tells whether the request has finished.
+ * fp (NULL for a storm aggregate) has the landed count checked against
+ * Redis afterwards (gw_dedup_synced). */
+static bool sync_status(gw_ctx *ctx, const char *rid, const char *fp, const char *ns,
+                        const char *name, long long count, long long first_ms, long long last_ms)
 {
     char err[512];
     bool finished = false;
@@ -268,6 +270,10 @@ static bool sync_status(gw_ctx *ctx, const char *rid, const char *ns, const char
     gw_metrics_count(ctx->metrics, rid ? GW_C_SYNC_INLINE : GW_C_SYNC_FLUSH);
     if (rc)
         gw_log(ctx->log_min, GW_LOG_WARN, rid, "status sync of %s/%s failed: %s", ns, name, err);
+    /* a failed patch (not a finished or deleted request) is queued again */
+    if (fp && !finished && gw_dedup_synced(&ctx->dedup, fp, rc ? -1 : count, gw_now_ms()))
+        gw_log(ctx->log_min, GW_LOG_DEBUG, rid, "status sync of %s/%s: recheck: redis: %s", ns,
+               name, ctx->redis.errstr);
     return finished;
 }
 
@@ -290,7 +296,8 @@ static bool sync_storm(gw_ctx *ctx, const char *rid, const gw_flush_item *it)
         gw_log(ctx->log_min, GW_LOG_WARN, rid, "storm annotation of %s/%s failed: %s", it->ns,
                it->name, err);
     bool finished = rc == GW_ENOTFOUND ||
-                    sync_status(ctx, rid, it->ns, it->name, it->count, it->first_ms, it->last_ms);
+                    sync_status(ctx, rid, NULL, it->ns, it->name, it->count, it->first_ms,
+                                it->last_ms);
     if (finished)
         gw_dedup_storm_forget(&ctx->dedup, it->id, it->name);
     return finished;
@@ -361,7 +368,7 @@ static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, cons
         }
         set_ref(r, ref.ns, ref.name, &d);
         r->kind = R_DUP;
-        sync_status(ctx, rid, ref.ns, ref.name, d.count, d.first_ms, d.last_ms);
+        sync_status(ctx, rid, s->fingerprint, ref.ns, ref.name, d.count, d.first_ms, d.last_ms);
         return;
     }
     if (rc != GW_ENOTFOUND) {
@@ -392,7 +399,7 @@ static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, cons
     gw_metrics_up(ctx->metrics, GW_UP_KUBE, true);
     set_ref(r, rr_ns, name, &d);
     r->kind = R_CREATED;
-    sync_status(ctx, rid, rr_ns, name, d.count, d.first_ms, d.last_ms);
+    sync_status(ctx, rid, s->fingerprint, rr_ns, name, d.count, d.first_ms, d.last_ms);
 }
 
 /* This signal opened a storm: create the one aggregated request for its
@@ -456,7 +463,7 @@ static void storm_create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s
     r->storm_total = d.storm_total;
     gw_log(ctx->log_min, GW_LOG_INFO, rid, "%s storm opened in namespace \"%s\" for %s: "
            "aggregated request %s/%s", r->storm_type, ds->ns, ds->alertname, rr_ns, name);
-    sync_status(ctx, rid, rr_ns, name, 1, now, now);
+    sync_status(ctx, rid, NULL, rr_ns, name, 1, now, now);
 }
 
 /* Raises a request's priority label one step and annotates why. */
@@ -689,7 +696,8 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in, 
         if (d.kind == GW_DEDUP_DUP || d.kind == GW_DEDUP_AGGREGATED) {
             bool finished = false;
             if (d.sync_due && d.kind == GW_DEDUP_DUP) {
-                finished = sync_status(ctx, rid, d.ns, d.name, d.count, d.first_ms, d.last_ms);
+                finished = sync_status(ctx, rid, s->fingerprint, d.ns, d.name, d.count,
+                                       d.first_ms, d.last_ms);
             } else if (d.sync_due) {
                 gw_flush_item it;
                 finished = gw_dedup_storm_info(&ctx->dedup, group, &it) == GW_OK &&
@@ -755,8 +763,8 @@ long gw_tick(gw_ctx *ctx)
         gw_flush_item *it = &items[i];
         if (it->storm)
             sync_storm(ctx, NULL, it);
-        else if (sync_status(ctx, NULL, it->ns, it->name, it->count, it->first_ms,
-                               it->last_ms)) {
+        else if (sync_status(ctx, NULL, it->id, it->ns, it->name, it->count, it->first_ms,
+                             it->last_ms)) {
             gw_dedup_forget(&ctx->dedup, it->id, it->name);
         }
     }
