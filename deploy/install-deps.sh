@@ -16,6 +16,8 @@ PACKAGES=(
     prometheus                 # promtool: the /metrics exposition is checked with it
     # runtime and the local stack
     lighttpd spawn-fcgi redis-server etcd-server prometheus-alertmanager
+    lighttpd-mod-openssl       # TLS (ALERTGW_TLS_CERT in lighttpd.conf)
+    lighttpd-modules-lua       # mod_magnet: the rate limit (lighttpd-ratelimit.lua)
     # benchmark
     wrk
 )

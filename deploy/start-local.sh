@@ -17,6 +17,9 @@
 #   KUBECONFIG / ALERTGW_KUBERNETES_KUBECONFIG  use that cluster instead of a
 #                         local apiserver (it needs the CRD and RBAC from
 #                         deploy/ applied)
+#   ALERTGW_TLS_CERT / _KEY / _CLIENT_CA, ALERTGW_RATE_LIMIT_*   lighttpd.conf's
+#                         TLS and rate-limit parameters, passed to lighttpd
+#                         (with ALERTGW_TLS_CERT the gateway is https://)
 #   ALERTGW_CONFIG and any other ALERTGW_<SECTION>_<KEY>   passed to the
 #                         workers as they are
 #   ALERTGW_SKIP_INSTALL=1  never call apt-get
@@ -42,7 +45,7 @@ log() { printf 'start-local: %s\n' "$*" >&2 2>/dev/null || true; }
 die() { printf 'start-local: error: %s\n' "$*" >&2; exit 1; }
 
 case ${1:-} in
-    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 
 [[ $LISTEN_PORT =~ ^[0-9]+$ ]] || die "ALERTGW_LISTEN_PORT must be a number: $LISTEN_PORT"
@@ -52,7 +55,7 @@ esac
 ## --- packages --------------------------------------------------------------
 
 # command -> Debian package; and the build's libraries by pkg-config name.
-RUNTIME_PKGS=(lighttpd redis-server redis-tools curl jq)
+RUNTIME_PKGS=(lighttpd lighttpd-mod-openssl lighttpd-modules-lua redis-server redis-tools curl jq)
 BUILD_PKGS=(build-essential autoconf automake libtool pkg-config
             libhiredis-dev libcurl4-openssl-dev libssl-dev libjansson-dev
             libyaml-dev libfcgi-dev)
@@ -220,8 +223,15 @@ LIGHTTPD_PID=$(detach "$STATE/lighttpd/workers.log" \
     lighttpd -D -f "$REPO/lighttpd.conf")
 
 URL="http://$LISTEN_ADDR:$LISTEN_PORT"
+probe=()
+if [[ -n ${ALERTGW_TLS_CERT:-} ]]; then
+    URL="https://$LISTEN_ADDR:$LISTEN_PORT"
+    # only to see that it is up, on our own address: the certificate is the
+    # operator's and need not name $LISTEN_ADDR
+    probe=(--insecure)
+fi
 for (( i = 0; i < 150; i++ )); do
-    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$URL/healthz") == 200 ]] && break
+    [[ $(curl -s "${probe[@]}" -o /dev/null -w '%{http_code}' --max-time 2 "$URL/healthz") == 200 ]] && break
     alive "$LIGHTTPD_PID" || {
         tail -n 20 "$STATE/lighttpd/error.log" "$STATE/lighttpd/workers.log" >&2 || true
         LIGHTTPD_PID=''
@@ -230,8 +240,8 @@ for (( i = 0; i < 150; i++ )); do
     sleep 0.2
 done
 (( i < 150 )) || die "$URL/healthz did not answer 200 within 30 s (logs in $STATE/lighttpd)"
-ready=$(curl -s --max-time 5 "$URL/readyz" || true)
-[[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$URL/readyz") == 200 ]] ||
+ready=$(curl -s "${probe[@]}" --max-time 5 "$URL/readyz" || true)
+[[ $(curl -s "${probe[@]}" -o /dev/null -w '%{http_code}' --max-time 5 "$URL/readyz") == 200 ]] ||
     log "warning: /readyz is not 200 yet: $ready"
 
 ## --- tell the operator -----------------------------------------------------

@@ -21,6 +21,9 @@
 #                   reuse (it is then never stopped by the tests; the fault
 #                   tests do stop and restart its apiserver)
 #   GW_KEEP_STATE=1 keep the temp dirs (logs, sockets) after the run
+#   GW_CACERT       CA file curl trusts when the gateway speaks TLS (a test
+#                   that passes ALERTGW_TLS_CERT=... to gw_start_lighttpd
+#                   sets it; GW_URL is then https://)
 #
 # Invariants the tests rely on: names of alerts and resources are unique per
 # test (gw_uniq), so leftovers of other tests never match; the gateway runs
@@ -169,7 +172,8 @@ am_body() { am_webhook "$(am_alert "$@")"; }
 gw_request() {
     local method=$1 path=$2; shift 2
     local out="$GW_TMP/http.$$.$BASHPID"
-    HTTP_STATUS=$(curl -sS --max-time 30 -X "$method" -o "$out.body" -D "$out.hdr" \
+    HTTP_STATUS=$(curl -sS --max-time 30 ${GW_CACERT:+--cacert "$GW_CACERT"} \
+        -X "$method" -o "$out.body" -D "$out.hdr" \
         -w '%{http_code}' "$@" "$GW_URL$path") || {
         HTTP_STATUS=000 HTTP_BODY='' HTTP_HEADERS=''
         echo "# curl $method $path failed" >&2
@@ -388,11 +392,16 @@ gw_start_apiserver() {
 
 # gw_start_lighttpd [NAME=VALUE...]: lighttpd -D with the repository's
 # lighttpd.conf on a free 127.0.0.1 port, with a clean environment holding
-# only the ALERTGW_* settings below (plus the given overrides).  Waits (bounded)
-# until /healthz answers 200; exports GW_URL.
+# only the ALERTGW_* settings below (plus the given overrides, which may be
+# lighttpd.conf's own parameters: ALERTGW_TLS_*, ALERTGW_RATE_LIMIT_* ...).
+# Waits (bounded) until /healthz answers 200; exports GW_URL, https:// when
+# ALERTGW_TLS_CERT is among the overrides (set GW_CACERT to its CA).
 gw_start_lighttpd() {
     local dir="$GW_TMP/lighttpd" bin=${GW_FCGI_BIN:-$GW_ROOT/fcgi/alertgw-fcgi}
-    local port attempt pid
+    local port attempt pid scheme=http a
+    for a in "$@"; do
+        [[ $a == ALERTGW_TLS_CERT=?* ]] && scheme=https
+    done
     if [[ ! -x $bin ]]; then
         echo "gw_start_lighttpd: worker binary $bin not built (autoreconf -fi && ./configure && make)" >&2
         return 1
@@ -416,7 +425,7 @@ gw_start_lighttpd() {
             lighttpd -D -f "$GW_ROOT/lighttpd.conf" >>"$dir/stderr.log" 2>&1 3>&- &
         pid=$!
         echo "$pid" >"$dir/pid"
-        export GW_URL="http://127.0.0.1:$port"
+        export GW_URL="$scheme://127.0.0.1:$port"
         if gw_wait_for 15 _gw_healthz_or_dead "$pid"; then
             alive "$pid" && return 0
             # lighttpd exited: most likely lost the port race; try another.
@@ -434,7 +443,8 @@ gw_start_lighttpd() {
 }
 _gw_healthz_or_dead() {
     alive "$1" || return 0
-    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$GW_URL/healthz") == 200 ]]
+    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 ${GW_CACERT:+--cacert "$GW_CACERT"} \
+        "$GW_URL/healthz") == 200 ]]
 }
 
 # gw_stop_lighttpd: SIGTERM to lighttpd (by PID); lighttpd sends SIGTERM to
