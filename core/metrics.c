@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #define MAGIC 0x616c65727467774dull /* "alertgwM" */
-#define LAYOUT 1
+#define LAYOUT 2 /* 2: the circuit breaker and its counters */
 
 /* Status codes the histogram keeps apart; others are "other". */
 static const int codes[] = { 200, 201, 202, 207, 400, 401, 403, 404, 405, 413, 415, 500, 503 };
@@ -44,6 +44,7 @@ typedef struct {
     _Atomic int64_t up[GW_UP_N];                       /* -1 unknown, 0, 1 */
     ctr      buckets[GW_ROUTE_N][NCODES][NBOUNDS + 1]; /* non-cumulative */
     ctr      sum_us[GW_ROUTE_N][NCODES];
+    gw_breaker breaker;
 } layout;
 
 struct gw_metrics {
@@ -56,6 +57,7 @@ static void init_layout(layout *l)
     memset(l, 0, sizeof *l);
     for (int i = 0; i < GW_UP_N; i++)
         atomic_store(&l->up[i], -1);
+    gw_breaker_init(&l->breaker);
     l->layout = LAYOUT;
     l->size = sizeof *l;
     atomic_thread_fence(memory_order_release);
@@ -156,6 +158,11 @@ void gw_metrics_close(gw_metrics *m)
     free(m);
 }
 
+gw_breaker *gw_metrics_breaker(gw_metrics *m)
+{
+    return &m->l->breaker;
+}
+
 #define ADD(x) atomic_fetch_add_explicit(&(x), 1, memory_order_relaxed)
 
 void gw_metrics_received(gw_metrics *m, gw_m_source src, gw_m_severity sev)
@@ -254,6 +261,12 @@ static const struct {
                           "status.deduplication patches made by the trailing flush." },
     [GW_C_NS_CAPPED] = { "gateway_namespace_cap_refusals_total",
                          "New signals answered 503 because their namespace hit storm.namespace_cap." },
+    [GW_C_KUBE_RETRIES] = { "gateway_kube_retries_total",
+                            "Kubernetes API calls repeated after a network error, 5xx or 429." },
+    [GW_C_BREAKER_OPENED] = { "gateway_circuit_breaker_opened_total",
+                              "Times the Kubernetes circuit breaker opened (or re-opened after a failed probe)." },
+    [GW_C_BREAKER_REJECTED] = { "gateway_circuit_breaker_rejections_total",
+                                "Kubernetes API calls refused at once because the circuit breaker was open." },
 };
 
 static gw_err head(gw_buf *b, const char *name, const char *type, const char *help)
@@ -315,6 +328,11 @@ gw_err gw_metrics_write(const gw_metrics *m, const char *version, gw_buf *b)
         if (v >= 0) /* not yet known: no sample rather than a guess */
             rc = rc ? rc : gw_buf_printf(b, "%s %lld\n", ups[i][0], v);
     }
+
+    rc = rc ? rc : head(b, "gateway_circuit_breaker_state", "gauge",
+                        "Kubernetes API circuit breaker: 0 closed, 1 open, 2 half-open (probing).");
+    rc = rc ? rc : gw_buf_printf(b, "gateway_circuit_breaker_state %d\n",
+                                 (int)gw_breaker_get(&l->breaker, NULL));
 
     const char *h = "gateway_http_request_duration_seconds";
     rc = rc ? rc : head(b, h, "histogram", "HTTP requests by route and status code.");
