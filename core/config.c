@@ -70,6 +70,12 @@ static const key_def keys[] = {
       "Redis per-command timeout"),
     K("redis", "key_prefix", T_STR, redis_key_prefix, "alertgw:",
       "prefix of every Redis key alertgw writes"),
+    K("redis", "sentinels", T_STR, redis_sentinels, "",
+      "Sentinel addresses host:port, comma-separated; set: the master is found through them and redis.addr is not used"),
+    K("redis", "sentinel_master", T_STR, redis_sentinel_master, "",
+      "name of the master in Sentinel (required with redis.sentinels)"),
+    K("redis", "sentinel_password_file", T_STR, redis_sentinel_password_file, "",
+      "file holding the sentinels' AUTH password (empty: no AUTH to the sentinels)"),
 
     K("kubernetes", "api_url", T_STR, kube_api_url, "",
       "API server URL; empty: kubeconfig, then in-cluster"),
@@ -87,7 +93,17 @@ static const key_def keys[] = {
     K("kubernetes", "connect_timeout", T_DUR_MS, kube_connect_timeout_ms, "2s",
       "API server connect timeout"),
     K("kubernetes", "timeout", T_DUR_MS, kube_timeout_ms, "5s",
-      "API server request timeout"),
+      "time budget of one API call, its retries and their waits included"),
+    K("kubernetes", "retries", T_INT, kube_retries, "2",
+      "repeats of a call after a network error, 429 or 5xx (only calls that cannot apply twice)"),
+    K("kubernetes", "retry_base", T_DUR_MS, kube_retry_base_ms, "100ms",
+      "backoff before the first repeat is random in [0, this]; doubles per repeat"),
+    K("kubernetes", "retry_max_delay", T_DUR_MS, kube_retry_max_delay_ms, "1s",
+      "longest wait before a repeat; a larger Retry-After from the apiserver ends the retries"),
+    K("kubernetes", "breaker_failures", T_INT, kube_breaker_failures, "5",
+      "consecutive failed attempts (network, 5xx, 429) that open the circuit breaker; 0: no breaker"),
+    K("kubernetes", "breaker_open_time", T_DUR_MS, kube_breaker_open_ms, "10s",
+      "how long the open breaker answers 503 at once before one request probes the apiserver"),
 
     K("remediation", "group", T_STR, rr_group, "kubernaut.ai", "RemediationRequest API group"),
     K("remediation", "version", T_STR, rr_version, "v1alpha1", "RemediationRequest API version"),
@@ -511,6 +527,50 @@ static void check_pairs(const char *list, const char *name, const char *shape, p
     }
 }
 
+/* redis.sentinels: "host:port" entries with a port in 1..65535, and a
+ * master name to ask them about. */
+static void check_sentinels(const gw_config *c, char *errs, size_t errlen, int *nerr)
+{
+    const char *p = c->redis_sentinels;
+    if (!*p)
+        return;
+    if (!*c->redis_sentinel_master) {
+        adderr(errs, errlen, "redis.sentinel_master: must be set with redis.sentinels");
+        (*nerr)++;
+    }
+    int n = 0;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        const char *colon = memrchr(p, ':', len);
+        bool ok = colon && colon > p && len < 300;
+        if (ok) {
+            char digits[8];
+            size_t dl = len - (size_t)(colon + 1 - p);
+            ok = dl >= 1 && dl < sizeof digits;
+            if (ok) {
+                memcpy(digits, colon + 1, dl);
+                digits[dl] = '\0';
+                long port = strtol(digits, NULL, 10);
+                ok = strspn(digits, "0123456789") == dl && port >= 1 && port <= 65535;
+            }
+        }
+        if (!ok) {
+            adderr(errs, errlen, "redis.sentinels: \"%.*s\" is not host:port",
+                   (int)(len > 64 ? 64 : len), p);
+            (*nerr)++;
+            return;
+        }
+        n++;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    if (n > 16) {
+        adderr(errs, errlen, "redis.sentinels: at most 16 entries");
+        (*nerr)++;
+    }
+}
+
 static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
 {
 #define BAD(...) do { adderr(errs, errlen, __VA_ARGS__); (*nerr)++; } while (0)
@@ -573,6 +633,18 @@ static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
         BAD("dedup.ttl: must be at least 1s");
     if (c->dedup_pending_lease_ms < 100)
         BAD("dedup.pending_lease: must be at least 100ms");
+    if (c->kube_retries > 10)
+        BAD("kubernetes.retries: must be 0 to 10");
+    if (c->kube_retry_base_ms < 1 || c->kube_retry_max_delay_ms < c->kube_retry_base_ms)
+        BAD("kubernetes.retry_base / retry_max_delay: at least 1ms, and retry_max_delay >= "
+            "retry_base");
+    if (c->kube_timeout_ms < 100)
+        BAD("kubernetes.timeout: must be at least 100ms");
+    if (c->kube_breaker_failures > 1000)
+        BAD("kubernetes.breaker_failures: must be 0 (no breaker) to 1000");
+    if (c->kube_breaker_open_ms < 100)
+        BAD("kubernetes.breaker_open_time: must be at least 100ms");
+    check_sentinels(c, errs, errlen, nerr);
     if (*c->kube_api_url && strncmp(c->kube_api_url, "https://", 8) &&
         strncmp(c->kube_api_url, "http://", 7))
         BAD("kubernetes.api_url: must start with https:// or http://");

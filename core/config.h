@@ -35,6 +35,9 @@ typedef struct {
     long   redis_connect_timeout_ms;
     long   redis_command_timeout_ms;
     char  *redis_key_prefix;
+    char  *redis_sentinels;          /* "host:port,host:port"; "": no Sentinel */
+    char  *redis_sentinel_master;    /* the master's name in Sentinel */
+    char  *redis_sentinel_password_file; /* AUTH for the sentinels; "": none */
 
     /* kubernetes */
     char  *kube_api_url;
@@ -45,7 +48,12 @@ typedef struct {
     char  *kube_kubeconfig;          /* explicit kubeconfig path */
     bool   kube_allow_insecure;      /* honour insecure-skip-tls-verify */
     long   kube_connect_timeout_ms;
-    long   kube_timeout_ms;
+    long   kube_timeout_ms;          /* budget of one call, retries included */
+    long   kube_retries;             /* repeats after a network error, 429, 5xx */
+    long   kube_retry_base_ms;       /* first backoff ceiling (full jitter) */
+    long   kube_retry_max_delay_ms;  /* longest wait; largest Retry-After honoured */
+    long   kube_breaker_failures;    /* consecutive failures that open it; 0: off */
+    long   kube_breaker_open_ms;     /* open time before the half-open probe */
 
     /* remediation (the CRD we write) */
     char  *rr_group;

@@ -80,6 +80,7 @@ typedef struct {
     bool        storm_opened;     /* R_AGGREGATED: this signal opened the storm */
     long long   storm_total;
     char        storm_type[16];
+    long        breaker_retry_s;  /* R_FAILED by the open circuit breaker: Retry-After */
 } sig_result;
 
 /* Reads grafana.secret_files (comma-separated) into ctx->grafana.  A
@@ -125,7 +126,8 @@ static gw_err kube_fetch(void *arg, const char *path, long *http_status, gw_buf 
                          size_t errlen)
 {
     gw_buf_reset(resp);
-    return gw_kube_request(arg, "GET", path, NULL, NULL, 0, http_status, resp, err, errlen);
+    return gw_kube_request(arg, "GET", path, NULL, NULL, 0, GW_KUBE_REPEATABLE, http_status, resp,
+                           err, errlen);
 }
 
 gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
@@ -142,9 +144,17 @@ gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
     gw_bodycache_init(&ctx->bodies);
     if (RAND_bytes((unsigned char *)&ctx->rid_prefix, sizeof ctx->rid_prefix) != 1)
         ctx->rid_prefix = (unsigned int)ctx->pid * 2654435761u;
-    gw_err rc = gw_redis_init(&ctx->redis, ctx->cfg.redis_addr, ctx->cfg.redis_password_file,
-                              ctx->cfg.redis_connect_timeout_ms, ctx->cfg.redis_command_timeout_ms,
-                              err, errlen);
+    gw_redis_opts ro = {
+        .addr = ctx->cfg.redis_addr,
+        .password_file = ctx->cfg.redis_password_file,
+        .sentinels = ctx->cfg.redis_sentinels,
+        .sentinel_master = ctx->cfg.redis_sentinel_master,
+        .sentinel_password_file = ctx->cfg.redis_sentinel_password_file,
+        .connect_timeout_ms = ctx->cfg.redis_connect_timeout_ms,
+        .command_timeout_ms = ctx->cfg.redis_command_timeout_ms,
+        .log_min = ctx->log_min,
+    };
+    gw_err rc = gw_redis_init(&ctx->redis, &ro, err, errlen);
     if (rc) {
         gw_ctx_free(ctx);
         return rc;
@@ -161,6 +171,12 @@ gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
         .allow_insecure = c->kube_allow_insecure,
         .connect_timeout_ms = c->kube_connect_timeout_ms,
         .timeout_ms = c->kube_timeout_ms,
+        .retries = c->kube_retries,
+        .retry_base_ms = c->kube_retry_base_ms,
+        .retry_max_delay_ms = c->kube_retry_max_delay_ms,
+        .breaker_failures = c->kube_breaker_failures,
+        .breaker_open_ms = c->kube_breaker_open_ms,
+        .log_min = ctx->log_min,
     };
     if ((rc = load_secrets(ctx, err, errlen))) {
         gw_ctx_free(ctx);
@@ -192,6 +208,8 @@ gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
     }
     if (rc) /* metrics never stop alerts */
         gw_log(ctx->log_min, GW_LOG_WARN, NULL, "%s", merr);
+    /* the pool's one circuit breaker lives in the shared mapping */
+    gw_kube_attach_metrics(ctx->kube, ctx->metrics);
     *out = ctx;
     return GW_OK;
 }
@@ -890,6 +908,9 @@ static const char *client_detail(const sig_result *r)
     case GW_EREDIS:
         return "Redis unavailable: the signal was not recorded; retry later";
     case GW_EKUBE:
+        if (r->breaker_retry_s > 0)
+            return "Kubernetes API unavailable (circuit breaker open after repeated failures): "
+                   "the signal was not recorded; retry later";
         return "Kubernetes API unavailable: the signal was not recorded; retry later";
     case GW_EBUSY:
     case GW_EKUBECONF:
@@ -917,6 +938,8 @@ static void reply_batch(gw_ctx *ctx, const gw_request *req, gw_response *resp, c
             else
                 snprintf(detail, sizeof detail, "%s", what);
             reply_problem(ctx, resp, failure_status(res[i].err), req->path, detail);
+            if (res[i].breaker_retry_s > 0) /* when the next probe may succeed */
+                resp->retry_after = res[i].breaker_retry_s;
             return;
         }
     }
@@ -1023,6 +1046,8 @@ static const char *process_batch(gw_ctx *ctx, const gw_request *req, gw_response
     size_t done = 0;
     while (done < b->n) {
         process_signal(ctx, b, &b->signals[done], resp->request_id, &res[done]);
+        if (res[done].kind == R_FAILED && res[done].err == GW_EKUBE)
+            gw_kube_last_refused(ctx->kube, &res[done].breaker_retry_s);
         count_result(ctx, src, &b->signals[done], &res[done]);
         done++;
         if (res[done - 1].kind == R_FAILED && temporary(res[done - 1].err))
@@ -1153,11 +1178,22 @@ static void handle_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
         return;
     }
     char err[512];
-    long status = 0;
+    long status = 0, retry_s = 0;
+    /* While the breaker is open this is refused without a call; once the
+     * open time is over it may be the pool's half-open probe. */
     gw_err rc = gw_rrstore_probe(ctx->kube, &ctx->cfg, &ctx->scratch, &status, err, sizeof err);
-    gw_metrics_up(ctx->metrics, GW_UP_KUBE, rc == GW_OK && status < 500);
+    if (!gw_kube_last_refused(ctx->kube, &retry_s))
+        gw_metrics_up(ctx->metrics, GW_UP_KUBE, rc == GW_OK && status < 500);
     if (rc || status != 200) {
         char d[640];
+        if (retry_s > 0) {
+            snprintf(d, sizeof d, "kubernetes API circuit breaker %s after repeated failures; "
+                     "next probe in %ld s", gw_breaker_state_name(gw_kube_breaker_state(
+                                                ctx->kube, NULL)), retry_s);
+            reply_problem(ctx, resp, 503, req->path, d);
+            resp->retry_after = retry_s;
+            return;
+        }
         if (rc) {
             gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "readyz: %s", err);
             snprintf(d, sizeof d, "kubernetes API not reachable (cause in the worker log)");
@@ -1167,8 +1203,10 @@ static void handle_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
         reply_problem(ctx, resp, 503, req->path, d);
         return;
     }
-    reply_json(resp, 200, json_pack("{s:s,s:s,s:s}", "status", "ready", "redis", "ok",
-                                     "kubernetes", "ok"));
+    reply_json(resp, 200, json_pack("{s:s,s:s,s:s,s:s}", "status", "ready", "redis", "ok",
+                                     "kubernetes", "ok", "circuit_breaker",
+                                     gw_breaker_state_name(gw_kube_breaker_state(ctx->kube,
+                                                                                 NULL))));
 }
 
 static bool is_fingerprint(const char *s)

@@ -46,6 +46,43 @@
  * request builds a fresh one (the hiredis reconnect model): a half-dead
  * connection is never reused.
  *
+ * A failing apiserver
+ *
+ * gw_kube_request() is one call to the caller, however many attempts it
+ * takes.  All its attempts and the waits between them fit in timeout_ms
+ * (each attempt gets what is left of it as its curl timeout), so a caller's
+ * worst case is what it was before retries existed - which matters because
+ * the Redis claim lease (dedup.pending_lease) is sized against a lookup plus
+ * a create.  Repeated are network errors, 429 and 5xx (retry.h), at most
+ * `retries` times, after a full-jitter wait drawn with RAND_bytes, and never
+ * earlier than a Retry-After the server sent (one above the cap means we
+ * give up instead).  4xx other than 401 are answers, not failures.
+ *
+ * Only the caller knows whether sending a request twice can apply it twice,
+ * so it says so (gw_kube_retry).  The case that needs thought is a POST
+ * create whose first attempt timed out or got a 5xx: the apiserver may have
+ * stored the object anyway.  Our creates carry a fixed name chosen before
+ * the first attempt (rr-<fp>-<random>), and every attempt sends the same
+ * body, so a repeat either creates it (the first did not) or gets 409
+ * AlreadyExists for that very name.  rrstore.c reads the object back on
+ * 409 and takes it as created when it carries our fingerprint: exactly one
+ * object either way, never a second one under a new name.  Only when the
+ * name belongs to another fingerprint does the caller pick a new name.
+ *
+ * A 401 re-reads a file-backed token at once (not waiting for the
+ * once-a-second stat) and, when it changed, repeats the attempt once: the
+ * kubelet may have rotated the token between our last stat and this
+ * request.  An unauthenticated request was not acted on, so this holds for
+ * every method.
+ *
+ * The circuit breaker (breaker.h) is asked before every attempt and told
+ * every attempt's outcome.  While it is open nothing is sent and the call
+ * fails at once with GW_EKUBE; gw_kube_last_refused() lets the caller put
+ * the time until the next probe in Retry-After.  A probe is a single
+ * attempt.  Its state lives in the shared metrics mapping when one is
+ * attached, so the whole worker pool opens and closes together, and the one
+ * worker whose compare-and-swap made a transition logs it.
+ *
  * Invariants
  *
  * - curl_global_init() is called once by the process at start-up, before any
@@ -62,7 +99,9 @@
 #include "kube.h"
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <yaml.h>
 
 #include <ctype.h>
@@ -77,7 +116,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "retry.h"
+
 #define KUBE_CONNECT_TIMEOUT_MS_DEFAULT 2000L
+#define KUBE_RETRY_BASE_MS_DEFAULT      100L
+#define KUBE_RETRY_MAX_DELAY_MS_DEFAULT 1000L
+#define KUBE_BREAKER_OPEN_MS_DEFAULT    10000L
 #define KUBE_TIMEOUT_MS_DEFAULT         5000L
 #define KUBE_TOKEN_MAX                  (64u * 1024u)
 #define KUBE_KUBECONFIG_MAX             (4u * 1024u * 1024u)
@@ -102,6 +146,14 @@ struct gw_kube {
     long            timeout_ms;
     CURL           *curl;          /* NULL after a failed transfer */
     char            curl_err[CURL_ERROR_SIZE];
+    gw_retry_policy retry;
+    gw_breaker_policy brk_policy;
+    gw_breaker      own_breaker;   /* used until gw_kube_attach_metrics */
+    gw_breaker     *breaker;       /* &own_breaker or in the shared mapping */
+    gw_metrics     *metrics;       /* borrowed; NULL: nothing counted */
+    gw_log_level    log_min;
+    bool            refused;       /* the last call was refused by the breaker */
+    long            refused_retry_s;
 };
 
 /* ------------------------------------------------------------------ files */
@@ -325,6 +377,23 @@ static void refresh_token(gw_kube *k)
         return;
     char ignored[256];
     (void)load_token_file(k, k->token_file, ignored, sizeof ignored);
+}
+
+/* After a 401: reads the token file now, whatever the last stat said.
+ * true when a different token was installed. */
+static bool reload_token(gw_kube *k)
+{
+    if (!k->token_file || !k->token)
+        return false;
+    char *old = strdup(k->token);
+    if (!old)
+        return false;
+    char ignored[256];
+    bool changed = load_token_file(k, k->token_file, ignored, sizeof ignored) == GW_OK &&
+                   strcmp(old, k->token) != 0;
+    OPENSSL_cleanse(old, strlen(old));
+    free(old);
+    return changed;
 }
 
 /* ------------------------------------------------------------- kubeconfig */
@@ -902,10 +971,6 @@ static gw_err open_handle(gw_kube *k, char *err, size_t errlen)
     if (cc == CURLE_OK)   /* idle keep-alive connections through NAT and LBs */
         cc = curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     if (cc == CURLE_OK)
-        cc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, k->connect_timeout_ms);
-    if (cc == CURLE_OK)
-        cc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, k->timeout_ms);
-    if (cc == CURLE_OK)
         cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, k->curl_err);
     if (cc == CURLE_OK)
         cc = curl_easy_setopt(h, CURLOPT_USERAGENT, "alertgw");
@@ -945,6 +1010,19 @@ gw_err gw_kube_new(const gw_kube_opts *opts, gw_kube **out, char *err, size_t er
     k->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms
                                                          : KUBE_CONNECT_TIMEOUT_MS_DEFAULT;
     k->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : KUBE_TIMEOUT_MS_DEFAULT;
+    k->retry.retries = opts->retries > 0 ? opts->retries : 0;
+    k->retry.base_ms = opts->retry_base_ms > 0 ? opts->retry_base_ms : KUBE_RETRY_BASE_MS_DEFAULT;
+    k->retry.max_delay_ms = opts->retry_max_delay_ms > 0 ? opts->retry_max_delay_ms
+                                                         : KUBE_RETRY_MAX_DELAY_MS_DEFAULT;
+    k->brk_policy.failures = opts->breaker_failures > 0 ? opts->breaker_failures : 0;
+    k->brk_policy.open_ms = opts->breaker_open_ms > 0 ? opts->breaker_open_ms
+                                                      : KUBE_BREAKER_OPEN_MS_DEFAULT;
+    /* a probe is one attempt: it ends within timeout_ms; the margin covers
+     * a worker that is slow to report */
+    k->brk_policy.probe_ms = k->timeout_ms + 1000;
+    gw_breaker_init(&k->own_breaker);
+    k->breaker = &k->own_breaker;
+    k->log_min = opts->log_min;
 
     gw_err rc = resolve_credentials(k, opts, err, errlen);
     if (rc == GW_OK)
@@ -1018,19 +1096,15 @@ static bool add_header(struct curl_slist **list, const char *name, const char *v
     return true;
 }
 
-gw_err gw_kube_request(gw_kube *k, const char *method, const char *path,
-                       const char *content_type, const char *body, size_t body_len,
-                       long *http_status, gw_buf *resp, char *err, size_t errlen)
+/* One attempt: one HTTP exchange within timeout_ms.  The contract of
+ * gw_kube_request's return and *http_status; *retry_after_ms receives the
+ * answer's Retry-After (0 if none). */
+static gw_err attempt(gw_kube *k, const char *method, const char *path, const char *content_type,
+                      const char *body, size_t body_len, long timeout_ms, long *http_status,
+                      long long *retry_after_ms, gw_buf *resp, char *err, size_t errlen)
 {
     *http_status = 0;
-    if (!method || !*method || !header_value_ok(method) || strchr(method, ' ') || !path ||
-        !path_ok(path) || !resp)
-        return gw_fail(GW_EINVAL, err, errlen, "kube request: bad method or path");
-    if (!content_type)
-        content_type = "application/json";
-    if (!header_value_ok(content_type))
-        return gw_fail(GW_EINVAL, err, errlen, "kube request: bad content type");
-
+    *retry_after_ms = 0;
     gw_err rc;
     if (!k->curl && (rc = open_handle(k, err, errlen)))
         return rc;
@@ -1072,6 +1146,12 @@ gw_err gw_kube_request(gw_kube *k, const char *method, const char *path,
     k->curl_err[0] = '\0';   /* a failed setopt must not show an old message */
     CURLcode cc = curl_easy_setopt(h, CURLOPT_URL, url);
     if (cc == CURLE_OK)
+        cc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    if (cc == CURLE_OK)
+        cc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                              k->connect_timeout_ms < timeout_ms ? k->connect_timeout_ms
+                                                                 : timeout_ms);
+    if (cc == CURLE_OK)
         cc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     if (cc == CURLE_OK)
         cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
@@ -1098,8 +1178,15 @@ gw_err gw_kube_request(gw_kube *k, const char *method, const char *path,
         cc = curl_easy_perform(h);
 
     long status = 0;
-    if (cc == CURLE_OK)
+    if (cc == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+#if LIBCURL_VERSION_NUM >= 0x074200
+        /* seconds, from either form of the header (delta or HTTP date) */
+        curl_off_t ra = 0;
+        if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+            *retry_after_ms = ra > 86400 ? 86400000LL : (long long)ra * 1000;
+#endif
+    }
 
     /* Drop every pointer into this call's memory (caller's body, our
      * headers, the stack sink) before returning. */
@@ -1129,4 +1216,172 @@ gw_err gw_kube_request(gw_kube *k, const char *method, const char *path,
     free(url);
     *http_status = status;
     return GW_OK;
+}
+
+/* ------------------------------------------------- retries and the breaker */
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    now_monotonic(&ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void count(gw_kube *k, gw_m_counter c)
+{
+    if (k->metrics)
+        gw_metrics_count(k->metrics, c);
+}
+
+static void log_transition(gw_kube *k, gw_breaker_transition t, const char *why)
+{
+    switch (t) {
+    case GW_BREAKER_OPENED:
+        count(k, GW_C_BREAKER_OPENED);
+        gw_log(k->log_min, GW_LOG_ERROR, NULL,
+               "kubernetes circuit breaker opened after %ld consecutive failures (last: %s); "
+               "Kubernetes-dependent requests get a fast 503 for %ld ms, then one probe",
+               k->brk_policy.failures, why, k->brk_policy.open_ms);
+        break;
+    case GW_BREAKER_PROBING:
+        gw_log(k->log_min, GW_LOG_INFO, NULL,
+               "kubernetes circuit breaker half-open: this worker sends the probe");
+        break;
+    case GW_BREAKER_RECLOSED:
+        gw_log(k->log_min, GW_LOG_WARN, NULL,
+               "kubernetes circuit breaker closed: the probe succeeded");
+        break;
+    case GW_BREAKER_REOPENED:
+        count(k, GW_C_BREAKER_OPENED);
+        gw_log(k->log_min, GW_LOG_WARN, NULL,
+               "kubernetes circuit breaker re-opened: the probe failed (%s); next probe in %ld ms",
+               why, k->brk_policy.open_ms);
+        break;
+    case GW_BREAKER_NO_CHANGE:
+        break;
+    }
+}
+
+static uint64_t random64(void)
+{
+    uint64_t r;
+    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+        r = UINT64_MAX; /* no randomness: the longest wait of the range */
+    return r;
+}
+
+/* Drops what a failed attempt appended, so that a repeat starts clean. */
+static void truncate_to(gw_buf *b, size_t len)
+{
+    if (b->len > len) {
+        b->len = len;
+        if (b->data)
+            b->data[len] = '\0';
+    }
+}
+
+void gw_kube_attach_metrics(gw_kube *k, gw_metrics *m)
+{
+    k->metrics = m;
+    k->breaker = m ? gw_metrics_breaker(m) : &k->own_breaker;
+}
+
+gw_breaker_state gw_kube_breaker_state(const gw_kube *k, long long *retry_in_ms)
+{
+    long long deadline = 0, now = mono_ms();
+    gw_breaker_state st = gw_breaker_get(k->breaker, &deadline);
+    if (retry_in_ms)
+        *retry_in_ms = st != GW_BREAKER_CLOSED && deadline > now ? deadline - now : 0;
+    return st;
+}
+
+bool gw_kube_last_refused(const gw_kube *k, long *retry_after_s)
+{
+    if (retry_after_s)
+        *retry_after_s = k->refused ? k->refused_retry_s : 0;
+    return k->refused;
+}
+
+gw_err gw_kube_request(gw_kube *k, const char *method, const char *path,
+                       const char *content_type, const char *body, size_t body_len,
+                       gw_kube_retry retry, long *http_status, gw_buf *resp, char *err,
+                       size_t errlen)
+{
+    *http_status = 0;
+    k->refused = false;
+    k->refused_retry_s = 0;
+    if (!method || !*method || !header_value_ok(method) || strchr(method, ' ') || !path ||
+        !path_ok(path) || !resp)
+        return gw_fail(GW_EINVAL, err, errlen, "kube request: bad method or path");
+    if (!content_type)
+        content_type = "application/json";
+    if (!header_value_ok(content_type))
+        return gw_fail(GW_EINVAL, err, errlen, "kube request: bad content type");
+
+    const long long deadline = mono_ms() + k->timeout_ms;
+    const size_t mark = resp->len;
+    bool token_reread = false;
+    gw_err rc = GW_EKUBE;
+    int repeats = 0;
+    for (int n = 0;; n++) {
+        long long now = mono_ms(), refuse_in = 0;
+        gw_breaker_transition t;
+        gw_breaker_verdict v = gw_breaker_admit(k->breaker, &k->brk_policy, now, &refuse_in, &t);
+        if (v == GW_BREAKER_REJECT) {
+            count(k, GW_C_BREAKER_REJECTED);
+            if (n > 0)
+                return rc; /* opened by others meanwhile: the last attempt's outcome stands */
+            k->refused = true;
+            k->refused_retry_s = (long)((refuse_in + 999) / 1000);
+            if (k->refused_retry_s < 1)
+                k->refused_retry_s = 1;
+            return gw_fail(GW_EKUBE, err, errlen,
+                           "kube %s %s: not sent: circuit breaker open (the apiserver failed "
+                           "repeatedly); next probe in %lld ms", method, path, refuse_in);
+        }
+        log_transition(k, t, "");
+        bool probe = v == GW_BREAKER_PROBE;
+        truncate_to(resp, mark);
+        long long left = deadline - now;
+        long long retry_after = 0;
+        rc = attempt(k, method, path, content_type, body, body_len,
+                     (long)(left > GW_RETRY_MIN_ATTEMPT_MS ? left : GW_RETRY_MIN_ATTEMPT_MS),
+                     http_status, &retry_after, resp, err, errlen);
+        /* An answer (any status but 429/5xx, or one too large to keep)
+         * proves the apiserver works; a local failure (out of memory)
+         * proves nothing and is not reported - unless this was the probe,
+         * which must report, and then does so as a failure. */
+        bool answered = rc == GW_ETOOBIG || (rc == GW_OK && !gw_retry_failed(rc, *http_status));
+        bool local = rc != GW_OK && rc != GW_EKUBE && rc != GW_ETOOBIG;
+        if (rc == GW_OK && *http_status == 401 && !token_reread && reload_token(k)) {
+            /* the token rotated under us: once more with the new one */
+            gw_breaker_report(k->breaker, &k->brk_policy, mono_ms(), probe, false);
+            token_reread = true;
+            continue;
+        }
+        t = local && !probe ? GW_BREAKER_NO_CHANGE
+                            : gw_breaker_report(k->breaker, &k->brk_policy, mono_ms(), probe,
+                                                !answered);
+        if (t != GW_BREAKER_NO_CHANGE) {
+            char why[64];
+            if (rc == GW_OK)
+                snprintf(why, sizeof why, "HTTP %ld", *http_status);
+            else
+                snprintf(why, sizeof why, "%s", rc == GW_EKUBE ? "no answer" : gw_err_name(rc));
+            log_transition(k, t, why);
+        }
+        if (!gw_retry_failed(rc, *http_status) || retry != GW_KUBE_REPEATABLE || probe)
+            return rc;
+        long delay = gw_retry_delay_ms(&k->retry, repeats, retry_after, deadline - mono_ms(),
+                                       random64());
+        if (delay < 0)
+            return rc;
+        repeats++;
+        count(k, GW_C_KUBE_RETRIES);
+        if (delay > 0) {
+            struct timespec ts = { delay / 1000, (delay % 1000) * 1000000L };
+            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+                ;
+        }
+    }
 }

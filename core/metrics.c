@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define MAGIC 0x616c65727467774dull /* "alertgwM" */
-#define LAYOUT 2
+#define LAYOUT 3 /* 2: the circuit breaker and its counters; 3: in-flight slots */
 /* Worker slots for the in-flight count (server.max_in_flight); a pool has
  * at most this many workers sharing one file. */
 #define NSLOTS 256
@@ -53,6 +53,7 @@ typedef struct {
         _Atomic int32_t pid;  /* owner; 0 free */
         _Atomic int32_t busy; /* 1 while the owner handles a webhook */
     } slot[NSLOTS];
+    gw_breaker breaker;
 } layout;
 
 struct gw_metrics {
@@ -67,6 +68,7 @@ static void init_layout(layout *l)
     memset(l, 0, sizeof *l);
     for (int i = 0; i < GW_UP_N; i++)
         atomic_store(&l->up[i], -1);
+    gw_breaker_init(&l->breaker);
     l->layout = LAYOUT;
     l->size = sizeof *l;
     atomic_thread_fence(memory_order_release);
@@ -166,6 +168,11 @@ void gw_metrics_close(gw_metrics *m)
     else
         free(m->l);
     free(m);
+}
+
+gw_breaker *gw_metrics_breaker(gw_metrics *m)
+{
+    return &m->l->breaker;
 }
 
 #define ADD(x) atomic_fetch_add_explicit(&(x), 1, memory_order_relaxed)
@@ -326,6 +333,12 @@ static const struct {
                           "status.deduplication patches made by the trailing flush." },
     [GW_C_NS_CAPPED] = { "gateway_namespace_cap_refusals_total",
                          "New signals answered 503 because their namespace hit storm.namespace_cap." },
+    [GW_C_KUBE_RETRIES] = { "gateway_kube_retries_total",
+                            "Kubernetes API calls repeated after a network error, 5xx or 429." },
+    [GW_C_BREAKER_OPENED] = { "gateway_circuit_breaker_opened_total",
+                              "Times the Kubernetes circuit breaker opened (or re-opened after a failed probe)." },
+    [GW_C_BREAKER_REJECTED] = { "gateway_circuit_breaker_rejections_total",
+                                "Kubernetes API calls refused at once because the circuit breaker was open." },
 };
 
 static gw_err head(gw_buf *b, const char *name, const char *type, const char *help)
@@ -391,6 +404,10 @@ gw_err gw_metrics_write(const gw_metrics *m, const char *version, gw_buf *b)
     rc = rc ? rc : head(b, "gateway_requests_in_flight", "gauge",
                         "Webhooks being handled by the worker pool now.");
     rc = rc ? rc : gw_buf_printf(b, "gateway_requests_in_flight %ld\n", count_busy(l, true));
+    rc = rc ? rc : head(b, "gateway_circuit_breaker_state", "gauge",
+                        "Kubernetes API circuit breaker: 0 closed, 1 open, 2 half-open (probing).");
+    rc = rc ? rc : gw_buf_printf(b, "gateway_circuit_breaker_state %d\n",
+                                 (int)gw_breaker_get(&l->breaker, NULL));
 
     const char *h = "gateway_http_request_duration_seconds";
     rc = rc ? rc : head(b, h, "histogram", "HTTP requests by route and status code.");

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "breaker.h"
 #include "buf.h"
 #include "err.h"
 
@@ -42,7 +43,8 @@ typedef enum { GW_STORM_PATTERN, GW_STORM_RATE, GW_STORM_N } gw_m_storm;
 typedef enum { GW_AUTH_MISSING, GW_AUTH_MISMATCH, GW_AUTH_N } gw_m_auth_reason;
 typedef enum {
     GW_C_DEDUPLICATED, GW_C_AGGREGATED, GW_C_CREATED, GW_C_IGNORED, GW_C_ESCALATIONS,
-    GW_C_OWNER_FAILURES, GW_C_SYNC_INLINE, GW_C_SYNC_FLUSH, GW_C_NS_CAPPED, GW_C_N
+    GW_C_OWNER_FAILURES, GW_C_SYNC_INLINE, GW_C_SYNC_FLUSH, GW_C_NS_CAPPED, GW_C_KUBE_RETRIES,
+    GW_C_BREAKER_OPENED, GW_C_BREAKER_REJECTED, GW_C_N
 } gw_m_counter;
 typedef enum { GW_UP_REDIS, GW_UP_KUBE, GW_UP_N } gw_m_up;
 
@@ -68,6 +70,11 @@ void gw_metrics_leave(gw_metrics *m);
 
 /* One request: route, HTTP status, duration. */
 void gw_metrics_observe(gw_metrics *m, gw_m_route route, int status, double seconds);
+
+/* The Kubernetes circuit breaker every worker of the pool shares
+ * (breaker.h); it lives in the same mapping, so it is private when the
+ * counters are (gateway_metrics_shared 0).  Owned by m. */
+gw_breaker *gw_metrics_breaker(gw_metrics *m);
 
 /* Appends the Prometheus text exposition (version 0.0.4) to b. */
 gw_err gw_metrics_write(const gw_metrics *m, const char *version, gw_buf *b);

@@ -1,10 +1,26 @@
-/* redis.c - see redis.h. */
+/* redis.c - see redis.h.
+ *
+ * Sentinel discovery follows the Redis "Sentinel client guidelines": ask
+ * the sentinels in turn, trust the first that names a master, promote it
+ * to the front of the list, and verify with ROLE on the master itself,
+ * because a sentinel that has not seen the failover yet (or is partitioned
+ * from the others) names the old master, which may by then be a replica.
+ * A sentinel connection is opened for the question and closed again: a
+ * worker asks only when it (re)connects, so keeping one open per worker
+ * would cost file descriptors for nothing.
+ *
+ * Writes acknowledged by an old master just before a failover can be lost
+ * (Redis replication is asynchronous).  For alertgw that loses at most some
+ * dedup state, and a missing fingerprint is looked up in Kubernetes by label
+ * before anything is created (gateway.c), so a failover never doubles a
+ * RemediationRequest. */
 #include "redis.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static struct timeval tv_of(long ms)
 {
@@ -12,11 +28,11 @@ static struct timeval tv_of(long ms)
     return tv;
 }
 
-static gw_err read_secret(const char *path, char **out, char *err, size_t errlen)
+static gw_err read_secret(const char *key, const char *path, char **out, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return gw_fail(GW_ECONFIG, err, errlen, "redis.password_file: %s: %s", path, strerror(errno));
+        return gw_fail(GW_ECONFIG, err, errlen, "%s: %s: %s", key, path, strerror(errno));
     char buf[512];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
@@ -24,20 +40,56 @@ static gw_err read_secret(const char *path, char **out, char *err, size_t errlen
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         buf[--n] = '\0';
     *out = strdup(buf);
+    memset(buf, 0, sizeof buf);
     return *out ? GW_OK : GW_ENOMEM;
 }
 
-gw_err gw_redis_init(gw_redis *r, const char *addr, const char *password_file,
-                     long connect_timeout_ms, long command_timeout_ms, char *err, size_t errlen)
+gw_err gw_redis_init(gw_redis *r, const gw_redis_opts *o, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
-    r->connect_timeout_ms = connect_timeout_ms;
-    r->command_timeout_ms = command_timeout_ms;
-    if (!(r->addr = strdup(addr)))
+    r->connect_timeout_ms = o->connect_timeout_ms;
+    r->command_timeout_ms = o->command_timeout_ms;
+    r->log_min = o->log_min;
+    if (!(r->addr = strdup(o->addr ? o->addr : "")))
         return GW_ENOMEM;
-    if (password_file && *password_file)
-        return read_secret(password_file, &r->password, err, errlen);
+    gw_err rc;
+    if (o->password_file && *o->password_file &&
+        (rc = read_secret("redis.password_file", o->password_file, &r->password, err, errlen)))
+        return rc;
+    if (!o->sentinels || !*o->sentinels)
+        return GW_OK;
+    r->addr[0] = '\0'; /* the master is whatever the sentinels say */
+    if (!o->sentinel_master || !*o->sentinel_master)
+        return gw_fail(GW_ECONFIG, err, errlen, "redis.sentinel_master: must be set with "
+                       "redis.sentinels");
+    if (!(r->master_name = strdup(o->sentinel_master)))
+        return GW_ENOMEM;
+    for (const char *p = o->sentinels; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len) {
+            if (r->nsentinels == GW_REDIS_MAX_SENTINELS)
+                return gw_fail(GW_ECONFIG, err, errlen, "redis.sentinels: more than %d",
+                               GW_REDIS_MAX_SENTINELS);
+            if (!(r->sentinel[r->nsentinels++] = strndup(p, len)))
+                return GW_ENOMEM;
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    if (o->sentinel_password_file && *o->sentinel_password_file &&
+        (rc = read_secret("redis.sentinel_password_file", o->sentinel_password_file,
+                          &r->sentinel_password, err, errlen)))
+        return rc;
     return GW_OK;
+}
+
+static void wipe(char *s)
+{
+    if (s) {
+        memset(s, 0, strlen(s));
+        free(s);
+    }
 }
 
 void gw_redis_free(gw_redis *r)
@@ -45,10 +97,11 @@ void gw_redis_free(gw_redis *r)
     if (r->c)
         redisFree(r->c);
     free(r->addr);
-    if (r->password) {
-        memset(r->password, 0, strlen(r->password));
-        free(r->password);
-    }
+    wipe(r->password);
+    wipe(r->sentinel_password);
+    for (int i = 0; i < r->nsentinels; i++)
+        free(r->sentinel[i]);
+    free(r->master_name);
     memset(r, 0, sizeof *r);
 }
 
@@ -61,47 +114,175 @@ static void drop(gw_redis *r, const char *why)
     }
 }
 
+/* Opens a connection to "host:port", "[v6]:port" or "unix:/path" with the
+ * connect timeout and sets the command timeout.  NULL with why filled on
+ * failure. */
+static redisContext *open_conn(const gw_redis *r, const char *addr, char *why, size_t whylen)
+{
+    struct timeval ct = tv_of(r->connect_timeout_ms);
+    redisContext *c;
+    if (!strncmp(addr, "unix:", 5)) {
+        c = redisConnectUnixWithTimeout(addr + 5, ct);
+    } else {
+        char host[256];
+        const char *colon = strrchr(addr, ':');
+        int port = 6379;
+        const char *h = addr;
+        size_t hl = colon ? (size_t)(colon - addr) : strlen(addr);
+        if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') { /* [::1]:6379 */
+            h++;
+            hl -= 2;
+        }
+        if (hl >= sizeof host)
+            hl = sizeof host - 1;
+        memcpy(host, h, hl);
+        host[hl] = '\0';
+        if (colon)
+            port = atoi(colon + 1);
+        c = redisConnectWithTimeout(host, port, ct);
+    }
+    if (!c) {
+        snprintf(why, whylen, "connect %.80s: out of memory", addr);
+        return NULL;
+    }
+    if (c->err) {
+        snprintf(why, whylen, "connect %.80s: %.60s", addr, c->errstr);
+        redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, tv_of(r->command_timeout_ms));
+    return c;
+}
+
+/* AUTH on c when password is set; false with why filled on failure. */
+static bool auth(redisContext *c, const char *password, const char *addr, char *why,
+                 size_t whylen)
+{
+    if (!password)
+        return true;
+    redisReply *rep = redisCommand(c, "AUTH %s", password);
+    bool ok = rep && rep->type != REDIS_REPLY_ERROR;
+    if (!ok) /* never the password; the server's own words are safe */
+        snprintf(why, whylen, "AUTH to %.80s failed%s%.60s", addr,
+                 rep && rep->type == REDIS_REPLY_ERROR ? ": " : "",
+                 rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+    if (rep)
+        freeReplyObject(rep);
+    return ok;
+}
+
+/* Asks one sentinel for the master's address, "host:port" into out. */
+static bool ask_sentinel(gw_redis *r, const char *sentinel, char *out, size_t outlen, char *why,
+                         size_t whylen)
+{
+    redisContext *c = open_conn(r, sentinel, why, whylen);
+    if (!c)
+        return false;
+    bool ok = auth(c, r->sentinel_password, sentinel, why, whylen);
+    redisReply *rep = ok ? redisCommand(c, "SENTINEL get-master-addr-by-name %s", r->master_name)
+                         : NULL;
+    if (ok && !rep) {
+        snprintf(why, whylen, "sentinel %s: %s", sentinel, c->errstr[0] ? c->errstr : "I/O error");
+        ok = false;
+    } else if (ok && (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+                      rep->element[0]->type != REDIS_REPLY_STRING ||
+                      rep->element[1]->type != REDIS_REPLY_STRING)) {
+        snprintf(why, whylen, "sentinel %s: no master named \"%.40s\"%s%.60s", sentinel,
+                 r->master_name, rep->type == REDIS_REPLY_ERROR ? ": " : "",
+                 rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+        ok = false;
+    } else if (ok) {
+        const char *host = rep->element[0]->str;
+        /* an IPv6 address needs brackets to be split at its last colon */
+        int n = snprintf(out, outlen, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host,
+                         rep->element[1]->str);
+        ok = n > 0 && (size_t)n < outlen;
+        if (!ok)
+            snprintf(why, whylen, "sentinel %s: master address too long", sentinel);
+    }
+    if (rep)
+        freeReplyObject(rep);
+    redisFree(c);
+    return ok;
+}
+
+/* true when ROLE on c says master. */
+static bool is_master(redisContext *c, const char *addr, char *why, size_t whylen)
+{
+    redisReply *rep = redisCommand(c, "ROLE");
+    bool ok = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 &&
+              rep->element[0]->type == REDIS_REPLY_STRING &&
+              !strcmp(rep->element[0]->str, "master");
+    if (!ok)
+        snprintf(why, whylen, "%.80s: ROLE is not master (%.40s)", addr,
+                 !rep ? (c->errstr[0] ? c->errstr : "I/O error")
+                 : rep->type == REDIS_REPLY_ERROR ? rep->str
+                 : rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 &&
+                           rep->element[0]->type == REDIS_REPLY_STRING
+                     ? rep->element[0]->str
+                     : "unexpected reply");
+    if (rep)
+        freeReplyObject(rep);
+    return ok;
+}
+
+/* Sentinel mode: finds the master and leaves r->c connected to it. */
+static gw_err discover(gw_redis *r)
+{
+    char why[160] = "no sentinel configured";
+    for (int i = 0; i < r->nsentinels; i++) {
+        int idx = (r->first + i) % r->nsentinels;
+        char addr[300];
+        if (!ask_sentinel(r, r->sentinel[idx], addr, sizeof addr, why, sizeof why))
+            continue;
+        redisContext *c = open_conn(r, addr, why, sizeof why);
+        if (!c)
+            continue;
+        if (!auth(c, r->password, addr, why, sizeof why) ||
+            !is_master(c, addr, why, sizeof why)) {
+            redisFree(c);
+            continue;
+        }
+        r->first = idx;
+        if (strcmp(r->addr, addr)) {
+            char *copy = strdup(addr);
+            if (!copy) {
+                redisFree(c);
+                snprintf(r->errstr, sizeof r->errstr, "out of memory");
+                return GW_EREDIS;
+            }
+            gw_log(r->log_min, *r->addr ? GW_LOG_WARN : GW_LOG_INFO, NULL,
+                   "redis: sentinel %s names master \"%s\" at %s (was %s)", r->sentinel[idx],
+                   r->master_name, addr, *r->addr ? r->addr : "unknown");
+            free(r->addr);
+            r->addr = copy;
+        }
+        r->c = c;
+        return GW_OK;
+    }
+    snprintf(r->errstr, sizeof r->errstr, "no master found through %d sentinel(s); last: %s",
+             r->nsentinels, why);
+    return GW_EREDIS;
+}
+
 static gw_err ensure_connected(gw_redis *r)
 {
     if (r->c)
         return GW_OK;
-    struct timeval ct = tv_of(r->connect_timeout_ms);
-    if (!strncmp(r->addr, "unix:", 5)) {
-        r->c = redisConnectUnixWithTimeout(r->addr + 5, ct);
-    } else {
-        char host[256];
-        const char *colon = strrchr(r->addr, ':');
-        int port = 6379;
-        size_t hl = colon ? (size_t)(colon - r->addr) : strlen(r->addr);
-        if (hl >= sizeof host)
-            hl = sizeof host - 1;
-        memcpy(host, r->addr, hl);
-        host[hl] = '\0';
-        if (colon)
-            port = atoi(colon + 1);
-        r->c = redisConnectWithTimeout(host, port, ct);
-    }
-    if (!r->c) {
-        snprintf(r->errstr, sizeof r->errstr, "connect %s: out of memory", r->addr);
-        return GW_EREDIS;
-    }
-    if (r->c->err) {
-        char why[160];
-        snprintf(why, sizeof why, "connect %s: %s", r->addr, r->c->errstr);
+    if (r->nsentinels)
+        return discover(r);
+    char why[160];
+    redisContext *c = open_conn(r, r->addr, why, sizeof why);
+    if (!c) {
         drop(r, why);
         return GW_EREDIS;
     }
-    redisSetTimeout(r->c, tv_of(r->command_timeout_ms));
-    if (r->password) {
-        redisReply *rep = redisCommand(r->c, "AUTH %s", r->password);
-        bool ok = rep && rep->type != REDIS_REPLY_ERROR;
-        if (rep)
-            freeReplyObject(rep);
-        if (!ok) {
-            drop(r, "AUTH failed");
-            return GW_EREDIS;
-        }
+    if (!auth(c, r->password, r->addr, why, sizeof why)) {
+        redisFree(c);
+        drop(r, why);
+        return GW_EREDIS;
     }
+    r->c = c;
     return GW_OK;
 }
 
@@ -123,6 +304,19 @@ static gw_err command(gw_redis *r, int argc, const char **argv, const size_t *le
     return GW_OK;
 }
 
+/* An error reply: recorded, and the connection dropped, so the next call
+ * starts afresh (and, with Sentinel, asks where the master is now).  That
+ * is what READONLY (we reached a replica), LOADING and MASTERDOWN need, and
+ * costs one reconnect for any other error. */
+static gw_err error_reply(gw_redis *r, redisReply *rep, const char *what)
+{
+    char why[160];
+    snprintf(why, sizeof why, "%s: %.140s", what, rep->str);
+    freeReplyObject(rep);
+    drop(r, why);
+    return GW_EREDIS;
+}
+
 static gw_err load_script(gw_redis *r, const char *src, char sha[41])
 {
     const char *argv[] = { "SCRIPT", "LOAD", src };
@@ -131,9 +325,10 @@ static gw_err load_script(gw_redis *r, const char *src, char sha[41])
     gw_err rc = command(r, 3, argv, lens, &rep);
     if (rc)
         return rc;
+    if (rep->type == REDIS_REPLY_ERROR)
+        return error_reply(r, rep, "SCRIPT LOAD");
     if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
-        snprintf(r->errstr, sizeof r->errstr, "SCRIPT LOAD: %s",
-                 rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+        snprintf(r->errstr, sizeof r->errstr, "SCRIPT LOAD: unexpected reply");
         freeReplyObject(rep);
         return GW_EREDIS;
     }
@@ -164,9 +359,7 @@ gw_err gw_redis_eval(gw_redis *r, const char *src, char sha[41], int argc, const
                 sha[0] = '\0';
                 continue;
             }
-            snprintf(r->errstr, sizeof r->errstr, "script: %.140s", rep->str);
-            freeReplyObject(rep);
-            return GW_EREDIS;
+            return error_reply(r, rep, "script");
         }
         *reply = rep;
         return GW_OK;
@@ -183,10 +376,11 @@ gw_err gw_redis_ping(gw_redis *r)
     gw_err rc = command(r, 1, argv, lens, &rep);
     if (rc)
         return rc;
+    if (rep->type == REDIS_REPLY_ERROR)
+        return error_reply(r, rep, "PING");
     bool ok = rep->type == REDIS_REPLY_STATUS;
     if (!ok)
-        snprintf(r->errstr, sizeof r->errstr, "PING: %.140s",
-                 rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+        snprintf(r->errstr, sizeof r->errstr, "PING: unexpected reply");
     freeReplyObject(rep);
     return ok ? GW_OK : GW_EREDIS;
 }

@@ -1,4 +1,17 @@
-/* rrstore.c - see rrstore.h. */
+/* rrstore.c - see rrstore.h.
+ *
+ * Which calls kube.c may repeat after a failure whose outcome it cannot
+ * know (timeout, 5xx): lookups and probes are reads; status and metadata
+ * patches are merge patches of absolute values (counts, timestamps,
+ * labels), so a second application changes nothing.  The create is the one
+ * that needs care.  Its name is chosen before the first attempt and every
+ * attempt posts the same object, so if an attempt that "failed" was in fact
+ * stored, the repeat gets 409 AlreadyExists for our own name.  We then read
+ * that object back (a quorum read) and, if it carries our fingerprint, the
+ * create has succeeded - once.  The spec's rule "409 AlreadyExists counts
+ * as success for the same fingerprint" is exactly that check.  Choosing a
+ * new name on every 409, as a plain retry would, could make two objects
+ * for one fingerprint. */
 #include "rrstore.h"
 
 #include <stdio.h>
@@ -69,7 +82,8 @@ gw_err gw_rrstore_find_open(gw_kube *k, const gw_config *cfg, const char *ns, co
              "%s?labelSelector=kubernaut.ai%%2Ffingerprint%%3D%.63s&resourceVersion=0", coll, fp);
     long status;
     gw_buf_reset(scratch);
-    gw_err rc = gw_kube_request(k, "GET", path, NULL, NULL, 0, &status, scratch, err, errlen);
+    gw_err rc = gw_kube_request(k, "GET", path, NULL, NULL, 0, GW_KUBE_REPEATABLE, &status,
+                                scratch, err, errlen);
     if (rc)
         return rc == GW_ETOOBIG ? gw_fail(GW_EKUBE, err, errlen, "lookup: answer too large") : rc;
     if (status != 200)
@@ -99,6 +113,44 @@ gw_err gw_rrstore_find_open(gw_kube *k, const gw_config *cfg, const char *ns, co
     return rc;
 }
 
+/* After 409 AlreadyExists on a create of `name`: is the object under that
+ * name ours?  Ours means it carries our fingerprint and is not being
+ * deleted; then an earlier attempt of this very create (repeated by
+ * kube.c after a timeout or 5xx whose request had in fact been stored)
+ * made it, and it counts as created.  Otherwise the random suffix clashed
+ * with another fingerprint's request and the caller picks a new name. */
+static gw_err claimed_by(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
+                         const char *fp, gw_buf *scratch, char *err, size_t errlen)
+{
+    if (!name || !fp)
+        return gw_fail(GW_EBUSY, err, errlen, "create: name already taken");
+    char path[700], coll[400];
+    coll_path(cfg, ns, coll, sizeof coll);
+    snprintf(path, sizeof path, "%s/%s", coll, name);
+    long status;
+    gw_buf_reset(scratch);
+    /* no resourceVersion: a quorum read, so it sees the create that just
+     * answered 409 */
+    gw_err rc = gw_kube_request(k, "GET", path, NULL, NULL, 0, GW_KUBE_REPEATABLE, &status,
+                                scratch, err, errlen);
+    if (rc)
+        return rc == GW_ETOOBIG ? gw_fail(GW_EKUBE, err, errlen, "create: 409, and the "
+                                          "object is too large to read back") : rc;
+    if (status == 404) /* deleted right after: nothing of ours stands */
+        return gw_fail(GW_EKUBE, err, errlen, "create: 409 for %s, then 404 reading it", name);
+    if (status != 200)
+        return classify(status, scratch, "create: reading back the existing object", err, errlen);
+    json_t *o = json_loadb(scratch->data, scratch->len, 0, NULL);
+    const char *theirs = json_string_value(
+        json_object_get(json_object_get(o, "spec"), "signalFingerprint"));
+    bool ours = theirs && !strcmp(theirs, fp) &&
+                !json_object_get(json_object_get(o, "metadata"), "deletionTimestamp");
+    json_decref(o);
+    if (ours)
+        return GW_OK;
+    return gw_fail(GW_EBUSY, err, errlen, "create: name already taken");
+}
+
 gw_err gw_rrstore_create(gw_kube *k, const gw_config *cfg, json_t *obj, gw_buf *scratch,
                          char *err, size_t errlen)
 {
@@ -110,15 +162,22 @@ gw_err gw_rrstore_create(gw_kube *k, const gw_config *cfg, json_t *obj, gw_buf *
         return GW_ENOMEM;
     long status;
     gw_buf_reset(scratch);
-    gw_err rc = gw_kube_request(k, "POST", path, "application/json", body, strlen(body), &status,
-                                scratch, err, errlen);
+    /* Repeatable because the name is fixed and 409 is checked below: see
+     * the top of this file. */
+    gw_err rc = gw_kube_request(k, "POST", path, "application/json", body, strlen(body),
+                                GW_KUBE_REPEATABLE, &status, scratch, err, errlen);
     free(body);
     if (rc)
         return rc == GW_ETOOBIG ? GW_OK : rc; /* created; we only lost the echo */
     if (status == 201 || status == 200)
         return GW_OK;
-    if (status == 409)
-        return gw_fail(GW_EBUSY, err, errlen, "create: name already taken");
+    if (status == 409) {
+        json_t *meta = json_object_get(obj, "metadata");
+        return claimed_by(k, cfg, ns ? ns : "", json_string_value(json_object_get(meta, "name")),
+                          json_string_value(json_object_get(json_object_get(obj, "spec"),
+                                                            "signalFingerprint")),
+                          scratch, err, errlen);
+    }
     return classify(status, scratch, "create RemediationRequest", err, errlen);
 }
 
@@ -140,8 +199,9 @@ gw_err gw_rrstore_patch_dedup(gw_kube *k, const gw_config *cfg, const char *ns, 
         return GW_ENOMEM;
     long status;
     gw_buf_reset(scratch);
+    /* a merge patch of absolute values: applying it twice is applying it once */
     gw_err rc = gw_kube_request(k, "PATCH", path, "application/merge-patch+json", body,
-                                strlen(body), &status, scratch, err, errlen);
+                                strlen(body), GW_KUBE_REPEATABLE, &status, scratch, err, errlen);
     free(body);
     if (rc)
         return rc;
@@ -173,8 +233,9 @@ gw_err gw_rrstore_patch_meta(gw_kube *k, const gw_config *cfg, const char *ns, c
         return GW_ENOMEM;
     long status;
     gw_buf_reset(scratch);
+    /* a merge patch of absolute values: applying it twice is applying it once */
     gw_err rc = gw_kube_request(k, "PATCH", path, "application/merge-patch+json", body,
-                                strlen(body), &status, scratch, err, errlen);
+                                strlen(body), GW_KUBE_REPEATABLE, &status, scratch, err, errlen);
     free(body);
     if (rc)
         return rc;
@@ -204,5 +265,6 @@ gw_err gw_rrstore_probe(gw_kube *k, const gw_config *cfg, gw_buf *scratch, long 
     coll_path(cfg, cfg->rr_namespace, coll, sizeof coll);
     snprintf(path, sizeof path, "%s?limit=1", coll);
     gw_buf_reset(scratch);
-    return gw_kube_request(k, "GET", path, NULL, NULL, 0, http_status, scratch, err, errlen);
+    return gw_kube_request(k, "GET", path, NULL, NULL, 0, GW_KUBE_REPEATABLE, http_status, scratch,
+                           err, errlen);
 }

@@ -26,8 +26,10 @@ typedef struct {
 gw_err gw_rrstore_find_open(gw_kube *k, const gw_config *cfg, const char *ns, const char *fp,
                             gw_buf *scratch, gw_rr_ref *out, char *err, size_t errlen);
 
-/* POSTs obj (its metadata.namespace says where).  409 AlreadyExists is
- * reported as GW_EBUSY so the caller can pick a new name. */
+/* POSTs obj (its metadata.namespace says where).  409 AlreadyExists for an
+ * object with obj's spec.signalFingerprint is success (an earlier attempt
+ * of this create, repeated by kube.c, was stored); for another
+ * fingerprint's object it is GW_EBUSY so the caller can pick a new name. */
 gw_err gw_rrstore_create(gw_kube *k, const gw_config *cfg, json_t *obj, gw_buf *scratch,
                          char *err, size_t errlen);
 

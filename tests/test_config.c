@@ -138,6 +138,14 @@ static void check_defaults(const gw_config *c)
     assert_false(c->kube_allow_insecure);
     assert_int_equal(c->kube_connect_timeout_ms, 2000);
     assert_int_equal(c->kube_timeout_ms, 5000);
+    assert_int_equal(c->kube_retries, 2);
+    assert_int_equal(c->kube_retry_base_ms, 100);
+    assert_int_equal(c->kube_retry_max_delay_ms, 1000);
+    assert_int_equal(c->kube_breaker_failures, 5);
+    assert_int_equal(c->kube_breaker_open_ms, 10000);
+    assert_string_equal(c->redis_sentinels, "");
+    assert_string_equal(c->redis_sentinel_master, "");
+    assert_string_equal(c->redis_sentinel_password_file, "");
     assert_string_equal(c->rr_group, "kubernaut.ai");
     assert_string_equal(c->rr_version, "v1alpha1");
     assert_string_equal(c->rr_kind, "RemediationRequest");
@@ -490,6 +498,32 @@ static void validation(void **state)
     assert_contains(f->errs, "server.max_alerts");
     assert_int_equal(load_yaml(f, "remediation:\n  namespace: \"\"\n"), GW_ECONFIG);
     assert_contains(f->errs, "remediation.namespace");
+
+    /* retries and the breaker */
+    assert_int_equal(load_yaml(f, "kubernetes:\n  retries: 11\n"), GW_ECONFIG);
+    assert_contains(f->errs, "kubernetes.retries");
+    assert_int_equal(load_yaml(f, "kubernetes:\n  retry_base: 2s\n  retry_max_delay: 1s\n"),
+                     GW_ECONFIG);
+    assert_contains(f->errs, "retry_max_delay");
+    assert_int_equal(load_yaml(f, "kubernetes:\n  breaker_open_time: 0s\n"), GW_ECONFIG);
+    assert_contains(f->errs, "kubernetes.breaker_open_time");
+    assert_int_equal(load_yaml(f, "kubernetes:\n  retries: 0\n  breaker_failures: 0\n"), GW_OK);
+    assert_int_equal(f->cfg.kube_retries, 0);
+    assert_int_equal(f->cfg.kube_breaker_failures, 0);
+
+    /* Sentinel: host:port entries and a master name */
+    assert_int_equal(load_yaml(f, "redis:\n  sentinels: 127.0.0.1:26379\n"), GW_ECONFIG);
+    assert_contains(f->errs, "redis.sentinel_master");
+    assert_int_equal(load_yaml(f, "redis:\n  sentinels: \"a:1,b\"\n  sentinel_master: m\n"),
+                     GW_ECONFIG);
+    assert_contains(f->errs, "redis.sentinels: \"b\" is not host:port");
+    assert_int_equal(load_yaml(f, "redis:\n  sentinels: \"a:0\"\n  sentinel_master: m\n"),
+                     GW_ECONFIG);
+    assert_int_equal(load_yaml(f, "redis:\n  sentinels: \"a:1,,b:2\"\n  sentinel_master: m\n"),
+                     GW_ECONFIG);
+    assert_int_equal(load_yaml(f, "redis:\n  sentinels: \"10.0.0.1:26379,s2.example:26379,"
+                                  "[::1]:26379\"\n  sentinel_master: mymaster\n"), GW_OK);
+    assert_string_equal(f->cfg.redis_sentinel_master, "mymaster");
 }
 
 /* ----------------------------------------------------------- environment */
@@ -563,9 +597,12 @@ static void reference_lists_every_key(void **state)
         "server.max_json_depth", "server.max_in_flight",
         "server.retry_after", "log.level", "redis.addr", "redis.password_file",
         "redis.connect_timeout", "redis.command_timeout", "redis.key_prefix",
+        "redis.sentinels", "redis.sentinel_master", "redis.sentinel_password_file",
         "kubernetes.api_url", "kubernetes.token_file", "kubernetes.ca_file",
         "kubernetes.client_cert_file", "kubernetes.client_key_file", "kubernetes.kubeconfig",
         "kubernetes.allow_insecure", "kubernetes.connect_timeout", "kubernetes.timeout",
+        "kubernetes.retries", "kubernetes.retry_base", "kubernetes.retry_max_delay",
+        "kubernetes.breaker_failures", "kubernetes.breaker_open_time",
         "remediation.group", "remediation.version", "remediation.kind", "remediation.plural",
         "remediation.namespace", "remediation.namespace_mode",
         "remediation.original_payload_max", "dedup.ttl", "dedup.pending_lease",

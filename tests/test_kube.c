@@ -28,7 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "kube.h"
+#include "rrstore.h"
 
 /* ------------------------------------------------------- fake apiserver */
 
@@ -42,6 +44,10 @@ typedef struct {
     size_t          body_len;    /* next response's body size ('x' bytes) */
     char            last[16384]; /* last request, headers and body */
     int             nreq;
+    int             script[16];  /* statuses of the next requests, in order */
+    int             nscript, iscript;
+    long            retry_after; /* > 0: sent with every 429 */
+    char            text[512];   /* non-empty: the body of every answer */
 } fake_srv;
 
 static void srv_serve(fake_srv *s, int fd)
@@ -74,18 +80,26 @@ static void srv_serve(fake_srv *s, int fd)
         pthread_mutex_lock(&s->mu);
         memcpy(s->last, req, have + 1);
         s->nreq++;
-        int status = s->status;
-        size_t blen = s->body_len;
+        int status = s->iscript < s->nscript ? s->script[s->iscript++] : s->status;
+        size_t blen = s->text[0] ? strlen(s->text) : s->body_len;
+        long ra = status == 429 ? s->retry_after : 0;
+        char text[sizeof s->text];
+        memcpy(text, s->text, sizeof text);
         pthread_mutex_unlock(&s->mu);
 
-        char head[256];
+        char head[256], rah[48] = "";
+        if (ra > 0)
+            snprintf(rah, sizeof rah, "Retry-After: %ld\r\n", ra);
         int hl = snprintf(head, sizeof head,
-                          "HTTP/1.1 %d Test\r\nContent-Type: application/json\r\n"
-                          "Content-Length: %zu\r\n\r\n", status, blen);
+                          "HTTP/1.1 %d Test\r\nContent-Type: application/json\r\n%s"
+                          "Content-Length: %zu\r\n\r\n", status, rah, blen);
         if (send(fd, head, (size_t)hl, MSG_NOSIGNAL) < 0)
             return;
         char *body = malloc(blen ? blen : 1);
-        memset(body, 'x', blen);
+        if (text[0])
+            memcpy(body, text, blen);
+        else
+            memset(body, 'x', blen);
         ssize_t sent = send(fd, body, blen, MSG_NOSIGNAL);
         free(body);
         if (sent < 0)
@@ -149,6 +163,24 @@ static void srv_respond(fake_srv *s, int status, size_t body_len)
     s->status = status;
     s->body_len = body_len;
     pthread_mutex_unlock(&s->mu);
+}
+
+/* The next n requests get these statuses (then srv_respond's). */
+static void srv_script(fake_srv *s, int n, const int *statuses)
+{
+    pthread_mutex_lock(&s->mu);
+    memcpy(s->script, statuses, (size_t)n * sizeof *statuses);
+    s->nscript = n;
+    s->iscript = 0;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int srv_nreq(fake_srv *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int n = s->nreq;
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }
 
 /* Copies the last request into out. */
@@ -262,7 +294,8 @@ static void get_api(fx *f, gw_kube *k, char *seen, size_t seenlen)
     gw_buf_init(&resp, 4096);
     long status = -1;
     char err[512] = "";
-    gw_err rc = gw_kube_request(k, "GET", "/api", NULL, NULL, 0, &status, &resp, err, sizeof err);
+    gw_err rc = gw_kube_request(k, "GET", "/api", NULL, NULL, 0, GW_KUBE_REPEATABLE, &status, &resp,
+                                err, sizeof err);
     if (rc)
         fail_msg("request failed: %s", err);
     assert_int_equal(status, 200);
@@ -607,8 +640,8 @@ static void test_closed_port(void **state)
     long status = 42;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(gw_kube_request(k, "GET", "/api", NULL, NULL, 0, &status, &resp, err,
-                                     sizeof err), GW_EKUBE);
+    assert_int_equal(gw_kube_request(k, "GET", "/api", NULL, NULL, 0, GW_KUBE_REPEATABLE,
+                                     &status, &resp, err, sizeof err), GW_EKUBE);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     assert_int_equal(status, 0);
     assert_true(t1.tv_sec - t0.tv_sec < 2);
@@ -617,8 +650,8 @@ static void test_closed_port(void **state)
     assert_null(strstr(err, "closed-port-secret"));
 
     /* The handle was reset; the next call fails the same way, cleanly. */
-    assert_int_equal(gw_kube_request(k, "POST", "/api", "application/json", "{}", 2, &status,
-                                     &resp, err, sizeof err), GW_EKUBE);
+    assert_int_equal(gw_kube_request(k, "POST", "/api", "application/json", "{}", 2,
+                                     GW_KUBE_ONCE, &status, &resp, err, sizeof err), GW_EKUBE);
     assert_int_equal(status, 0);
     gw_buf_free(&resp);
     gw_kube_free(k);
@@ -639,7 +672,8 @@ static void test_methods_do_not_leak(void **state)
     static const char body[] = "{\"kind\":\"RemediationRequest\"}";
     srv_respond(&f->srv, 201, 2);
     assert_int_equal(gw_kube_request(k, "POST", "/apis/x/v1/namespaces/n/rr", "application/json",
-                                     body, sizeof body - 1, &status, &resp, err, sizeof err),
+                                     body, sizeof body - 1, GW_KUBE_ONCE, &status, &resp, err,
+                                     sizeof err),
                      GW_OK);
     assert_int_equal(status, 201);
     srv_last(&f->srv, seen, sizeof seen);
@@ -660,16 +694,16 @@ static void test_methods_do_not_leak(void **state)
     /* PATCH with its own content type, then DELETE without a body. */
     gw_buf_reset(&resp);
     assert_int_equal(gw_kube_request(k, "PATCH", "/apis/x/v1/rr/a",
-                                     "application/merge-patch+json", "{}", 2, &status, &resp,
-                                     err, sizeof err), GW_OK);
+                                     "application/merge-patch+json", "{}", 2, GW_KUBE_ONCE,
+                                     &status, &resp, err, sizeof err), GW_OK);
     srv_last(&f->srv, seen, sizeof seen);
     assert_non_null(strstr(seen, "PATCH /apis/x/v1/rr/a HTTP/1.1\r\n"));
     assert_non_null(strstr(seen, "\r\nContent-Type: application/merge-patch+json\r\n"));
     assert_non_null(strstr(seen, "\r\n\r\n{}"));
 
     gw_buf_reset(&resp);
-    assert_int_equal(gw_kube_request(k, "DELETE", "/apis/x/v1/rr/a", NULL, NULL, 0, &status,
-                                     &resp, err, sizeof err), GW_OK);
+    assert_int_equal(gw_kube_request(k, "DELETE", "/apis/x/v1/rr/a", NULL, NULL, 0,
+                                     GW_KUBE_ONCE, &status, &resp, err, sizeof err), GW_OK);
     srv_last(&f->srv, seen, sizeof seen);
     assert_non_null(strstr(seen, "DELETE /apis/x/v1/rr/a HTTP/1.1\r\n"));
     assert_null(strstr(seen, "Content-Type"));
@@ -678,14 +712,14 @@ static void test_methods_do_not_leak(void **state)
     srv_respond(&f->srv, 404, 2);
     gw_buf_reset(&resp);
     assert_int_equal(gw_kube_request(k, "GET", "/api/v1/namespaces/nope", NULL, NULL, 0,
-                                     &status, &resp, err, sizeof err), GW_OK);
+                                     GW_KUBE_ONCE, &status, &resp, err, sizeof err), GW_OK);
     assert_int_equal(status, 404);
 
     /* Bad paths are the caller's error, not a transport failure. */
     assert_int_equal(gw_kube_request(k, "GET", "/api/v1/namespaces/a b", NULL, NULL, 0,
-                                     &status, &resp, err, sizeof err), GW_EINVAL);
-    assert_int_equal(gw_kube_request(k, "GET", "api", NULL, NULL, 0, &status, &resp, err,
-                                     sizeof err), GW_EINVAL);
+                                     GW_KUBE_ONCE, &status, &resp, err, sizeof err), GW_EINVAL);
+    assert_int_equal(gw_kube_request(k, "GET", "api", NULL, NULL, 0, GW_KUBE_ONCE, &status,
+                                     &resp, err, sizeof err), GW_EINVAL);
     assert_int_equal(status, 0);
 
     gw_buf_free(&resp);
@@ -708,8 +742,8 @@ static void test_response_too_big(void **state)
     gw_buf_init(&small, 1000);
     long status = 42;
     srv_respond(&f->srv, 200, 200000);
-    assert_int_equal(gw_kube_request(k, "GET", "/big", NULL, NULL, 0, &status, &small, err,
-                                     sizeof err), GW_ETOOBIG);
+    assert_int_equal(gw_kube_request(k, "GET", "/big", NULL, NULL, 0, GW_KUBE_ONCE, &status,
+                                     &small, err, sizeof err), GW_ETOOBIG);
     assert_int_equal(status, 0);
     assert_non_null(strstr(err, "1000"));
     gw_buf_free(&small);
@@ -717,6 +751,276 @@ static void test_response_too_big(void **state)
     /* The aborted connection is not reused; the next request works. */
     srv_respond(&f->srv, 200, 2);
     get_api(f, k, seen, sizeof seen);
+    gw_kube_free(k);
+}
+
+
+/* ------------------------------------------------ retries and the breaker */
+
+static long long elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (long long)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static gw_kube *new_retrying(fx *f, long retries, long timeout_ms, long max_delay_ms,
+                             long breaker_failures, long open_ms)
+{
+    char url[64], err[512] = "";
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", f->srv.port);
+    gw_kube_opts o = { .api_url = url, .retries = retries, .retry_base_ms = 5,
+                       .retry_max_delay_ms = max_delay_ms, .timeout_ms = timeout_ms,
+                       .breaker_failures = breaker_failures, .breaker_open_ms = open_ms,
+                       .log_min = GW_LOG_ERROR };
+    gw_kube *k;
+    if (gw_kube_new(&o, &k, err, sizeof err))
+        fail_msg("gw_kube_new: %s", err);
+    return k;
+}
+
+static gw_err call(gw_kube *k, const char *method, gw_kube_retry retry, long *status,
+                   gw_buf *resp)
+{
+    char err[512];
+    gw_buf_reset(resp);
+    return gw_kube_request(k, method, "/apis/x/v1/namespaces/n/rr", "application/json",
+                           strcmp(method, "GET") ? "{}" : NULL, strcmp(method, "GET") ? 2 : 0,
+                           retry, status, resp, err, sizeof err);
+}
+
+static void test_repeatable_retried_until_answered(void **state)
+{
+    fx *f = *state;
+    gw_kube *k = new_retrying(f, 2, 5000, 1000, 0, 0);
+    gw_buf resp;
+    gw_buf_init(&resp, 4096);
+    long status;
+    /* 503, 502, then 200: one call, three requests, the body of the last */
+    srv_script(&f->srv, 2, (const int[]){ 503, 502 });
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(status, 200);
+    assert_string_equal(resp.data, "xx");
+    assert_int_equal(srv_nreq(&f->srv), 3);
+    /* a POST of a named object is repeated too when the caller says so */
+    srv_script(&f->srv, 1, (const int[]){ 500 });
+    srv_respond(&f->srv, 201, 2);
+    assert_int_equal(call(k, "POST", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(status, 201);
+    assert_int_equal(srv_nreq(&f->srv), 5);
+    /* repeats used up: the last answer is returned as an answer */
+    srv_respond(&f->srv, 500, 2);
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(status, 500);
+    assert_string_equal(resp.data, "xx");
+    assert_int_equal(srv_nreq(&f->srv), 8);
+    gw_buf_free(&resp);
+    gw_kube_free(k);
+}
+
+static void test_once_and_4xx_not_retried(void **state)
+{
+    fx *f = *state;
+    gw_kube *k = new_retrying(f, 2, 5000, 1000, 0, 0);
+    gw_buf resp;
+    gw_buf_init(&resp, 4096);
+    long status;
+    srv_script(&f->srv, 1, (const int[]){ 503 });
+    assert_int_equal(call(k, "POST", GW_KUBE_ONCE, &status, &resp), GW_OK);
+    assert_int_equal(status, 503);
+    assert_int_equal(srv_nreq(&f->srv), 1);
+    static const int answers[] = { 400, 401, 403, 404, 409, 422 };
+    for (size_t i = 0; i < sizeof answers / sizeof answers[0]; i++) {
+        srv_respond(&f->srv, answers[i], 2);
+        assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+        assert_int_equal(status, answers[i]);
+        assert_int_equal(srv_nreq(&f->srv), 2 + (int)i);
+    }
+    gw_buf_free(&resp);
+    gw_kube_free(k);
+}
+
+static void test_retry_after_honoured_or_given_up(void **state)
+{
+    fx *f = *state;
+    gw_kube *k = new_retrying(f, 2, 5000, 1500, 0, 0);
+    gw_buf resp;
+    gw_buf_init(&resp, 4096);
+    long status;
+    struct timespec t0;
+    /* 429 with Retry-After: 1 -> the repeat waits at least a second */
+    f->srv.retry_after = 1;
+    srv_script(&f->srv, 1, (const int[]){ 429 });
+    srv_respond(&f->srv, 200, 2);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(status, 200);
+    assert_true(elapsed_ms(&t0) >= 1000);
+    assert_int_equal(srv_nreq(&f->srv), 2);
+    gw_kube_free(k);
+    /* a Retry-After above retry_max_delay: no repeat, the 429 is the answer */
+    k = new_retrying(f, 2, 5000, 500, 0, 0);
+    srv_script(&f->srv, 1, (const int[]){ 429 });
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(status, 429);
+    assert_true(elapsed_ms(&t0) < 500);
+    assert_int_equal(srv_nreq(&f->srv), 3);
+    gw_buf_free(&resp);
+    gw_kube_free(k);
+}
+
+static void test_attempts_fit_the_timeout(void **state)
+{
+    (void)state;
+    char err[512];
+    /* nothing listens: every attempt fails at once; the waits (up to 1 s
+     * each) must stop within the 400 ms budget */
+    gw_kube_opts o = { .api_url = "http://127.0.0.1:1", .retries = 10, .retry_base_ms = 1000,
+                       .retry_max_delay_ms = 1000, .timeout_ms = 400, .log_min = GW_LOG_ERROR };
+    gw_kube *k;
+    assert_int_equal(gw_kube_new(&o, &k, err, sizeof err), GW_OK);
+    gw_buf resp;
+    gw_buf_init(&resp, 4096);
+    long status = 7;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(gw_kube_request(k, "GET", "/api", NULL, NULL, 0, GW_KUBE_REPEATABLE,
+                                     &status, &resp, err, sizeof err), GW_EKUBE);
+    assert_int_equal(status, 0);
+    assert_true(elapsed_ms(&t0) < 700);
+    gw_buf_free(&resp);
+    gw_kube_free(k);
+}
+
+static void test_breaker_opens_and_probes(void **state)
+{
+    fx *f = *state;
+    /* no repeats: each call is one attempt; 3 failures open it for 300 ms */
+    gw_kube *k = new_retrying(f, 0, 5000, 1000, 3, 300);
+    gw_buf resp;
+    gw_buf_init(&resp, 4096);
+    long status, retry_s = -1;
+    srv_respond(&f->srv, 503, 2);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+        assert_int_equal(status, 503);
+        assert_false(gw_kube_last_refused(k, NULL));
+    }
+    assert_int_equal(gw_kube_breaker_state(k, NULL), GW_BREAKER_OPEN);
+    /* open: refused without a request, with a Retry-After */
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_EKUBE);
+    assert_int_equal(status, 0);
+    assert_true(gw_kube_last_refused(k, &retry_s));
+    assert_int_equal(retry_s, 1);
+    assert_int_equal(srv_nreq(&f->srv), 3);
+    /* after the open time one probe goes out; it fails: open again */
+    struct timespec pause = { 0, 350 * 1000000L };
+    nanosleep(&pause, NULL);
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(status, 503);
+    assert_int_equal(srv_nreq(&f->srv), 4);
+    assert_int_equal(gw_kube_breaker_state(k, NULL), GW_BREAKER_OPEN);
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_EKUBE);
+    assert_int_equal(srv_nreq(&f->srv), 4);
+    /* the apiserver is back: the next probe closes it */
+    srv_respond(&f->srv, 200, 2);
+    nanosleep(&pause, NULL);
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(status, 200);
+    assert_false(gw_kube_last_refused(k, NULL));
+    assert_int_equal(gw_kube_breaker_state(k, NULL), GW_BREAKER_CLOSED);
+    /* a 4xx is an answer: it never opens the breaker */
+    srv_respond(&f->srv, 404, 2);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(gw_kube_breaker_state(k, NULL), GW_BREAKER_CLOSED);
+    gw_buf_free(&resp);
+    gw_kube_free(k);
+}
+
+static void test_401_rereads_token(void **state)
+{
+    fx *f = *state;
+    char tok[192], url[64], err[512] = "", seen[16384];
+    snprintf(tok, sizeof tok, "%s/token", f->dir);
+    write_file(tok, "tok-old\n");
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", f->srv.port);
+    gw_kube_opts o = { .api_url = url, .token_file = tok, .log_min = GW_LOG_ERROR };
+    gw_kube *k;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(gw_kube_new(&o, &k, err, sizeof err), GW_OK);
+    gw_buf resp;
+    gw_buf_init(&resp, 4096);
+    long status;
+    /* rotated within the once-a-second stat window: the first attempt
+     * still sends the old token, the 401 makes us read the new one */
+    write_file(tok, "tok-new\n");
+    srv_script(&f->srv, 1, (const int[]){ 401 });
+    srv_respond(&f->srv, 201, 2);
+    assert_int_equal(call(k, "POST", GW_KUBE_ONCE, &status, &resp), GW_OK);
+    assert_int_equal(status, 201);
+    /* (on a machine so loaded that the stat window passed, the rotation
+     * was picked up before the first attempt: one request) */
+    if (elapsed_ms(&t0) < 900)
+        assert_int_equal(srv_nreq(&f->srv), 2);
+    srv_last(&f->srv, seen, sizeof seen);
+    assert_non_null(strstr(seen, "\r\nAuthorization: Bearer tok-new\r\n"));
+    /* a 401 with an unchanged token file is the answer */
+    srv_respond(&f->srv, 401, 2);
+    int before = srv_nreq(&f->srv);
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(status, 401);
+    assert_int_equal(srv_nreq(&f->srv), before + 1);
+    gw_buf_free(&resp);
+    gw_kube_free(k);
+}
+
+
+/* The exactly-once argument for repeating a create (rrstore.c): the first
+ * POST was stored but answered 504; the repeat gets 409 for the same name;
+ * the object read back carries our fingerprint, so it is the one created. */
+static void test_create_repeat_409_is_ours(void **state)
+{
+    fx *f = *state;
+    static const char fp[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    gw_kube *k = new_retrying(f, 2, 5000, 1000, 0, 0);
+    gw_config cfg;
+    assert_int_equal(gw_config_defaults(&cfg), GW_OK);
+    gw_buf scratch;
+    gw_buf_init(&scratch, 65536);
+    char err[512] = "";
+    json_t *obj = json_pack("{s:{s:s,s:s},s:{s:s}}", "metadata", "name", "rr-0123456789ab-00000001",
+                            "namespace", "kubernaut-system", "spec", "signalFingerprint", fp);
+
+    srv_script(&f->srv, 2, (const int[]){ 504, 409 });
+    srv_respond(&f->srv, 200, 0);
+    snprintf(f->srv.text, sizeof f->srv.text,
+             "{\"metadata\":{\"name\":\"rr-0123456789ab-00000001\"},"
+             "\"spec\":{\"signalFingerprint\":\"%s\"}}", fp);
+    assert_int_equal(gw_rrstore_create(k, &cfg, obj, &scratch, err, sizeof err), GW_OK);
+    assert_int_equal(srv_nreq(&f->srv), 3);
+    char seen[16384];
+    srv_last(&f->srv, seen, sizeof seen);
+    assert_non_null(strstr(seen, "GET /apis/kubernaut.ai/v1alpha1/namespaces/kubernaut-system/"
+                                 "remediationrequests/rr-0123456789ab-00000001 HTTP/1.1\r\n"));
+
+    /* the name belongs to another fingerprint's request: a clash, the
+     * caller picks a new name */
+    srv_script(&f->srv, 1, (const int[]){ 409 });
+    snprintf(f->srv.text, sizeof f->srv.text,
+             "{\"spec\":{\"signalFingerprint\":\"%064d\"}}", 0);
+    assert_int_equal(gw_rrstore_create(k, &cfg, obj, &scratch, err, sizeof err), GW_EBUSY);
+    /* ours, but being deleted: not a request that stands */
+    srv_script(&f->srv, 1, (const int[]){ 409 });
+    snprintf(f->srv.text, sizeof f->srv.text,
+             "{\"metadata\":{\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"},"
+             "\"spec\":{\"signalFingerprint\":\"%s\"}}", fp);
+    assert_int_equal(gw_rrstore_create(k, &cfg, obj, &scratch, err, sizeof err), GW_EBUSY);
+    json_decref(obj);
+    gw_buf_free(&scratch);
+    gw_config_free(&cfg);
     gw_kube_free(k);
 }
 
@@ -739,6 +1043,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_closed_port, setup, teardown),
         cmocka_unit_test_setup_teardown(test_methods_do_not_leak, setup, teardown),
         cmocka_unit_test_setup_teardown(test_response_too_big, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repeatable_retried_until_answered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_once_and_4xx_not_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_after_honoured_or_given_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attempts_fit_the_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_breaker_opens_and_probes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_401_rereads_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_repeat_409_is_ours, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

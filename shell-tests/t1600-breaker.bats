@@ -1,0 +1,142 @@
+#!/usr/bin/env bats
+# t1600-breaker: the Kubernetes circuit breaker, shared by the worker pool.
+# With the apiserver stopped, new alerts are answered 503 + Retry-After;
+# after kubernetes.breaker_failures consecutive failures the breaker opens
+# for the whole pool (one log line, gauge 1 in /metrics, /readyz says so)
+# and further alerts get a fast 503 without a call.  Once the apiserver is
+# back, the first request after the open time probes, the breaker closes,
+# and every alert resent like Alertmanager exists exactly once.
+
+load helpers
+
+# A shorter open time keeps the test quick; 5 failures (the default) open it.
+setup_file() {
+    gw_setup_stack ALERTGW_KUBERNETES_BREAKER_OPEN_TIME=8s ALERTGW_SERVER_RETRY_AFTER=30s
+}
+teardown_file() { gw_teardown_stack; }
+
+teardown() {
+    gw_teardown_test
+    if ! curl -s -o /dev/null --max-time 2 --cacert "$KUBE_CA_FILE" "$KUBE_API_URL/readyz"; then
+        gw_start_apiserver
+    fi
+}
+
+ROUTE=/api/v1/signals/prometheus
+
+metric() {
+    curl -sS --max-time 10 "$GW_URL/metrics" |
+        awk -v k="$1" '$1 == k { print $2; found = 1 } END { if (!found) print "absent" }'
+}
+
+# post_until_not_503 SECONDS BODY: resends like Alertmanager (bounded).
+post_until_not_503() {
+    local deadline=$(( SECONDS + $1 ))
+    while :; do
+        gw_post_alert "$2"
+        [[ $HTTP_STATUS != 503 ]] && return 0
+        (( SECONDS >= deadline )) && return 1
+        sleep 0.5
+    done
+}
+
+assert_503_retry_after() {
+    assert_problem 503 service-unavailable "$ROUTE"
+    local ra
+    ra=$(gw_header Retry-After)
+    [[ $ra =~ ^[0-9]+$ ]] || fail "503 without a numeric Retry-After: '$ra' ($HTTP_HEADERS)"
+}
+
+_state_is() { [[ $(metric gateway_circuit_breaker_state) == "$1" ]]; }
+
+@test "apiserver down: breaker opens for the pool, fast 503s; back up: each alert exactly once" {
+    local ns i n=8 t0 ms rejected_before opened_lines
+    ns=$(gw_uniq brk)
+    for i in $(seq 1 $n); do
+        am_body "BreakerTest$i" deployment="d-$i" namespace="$ns" severity=critical >"$GW_TMP/b.$i.json"
+    done
+    gw_wait_for 10 _state_is 0 || fail "breaker not closed at the start: $(metric gateway_circuit_breaker_state)"
+
+    gw_stop_apiserver || fail "kube-local.sh stop-apiserver failed: $(tail -n 5 "$GW_TMP/kube-fault.log")"
+
+    # every alert is refused with 503 + Retry-After; nothing is created
+    for i in $(seq 1 $n); do
+        gw_post_alert "@$GW_TMP/b.$i.json"
+        assert_503_retry_after
+    done
+    # 8 lookups x 3 attempts against a closed port: far more than 5 in a row
+    gw_wait_for 5 _state_is 1 || fail "breaker state $(metric gateway_circuit_breaker_state), expected 1 (open)"
+    # exactly one worker made the transition, and logged it
+    opened_lines=$(grep -c 'circuit breaker opened after 5 consecutive failures' "$GW_TMP/lighttpd/stderr.log")
+    assert_equal "$opened_lines" 1
+    [[ $(metric gateway_circuit_breaker_opened_total) -ge 1 ]] || fail "opened_total not counted"
+
+    # open: an alert gets a fast 503 that names the breaker, with the time
+    # to the next probe as Retry-After (not server.retry_after's 30 s), and
+    # the call is counted as refused, not sent
+    # (if the open time ran out meanwhile, this post was the half-open
+    # probe, which failed and re-opened the breaker: the next one is refused)
+    rejected_before=$(metric gateway_circuit_breaker_rejections_total)
+    for i in 1 2; do
+        t0=$(date +%s%N)
+        gw_post_alert "@$GW_TMP/b.1.json"
+        ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+        assert_503_retry_after
+        [[ $(gw_body_jq .detail) == *"circuit breaker open"* ]] && break
+    done
+    [[ $(gw_body_jq .detail) == *"circuit breaker open"* ]] || fail "detail: $(gw_body_jq .detail)"
+    (( $(gw_header Retry-After) >= 1 && $(gw_header Retry-After) <= 8 )) ||
+        fail "Retry-After $(gw_header Retry-After), expected 1..8 (the open time)"
+    (( ms < 500 )) || fail "the open breaker's 503 took $ms ms"
+    (( $(metric gateway_circuit_breaker_rejections_total) > rejected_before )) ||
+        fail "no refused call counted"
+
+    # /readyz reports the breaker
+    gw_request GET /readyz
+    assert_problem 503 service-unavailable /readyz
+    [[ $(gw_body_jq .detail) == *"circuit breaker"* ]] || fail "readyz detail: $(gw_body_jq .detail)"
+
+    gw_start_apiserver || fail "kube-local.sh start-apiserver failed: $(tail -n 5 "$GW_TMP/kube-fault.log")"
+    # nothing was created while it was down
+    for i in $(seq 1 $n); do
+        assert_equal "$(kube_rr_count "$(fp_of "$ns:Deployment:d-$i")")" 0
+    done
+
+    # resent like Alertmanager: after the open time a probe closes the
+    # breaker and every alert is created, once
+    for i in $(seq 1 $n); do
+        post_until_not_503 40 "@$GW_TMP/b.$i.json" || fail "alert $i still 503 40 s after the apiserver came back: $HTTP_BODY"
+        assert_status 201
+    done
+    assert_equal "$(metric gateway_circuit_breaker_state)" 0
+    grep -q 'circuit breaker closed: the probe succeeded' "$GW_TMP/lighttpd/stderr.log" ||
+        fail "no 'closed' transition in the worker log"
+
+    # a second round is counted on the same requests
+    for i in $(seq 1 $n); do
+        gw_post_alert "@$GW_TMP/b.$i.json"
+        assert_status 202
+        assert_equal "$(gw_body_jq .status)" duplicate
+        assert_equal "$(kube_rr_count "$(fp_of "$ns:Deployment:d-$i")")" 1
+    done
+
+    gw_request GET /readyz
+    assert_status 200
+    assert_equal "$(gw_body_jq .circuit_breaker)" closed
+}
+
+@test "a 4xx from the apiserver is an answer: it never opens the breaker" {
+    local i name
+    # RBAC-free 404: the target namespace of a signal-mode request does not
+    # exist, so every create is answered 404 (a config error, 500)
+    gw_stop_lighttpd
+    gw_start_lighttpd ALERTGW_KUBERNETES_BREAKER_OPEN_TIME=8s ALERTGW_REMEDIATION_NAMESPACE_MODE=signal
+    for i in $(seq 1 7); do
+        name=$(gw_uniq nons)
+        gw_post_alert "$(am_body NoNamespace$i deployment="$name" namespace="missing-$name" severity=warning)"
+        assert_status 500
+    done
+    assert_equal "$(metric gateway_circuit_breaker_state)" 0
+    gw_stop_lighttpd
+    gw_start_lighttpd ALERTGW_KUBERNETES_BREAKER_OPEN_TIME=8s ALERTGW_SERVER_RETRY_AFTER=30s
+}

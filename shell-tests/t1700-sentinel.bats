@@ -1,0 +1,222 @@
+#!/usr/bin/env bats
+# t1700-sentinel: Redis HA through Sentinel with real processes - a primary
+# and a replica redis-server and three sentinels (the same binary with
+# --sentinel) on free loopback ports, with passwords on both.  The gateway
+# finds the primary through the sentinels; the primary is SIGKILLed; the
+# sentinels promote the replica; Alertmanager-style resends (again on 503,
+# bounded) land on the new primary, a duplicate is counted there and never
+# becomes a second RemediationRequest.
+
+load helpers
+
+SENTINEL_MASTER=alertgw-test
+REDIS_PW=redis-secret-pw
+SENTINEL_PW=sentinel-secret-pw
+
+# _start_redis NAME PORT [ARGS...]: a TCP redis-server (or sentinel) whose
+# PID is recorded in $GW_TMP/ha/NAME.pid.
+_start_redis() {
+    local name=$1 port=$2; shift 2
+    local dir="$GW_TMP/ha/$name"
+    mkdir -p "$dir"
+    redis-server "$@" --port "$port" --bind 127.0.0.1 --dir "$dir" --logfile "$dir/log" \
+        --daemonize no >/dev/null 2>&1 3>&- &
+    echo $! >"$GW_TMP/ha/$name.pid"
+    disown $! # the test SIGKILLs the primary: no job-control "Killed" noise
+}
+
+_rcli() { redis-cli -h 127.0.0.1 -p "$1" -a "$REDIS_PW" --no-auth-warning "${@:2}"; }
+_scli() { redis-cli -h 127.0.0.1 -p "$1" -a "$SENTINEL_PW" --no-auth-warning "${@:2}"; }
+
+_sentinels_ready() {
+    local s info
+    for s in $(<"$GW_TMP/ha/sentinel-ports"); do
+        info=$(_scli "$s" SENTINEL master "$SENTINEL_MASTER" 2>/dev/null | paste - -) || return 1
+        grep -q $'^num-slaves\t1$' <<<"$info" || return 1
+        grep -q $'^num-other-sentinels\t2$' <<<"$info" || return 1
+    done
+}
+
+# The port the sentinels currently name as master.
+_master_port() {
+    _scli "$(cut -d' ' -f1 <"$GW_TMP/ha/sentinel-ports")" \
+        SENTINEL get-master-addr-by-name "$SENTINEL_MASTER" 2>/dev/null | tail -n 1
+}
+
+setup_file() {
+    GW_TMP=$(mktemp -d "${TMPDIR:-/tmp}/alertgw-bats.XXXXXX")
+    export GW_TMP
+    mkdir -p "$GW_TMP/ha"
+    local primary replica s ports=() i
+    primary=$(gw_free_port) && replica=$(gw_free_port) || return 1
+    echo "$primary" >"$GW_TMP/ha/primary-port"
+    echo "$replica" >"$GW_TMP/ha/replica-port"
+    _start_redis primary "$primary" --save '' --appendonly no \
+        --requirepass "$REDIS_PW" --masterauth "$REDIS_PW"
+    _start_redis replica "$replica" --save '' --appendonly no \
+        --requirepass "$REDIS_PW" --masterauth "$REDIS_PW" --replicaof 127.0.0.1 "$primary"
+    for i in 1 2 3; do
+        s=$(gw_free_port) || return 1
+        ports+=("$s")
+        mkdir -p "$GW_TMP/ha/sentinel$i"
+        # sentinels rewrite their config file: each gets its own
+        cat >"$GW_TMP/ha/sentinel$i/sentinel.conf" <<EOF
+sentinel monitor $SENTINEL_MASTER 127.0.0.1 $primary 2
+sentinel auth-pass $SENTINEL_MASTER $REDIS_PW
+sentinel down-after-milliseconds $SENTINEL_MASTER 1000
+sentinel failover-timeout $SENTINEL_MASTER 5000
+sentinel parallel-syncs $SENTINEL_MASTER 1
+requirepass $SENTINEL_PW
+sentinel sentinel-pass $SENTINEL_PW
+EOF
+        _start_redis "sentinel$i" "$s" "$GW_TMP/ha/sentinel$i/sentinel.conf" --sentinel
+    done
+    echo "${ports[*]}" >"$GW_TMP/ha/sentinel-ports"
+    if ! gw_wait_for 20 _sentinels_ready; then
+        echo "sentinels did not see the replica and each other within 20 s" >&2
+        tail -n 20 "$GW_TMP"/ha/*/log >&2
+        return 1
+    fi
+
+    printf '%s\n' "$REDIS_PW" >"$GW_TMP/ha/redis.pw"
+    printf '%s\n' "$SENTINEL_PW" >"$GW_TMP/ha/sentinel.pw"
+    chmod 600 "$GW_TMP/ha/"*.pw
+    gw_start_kube || return 1
+    gw_start_lighttpd \
+        ALERTGW_REDIS_SENTINELS="127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}" \
+        ALERTGW_REDIS_SENTINEL_MASTER="$SENTINEL_MASTER" \
+        ALERTGW_REDIS_PASSWORD_FILE="$GW_TMP/ha/redis.pw" \
+        ALERTGW_REDIS_SENTINEL_PASSWORD_FILE="$GW_TMP/ha/sentinel.pw" || return 1
+}
+
+teardown_file() {
+    [[ -n ${GW_TMP:-} && -d $GW_TMP ]] || return 0
+    gw_stop_lighttpd
+    local f
+    for f in "$GW_TMP"/ha/*.pid; do
+        [[ -f $f ]] && gw_kill_pid "$(<"$f")" 10
+    done
+    gw_stop_kube
+    if [[ ${GW_KEEP_STATE:-0} == 1 ]]; then
+        echo "# state kept in $GW_TMP" >&3
+    else
+        rm -rf "$GW_TMP"
+    fi
+}
+
+teardown() {
+    if [[ -z ${BATS_TEST_COMPLETED:-} ]]; then
+        gw_dump_logs
+        tail -n 15 "$GW_TMP"/ha/*/log
+    fi
+}
+
+# post_until_not_503 SECONDS BODY: resends like Alertmanager (bounded);
+# counts the 503s in N503.
+post_until_not_503() {
+    local deadline=$(( SECONDS + $1 ))
+    N503=0
+    while :; do
+        gw_post_alert "$2"
+        [[ $HTTP_STATUS != 503 ]] && return 0
+        N503=$(( N503 + 1 ))
+        (( SECONDS >= deadline )) && return 1
+        sleep 0.3
+    done
+}
+
+@test "the gateway finds the primary through the sentinels and follows a failover" {
+    local primary replica name i fps=() bodies=() t0
+    primary=$(<"$GW_TMP/ha/primary-port")
+    replica=$(<"$GW_TMP/ha/replica-port")
+    assert_equal "$(_master_port)" "$primary"
+
+    # three alerts, created; their dedup keys are on the primary
+    for i in 1 2 3; do
+        name=$(gw_uniq ha$i)
+        fps[i]=$(fp_of "prod:Deployment:$name")
+        bodies[i]=$(am_body SentinelTest$i deployment="$name" namespace=prod severity=critical)
+        gw_post_alert "${bodies[i]}"
+        assert_status 201
+        assert_equal "$(_rcli "$primary" EXISTS "alertgw:fp:${fps[i]}")" 1
+    done
+    gw_request GET /readyz
+    assert_status 200
+    # the replica has them too before the primary dies (replication is
+    # asynchronous; a write lost in a failover is the next test's case)
+    [[ $(_rcli "$primary" WAIT 1 5000) == 1 ]] || fail "the replica did not acknowledge"
+
+    kill -KILL "$(<"$GW_TMP/ha/primary.pid")"
+    t0=$SECONDS
+
+    # resent like Alertmanager: 503 until the sentinels have promoted the
+    # replica, then a duplicate counted on the new primary
+    post_until_not_503 40 "${bodies[1]}" || fail "still 503 after 40 s: $HTTP_BODY"
+    echo "# first answer after the kill: $(( SECONDS - t0 )) s, after $N503 x 503" >&3
+    assert_status 202
+    assert_equal "$(gw_body_jq .status)" duplicate
+    assert_equal "$(gw_body_jq .metadata.count)" 2
+    assert_equal "$(_master_port)" "$replica"
+    assert_equal "$(_rcli "$replica" HGET "alertgw:fp:${fps[1]}" count)" 2
+    for i in 2 3; do
+        gw_post_alert "${bodies[i]}"
+        assert_status 202
+        assert_equal "$(gw_body_jq .metadata.count)" 2
+    done
+    for i in 1 2 3; do
+        assert_equal "$(kube_rr_count "${fps[i]}")" 1
+    done
+
+    # a new alert after the failover is created and recorded on the new primary
+    name=$(gw_uniq after)
+    gw_post_alert "$(am_body SentinelAfter deployment="$name" namespace=prod severity=warning)"
+    assert_status 201
+    assert_equal "$(_rcli "$replica" EXISTS "alertgw:fp:$(fp_of "prod:Deployment:$name")")" 1
+
+    # the workers that reconnected said where they went
+    grep -q "names master \\\\\"$SENTINEL_MASTER\\\\\" at 127.0.0.1:$replica (was " \
+        "$GW_TMP/lighttpd/stderr.log" || fail "no 'names master ... (was ...)' line in the worker log"
+    gw_request GET /readyz
+    assert_status 200
+}
+
+@test "a fingerprint lost in the failover is found in Kubernetes: counted, not a second request" {
+    local master name fp body
+    master=$(_master_port)
+    name=$(gw_uniq lost)
+    fp=$(fp_of "prod:Deployment:$name")
+    body=$(am_body SentinelLost deployment="$name" namespace=prod severity=critical)
+    gw_post_alert "$body"
+    assert_status 201
+    # what an asynchronous replica that had not received the write yet
+    # looks like after its promotion: the key is not there
+    assert_equal "$(_rcli "$master" DEL "alertgw:fp:$fp")" 1
+    gw_post_alert "$body"
+    assert_status 202
+    assert_equal "$(gw_body_jq .status)" duplicate
+    assert_equal "$(kube_rr_count "$fp")" 1
+    assert_equal "$(_rcli "$master" EXISTS "alertgw:fp:$fp")" 1
+}
+
+@test "sentinels that name no reachable master: 503 + Retry-After, nothing created" {
+    local name fp body s
+    name=$(gw_uniq nomaster)
+    fp=$(fp_of "prod:Deployment:$name")
+    body=$(am_body SentinelNone deployment="$name" namespace=prod severity=critical)
+    # pause every sentinel: the gateway cannot learn where the master is
+    # (its open connections keep working, so restart the workers first)
+    for s in 1 2 3; do kill -STOP "$(<"$GW_TMP/ha/sentinel$s.pid")"; done
+    local w
+    for w in $(gw_worker_pids); do kill -KILL "$w"; done
+    gw_wait_for 15 _workers_back || { for s in 1 2 3; do kill -CONT "$(<"$GW_TMP/ha/sentinel$s.pid")"; done; fail "workers not restarted"; }
+    gw_post_alert "$body"
+    for s in 1 2 3; do kill -CONT "$(<"$GW_TMP/ha/sentinel$s.pid")"; done
+    assert_problem 503 service-unavailable /api/v1/signals/prometheus
+    [[ $(gw_header Retry-After) =~ ^[0-9]+$ ]] || fail "no Retry-After: $HTTP_HEADERS"
+    grep -q 'no master found through 3 sentinel(s)' "$GW_TMP/lighttpd/stderr.log" ||
+        fail "no 'no master found' line in the worker log"
+    post_until_not_503 20 "$body" || fail "still 503 after the sentinels resumed: $HTTP_BODY"
+    assert_status 201
+    assert_equal "$(kube_rr_count "$fp")" 1
+}
+_workers_back() { (( $(gw_worker_pids | wc -l) == ${GW_WORKERS:-4} )) && curl -sf -o /dev/null "$GW_URL/healthz"; }
