@@ -775,6 +775,7 @@ static void check_mtls(gw_auth *a, const gw_request *req, gw_auth_result *r)
                  cn);
         refuse(r, 403, GW_AM_MTLS, GW_AUTH_FORBIDDEN, d,
                "TLS client CN \"%.64s\" not in auth.mtls_allowed_cns", cn);
+        snprintf(r->principal, sizeof r->principal, "cn:%.80s", cn);
         return;
     }
     char who[96];
@@ -958,6 +959,7 @@ static void review_outcome(gw_auth *a, int status, const char *user, gw_auth_res
         snprintf(d, sizeof d, "\"%.64s\" may not %.20s %.100s in namespace \"%.63s\"", user,
                  c->auth_tokenreview_verb, what, a->sar_namespace);
         refuse(r, 403, GW_AM_TOKENREVIEW, GW_AUTH_FORBIDDEN, d, "%s", why);
+        snprintf(r->principal, sizeof r->principal, "user:%.140s", user);
     } else {
         char who[160];
         snprintf(who, sizeof who, "user:%.140s", user);

@@ -63,8 +63,9 @@ typedef struct {
     const char      *challenge;  /* WWW-Authenticate for a 401 (static), NULL: none */
     char             why[200];   /* for the log: never a token, secret or signature */
     char             detail[256]; /* for the client */
-    char             principal[160]; /* who was admitted: "bearer:<hash prefix>",
-                                      * "cn:<CN>", "user:<name>", "hmac", "none" */
+    char             principal[160]; /* who was admitted, or refused a 403:
+                                      * "bearer:<hash prefix>", "cn:<CN>",
+                                      * "user:<name>", "hmac", "none" */
     const void      *scope;      /* bearer token's namespace scope; NULL: any */
 } gw_auth_result;
 
