@@ -707,7 +707,8 @@ static bool parse_ts(const char *s, long long *out)
 static void check_hmac(gw_auth *a, const hmac_profile *p, const gw_request *req, long long now_ms,
                        gw_auth_result *r)
 {
-    static const char bad_sig[] = "webhook signature missing or not valid for any configured secret";
+    static const char bad_sig[] =
+        "webhook signature missing or not valid for any configured secret";
     const char *sig = header(req, p->sig_header);
     if (!sig) {
         refuse(r, 401, GW_AM_HMAC, GW_AUTH_MISSING, bad_sig, "missing signature");
@@ -881,7 +882,8 @@ static int review_token(gw_auth *a, const char *tok, size_t n, char *user, size_
     char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     if (!body) {
-        refuse(r, 500, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, "internal error", "tokenreview: out of memory");
+        refuse(r, 500, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, "internal error",
+               "tokenreview: out of memory");
         return -1;
     }
     json_t *ans;

@@ -233,7 +233,8 @@ static const char *const rejects[] = { "validation", "too_large", "unsupported_m
 static const char *const create_errs[] = { "unavailable", "rejected", "internal" };
 static const char *const storm_types[] = { "pattern", "rate" };
 static const char *const auth_modes[] = { "none", "bearer", "hmac", "mtls", "tokenreview", "ip" };
-static const char *const auth_reasons[] = { "missing", "mismatch", "forbidden", "expired", "error" };
+static const char *const auth_reasons[] = { "missing", "mismatch", "forbidden", "expired",
+                                            "error" };
 /* The (mode, reason) pairs that can happen (auth.c), so the family has a
  * fixed, small set of series, each present from the start. */
 static const unsigned char auth_pairs[][2] = {
