@@ -20,6 +20,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "auth.h"
 #include "text.h"
 
 typedef enum { T_STR, T_INT, T_BOOL, T_DUR_MS, T_DUR_S, T_BYTES } key_type;
@@ -138,6 +139,48 @@ static const key_def keys[] = {
       "X-Grafana-Alerting-Signature", "header carrying the hex HMAC-SHA256 of the body"),
     K("grafana", "timestamp_header", T_STR, grafana_timestamp_header, "",
       "header carrying the signed timestamp; set: \"<timestamp>:<body>\" is signed"),
+    K("auth", "prometheus", T_STR, auth_prometheus, "none",
+      "modes accepted on the Alertmanager route, comma-separated: none, bearer, hmac, mtls, tokenreview (any one passing admits)"),
+    K("auth", "grafana", T_STR, auth_grafana, "",
+      "modes accepted on the Grafana route; empty: hmac when grafana.secret_files is set, else none"),
+    K("auth", "events", T_STR, auth_events, "none", "modes accepted on the Kubernetes event route"),
+    K("auth", "signals", T_STR, auth_signals, "none",
+      "modes accepted on GET <signals_prefix>/<fingerprint> (not hmac: no body)"),
+    K("auth", "metrics", T_STR, auth_metrics, "none", "modes accepted on GET /metrics (not hmac)"),
+    K("auth", "allow_cidrs", T_STR, auth_allow_cidrs, "",
+      "client networks allowed on every route but /healthz and /readyz, comma-separated IPv4/IPv6 CIDRs; empty: any (403 otherwise)"),
+    K("auth", "bearer_tokens", T_STR, auth_bearer_tokens, "",
+      "accepted bearer tokens as SHA-256 hex, comma-separated; `<hash>=<namespaces>` limits one to those namespaces (globs separated by a bar)"),
+    K("auth", "bearer_tokens_file", T_STR, auth_bearer_tokens_file, "",
+      "file with more bearer_tokens entries, one per line (# comments)"),
+    K("auth", "hmac_secret_files", T_STR, auth_hmac_secret_files, "",
+      "files holding the hmac mode's HMAC-SHA256 secrets, comma-separated (several: rotation)"),
+    K("auth", "hmac_signature_header", T_STR, auth_hmac_signature_header, "X-Signature-256",
+      "header carrying `sha256=<hex HMAC-SHA256>` of the signed string"),
+    K("auth", "hmac_timestamp_header", T_STR, auth_hmac_timestamp_header, "X-Signature-Timestamp",
+      "header carrying Unix seconds; when sent, \"<timestamp>:<body>\" is signed (empty: never)"),
+    K("auth", "hmac_require_timestamp", T_BOOL, auth_hmac_require_timestamp, "false",
+      "refuse hmac signatures without a signed timestamp"),
+    K("auth", "hmac_replay_window", T_DUR_S, auth_hmac_replay_window_s, "5m",
+      "signed timestamps (hmac mode and Grafana) further than this from now are refused (401)"),
+    K("auth", "mtls_allowed_cns", T_STR, auth_mtls_allowed_cns, "",
+      "client certificate CNs the mtls mode admits, comma-separated; `*`: any verified certificate"),
+    K("auth", "tokenreview_audiences", T_STR, auth_tokenreview_audiences, "",
+      "audiences the reviewed token must carry, comma-separated; empty: the apiserver's own"),
+    K("auth", "tokenreview_verb", T_STR, auth_tokenreview_verb, "create",
+      "SubjectAccessReview verb a reviewed token's user needs"),
+    K("auth", "tokenreview_group", T_STR, auth_tokenreview_group, "kubernaut.ai",
+      "SubjectAccessReview API group"),
+    K("auth", "tokenreview_resource", T_STR, auth_tokenreview_resource, "remediationrequests",
+      "SubjectAccessReview resource"),
+    K("auth", "tokenreview_subresource", T_STR, auth_tokenreview_subresource, "signals",
+      "SubjectAccessReview subresource (a virtual one: granting it allows nothing else)"),
+    K("auth", "tokenreview_namespace", T_STR, auth_tokenreview_namespace, "",
+      "SubjectAccessReview namespace; empty: remediation.namespace"),
+    K("auth", "tokenreview_cache_ttl", T_DUR_MS, auth_tokenreview_cache_ttl_ms, "1m",
+      "how long a worker reuses a review (refusals: at most 10s; 0: no cache)"),
+    K("auth", "tokenreview_cache_entries", T_INT, auth_tokenreview_cache_entries, "1024",
+      "reviews a worker keeps (by SHA-256 of the token)"),
     K("events", "max_age", T_DUR_S, events_max_age_s, "5m",
       "Kubernetes events older than this are refused (400)"),
     K("events", "max_future", T_DUR_S, events_max_future_s, "2m",
@@ -648,6 +691,9 @@ static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
     if (*c->kube_api_url && strncmp(c->kube_api_url, "https://", 8) &&
         strncmp(c->kube_api_url, "http://", 7))
         BAD("kubernetes.api_url: must start with https:// or http://");
+    size_t used = errs && errlen ? strlen(errs) : 0;
+    *nerr += gw_auth_config_errors(c, errs && errlen ? errs + used : NULL,
+                                   errs && errlen ? errlen - used : 0);
 #undef BAD
 }
 

@@ -80,6 +80,30 @@ typedef struct {
     char  *grafana_signature_header;
     char  *grafana_timestamp_header; /* empty: the body alone is signed */
 
+    /* authentication, per route (auth.h, docs/security.md) */
+    char  *auth_prometheus;          /* mode list: none, bearer, hmac, mtls, tokenreview */
+    char  *auth_grafana;             /* "": hmac when grafana.secret_files is set, else none */
+    char  *auth_events;
+    char  *auth_signals;
+    char  *auth_metrics;
+    char  *auth_allow_cidrs;         /* "10.0.0.0/8,2001:db8::/32"; empty: any address */
+    char  *auth_bearer_tokens;       /* "<sha256 hex>[=ns|ns-*],..." */
+    char  *auth_bearer_tokens_file;  /* the same entries, one per line */
+    char  *auth_hmac_secret_files;   /* comma-separated */
+    char  *auth_hmac_signature_header;
+    char  *auth_hmac_timestamp_header; /* empty: timestamps never used */
+    bool   auth_hmac_require_timestamp;
+    long   auth_hmac_replay_window_s; /* signed timestamps further off: 401 */
+    char  *auth_mtls_allowed_cns;    /* comma-separated; "*": any verified certificate */
+    char  *auth_tokenreview_audiences; /* comma-separated; empty: the apiserver's */
+    char  *auth_tokenreview_verb;    /* SubjectAccessReview attributes */
+    char  *auth_tokenreview_group;
+    char  *auth_tokenreview_resource;
+    char  *auth_tokenreview_subresource;
+    char  *auth_tokenreview_namespace; /* empty: remediation.namespace */
+    long   auth_tokenreview_cache_ttl_ms;
+    long   auth_tokenreview_cache_entries;
+
     /* Kubernetes events */
     long   events_max_age_s;         /* older events: 400 */
     long   events_max_future_s;      /* timestamps further ahead: 400 */

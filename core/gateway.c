@@ -10,7 +10,6 @@
  * patch (at most one per request per status_sync_interval). */
 #include "gateway.h"
 
-#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,12 +20,12 @@
 #include <unistd.h>
 
 #include "am.h"
+#include "auth.h"
 #include "bodycache.h"
 #include "classify.h"
 #include "clock.h"
 #include "dedup.h"
 #include "fingerprint.h"
-#include "hmac.h"
 #include "k8sevent.h"
 #include "kcache.h"
 #include "kube.h"
@@ -38,8 +37,6 @@
 #include "rr.h"
 #include "rrstore.h"
 #include "text.h"
-
-#define GW_MAX_SECRETS 8
 
 struct gw_ctx {
     gw_config          cfg;
@@ -53,8 +50,7 @@ struct gw_ctx {
     unsigned int       rid_prefix; /* random per process: request IDs */
     unsigned int       rid_seq;
     char               detail[512]; /* the last problem detail, for the log line */
-    gw_secret          grafana[GW_MAX_SECRETS]; /* owned data */
-    size_t             ngrafana;
+    gw_auth           *auth;     /* per-route authentication (owned) */
     gw_kcache         *objects;  /* namespaces, ConfigMap, owners (owned) */
     gw_metrics        *metrics;  /* shared counters (owned mapping) */
     gw_buf             kscratch; /* the object cache's answers */
@@ -83,42 +79,14 @@ typedef struct {
     long        breaker_retry_s;  /* R_FAILED by the open circuit breaker: Retry-After */
 } sig_result;
 
-/* Reads grafana.secret_files (comma-separated) into ctx->grafana.  A
- * trailing newline is not part of a secret; an empty or unreadable file is
- * a start-up error, never a silently open route. */
-static gw_err load_secrets(gw_ctx *ctx, char *err, size_t errlen)
+/* tokenreview's way to the apiserver (auth.h).  A review changes nothing,
+ * so it may be repeated. */
+static gw_err kube_post(void *arg, const char *path, const char *body, size_t len,
+                        long *http_status, gw_buf *resp, char *err, size_t errlen)
 {
-    const char *p = ctx->cfg.grafana_secret_files;
-    while (*p) {
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        char path[1024];
-        if (n == 0 || n >= sizeof path || ctx->ngrafana == GW_MAX_SECRETS)
-            return gw_fail(GW_ECONFIG, err, errlen,
-                           "grafana.secret_files: empty entry, path too long or more than %d files",
-                           GW_MAX_SECRETS);
-        memcpy(path, p, n);
-        path[n] = '\0';
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            return gw_fail(GW_ECONFIG, err, errlen, "grafana.secret_files: cannot read %s", path);
-        char *buf = malloc(4097);
-        size_t len = buf ? fread(buf, 1, 4096, f) : 0;
-        fclose(f);
-        if (!buf)
-            return GW_ENOMEM;
-        while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-            len--;
-        if (!len) {
-            free(buf);
-            return gw_fail(GW_ECONFIG, err, errlen, "grafana.secret_files: %s is empty", path);
-        }
-        ctx->grafana[ctx->ngrafana].data = buf;
-        ctx->grafana[ctx->ngrafana].len = len;
-        ctx->ngrafana++;
-        p = end ? end + 1 : p + n;
-    }
-    return GW_OK;
+    gw_buf_reset(resp);
+    return gw_kube_request(arg, "POST", path, "application/json", body, len, GW_KUBE_REPEATABLE,
+                           http_status, resp, err, errlen);
 }
 
 /* The object cache's way to the apiserver. */
@@ -178,11 +146,11 @@ gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
         .breaker_open_ms = c->kube_breaker_open_ms,
         .log_min = ctx->log_min,
     };
-    if ((rc = load_secrets(ctx, err, errlen))) {
+    if ((rc = gw_kube_new(&ko, &ctx->kube, err, errlen))) {
         gw_ctx_free(ctx);
         return rc;
     }
-    if ((rc = gw_kube_new(&ko, &ctx->kube, err, errlen))) {
+    if ((rc = gw_auth_new(&ctx->cfg, kube_post, ctx->kube, &ctx->auth, err, errlen))) {
         gw_ctx_free(ctx);
         return rc;
     }
@@ -218,6 +186,7 @@ void gw_ctx_free(gw_ctx *ctx)
 {
     if (!ctx)
         return;
+    gw_auth_free(ctx->auth);
     gw_kcache_free(ctx->objects);
     gw_metrics_close(ctx->metrics);
     gw_buf_free(&ctx->kscratch);
@@ -225,10 +194,6 @@ void gw_ctx_free(gw_ctx *ctx)
     gw_redis_free(&ctx->redis);
     gw_buf_free(&ctx->scratch);
     gw_bodycache_free(&ctx->bodies);
-    for (size_t i = 0; i < ctx->ngrafana; i++) {
-        OPENSSL_cleanse((void *)ctx->grafana[i].data, ctx->grafana[i].len);
-        free((void *)ctx->grafana[i].data);
-    }
     gw_config_free(&ctx->cfg);
     free(ctx);
 }
@@ -1067,33 +1032,79 @@ static const char *process_batch(gw_ctx *ctx, const gw_request *req, gw_response
     return decision;
 }
 
-static const char *header(const gw_request *req, const char *name)
+/* A refused request: one security_event line (reason, mode, route, client
+ * address - never a token, secret or signature), the counters, and the
+ * problem answer.  Returns the decision for the request log line. */
+static const char *refuse_request(gw_ctx *ctx, const gw_request *req, gw_response *resp,
+                                  const char *route, const gw_auth_result *a)
 {
-    return req->header ? req->header(req->hctx, name) : NULL;
+    char why[256], addr[64], who[192], msg[400];
+    gw_text_clean(a->why, strlen(a->why), why, sizeof why);
+    bool webhook = !strcmp(route, "prometheus") || !strcmp(route, "grafana") ||
+                   !strcmp(route, "kubernetes-event");
+    snprintf(msg, sizeof msg, "security_event: %s %s refused: %s", route,
+             webhook ? "webhook" : "request", why);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "request_id", resp->request_id, "msg",
+                          msg, "event", "security_event", "route", route, "mode",
+                          gw_metrics_auth_mode_name(a->mode), "reason",
+                          gw_metrics_auth_reason_name(a->reason), "status", a->status);
+    if (j && req->remote_addr) {
+        gw_text_clean(req->remote_addr, strlen(req->remote_addr), addr, sizeof addr);
+        json_object_set_new(j, "remote_addr", json_string(addr));
+    }
+    if (j && a->principal[0]) {
+        gw_text_clean(a->principal, strlen(a->principal), who, sizeof who);
+        json_object_set_new(j, "principal", json_string(who));
+    }
+    gw_log_json(ctx->log_min, a->status >= 500 ? GW_LOG_ERROR : GW_LOG_WARN, j);
+    gw_metrics_auth_failure(ctx->metrics, a->mode, a->reason);
+    if (a->status == 401 || a->status == 403)
+        gw_metrics_rejected(ctx->metrics, a->status == 401 ? GW_REJ_UNAUTHORIZED
+                                                           : GW_REJ_FORBIDDEN);
+    reply_problem(ctx, resp, a->status, req->path, a->detail);
+    resp->www_authenticate = a->challenge;
+    return a->status == 401 ? "unauthorized" : a->status == 403 ? "forbidden" : "failed";
 }
 
-/* Grafana's HMAC check.  NULL when the request may proceed, else the
- * reason (for the log; the client only learns it was not accepted). */
-static const char *grafana_refusal(gw_ctx *ctx, const gw_request *req)
+/* The route's authentication (auth.h).  NULL when the request may go on
+ * (res says who it is), else the decision for the log line. */
+static const char *authenticate(gw_ctx *ctx, const gw_request *req, gw_response *resp,
+                                gw_auth_route ar, const char *route, gw_auth_result *res)
 {
-    if (!ctx->ngrafana)
-        return NULL;
-    const char *sig = header(req, ctx->cfg.grafana_signature_header);
-    if (!sig || !*sig)
-        return "missing signature";
-    const char *ts = NULL;
-    if (*ctx->cfg.grafana_timestamp_header) {
-        ts = header(req, ctx->cfg.grafana_timestamp_header);
-        if (!ts || !*ts)
-            return "missing signed timestamp";
+    gw_auth_check(ctx->auth, ar, req, gw_now_ms(), res);
+    return res->status ? refuse_request(ctx, req, resp, route, res) : NULL;
+}
+
+/* A token scoped to namespaces may only send signals about them: the
+ * whole request is refused (403 naming the namespace) before anything is
+ * recorded.  NULL when every signal is in scope. */
+static const char *scope_refusal(gw_ctx *ctx, const gw_request *req, gw_response *resp,
+                                 const char *route, gw_auth_result *a, const gw_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const gw_signal *s = &b->signals[i];
+        if (s->error[0] || gw_auth_in_scope(a, s->target.namespace_))
+            continue;
+        char ns[80], at[32] = "";
+        gw_text_clean(s->target.namespace_, strlen(s->target.namespace_), ns, sizeof ns);
+        if (b->n > 1)
+            snprintf(at, sizeof at, "alerts[%zu]: ", i);
+        a->status = 403;
+        a->reason = GW_AUTH_FORBIDDEN;
+        if (*ns)
+            snprintf(a->detail, sizeof a->detail, "%snamespace \"%s\" is outside this token's "
+                     "scope", at, ns);
+        else
+            snprintf(a->detail, sizeof a->detail, "%sa cluster-scoped target is outside this "
+                     "token's namespace scope", at);
+        snprintf(a->why, sizeof a->why, "namespace \"%s\" outside the token's scope", ns);
+        return refuse_request(ctx, req, resp, route, a);
     }
-    if (!gw_hmac_sha256_verify(ctx->grafana, ctx->ngrafana, ts, req->body, req->body_len, sig))
-        return "signature mismatch";
     return NULL;
 }
 
 static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response *resp,
-                                 webhook_source src, char *fp_out)
+                                 webhook_source src, const char *route, char *fp_out)
 {
     if (strcmp(req->method, "POST")) {
         resp->allow = "POST";
@@ -1110,6 +1121,14 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
         reply_problem(ctx, resp, 413, req->path, d);
         return "rejected";
     }
+    gw_auth_result who;
+    const char *refused = authenticate(ctx, req, resp,
+                                       src == SRC_GRAFANA     ? GW_AUTH_ROUTE_GRAFANA
+                                       : src == SRC_K8S_EVENT ? GW_AUTH_ROUTE_EVENTS
+                                                              : GW_AUTH_ROUTE_PROMETHEUS,
+                                       route, &who);
+    if (refused)
+        return refused;
     if (!json_content_type(req->content_type)) {
         gw_metrics_rejected(ctx->metrics, GW_REJ_MEDIA_TYPE);
         char d[200];
@@ -1124,20 +1143,6 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
                       src == SRC_K8S_EVENT ? "empty body: expected a Kubernetes Event"
                                            : "empty body: expected an Alertmanager webhook");
         return "rejected";
-    }
-    if (src == SRC_GRAFANA) {
-        const char *why = grafana_refusal(ctx, req);
-        if (why) {
-            /* a security event: the reason, never a secret or the signature */
-            gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id,
-                   "security_event: grafana webhook refused: %s", why);
-            gw_metrics_rejected(ctx->metrics, GW_REJ_UNAUTHORIZED);
-            gw_metrics_auth_failure(ctx->metrics, strncmp(why, "missing", 7) ? GW_AUTH_MISMATCH
-                                                                            : GW_AUTH_MISSING);
-            reply_problem(ctx, resp, 401, req->path,
-                          "webhook signature missing or not valid for any configured secret");
-            return "unauthorized";
-        }
     }
     char err[GW_ERRMSG];
     gw_batch scratch;
@@ -1158,7 +1163,9 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
                       err);
         return "rejected";
     }
-    const char *decision = process_batch(ctx, req, resp, src, bp, fp_out);
+    const char *decision = scope_refusal(ctx, req, resp, route, &who, bp);
+    if (!decision)
+        decision = process_batch(ctx, req, resp, src, bp, fp_out);
     gw_batch_free(&scratch);
     return decision;
 }
@@ -1332,7 +1339,7 @@ static void pick_request_id(gw_ctx *ctx, const gw_request *req, gw_response *res
  * refused one is answered 503 + Retry-After before anything is read, so
  * Alertmanager resends it when the pool has room again. */
 static const char *handle_webhook(gw_ctx *ctx, const gw_request *req, gw_response *resp,
-                                  webhook_source src, char *fp_out)
+                                  webhook_source src, const char *route, char *fp_out)
 {
     long cap = ctx->cfg.server_max_in_flight;
     long busy = gw_metrics_enter(ctx->metrics, cap);
@@ -1344,7 +1351,7 @@ static const char *handle_webhook(gw_ctx *ctx, const gw_request *req, gw_respons
         reply_problem(ctx, resp, 503, req->path, d);
         decision = "busy";
     } else {
-        decision = serve_webhook(ctx, req, resp, src, fp_out);
+        decision = serve_webhook(ctx, req, resp, src, route, fp_out);
     }
     gw_metrics_leave(ctx->metrics);
     return decision;
@@ -1359,6 +1366,7 @@ void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp)
     resp->content_type = "application/json";
     resp->retry_after = 0;
     resp->allow = NULL;
+    resp->www_authenticate = NULL;
     ctx->detail[0] = '\0';
     pick_request_id(ctx, req, resp);
 
@@ -1372,32 +1380,74 @@ void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp)
     const char *route = "other";
     size_t plen = strlen(ctx->cfg.server_signals_prefix);
 
-    if (req->web_error) {
+    if (req->web_error)
         route = "web-error";
+    else if (!strcmp(path, ctx->cfg.server_prometheus_path))
+        route = "prometheus";
+    else if (!strcmp(path, ctx->cfg.server_grafana_path))
+        route = "grafana";
+    else if (!strcmp(path, ctx->cfg.server_events_path))
+        route = "kubernetes-event";
+    else if (!strcmp(path, "/healthz"))
+        route = "healthz";
+    else if (!strcmp(path, "/readyz"))
+        route = "readyz";
+    else if (!strcmp(path, "/metrics"))
+        route = "metrics";
+    else if (!strncmp(path, ctx->cfg.server_signals_prefix, plen) && path[plen] == '/' &&
+             !strchr(path + plen + 1, '/'))
+        route = "signal";
+
+    gw_auth_result who;
+    /* the allowlist guards every route but the probes, which the kubelet
+     * sends from the node's address */
+    bool probe = !strcmp(route, "healthz") || !strcmp(route, "readyz");
+    if (!probe && !gw_auth_ip_allowed(ctx->auth, req->remote_addr)) {
+        char addr[64];
+        const char *ra = req->remote_addr ? req->remote_addr : "";
+        gw_text_clean(ra, strlen(ra), addr, sizeof addr);
+        memset(&who, 0, sizeof who);
+        who.status = 403;
+        who.mode = GW_AM_IP;
+        who.reason = GW_AUTH_FORBIDDEN;
+        snprintf(who.detail, sizeof who.detail, "client address %s is not allowed",
+                 *addr ? addr : "(unknown)");
+        snprintf(who.why, sizeof who.why, "client address %s not in auth.allow_cidrs",
+                 *addr ? addr : "(unknown)");
+        decision = refuse_request(ctx, &r, resp, route, &who);
+    } else if (req->web_error) {
         decision = "web-server-error";
         handle_web_error(ctx, &r, resp);
-    } else if (!strcmp(path, ctx->cfg.server_prometheus_path)) {
-        route = "prometheus";
-        decision = handle_webhook(ctx, &r, resp, SRC_ALERTMANAGER, fp);
-    } else if (!strcmp(path, ctx->cfg.server_grafana_path)) {
-        route = "grafana";
-        decision = handle_webhook(ctx, &r, resp, SRC_GRAFANA, fp);
-    } else if (!strcmp(path, ctx->cfg.server_events_path)) {
-        route = "kubernetes-event";
-        decision = handle_webhook(ctx, &r, resp, SRC_K8S_EVENT, fp);
-    } else if (!strcmp(path, "/healthz")) {
-        route = "healthz";
+    } else if (!strcmp(route, "prometheus")) {
+        decision = handle_webhook(ctx, &r, resp, SRC_ALERTMANAGER, route, fp);
+    } else if (!strcmp(route, "grafana")) {
+        decision = handle_webhook(ctx, &r, resp, SRC_GRAFANA, route, fp);
+    } else if (!strcmp(route, "kubernetes-event")) {
+        decision = handle_webhook(ctx, &r, resp, SRC_K8S_EVENT, route, fp);
+    } else if (!strcmp(route, "healthz")) {
         reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
-    } else if (!strcmp(path, "/readyz")) {
-        route = "readyz";
+    } else if (!strcmp(route, "readyz")) {
         handle_readyz(ctx, &r, resp);
-    } else if (!strcmp(path, "/metrics")) {
-        route = "metrics";
-        handle_metrics(ctx, &r, resp);
-    } else if (!strncmp(path, ctx->cfg.server_signals_prefix, plen) && path[plen] == '/' &&
-               !strchr(path + plen + 1, '/')) {
-        route = "signal";
-        handle_signal_get(ctx, &r, resp, path + plen + 1);
+    } else if (!strcmp(route, "metrics") || !strcmp(route, "signal")) {
+        bool metrics = !strcmp(route, "metrics");
+        const char *refused = authenticate(ctx, &r, resp, metrics ? GW_AUTH_ROUTE_METRICS
+                                                                  : GW_AUTH_ROUTE_SIGNALS,
+                                           route, &who);
+        if (!refused && who.scope) {
+            /* a namespace-scoped sender's token reads nothing pool-wide */
+            who.status = 403;
+            who.reason = GW_AUTH_FORBIDDEN;
+            snprintf(who.detail, sizeof who.detail, "a namespace-scoped token may only send "
+                     "signals, not read %s", metrics ? "metrics" : "signal state");
+            snprintf(who.why, sizeof who.why, "namespace-scoped token on a read route");
+            refused = refuse_request(ctx, &r, resp, route, &who);
+        }
+        if (refused)
+            decision = refused;
+        else if (metrics)
+            handle_metrics(ctx, &r, resp);
+        else
+            handle_signal_get(ctx, &r, resp, path + plen + 1);
     } else {
         reply_problem(ctx, resp, 404, path, "no such route");
     }

@@ -29,6 +29,10 @@ typedef struct {
     size_t      body_len;
     int         web_error;      /* != 0: the web server's own error status,
                                  * re-dispatched to us (GW_WEB_ERROR_PATH) */
+    const char *remote_addr;    /* client address (REMOTE_ADDR); NULL when unknown */
+    const char *tls_client_verify; /* SSL_CLIENT_VERIFY: "SUCCESS", "NONE",
+                                    * "FAILED:..."; NULL: not over TLS */
+    const char *tls_client_cn;  /* SSL_CLIENT_S_DN_CN; NULL when absent */
     /* A request header by its HTTP name ("X-Grafana-Alerting-Signature"),
      * NULL when absent; header may be NULL (no headers available). */
     const char *(*header)(void *hctx, const char *name);
@@ -44,6 +48,7 @@ typedef struct {
     const char *content_type;   /* static string */
     long        retry_after;    /* seconds; 0: no header */
     const char *allow;          /* static; NULL: no Allow header */
+    const char *www_authenticate; /* static; NULL: no WWW-Authenticate header */
     char        request_id[72];
     gw_buf      body;           /* owned by the caller: init once, reset per request */
 } gw_response;

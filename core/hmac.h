@@ -1,5 +1,5 @@
 /* hmac.h - HMAC-SHA256 body signatures (Grafana's X-Grafana-Alerting-
- * Signature, and later the generic X-Signature-256).
+ * Signature and the generic X-Signature-256; auth.c's hmac mode).
  *
  * The signed string is the body, or "<timestamp>:<body>" when the sender
  * signs a timestamp too.  Several secrets may be configured at once so a key

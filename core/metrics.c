@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define MAGIC 0x616c65727467774dull /* "alertgwM" */
-#define LAYOUT 3 /* 2: the circuit breaker and its counters; 3: in-flight slots */
+#define LAYOUT 3 /* 2: the circuit breaker and its counters; 3: in-flight slots, auth failures by mode and reason, rejected forbidden */
 /* Worker slots for the in-flight count (server.max_in_flight); a pool has
  * at most this many workers sharing one file. */
 #define NSLOTS 256
@@ -45,7 +45,7 @@ typedef struct {
     ctr      rejected[GW_REJ_N];
     ctr      create_errors[GW_CERR_N];
     ctr      storms[GW_STORM_N];
-    ctr      auth[GW_AUTH_N];
+    ctr      auth[GW_AM_N][GW_AUTH_N];
     _Atomic int64_t up[GW_UP_N];                       /* -1 unknown, 0, 1 */
     ctr      buckets[GW_ROUTE_N][NCODES][NBOUNDS + 1]; /* non-cumulative */
     ctr      sum_us[GW_ROUTE_N][NCODES];
@@ -207,10 +207,10 @@ void gw_metrics_storm(gw_metrics *m, gw_m_storm type)
         ADD(m->l->storms[type]);
 }
 
-void gw_metrics_auth_failure(gw_metrics *m, gw_m_auth_reason why)
+void gw_metrics_auth_failure(gw_metrics *m, gw_m_auth_mode mode, gw_m_auth_reason why)
 {
-    if (m && why < GW_AUTH_N)
-        ADD(m->l->auth[why]);
+    if (m && mode < GW_AM_N && why < GW_AUTH_N)
+        ADD(m->l->auth[mode][why]);
 }
 
 void gw_metrics_up(gw_metrics *m, gw_m_up which, bool up)
@@ -308,10 +308,33 @@ static const char *const severities[] = { "critical", "warning", "info", "other"
 static const char *const routes[] = { "prometheus", "grafana", "kubernetes-event", "signal",
                                       "healthz", "readyz", "metrics", "web-error", "other" };
 static const char *const rejects[] = { "validation", "too_large", "unsupported_media_type",
-                                       "method_not_allowed", "unauthorized" };
+                                       "method_not_allowed", "unauthorized", "forbidden" };
 static const char *const create_errs[] = { "unavailable", "rejected", "internal" };
 static const char *const storm_types[] = { "pattern", "rate" };
-static const char *const auth_reasons[] = { "missing_signature", "signature_mismatch" };
+static const char *const auth_modes[] = { "none", "bearer", "hmac", "mtls", "tokenreview", "ip" };
+static const char *const auth_reasons[] = { "missing", "mismatch", "forbidden", "expired",
+                                            "error" };
+/* The (mode, reason) pairs that can happen (auth.c), so the family has a
+ * fixed, small set of series, each present from the start. */
+static const unsigned char auth_pairs[][2] = {
+    { GW_AM_BEARER, GW_AUTH_MISSING },      { GW_AM_BEARER, GW_AUTH_MISMATCH },
+    { GW_AM_BEARER, GW_AUTH_FORBIDDEN },    { GW_AM_HMAC, GW_AUTH_MISSING },
+    { GW_AM_HMAC, GW_AUTH_MISMATCH },       { GW_AM_HMAC, GW_AUTH_EXPIRED },
+    { GW_AM_MTLS, GW_AUTH_MISSING },        { GW_AM_MTLS, GW_AUTH_MISMATCH },
+    { GW_AM_MTLS, GW_AUTH_FORBIDDEN },      { GW_AM_TOKENREVIEW, GW_AUTH_MISSING },
+    { GW_AM_TOKENREVIEW, GW_AUTH_MISMATCH }, { GW_AM_TOKENREVIEW, GW_AUTH_FORBIDDEN },
+    { GW_AM_TOKENREVIEW, GW_AUTH_ERROR },   { GW_AM_IP, GW_AUTH_FORBIDDEN },
+};
+
+const char *gw_metrics_auth_mode_name(gw_m_auth_mode mode)
+{
+    return mode < GW_AM_N ? auth_modes[mode] : "other";
+}
+
+const char *gw_metrics_auth_reason_name(gw_m_auth_reason why)
+{
+    return why < GW_AUTH_N ? auth_reasons[why] : "other";
+}
 
 static const struct {
     const char *name, *help;
@@ -346,8 +369,7 @@ static gw_err head(gw_buf *b, const char *name, const char *type, const char *he
     return gw_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A counter family with one label: `name{<label>="<values[i]>"} <ctrs[i]>`
- * (label may carry fixed pairs before it: `mode="hmac",reason`). */
+/* A counter family with one label: `name{<label>="<values[i]>"} <ctrs[i]>`. */
 static gw_err labelled(gw_buf *b, const char *name, const char *help, const char *label,
                        const char *const *values, const ctr *ctrs, int n)
 {
@@ -387,9 +409,14 @@ gw_err gw_metrics_write(const gw_metrics *m, const char *version, gw_buf *b)
     rc = rc ? rc : labelled(b, "gateway_signals_rejected_total",
                             "Requests or signals refused with a 4xx, by reason.", "reason",
                             rejects, l->rejected, GW_REJ_N);
-    rc = rc ? rc : labelled(b, "gateway_auth_failures_total",
-                            "Webhooks refused by authentication, by mode and reason.",
-                            "mode=\"hmac\",reason", auth_reasons, l->auth, GW_AUTH_N);
+    rc = rc ? rc : head(b, "gateway_auth_failures_total", "counter",
+                        "Requests refused by authentication or the IP allowlist, by mode and reason.");
+    for (size_t i = 0; i < sizeof auth_pairs / sizeof auth_pairs[0]; i++) {
+        int mo = auth_pairs[i][0], re = auth_pairs[i][1];
+        rc = rc ? rc : gw_buf_printf(b, "gateway_auth_failures_total{mode=\"%s\",reason=\"%s\"} "
+                                        "%llu\n", auth_modes[mo], auth_reasons[re],
+                                     (unsigned long long)LOAD(l->auth[mo][re]));
+    }
     static const char *const ups[][2] = {
         { "gateway_redis_up", "1 when the last Redis call succeeded, 0 when it failed." },
         { "gateway_kube_api_up", "1 when the last Kubernetes API call succeeded, 0 when it failed." },

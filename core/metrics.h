@@ -36,11 +36,18 @@ typedef enum {
 } gw_m_route;
 typedef enum {
     GW_REJ_VALIDATION, GW_REJ_TOO_LARGE, GW_REJ_MEDIA_TYPE, GW_REJ_METHOD, GW_REJ_UNAUTHORIZED,
-    GW_REJ_N
+    GW_REJ_FORBIDDEN, GW_REJ_N
 } gw_m_reject;
 typedef enum { GW_CERR_UNAVAILABLE, GW_CERR_REJECTED, GW_CERR_INTERNAL, GW_CERR_N } gw_m_create_err;
 typedef enum { GW_STORM_PATTERN, GW_STORM_RATE, GW_STORM_N } gw_m_storm;
-typedef enum { GW_AUTH_MISSING, GW_AUTH_MISMATCH, GW_AUTH_N } gw_m_auth_reason;
+/* gateway_auth_failures_total{mode,reason}: only the pairs that can occur
+ * are exported (metrics.c); mode "none" never fails. */
+typedef enum {
+    GW_AM_NONE, GW_AM_BEARER, GW_AM_HMAC, GW_AM_MTLS, GW_AM_TOKENREVIEW, GW_AM_IP, GW_AM_N
+} gw_m_auth_mode;
+typedef enum {
+    GW_AUTH_MISSING, GW_AUTH_MISMATCH, GW_AUTH_FORBIDDEN, GW_AUTH_EXPIRED, GW_AUTH_ERROR, GW_AUTH_N
+} gw_m_auth_reason;
 typedef enum {
     GW_C_DEDUPLICATED, GW_C_AGGREGATED, GW_C_CREATED, GW_C_IGNORED, GW_C_ESCALATIONS,
     GW_C_OWNER_FAILURES, GW_C_SYNC_INLINE, GW_C_SYNC_FLUSH, GW_C_NS_CAPPED, GW_C_KUBE_RETRIES,
@@ -58,7 +65,7 @@ void gw_metrics_count(gw_metrics *m, gw_m_counter c);
 void gw_metrics_rejected(gw_metrics *m, gw_m_reject why);
 void gw_metrics_create_error(gw_metrics *m, gw_m_create_err why);
 void gw_metrics_storm(gw_metrics *m, gw_m_storm type);
-void gw_metrics_auth_failure(gw_metrics *m, gw_m_auth_reason why);
+void gw_metrics_auth_failure(gw_metrics *m, gw_m_auth_mode mode, gw_m_auth_reason why);
 void gw_metrics_up(gw_metrics *m, gw_m_up which, bool up);
 /* In-flight webhooks across the pool (server.max_in_flight).  Each worker
  * owns one slot of the shared file, claimed on first use (a dead worker's
@@ -68,6 +75,9 @@ void gw_metrics_up(gw_metrics *m, gw_m_up which, bool up);
 long gw_metrics_enter(gw_metrics *m, long cap);
 void gw_metrics_leave(gw_metrics *m);
 
+/* The label values ("bearer", "mismatch"), for log lines that match them. */
+const char *gw_metrics_auth_mode_name(gw_m_auth_mode mode);
+const char *gw_metrics_auth_reason_name(gw_m_auth_reason why);
 /* One request: route, HTTP status, duration. */
 void gw_metrics_observe(gw_metrics *m, gw_m_route route, int status, double seconds);
 

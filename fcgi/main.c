@@ -194,6 +194,9 @@ static void serve(gw_ctx *ctx, const io *x, gw_buf *body, gw_response *resp)
         .request_id = param(x, "HTTP_X_REQUEST_ID"),
         .content_length = content_length,
         .web_error = web_error,
+        .remote_addr = param(x, "REMOTE_ADDR"),
+        .tls_client_verify = param(x, "SSL_CLIENT_VERIFY"),
+        .tls_client_cn = param(x, "SSL_CLIENT_S_DN_CN"),
         .header = header_of,
         .hctx = (void *)x,
     };
@@ -216,6 +219,9 @@ static void serve(gw_ctx *ctx, const io *x, gw_buf *body, gw_response *resp)
         n += snprintf(head + n, sizeof head - (size_t)n, "Retry-After: %ld\r\n", resp->retry_after);
     if (resp->allow)
         n += snprintf(head + n, sizeof head - (size_t)n, "Allow: %s\r\n", resp->allow);
+    if (resp->www_authenticate)
+        n += snprintf(head + n, sizeof head - (size_t)n, "WWW-Authenticate: %s\r\n",
+                      resp->www_authenticate);
     n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
     write_all(x, head, (size_t)n);
     write_all(x, resp->body.data ? resp->body.data : "", resp->body.len);

@@ -617,6 +617,14 @@ static void reference_lists_every_key(void **state)
         "owners.cache_entries", "storm.enabled", "storm.rate_threshold",
         "storm.pattern_threshold", "storm.pattern_window", "storm.aggregation_window",
         "storm.max_window", "storm.max_resources", "storm.namespace_cap", "metrics.path",
+        "auth.prometheus", "auth.grafana", "auth.events", "auth.signals", "auth.metrics",
+        "auth.allow_cidrs", "auth.bearer_tokens", "auth.bearer_tokens_file",
+        "auth.hmac_secret_files", "auth.hmac_signature_header", "auth.hmac_timestamp_header",
+        "auth.hmac_require_timestamp", "auth.hmac_replay_window", "auth.mtls_allowed_cns",
+        "auth.tokenreview_audiences", "auth.tokenreview_verb", "auth.tokenreview_group",
+        "auth.tokenreview_resource", "auth.tokenreview_subresource",
+        "auth.tokenreview_namespace", "auth.tokenreview_cache_ttl",
+        "auth.tokenreview_cache_entries",
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         char want[96], env[96];

@@ -191,6 +191,41 @@ static void every_family_has_help_and_type(void **state)
     unlink(path);
 }
 
+/* gateway_auth_failures_total: one series per (mode, reason) pair that
+ * can occur, each counted apart; out-of-range labels are ignored. */
+static void auth_failures_by_mode_and_reason(void **state)
+{
+    (void)state;
+    char path[128], err[256];
+    tmp_path(path, sizeof path);
+    gw_metrics *m;
+    assert_int_equal(gw_metrics_open(path, &m, err, sizeof err), GW_OK);
+    gw_metrics_auth_failure(m, GW_AM_BEARER, GW_AUTH_MISMATCH);
+    gw_metrics_auth_failure(m, GW_AM_BEARER, GW_AUTH_MISMATCH);
+    gw_metrics_auth_failure(m, GW_AM_TOKENREVIEW, GW_AUTH_ERROR);
+    gw_metrics_auth_failure(m, GW_AM_IP, GW_AUTH_FORBIDDEN);
+    gw_metrics_auth_failure(m, GW_AM_N, GW_AUTH_MISSING);
+    gw_metrics_auth_failure(m, GW_AM_HMAC, GW_AUTH_N);
+    gw_metrics_rejected(m, GW_REJ_FORBIDDEN);
+    char *s = scrape(m);
+    assert_contains(s, "\ngateway_auth_failures_total{mode=\"bearer\",reason=\"mismatch\"} 2\n");
+    assert_contains(s, "\ngateway_auth_failures_total{mode=\"bearer\",reason=\"missing\"} 0\n");
+    assert_contains(s, "\ngateway_auth_failures_total{mode=\"tokenreview\",reason=\"error\"} 1\n");
+    assert_contains(s, "\ngateway_auth_failures_total{mode=\"ip\",reason=\"forbidden\"} 1\n");
+    assert_contains(s, "\ngateway_auth_failures_total{mode=\"hmac\",reason=\"expired\"} 0\n");
+    assert_contains(s, "\ngateway_signals_rejected_total{reason=\"forbidden\"} 1\n");
+    assert_null(strstr(s, "mode=\"none\""));
+    size_t n = 0;
+    for (const char *p = s; (p = strstr(p, "\ngateway_auth_failures_total{")); p++)
+        n++;
+    assert_int_equal(n, 14);
+    assert_string_equal(gw_metrics_auth_mode_name(GW_AM_MTLS), "mtls");
+    assert_string_equal(gw_metrics_auth_reason_name(GW_AUTH_EXPIRED), "expired");
+    free(s);
+    gw_metrics_close(m);
+    unlink(path);
+}
+
 int main(void)
 {
     srand((unsigned)getpid());
@@ -200,6 +235,7 @@ int main(void)
         cmocka_unit_test(another_layout_is_replaced),
         cmocka_unit_test(unusable_path_counts_privately),
         cmocka_unit_test(every_family_has_help_and_type),
+        cmocka_unit_test(auth_failures_by_mode_and_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,1118 @@
+/* auth.c - see auth.h.
+ *
+ * Start-up does all parsing (mode lists, CIDRs, token hashes, secret
+ * files), so a request only compares bytes.  Invariants:
+ *  - a configured mode is never silently open: a missing secret, token or
+ *    CN list is a configuration error, not an accepted request;
+ *  - secrets and presented credentials never reach `why` or `detail`;
+ *  - tokens are compared as SHA-256 digests with CRYPTO_memcmp over every
+ *    configured entry, so timing tells nothing about which one matched;
+ *  - a tokenreview that could not be completed is a 503 (the sender
+ *    retries), never a 401 (the signal would be dropped).
+ *
+ * The tokenreview cache is a fixed array of cache_entries slots indexed by
+ * the (uniform) SHA-256 of the token; a token probes at most PROBES slots
+ * and, when all are live, replaces the one expiring first.  Bounded, no
+ * allocation per request. */
+#include "auth.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hmac.h"
+#include "text.h"
+
+#define M_NONE        1u
+#define M_BEARER      2u
+#define M_HMAC        4u
+#define M_MTLS        8u
+#define M_TOKENREVIEW 16u
+
+#define MAX_SECRETS   8
+#define MAX_TOKENS    4096
+#define MAX_CIDRS     256
+#define TOKENS_FILE_MAX (1 << 20)
+#define PROBES        8
+#define REFUSAL_TTL_MS 10000 /* a refused token is asked about again after this */
+
+static const struct {
+    const char *name;
+    unsigned    bit;
+} mode_names[] = {
+    { "none", M_NONE }, { "bearer", M_BEARER }, { "hmac", M_HMAC }, { "mtls", M_MTLS },
+    { "tokenreview", M_TOKENREVIEW },
+};
+
+static const char *const route_keys[GW_AUTH_ROUTE_N] = {
+    "auth.prometheus", "auth.grafana", "auth.events", "auth.signals", "auth.metrics",
+};
+
+typedef struct {
+    int           family; /* AF_INET or AF_INET6 */
+    unsigned char addr[16];
+    int           bits;
+} cidr;
+
+typedef struct {
+    unsigned char hash[32];
+    char          id[9];  /* first 8 hex digits of the hash: names the token in logs */
+    char         *scope;  /* owned, "ns1|team-*"; NULL: any namespace */
+} token;
+
+typedef struct {
+    gw_secret   secrets[MAX_SECRETS]; /* data owned */
+    size_t      n;
+    const char *sig_header;           /* borrowed from the config */
+    const char *ts_header;            /* "": no timestamp */
+    bool        require_ts;
+} hmac_profile;
+
+typedef struct {
+    unsigned char key[32];  /* SHA-256 of the token */
+    bool          used;
+    int           status;   /* 0 admitted, 401, 403 */
+    long long     expires_ms;
+    char          user[128];
+} review;
+
+struct gw_auth {
+    const gw_config *cfg;
+    unsigned         modes[GW_AUTH_ROUTE_N];
+    cidr            *cidrs;
+    size_t           ncidrs;
+    token           *tokens;
+    size_t           ntokens;
+    hmac_profile     generic, grafana;
+    gw_auth_post     post;
+    void            *post_arg;
+    gw_buf           scratch; /* apiserver answers */
+    review          *cache;
+    size_t           cache_cap;
+    const char      *sar_namespace;
+};
+
+/* ---- small parsers ------------------------------------------------------ */
+
+/* Walks a comma-separated list: item/len trimmed of blanks, empty items
+ * skipped; false at the end. */
+static bool next_item(const char **p, const char **item, size_t *len)
+{
+    while (**p) {
+        const char *s = *p, *end = strchr(s, ',');
+        size_t n = end ? (size_t)(end - s) : strlen(s);
+        *p = end ? end + 1 : s + n;
+        while (n && (*s == ' ' || *s == '\t')) {
+            s++;
+            n--;
+        }
+        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+            n--;
+        if (n) {
+            *item = s;
+            *len = n;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool item_is(const char *item, size_t len, const char *word)
+{
+    return strlen(word) == len && !memcmp(item, word, len);
+}
+
+/* A route's mode set; false with bad set to the first unknown word. */
+static bool route_modes(const gw_config *c, gw_auth_route r, unsigned *out, char *bad,
+                        size_t badlen)
+{
+    const char *lists[GW_AUTH_ROUTE_N] = {
+        c->auth_prometheus, c->auth_grafana, c->auth_events, c->auth_signals, c->auth_metrics,
+    };
+    const char *p = lists[r], *it;
+    size_t n;
+    *out = 0;
+    if (r == GW_AUTH_ROUTE_GRAFANA && !*p) { /* the default: as before issue 6 */
+        *out = *c->grafana_secret_files ? M_HMAC : M_NONE;
+        return true;
+    }
+    while (next_item(&p, &it, &n)) {
+        unsigned bit = 0;
+        for (size_t i = 0; i < sizeof mode_names / sizeof mode_names[0]; i++)
+            if (item_is(it, n, mode_names[i].name))
+                bit = mode_names[i].bit;
+        if (!bit) {
+            if (bad)
+                snprintf(bad, badlen, "%.*s", (int)(n > 40 ? 40 : n), it);
+            return false;
+        }
+        *out |= bit;
+    }
+    return true;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static bool scope_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '*' || c == '?';
+}
+
+/* One bearer entry "<64 hex>[=ns1|ns2*]".  t may be NULL (validation
+ * only).  false with why set on a bad entry. */
+static bool parse_token(const char *s, size_t n, token *t, char *why, size_t whylen)
+{
+    const char *eq = memchr(s, '=', n);
+    size_t hl = eq ? (size_t)(eq - s) : n;
+    while (hl && s[hl - 1] == ' ')
+        hl--;
+    unsigned char h[32];
+    bool ok = hl == 64;
+    for (size_t i = 0; ok && i < 32; i++) {
+        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        ok = hi >= 0 && lo >= 0;
+        h[i] = (unsigned char)(ok ? hi << 4 | lo : 0);
+    }
+    if (!ok) {
+        snprintf(why, whylen, "\"%.*s\" is not a SHA-256 hex digest (64 hex digits; "
+                 "`printf %%s TOKEN | sha256sum`)", (int)(hl > 24 ? 24 : hl), s);
+        return false;
+    }
+    const char *sc = NULL;
+    size_t sl = 0;
+    if (eq) {
+        sc = eq + 1;
+        sl = n - (size_t)(sc - s);
+        while (sl && *sc == ' ') {
+            sc++;
+            sl--;
+        }
+        bool good = sl > 0 && sc[0] != '|' && sc[sl - 1] != '|';
+        for (size_t i = 0; good && i < sl; i++)
+            good = scope_char(sc[i]) || (sc[i] == '|' && sc[i + 1] != '|');
+        if (!good) {
+            snprintf(why, whylen, "token %.8s...: scope \"%.*s\" must be namespaces or globs "
+                     "(a-z 0-9 - . * ?) separated by |", s, (int)(sl > 64 ? 64 : sl), sc);
+            return false;
+        }
+    }
+    if (t) {
+        memcpy(t->hash, h, 32);
+        for (int i = 0; i < 8; i++)
+            t->id[i] = (char)tolower((unsigned char)s[i]);
+        t->id[8] = '\0';
+        t->scope = NULL;
+        if (sc && !(t->scope = strndup(sc, sl))) {
+            snprintf(why, whylen, "out of memory");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* "10.0.0.0/8", "2001:db8::/32", or a bare address (a /32 or /128). */
+static bool parse_cidr(const char *s, size_t n, cidr *out, char *why, size_t whylen)
+{
+    char buf[64];
+    if (n >= sizeof buf) {
+        snprintf(why, whylen, "\"%.40s...\" is too long for an address/prefix", s);
+        return false;
+    }
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *slash = strchr(buf, '/');
+    long bits = -1;
+    if (slash) {
+        char *end;
+        *slash = '\0';
+        errno = 0;
+        bits = strtol(slash + 1, &end, 10);
+        if (!slash[1] || *end || errno || bits < 0 || !isdigit((unsigned char)slash[1])) {
+            snprintf(why, whylen, "\"%s\": bad prefix length", s[0] ? buf : "");
+            return false;
+        }
+    }
+    cidr c;
+    memset(&c, 0, sizeof c);
+    int max;
+    if (inet_pton(AF_INET, buf, c.addr) == 1) {
+        c.family = AF_INET;
+        max = 32;
+    } else if (inet_pton(AF_INET6, buf, c.addr) == 1) {
+        c.family = AF_INET6;
+        max = 128;
+    } else {
+        snprintf(why, whylen, "\"%.*s\" is not an IPv4 or IPv6 network", (int)n, s);
+        return false;
+    }
+    if (bits > max) {
+        snprintf(why, whylen, "\"%.*s\": prefix length above %d", (int)n, s, max);
+        return false;
+    }
+    c.bits = bits < 0 ? max : (int)bits;
+    for (int b = c.bits; b < max; b++) {
+        if (c.addr[b / 8] & (0x80 >> (b % 8))) {
+            snprintf(why, whylen, "\"%.*s\": host bits set after the /%d prefix", (int)n, s,
+                     c.bits);
+            return false;
+        }
+    }
+    if (out)
+        *out = c;
+    return true;
+}
+
+static bool prefix_match(const unsigned char *a, const cidr *c)
+{
+    int full = c->bits / 8, rest = c->bits % 8;
+    if (memcmp(a, c->addr, (size_t)full))
+        return false;
+    if (!rest)
+        return true;
+    unsigned char mask = (unsigned char)(0xff << (8 - rest));
+    return (a[full] & mask) == (c->addr[full] & mask);
+}
+
+static bool header_name_ok(const char *s)
+{
+    if (!*s || strlen(s) > 100)
+        return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '-' || *s == '_'))
+            return false;
+    return true;
+}
+
+/* ---- configuration checks (config.c calls these) ------------------------- */
+
+static void adderr(char *errs, size_t errlen, int *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void adderr(char *errs, size_t errlen, int *n, const char *fmt, ...)
+{
+    (*n)++;
+    if (!errs || !errlen)
+        return;
+    size_t used = strlen(errs);
+    if (used + 1 >= errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errs + used, errlen - used, fmt, ap);
+    va_end(ap);
+    used = strlen(errs);
+    if (used + 1 < errlen) {
+        errs[used] = '\n';
+        errs[used + 1] = '\0';
+    }
+}
+
+int gw_auth_config_errors(const gw_config *c, char *errs, size_t errlen)
+{
+    int n = 0;
+    unsigned any = 0;
+    char bad[64], why[200];
+    for (int r = 0; r < GW_AUTH_ROUTE_N; r++) {
+        unsigned m;
+        if (!route_modes(c, (gw_auth_route)r, &m, bad, sizeof bad)) {
+            adderr(errs, errlen, &n, "%s: unknown mode \"%s\": must be none, bearer, hmac, mtls "
+                   "or tokenreview, comma-separated", route_keys[r], bad);
+            continue;
+        }
+        if (!m)
+            adderr(errs, errlen, &n, "%s: must list at least one mode (none: no check)",
+                   route_keys[r]);
+        if ((m & M_NONE) && m != M_NONE)
+            adderr(errs, errlen, &n, "%s: none cannot be combined with other modes (it would "
+                   "admit everything)", route_keys[r]);
+        if ((m & M_HMAC) && (r == GW_AUTH_ROUTE_SIGNALS || r == GW_AUTH_ROUTE_METRICS))
+            adderr(errs, errlen, &n, "%s: hmac signs a request body and this GET route has "
+                   "none; use bearer, mtls or tokenreview", route_keys[r]);
+        else if ((m & M_HMAC) && r == GW_AUTH_ROUTE_GRAFANA && !*c->grafana_secret_files)
+            adderr(errs, errlen, &n, "auth.grafana: hmac needs grafana.secret_files");
+        else if ((m & M_HMAC) && r != GW_AUTH_ROUTE_GRAFANA && !*c->auth_hmac_secret_files)
+            adderr(errs, errlen, &n, "%s: hmac needs auth.hmac_secret_files", route_keys[r]);
+        any |= m;
+    }
+    if ((any & M_BEARER) && !*c->auth_bearer_tokens && !*c->auth_bearer_tokens_file)
+        adderr(errs, errlen, &n, "auth.bearer_tokens: a route accepts bearer but neither "
+               "auth.bearer_tokens nor auth.bearer_tokens_file is set");
+    if ((any & M_MTLS) && !*c->auth_mtls_allowed_cns)
+        adderr(errs, errlen, &n, "auth.mtls_allowed_cns: a route accepts mtls but no CN is "
+               "allowed (list CNs, or * for any verified certificate)");
+    if ((any & M_TOKENREVIEW) &&
+        (!*c->auth_tokenreview_verb || !*c->auth_tokenreview_resource))
+        adderr(errs, errlen, &n, "auth.tokenreview_verb, auth.tokenreview_resource: must not "
+               "be empty when a route accepts tokenreview");
+    const char *p = c->auth_bearer_tokens, *it;
+    size_t len;
+    while (next_item(&p, &it, &len))
+        if (!parse_token(it, len, NULL, why, sizeof why))
+            adderr(errs, errlen, &n, "auth.bearer_tokens: %s", why);
+    p = c->auth_allow_cidrs;
+    size_t ncidr = 0;
+    while (next_item(&p, &it, &len)) {
+        if (!parse_cidr(it, len, NULL, why, sizeof why))
+            adderr(errs, errlen, &n, "auth.allow_cidrs: %s", why);
+        ncidr++;
+    }
+    if (ncidr > MAX_CIDRS)
+        adderr(errs, errlen, &n, "auth.allow_cidrs: more than %d networks", MAX_CIDRS);
+    if (!header_name_ok(c->auth_hmac_signature_header))
+        adderr(errs, errlen, &n, "auth.hmac_signature_header: must be a header name");
+    if (*c->auth_hmac_timestamp_header && !header_name_ok(c->auth_hmac_timestamp_header))
+        adderr(errs, errlen, &n, "auth.hmac_timestamp_header: must be a header name or empty");
+    if (c->auth_hmac_require_timestamp && !*c->auth_hmac_timestamp_header)
+        adderr(errs, errlen, &n, "auth.hmac_require_timestamp: needs auth.hmac_timestamp_header");
+    if (c->auth_hmac_replay_window_s < 1)
+        adderr(errs, errlen, &n, "auth.hmac_replay_window: must be at least 1s");
+    if (c->auth_tokenreview_cache_entries < 1 || c->auth_tokenreview_cache_entries > 1000000)
+        adderr(errs, errlen, &n, "auth.tokenreview_cache_entries: must be 1 to 1000000");
+    return n;
+}
+
+/* ---- start-up ----------------------------------------------------------- */
+
+/* Reads the files named in list (comma-separated) into p: one secret per
+ * file, a trailing newline is not part of it; empty or unreadable is an
+ * error naming key. */
+static gw_err load_secrets(hmac_profile *p, const char *list, const char *key, char *err,
+                           size_t errlen)
+{
+    const char *it;
+    size_t n;
+    while (next_item(&list, &it, &n)) {
+        char path[1024];
+        if (n >= sizeof path || p->n == MAX_SECRETS)
+            return gw_fail(GW_ECONFIG, err, errlen, "%s: path too long or more than %d files",
+                           key, MAX_SECRETS);
+        memcpy(path, it, n);
+        path[n] = '\0';
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            return gw_fail(GW_ECONFIG, err, errlen, "%s: cannot read %s", key, path);
+        char *buf = malloc(4097);
+        size_t len = buf ? fread(buf, 1, 4096, f) : 0;
+        fclose(f);
+        if (!buf)
+            return GW_ENOMEM;
+        while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+            len--;
+        if (!len) {
+            free(buf);
+            return gw_fail(GW_ECONFIG, err, errlen, "%s: %s is empty", key, path);
+        }
+        p->secrets[p->n].data = buf;
+        p->secrets[p->n].len = len;
+        p->n++;
+    }
+    return GW_OK;
+}
+
+static gw_err add_token(gw_auth *a, const char *s, size_t n, const char *where, char *err,
+                        size_t errlen)
+{
+    char why[200];
+    if (a->ntokens == MAX_TOKENS)
+        return gw_fail(GW_ECONFIG, err, errlen, "%s: more than %d tokens", where, MAX_TOKENS);
+    if (!parse_token(s, n, &a->tokens[a->ntokens], why, sizeof why))
+        return gw_fail(GW_ECONFIG, err, errlen, "%s: %s", where, why);
+    a->ntokens++;
+    return GW_OK;
+}
+
+/* auth.bearer_tokens_file: one entry per line, # starts a comment. */
+static gw_err load_token_file(gw_auth *a, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return gw_fail(GW_ECONFIG, err, errlen, "auth.bearer_tokens_file: cannot read %s", path);
+    char line[2048], where[1100];
+    gw_err rc = GW_OK;
+    long no = 0, total = 0;
+    while (!rc && fgets(line, sizeof line, f)) {
+        no++;
+        size_t n = strlen(line);
+        total += (long)n;
+        if (total > TOKENS_FILE_MAX || (n == sizeof line - 1 && line[n - 1] != '\n')) {
+            rc = gw_fail(GW_ECONFIG, err, errlen, "auth.bearer_tokens_file: %s: line %ld too "
+                         "long or file over 1 MiB", path, no);
+            break;
+        }
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *s = line;
+        n = strlen(s);
+        while (n && isspace((unsigned char)s[n - 1]))
+            n--;
+        while (n && isspace((unsigned char)*s)) {
+            s++;
+            n--;
+        }
+        if (!n)
+            continue;
+        snprintf(where, sizeof where, "auth.bearer_tokens_file: %s: line %ld", path, no);
+        rc = add_token(a, s, n, where, err, errlen);
+    }
+    fclose(f);
+    return rc;
+}
+
+gw_err gw_auth_new(const gw_config *cfg, gw_auth_post post, void *arg, gw_auth **out, char *err,
+                   size_t errlen)
+{
+    *out = NULL;
+    gw_auth *a = calloc(1, sizeof *a);
+    if (!a)
+        return GW_ENOMEM;
+    a->cfg = cfg;
+    a->post = post;
+    a->post_arg = arg;
+    gw_buf_init(&a->scratch, 1u << 20);
+    gw_err rc = GW_OK;
+    unsigned any = 0;
+    for (int r = 0; r < GW_AUTH_ROUTE_N && !rc; r++) {
+        char bad[64];
+        if (!route_modes(cfg, (gw_auth_route)r, &a->modes[r], bad, sizeof bad) || !a->modes[r])
+            rc = gw_fail(GW_ECONFIG, err, errlen, "%s: bad mode list", route_keys[r]);
+        any |= a->modes[r];
+    }
+    const char *p = cfg->auth_allow_cidrs, *it;
+    size_t n;
+    if (!rc && *p && !(a->cidrs = calloc(MAX_CIDRS, sizeof *a->cidrs)))
+        rc = GW_ENOMEM;
+    while (!rc && next_item(&p, &it, &n)) {
+        char why[200];
+        if (a->ncidrs == MAX_CIDRS || !parse_cidr(it, n, &a->cidrs[a->ncidrs], why, sizeof why))
+            rc = gw_fail(GW_ECONFIG, err, errlen, "auth.allow_cidrs: bad entry");
+        else
+            a->ncidrs++;
+    }
+    if (!rc && (*cfg->auth_bearer_tokens || *cfg->auth_bearer_tokens_file) &&
+        !(a->tokens = calloc(MAX_TOKENS, sizeof *a->tokens)))
+        rc = GW_ENOMEM;
+    p = cfg->auth_bearer_tokens;
+    while (!rc && next_item(&p, &it, &n))
+        rc = add_token(a, it, n, "auth.bearer_tokens", err, errlen);
+    if (!rc && *cfg->auth_bearer_tokens_file)
+        rc = load_token_file(a, cfg->auth_bearer_tokens_file, err, errlen);
+    if (!rc && (any & M_BEARER) && !a->ntokens)
+        rc = gw_fail(GW_ECONFIG, err, errlen, "auth.bearer_tokens_file: %s holds no token",
+                     cfg->auth_bearer_tokens_file);
+
+    a->generic.sig_header = cfg->auth_hmac_signature_header;
+    a->generic.ts_header = cfg->auth_hmac_timestamp_header;
+    a->generic.require_ts = cfg->auth_hmac_require_timestamp;
+    if (!rc)
+        rc = load_secrets(&a->generic, cfg->auth_hmac_secret_files, "auth.hmac_secret_files", err,
+                          errlen);
+    /* Grafana's own header; its timestamp header, when set, is required */
+    a->grafana.sig_header = cfg->grafana_signature_header;
+    a->grafana.ts_header = cfg->grafana_timestamp_header;
+    a->grafana.require_ts = *cfg->grafana_timestamp_header != '\0';
+    if (!rc)
+        rc = load_secrets(&a->grafana, cfg->grafana_secret_files, "grafana.secret_files", err,
+                          errlen);
+
+    if (!rc && (any & M_TOKENREVIEW)) {
+        a->cache_cap = cfg->auth_tokenreview_cache_entries > 0
+                           ? (size_t)cfg->auth_tokenreview_cache_entries : 1;
+        if (!(a->cache = calloc(a->cache_cap, sizeof *a->cache)))
+            rc = GW_ENOMEM;
+        if (!post)
+            rc = gw_fail(GW_ECONFIG, err, errlen, "tokenreview: no Kubernetes client");
+    }
+    a->sar_namespace = *cfg->auth_tokenreview_namespace ? cfg->auth_tokenreview_namespace
+                                                        : cfg->rr_namespace;
+    if (rc) {
+        gw_auth_free(a);
+        return rc;
+    }
+    *out = a;
+    return GW_OK;
+}
+
+static void wipe_profile(hmac_profile *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        OPENSSL_cleanse((void *)p->secrets[i].data, p->secrets[i].len);
+        free((void *)p->secrets[i].data);
+    }
+    p->n = 0;
+}
+
+void gw_auth_free(gw_auth *a)
+{
+    if (!a)
+        return;
+    wipe_profile(&a->generic);
+    wipe_profile(&a->grafana);
+    for (size_t i = 0; i < a->ntokens; i++)
+        free(a->tokens[i].scope);
+    free(a->tokens);
+    free(a->cidrs);
+    if (a->cache)
+        OPENSSL_cleanse(a->cache, a->cache_cap * sizeof *a->cache);
+    free(a->cache);
+    if (a->scratch.data)
+        OPENSSL_cleanse(a->scratch.data, a->scratch.len);
+    gw_buf_free(&a->scratch);
+    free(a);
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+bool gw_auth_ip_allowed(const gw_auth *a, const char *remote_addr)
+{
+    if (!a->ncidrs)
+        return true;
+    if (!remote_addr)
+        return false;
+    unsigned char v[16];
+    int fam;
+    if (inet_pton(AF_INET, remote_addr, v) == 1) {
+        fam = AF_INET;
+    } else if (inet_pton(AF_INET6, remote_addr, v) == 1) {
+        static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+        fam = AF_INET6;
+        if (!memcmp(v, mapped, 12)) { /* ::ffff:a.b.c.d is an IPv4 client */
+            memmove(v, v + 12, 4);
+            fam = AF_INET;
+        }
+    } else {
+        return false;
+    }
+    for (size_t i = 0; i < a->ncidrs; i++)
+        if (a->cidrs[i].family == fam && prefix_match(v, &a->cidrs[i]))
+            return true;
+    return false;
+}
+
+static const char *header(const gw_request *req, const char *name)
+{
+    const char *v = req->header ? req->header(req->hctx, name) : NULL;
+    return v && *v ? v : NULL;
+}
+
+/* The token of "Authorization: Bearer <token>"; NULL when there is none. */
+static const char *bearer_of(const gw_request *req, size_t *len)
+{
+    const char *h = header(req, "Authorization");
+    if (!h)
+        return NULL;
+    while (*h == ' ')
+        h++;
+    if (strncasecmp(h, "Bearer", 6) || (h[6] != ' ' && h[6] != '\t'))
+        return NULL;
+    h += 6;
+    while (*h == ' ' || *h == '\t')
+        h++;
+    size_t n = strlen(h);
+    while (n && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+        n--;
+    if (!n)
+        return NULL;
+    *len = n;
+    return h;
+}
+
+static bool sha256(const void *p, size_t n, unsigned char out[32])
+{
+    unsigned int len = 0;
+    return EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32;
+}
+
+static void refuse(gw_auth_result *r, int status, gw_m_auth_mode mode, gw_m_auth_reason reason,
+                   const char *detail, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void refuse(gw_auth_result *r, int status, gw_m_auth_mode mode, gw_m_auth_reason reason,
+                   const char *detail, const char *fmt, ...)
+{
+    r->status = status;
+    r->mode = mode;
+    r->reason = reason;
+    snprintf(r->detail, sizeof r->detail, "%s", detail);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->why, sizeof r->why, fmt, ap);
+    va_end(ap);
+}
+
+static void admit(gw_auth_result *r, gw_m_auth_mode mode, const char *principal)
+{
+    r->status = 0;
+    r->mode = mode;
+    snprintf(r->principal, sizeof r->principal, "%s", principal);
+}
+
+static void check_bearer(gw_auth *a, const gw_request *req, gw_auth_result *r)
+{
+    size_t n;
+    const char *tok = bearer_of(req, &n);
+    if (!tok) {
+        refuse(r, 401, GW_AM_BEARER, GW_AUTH_MISSING,
+               "missing credentials: send Authorization: Bearer <token>", "no bearer token");
+        return;
+    }
+    unsigned char h[32];
+    const token *hit = NULL;
+    if (sha256(tok, n, h)) {
+        for (size_t i = 0; i < a->ntokens; i++) /* all of them: constant time */
+            if (!CRYPTO_memcmp(h, a->tokens[i].hash, 32))
+                hit = &a->tokens[i];
+    }
+    OPENSSL_cleanse(h, sizeof h);
+    if (!hit) {
+        refuse(r, 401, GW_AM_BEARER, GW_AUTH_MISMATCH, "bearer token not recognised",
+               "bearer token not recognised");
+        return;
+    }
+    char who[32];
+    snprintf(who, sizeof who, "bearer:%s", hit->id);
+    admit(r, GW_AM_BEARER, who);
+    r->scope = hit->scope ? hit : NULL;
+}
+
+/* Unix seconds, digits only. */
+static bool parse_ts(const char *s, long long *out)
+{
+    size_t n = strlen(s);
+    if (!n || n > 12 || strspn(s, "0123456789") != n)
+        return false;
+    *out = strtoll(s, NULL, 10);
+    return true;
+}
+
+static void check_hmac(gw_auth *a, const hmac_profile *p, const gw_request *req, long long now_ms,
+                       gw_auth_result *r)
+{
+    static const char bad_sig[] =
+        "webhook signature missing or not valid for any configured secret";
+    const char *sig = header(req, p->sig_header);
+    if (!sig) {
+        refuse(r, 401, GW_AM_HMAC, GW_AUTH_MISSING, bad_sig, "missing signature");
+        return;
+    }
+    const char *ts = *p->ts_header ? header(req, p->ts_header) : NULL;
+    if (!ts && p->require_ts) {
+        refuse(r, 401, GW_AM_HMAC, GW_AUTH_MISSING, bad_sig, "missing signed timestamp");
+        return;
+    }
+    long long tsv = 0;
+    if (ts && !parse_ts(ts, &tsv)) {
+        refuse(r, 401, GW_AM_HMAC, GW_AUTH_MISMATCH, "signed timestamp must be Unix seconds",
+               "malformed signed timestamp");
+        return;
+    }
+    if (!strncasecmp(sig, "sha256=", 7))
+        sig += 7;
+    if (!gw_hmac_sha256_verify(p->secrets, p->n, ts, req->body ? req->body : "",
+                               req->body ? req->body_len : 0, sig)) {
+        refuse(r, 401, GW_AM_HMAC, GW_AUTH_MISMATCH, bad_sig, "signature mismatch");
+        return;
+    }
+    long window = a->cfg->auth_hmac_replay_window_s;
+    long long skew = now_ms / 1000 - tsv;
+    if (ts && (skew > window || skew < -window)) {
+        char d[160];
+        snprintf(d, sizeof d, "signed timestamp is more than %ld s away from the gateway's "
+                 "clock (replayed, or clock skew)", window);
+        refuse(r, 401, GW_AM_HMAC, GW_AUTH_EXPIRED, d,
+               "signed timestamp outside the replay window (%lld s %s)",
+               skew < 0 ? -skew : skew, skew < 0 ? "ahead" : "old");
+        return;
+    }
+    admit(r, GW_AM_HMAC, "hmac");
+}
+
+static bool cn_allowed(const char *list, const char *cn)
+{
+    const char *it;
+    size_t n;
+    while (next_item(&list, &it, &n))
+        if (item_is(it, n, "*") || (cn && item_is(it, n, cn)))
+            return true;
+    return false;
+}
+
+static void check_mtls(gw_auth *a, const gw_request *req, gw_auth_result *r)
+{
+    const char *v = req->tls_client_verify;
+    if (!v || !*v || !strcmp(v, "NONE")) {
+        refuse(r, 401, GW_AM_MTLS, GW_AUTH_MISSING, "a verified TLS client certificate is required",
+               "no TLS client certificate");
+        return;
+    }
+    if (strcmp(v, "SUCCESS")) {
+        refuse(r, 401, GW_AM_MTLS, GW_AUTH_MISMATCH, "TLS client certificate not verified",
+               "TLS client certificate not verified (%.80s)", v);
+        return;
+    }
+    const char *cn = req->tls_client_cn ? req->tls_client_cn : "";
+    if (!cn_allowed(a->cfg->auth_mtls_allowed_cns, cn)) {
+        char d[200];
+        snprintf(d, sizeof d, "TLS client certificate CN \"%.64s\" is not allowed on this route",
+                 cn);
+        refuse(r, 403, GW_AM_MTLS, GW_AUTH_FORBIDDEN, d,
+               "TLS client CN \"%.64s\" not in auth.mtls_allowed_cns", cn);
+        snprintf(r->principal, sizeof r->principal, "cn:%.80s", cn);
+        return;
+    }
+    char who[96];
+    snprintf(who, sizeof who, "cn:%.80s", cn);
+    admit(r, GW_AM_MTLS, who);
+}
+
+/* ---- tokenreview -------------------------------------------------------- */
+
+static review *cache_find(gw_auth *a, const unsigned char key[32], long long now, bool *hit)
+{
+    *hit = false;
+    if (!a->cache_cap)
+        return NULL;
+    uint64_t h;
+    memcpy(&h, key, sizeof h);
+    size_t start = (size_t)(h % a->cache_cap), probes = a->cache_cap < PROBES ? a->cache_cap
+                                                                                : PROBES;
+    for (size_t i = 0; i < probes; i++) {
+        review *e = &a->cache[(start + i) % a->cache_cap];
+        if (e->used && !CRYPTO_memcmp(e->key, key, 32)) {
+            *hit = e->expires_ms > now;
+            return e;
+        }
+    }
+    /* a slot for a new entry: free, else expired, else the one expiring first */
+    review *victim = NULL;
+    for (size_t i = 0; i < probes; i++) {
+        review *e = &a->cache[(start + i) % a->cache_cap];
+        if (!e->used)
+            return e;
+        if (e->expires_ms <= now)
+            victim = victim && victim->expires_ms <= now ? victim : e;
+        else if (!victim || (victim->expires_ms > now && e->expires_ms < victim->expires_ms))
+            victim = e;
+    }
+    return victim;
+}
+
+size_t gw_auth_cache_size(const gw_auth *a)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < a->cache_cap; i++)
+        n += a->cache[i].used;
+    return n;
+}
+
+/* POSTs body to path; on success *j is the answer's JSON.  Otherwise
+ * refuses r (error: 503 when temporary, 500 when the apiserver refused
+ * us) and returns false. */
+static bool post_review(gw_auth *a, const char *what, const char *path, const char *body,
+                        json_t **j, gw_auth_result *r)
+{
+    long status = 0;
+    char err[256];
+    *j = NULL;
+    gw_err rc = a->post(a->post_arg, path, body, strlen(body), &status, &a->scratch, err,
+                        sizeof err);
+    static const char down[] = "authentication backend (Kubernetes API) unavailable; retry later";
+    if (rc) {
+        refuse(r, 503, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, down, "%s: %s", what, err);
+        return false;
+    }
+    if (status == 429 || status >= 500) {
+        refuse(r, 503, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, down, "%s: apiserver answered %ld", what,
+               status);
+    } else if (status != 200 && status != 201) {
+        refuse(r, 500, GW_AM_TOKENREVIEW, GW_AUTH_ERROR,
+               "the gateway may not ask the Kubernetes API to review tokens (RBAC); see the "
+               "worker log", "%s: apiserver answered %ld (RBAC: create %s?)", what, status, what);
+    } else if (!(*j = json_loadb(a->scratch.data, a->scratch.len, 0, NULL))) {
+        refuse(r, 503, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, down, "%s: answer is not JSON", what);
+    }
+    /* a TokenReview answer echoes the token */
+    OPENSSL_cleanse(a->scratch.data, a->scratch.len);
+    gw_buf_reset(&a->scratch);
+    return *j != NULL;
+}
+
+static json_t *split_list(const char *list)
+{
+    json_t *arr = json_array();
+    const char *it;
+    size_t n;
+    while (arr && next_item(&list, &it, &n))
+        json_array_append_new(arr, json_stringn(it, n));
+    return arr;
+}
+
+/* TokenReview, then SubjectAccessReview.  Returns 0 (admitted), 401 or 403
+ * with user set (when known), or -1 with r refused (no answer: not to be
+ * cached). */
+static int review_token(gw_auth *a, const char *tok, size_t n, char *user, size_t userlen,
+                        gw_auth_result *r)
+{
+    const gw_config *c = a->cfg;
+    user[0] = '\0';
+    json_t *spec = json_pack("{s:s%}", "token", tok, n);
+    if (spec && *c->auth_tokenreview_audiences)
+        json_object_set_new(spec, "audiences", split_list(c->auth_tokenreview_audiences));
+    json_t *req = spec ? json_pack("{s:s,s:s,s:o}", "apiVersion", "authentication.k8s.io/v1",
+                                   "kind", "TokenReview", "spec", spec) : NULL;
+    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    if (!body) {
+        refuse(r, 500, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, "internal error",
+               "tokenreview: out of memory");
+        return -1;
+    }
+    json_t *ans;
+    bool ok = post_review(a, "tokenreviews", "/apis/authentication.k8s.io/v1/tokenreviews", body,
+                          &ans, r);
+    OPENSSL_cleanse(body, strlen(body));
+    free(body);
+    if (!ok)
+        return -1;
+    json_t *st = json_object_get(ans, "status");
+    json_t *u = json_object_get(st, "user");
+    const char *name = json_string_value(json_object_get(u, "username"));
+    if (!json_is_true(json_object_get(st, "authenticated")) || !name) {
+        const char *e = json_string_value(json_object_get(st, "error"));
+        snprintf(r->why, sizeof r->why, "token not authenticated by the apiserver%s%.120s",
+                 e ? ": " : "", e ? e : "");
+        json_decref(ans);
+        return 401;
+    }
+    snprintf(user, userlen, "%s", name);
+    json_t *attrs = json_pack("{s:s,s:s,s:s,s:s}", "namespace", a->sar_namespace, "verb",
+                              c->auth_tokenreview_verb, "group", c->auth_tokenreview_group,
+                              "resource", c->auth_tokenreview_resource);
+    if (attrs && *c->auth_tokenreview_subresource)
+        json_object_set_new(attrs, "subresource", json_string(c->auth_tokenreview_subresource));
+    json_t *sspec = attrs ? json_pack("{s:s,s:o}", "user", name, "resourceAttributes", attrs)
+                          : NULL;
+    json_t *v;
+    if (sspec && (v = json_object_get(u, "uid")) && json_is_string(v))
+        json_object_set(sspec, "uid", v);
+    if (sspec && (v = json_object_get(u, "groups")) && json_is_array(v))
+        json_object_set(sspec, "groups", v);
+    if (sspec && (v = json_object_get(u, "extra")) && json_is_object(v))
+        json_object_set(sspec, "extra", v);
+    json_t *sar = sspec ? json_pack("{s:s,s:s,s:o}", "apiVersion", "authorization.k8s.io/v1",
+                                    "kind", "SubjectAccessReview", "spec", sspec) : NULL;
+    json_decref(ans);
+    body = sar ? json_dumps(sar, JSON_COMPACT) : NULL;
+    json_decref(sar);
+    if (!body) {
+        refuse(r, 500, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, "internal error", "sar: out of memory");
+        return -1;
+    }
+    ok = post_review(a, "subjectaccessreviews",
+                     "/apis/authorization.k8s.io/v1/subjectaccessreviews", body, &ans, r);
+    free(body);
+    if (!ok)
+        return -1;
+    st = json_object_get(ans, "status");
+    int status = json_is_true(json_object_get(st, "allowed")) ? 0 : 403;
+    if (status) {
+        const char *why = json_string_value(json_object_get(st, "reason"));
+        snprintf(r->why, sizeof r->why, "user \"%.64s\" denied by SubjectAccessReview%s%.80s",
+                 user, why && *why ? ": " : "", why && *why ? why : "");
+    }
+    json_decref(ans);
+    return status;
+}
+
+/* The refusal (or admission) a review outcome means. */
+static void review_outcome(gw_auth *a, int status, const char *user, gw_auth_result *r)
+{
+    const gw_config *c = a->cfg;
+    if (status == 401) {
+        char why[sizeof r->why];
+        snprintf(why, sizeof why, "%s", r->why[0] ? r->why : "token not authenticated (cached)");
+        refuse(r, 401, GW_AM_TOKENREVIEW, GW_AUTH_MISMATCH,
+               "bearer token not accepted by the Kubernetes API", "%s", why);
+    } else if (status == 403) {
+        char d[320], why[sizeof r->why], what[200];
+        snprintf(why, sizeof why, "%s", r->why[0] ? r->why : "denied (cached)");
+        const char *g = c->auth_tokenreview_group, *sub = c->auth_tokenreview_subresource;
+        snprintf(what, sizeof what, "%.60s%s%.60s%s%.60s", g, *g ? "/" : "",
+                 c->auth_tokenreview_resource, *sub ? "/" : "", sub);
+        snprintf(d, sizeof d, "\"%.64s\" may not %.20s %.100s in namespace \"%.63s\"", user,
+                 c->auth_tokenreview_verb, what, a->sar_namespace);
+        refuse(r, 403, GW_AM_TOKENREVIEW, GW_AUTH_FORBIDDEN, d, "%s", why);
+        snprintf(r->principal, sizeof r->principal, "user:%.140s", user);
+    } else {
+        char who[160];
+        snprintf(who, sizeof who, "user:%.140s", user);
+        admit(r, GW_AM_TOKENREVIEW, who);
+    }
+}
+
+static void check_tokenreview(gw_auth *a, const gw_request *req, long long now_ms,
+                              gw_auth_result *r)
+{
+    size_t n;
+    const char *tok = bearer_of(req, &n);
+    if (!tok) {
+        refuse(r, 401, GW_AM_TOKENREVIEW, GW_AUTH_MISSING,
+               "missing credentials: send Authorization: Bearer <token>", "no bearer token");
+        return;
+    }
+    bool printable = n <= 16384;
+    for (size_t i = 0; printable && i < n; i++)
+        printable = tok[i] > 0x20 && tok[i] < 0x7f;
+    if (!printable) { /* no apiserver issues such a token: not worth a review */
+        refuse(r, 401, GW_AM_TOKENREVIEW, GW_AUTH_MISMATCH,
+               "bearer token not accepted by the Kubernetes API", "malformed bearer token");
+        return;
+    }
+    unsigned char key[32];
+    if (!sha256(tok, n, key)) {
+        refuse(r, 500, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, "internal error", "sha256 failed");
+        return;
+    }
+    bool hit;
+    review *e = cache_find(a, key, now_ms, &hit);
+    if (hit) {
+        review_outcome(a, e->status, e->user, r);
+        return;
+    }
+    char user[128];
+    int status = review_token(a, tok, n, user, sizeof user, r);
+    if (status < 0)
+        return; /* r is refused with the error; nothing cached */
+    long ttl = a->cfg->auth_tokenreview_cache_ttl_ms;
+    if (status && ttl > REFUSAL_TTL_MS)
+        ttl = REFUSAL_TTL_MS;
+    if (e && ttl > 0) {
+        memcpy(e->key, key, 32);
+        e->used = true;
+        e->status = status;
+        e->expires_ms = now_ms + ttl;
+        snprintf(e->user, sizeof e->user, "%s", user);
+    }
+    review_outcome(a, status, user, r);
+}
+
+/* ---- the entry points ------------------------------------------------------ */
+
+static int rank(gw_m_auth_reason why)
+{
+    switch (why) {
+    case GW_AUTH_ERROR:     return 5;
+    case GW_AUTH_FORBIDDEN: return 4;
+    case GW_AUTH_EXPIRED:   return 3;
+    case GW_AUTH_MISMATCH:  return 2;
+    default:                return 1;
+    }
+}
+
+void gw_auth_check(gw_auth *a, gw_auth_route route, const gw_request *req, long long now_ms,
+                   gw_auth_result *res)
+{
+    memset(res, 0, sizeof *res);
+    unsigned m = route < GW_AUTH_ROUTE_N ? a->modes[route] : 0;
+    if (m & M_NONE) {
+        admit(res, GW_AM_NONE, "none");
+        return;
+    }
+    /* cheap modes first; a network round trip only when nothing else admits */
+    static const unsigned order[] = { M_MTLS, M_BEARER, M_HMAC, M_TOKENREVIEW };
+    gw_auth_result cur;
+    bool have = false;
+    int nmodes = 0;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        if (!(m & order[i]))
+            continue;
+        nmodes++;
+        memset(&cur, 0, sizeof cur);
+        if (order[i] == M_MTLS)
+            check_mtls(a, req, &cur);
+        else if (order[i] == M_BEARER)
+            check_bearer(a, req, &cur);
+        else if (order[i] == M_HMAC)
+            check_hmac(a, route == GW_AUTH_ROUTE_GRAFANA ? &a->grafana : &a->generic, req, now_ms,
+                       &cur);
+        else
+            check_tokenreview(a, req, now_ms, &cur);
+        if (!cur.status) {
+            *res = cur;
+            return;
+        }
+        if (!have || rank(cur.reason) > rank(res->reason)) {
+            *res = cur;
+            have = true;
+        }
+    }
+    if (!have) { /* no mode at all: gw_auth_new refuses that; fail closed anyway */
+        refuse(res, 500, GW_AM_NONE, GW_AUTH_ERROR, "no authentication mode configured",
+               "no authentication mode configured for this route");
+        return;
+    }
+    if (res->reason == GW_AUTH_MISSING && nmodes > 1) {
+        char d[sizeof res->detail];
+        int k = snprintf(d, sizeof d, "missing credentials: this route accepts");
+        const char *sep = " ";
+        for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+            if (!(m & order[i]))
+                continue;
+            const char *what = order[i] == M_MTLS     ? "a TLS client certificate"
+                               : order[i] == M_BEARER ? "a bearer token"
+                               : order[i] == M_HMAC   ? "an HMAC signature"
+                                                      : "a Kubernetes bearer token";
+            if (order[i] == M_TOKENREVIEW && (m & M_BEARER))
+                continue; /* both are "Authorization: Bearer" */
+            k += snprintf(d + k, k < (int)sizeof d ? sizeof d - (size_t)k : 0, "%s%s", sep,
+                          what);
+            sep = " or ";
+        }
+        snprintf(res->detail, sizeof res->detail, "%s", d);
+    }
+    if (res->status == 401 && (m & (M_BEARER | M_TOKENREVIEW)))
+        res->challenge = res->reason == GW_AUTH_MISSING
+                             ? "Bearer realm=\"alertgw\""
+                             : "Bearer realm=\"alertgw\", error=\"invalid_token\"";
+}
+
+bool gw_auth_in_scope(const gw_auth_result *res, const char *ns)
+{
+    const token *t = res->scope;
+    if (!t || !t->scope)
+        return true;
+    const char *p = t->scope;
+    char glob[256];
+    while (*p) {
+        size_t n = strcspn(p, "|");
+        if (n < sizeof glob) {
+            memcpy(glob, p, n);
+            glob[n] = '\0';
+            if (!fnmatch(glob, ns ? ns : "", 0))
+                return true;
+        }
+        p += n;
+        if (*p == '|')
+            p++;
+    }
+    return false;
+}

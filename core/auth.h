@@ -1,0 +1,103 @@
+/* auth.h - who may call which route: per-route authentication and the
+ * client IP allowlist (issue 6; docs/security.md, "Authentication").
+ *
+ * Each route (auth.prometheus, auth.grafana, auth.events, auth.signals,
+ * auth.metrics) lists the modes it accepts, comma-separated; a request
+ * passes when ANY listed mode passes:
+ *
+ *   none         no check (cannot be combined with another mode)
+ *   bearer       "Authorization: Bearer <token>"; the config holds only
+ *                SHA-256 hashes of the tokens, each optionally scoped to
+ *                namespaces (globs).  Compared with CRYPTO_memcmp against
+ *                every configured hash, no early exit.
+ *   hmac         HMAC-SHA256 of the body (hmac.c) in a header, secrets from
+ *                files (several: rotation), optional signed timestamp
+ *                ("<ts>:<body>" is signed) checked against a replay window.
+ *                The Grafana route uses grafana.*; the others auth.hmac_*.
+ *   mtls         the web server verified a client certificate
+ *                (SSL_CLIENT_VERIFY=SUCCESS) whose CN is allowed.
+ *   tokenreview  the bearer token is reviewed by the apiserver (TokenReview),
+ *                then authorised with a SubjectAccessReview; both answers
+ *                are cached per worker by SHA-256(token), bounded, with TTL.
+ *
+ * When every listed mode fails, the failure reported is the one that says
+ * most: error (apiserver unreachable: 503, the sender retries) over
+ * forbidden (403) over expired over mismatch over missing (401).
+ *
+ * Nothing here logs: the result says why (without secrets) and the caller
+ * writes the security_event line and counts the metric.
+ *
+ * Ownership: gw_auth is created by gw_auth_new and freed by gw_auth_free;
+ * it borrows cfg (which must outlive it) and owns copies of every secret,
+ * which it wipes on free.  A gw_auth_result borrows from the gw_auth. */
+#ifndef GW_AUTH_H
+#define GW_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "config.h"
+#include "err.h"
+#include "gateway.h"
+#include "metrics.h"
+
+typedef enum {
+    GW_AUTH_ROUTE_PROMETHEUS, GW_AUTH_ROUTE_GRAFANA, GW_AUTH_ROUTE_EVENTS,
+    GW_AUTH_ROUTE_SIGNALS, GW_AUTH_ROUTE_METRICS, GW_AUTH_ROUTE_N
+} gw_auth_route;
+
+/* How the tokenreview mode POSTs a review to the apiserver: GW_OK with
+ * *http_status and the answer in resp (reset by the callee) whenever an
+ * answer arrived; an error (GW_EKUBE) when none did.  gateway.c puts
+ * gw_kube_request behind it; the unit tests pass canned answers. */
+typedef gw_err (*gw_auth_post)(void *arg, const char *path, const char *body, size_t len,
+                               long *http_status, gw_buf *resp, char *err, size_t errlen);
+
+typedef struct gw_auth gw_auth;
+
+typedef struct {
+    int              status;     /* 0: admitted; else 401, 403, 500 or 503 */
+    gw_m_auth_mode   mode;       /* the mode that admitted or whose failure is reported */
+    gw_m_auth_reason reason;     /* when refused */
+    const char      *challenge;  /* WWW-Authenticate for a 401 (static), NULL: none */
+    char             why[200];   /* for the log: never a token, secret or signature */
+    char             detail[256]; /* for the client */
+    char             principal[160]; /* who was admitted, or refused a 403:
+                                      * "bearer:<hash prefix>", "cn:<CN>",
+                                      * "user:<name>", "hmac", "none" */
+    const void      *scope;      /* bearer token's namespace scope; NULL: any */
+} gw_auth_result;
+
+/* Reads the secret and token files the routes need and prepares the
+ * allowlist.  post/arg (borrowed) are used by tokenreview only and may be
+ * NULL when no route uses it.  GW_ECONFIG with err naming the key and file
+ * on an unreadable or empty secret file or a bad token entry: a route is
+ * never silently open.  The config must have passed gw_config_load. */
+gw_err gw_auth_new(const gw_config *cfg, gw_auth_post post, void *arg, gw_auth **out, char *err,
+                   size_t errlen);
+void   gw_auth_free(gw_auth *a);
+
+/* auth.allow_cidrs: true when empty or when remote_addr (IPv4, IPv6, an
+ * IPv4-mapped IPv6 address counts as IPv4) is inside one of them.  A
+ * missing or unparsable address is refused when the list is not empty. */
+bool gw_auth_ip_allowed(const gw_auth *a, const char *remote_addr);
+
+/* Authenticates req for route at now_ms.  Always fills *res; res->status 0
+ * means go ahead. */
+void gw_auth_check(gw_auth *a, gw_auth_route route, const gw_request *req, long long now_ms,
+                   gw_auth_result *res);
+
+/* Whether an admitted request may act on namespace ns ("" for cluster-
+ * scoped targets).  Always true unless a scoped bearer token admitted it. */
+bool gw_auth_in_scope(const gw_auth_result *res, const char *ns);
+
+/* Validation of the auth.* keys (and grafana.secret_files as the Grafana
+ * route's hmac secrets), for config.c: appends one "key: what" line per
+ * problem to errs (bounded by errlen) and returns how many there were. */
+int gw_auth_config_errors(const gw_config *cfg, char *errs, size_t errlen);
+
+/* Number of live tokenreview cache entries (tests). */
+size_t gw_auth_cache_size(const gw_auth *a);
+
+#endif
