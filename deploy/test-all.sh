@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # deploy/test-all.sh - the one test command (README, and .ci/run runs it):
-# installs every dependency, builds alertgw twice (a plain -Werror build for
-# the end-to-end suites and an ASan+UBSan build for the unit tests), builds
+# installs every dependency, builds alertgw twice (a plain -Werror build and
+# an ASan+UBSan build, which runs the unit tests and serves as the worker in
+# the end-to-end suites), builds
 # or reuses the cached kube-apiserver, runs the unit tests and the bats
 # suites against real lighttpd, Redis and kube-apiserver, and ends with one
 # line "N passed, N failed".  Exit status is non-zero on any failure.
 #
 # Knobs: ALERTGW_CACHE (kube-apiserver cache, /var/cache/alertgw),
-# TEST_BATS ("shell-tests" or a list of .bats files), TEST_SKIP_DEPS=1.
+# TEST_BATS ("shell-tests" or a list of .bats files), TEST_SKIP_DEPS=1,
+# TEST_PLAIN_WORKERS=1 (end-to-end suites with the plain worker).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -74,9 +76,29 @@ if ! ./deploy/kube-local.sh build >"$LOG_DIR/kube-build.log" 2>&1; then
     tail -n 40 "$LOG_DIR/kube-build.log"
     die_step "kube-apiserver build failed"
 else
-    step "end-to-end (bats)"
+    step "end-to-end (bats), workers built with ASan+UBSan"
+    # The suites run the sanitizer build of the worker (TEST_PLAIN_WORKERS=1:
+    # the plain one).  A sanitizer report kills the worker, lighttpd starts
+    # another and a test may still pass, so every report goes to a file
+    # under $LOG_DIR/sanitizer and any file there is a failure.  A small
+    # quarantine keeps a worker's memory near its real size (t1800 bounds it).
+    SAN_DIR=$LOG_DIR/sanitizer
+    rm -rf "$SAN_DIR"
+    mkdir -p "$SAN_DIR"
+    if [[ ${TEST_PLAIN_WORKERS:-0} != 1 && -x $ASAN_DIR/fcgi/alertgw-fcgi ]]; then
+        export GW_FCGI_BIN=$ASAN_DIR/fcgi/alertgw-fcgi GW_SANITIZED=1
+        export ASAN_OPTIONS="log_path=$SAN_DIR/asan:quarantine_size_mb=16:detect_leaks=1"
+        export UBSAN_OPTIONS="log_path=$SAN_DIR/ubsan:print_stacktrace=1"
+    fi
+    echo "worker binary: $GW_FCGI_BIN"
     # shellcheck disable=SC2086
     bats --tap ${TEST_BATS:-shell-tests} 2>&1 | tee "$LOG_DIR/bats.tap"
+    unset ASAN_OPTIONS UBSAN_OPTIONS
+    if compgen -G "$SAN_DIR/*" >/dev/null; then
+        echo "sanitizer reports from the workers:"
+        head -n 40 "$SAN_DIR"/*
+        failed=$(( failed + $(ls "$SAN_DIR" | wc -l) ))
+    fi
     bp=$(grep -c '^ok ' "$LOG_DIR/bats.tap" || true)
     bf=$(grep -c '^not ok ' "$LOG_DIR/bats.tap" || true)
     planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$LOG_DIR/bats.tap" | head -n 1)
