@@ -6,7 +6,8 @@
 # a private CA and the address 127.0.0.1, client certificate presented) to a
 # redis-server that listens on a TLS port only and requires the password.
 # Real processes: openssl-made CA and certificates in $GW_TMP, redis-server
-# with --port 0 --tls-port, stunnel in the foreground, lighttpd + workers.
+# from a redis.conf with port 0 and a tls-port, stunnel in the foreground,
+# lighttpd + workers.
 #
 # The redis.conf TLS lines and the stunnel.conf written below are the ones
 # docs/security.md quotes; keep them in step.
