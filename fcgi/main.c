@@ -7,10 +7,16 @@
  * gw_response back to CGI headers: every decision is in libalertgw.
  *
  * Signals: SIGTERM, SIGINT and SIGUSR1 (lighttpd's graceful restart) ask for
- * shutdown; the request in hand is finished first, because accept() is the
- * only place the flag is looked at.  The flag is the one process-wide
- * variable outside gw_ctx: a signal handler can reach nothing else.
- * SIGPIPE is ignored so a vanished peer is an error return, not a death.
+ * shutdown; the request in hand is finished first, because the flag is only
+ * looked at between requests.  The handlers use SA_RESTART: libfcgi does not
+ * retry a read or write that a signal interrupts (it fails the stream, and
+ * the request would lose its body), so nothing may interrupt a request.
+ * The idle worker waits in poll() on the listening socket instead of in
+ * accept(): poll() returns on a signal whatever SA_RESTART says, and its
+ * timeout is the next trailing flush (gw_tick), so no timer signal exists.
+ * The flag is the one process-wide variable outside gw_ctx: a signal handler
+ * can reach nothing else.  SIGPIPE is ignored so a vanished peer is an error
+ * return, not a death.
  *
  * Other modes: --check-config FILE (exit 1 on errors, each with its key),
  * --config-reference (Markdown table of every key, for docs/). */
@@ -20,52 +26,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
+#include <poll.h>
 #include <curl/curl.h>
 
 #include "config.h"
 #include "gateway.h"
 
 static volatile sig_atomic_t stop_requested;
-static volatile sig_atomic_t tick_due;
-
-/* SIGALRM: the idle wait for the next trailing flush is over.  The timer is
- * armed only around FCGX_Accept_r, so it interrupts nothing else. */
-static void on_alarm(int sig)
-{
-    (void)sig;
-    tick_due = 1;
-}
-
-static void arm_timer(long ms)
-{
-    struct itimerval it;
-    memset(&it, 0, sizeof it);
-    it.it_value.tv_sec = ms / 1000;
-    it.it_value.tv_usec = (ms % 1000) * 1000;
-    if (ms > 0 && !it.it_value.tv_sec && !it.it_value.tv_usec)
-        it.it_value.tv_usec = 1000;
-    setitimer(ITIMER_REAL, &it, NULL);
-}
-
 static void on_stop(int sig)
 {
     (void)sig;
     stop_requested = 1;
-    FCGX_ShutdownPending();
 }
 
 static void install_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop; /* no SA_RESTART: accept() must return */
+    sa.sa_handler = on_stop;
+    sa.sa_flags = SA_RESTART; /* a request in hand is never interrupted */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
-    sa.sa_handler = on_alarm; /* no SA_RESTART either: accept() returns EINTR */
-    sigaction(SIGALRM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -301,28 +284,36 @@ int main(int argc, char **argv)
         fflush(stdout);
     } else {
         FCGX_Request request;
-        /* FCGI_FAIL_ACCEPT_ON_INTR: accept() gives up on a signal, so the
-         * idle worker wakes for the trailing flush (gw_tick) and for
-         * SIGTERM. */
-        if (FCGX_Init() || FCGX_InitRequest(&request, 0, FCGI_FAIL_ACCEPT_ON_INTR)) {
+        if (FCGX_Init() || FCGX_InitRequest(&request, 0, 0)) {
             fprintf(stderr, "alertgw-fcgi: FastCGI initialisation failed\n");
             rc = 1;
         } else {
             io x = { &request };
             while (!stop_requested) {
-                tick_due = 0;
                 long wait;
                 do /* 0: more syncs are due right away (a full batch was flushed) */
                     wait = gw_tick(ctx);
                 while (wait == 0 && !stop_requested);
-                arm_timer(wait);
-                int a = FCGX_Accept_r(&request);
-                arm_timer(0);
+                /* lighttpd gives each worker its own socket (fd 0), so a
+                 * readable socket means accept() will not block.  Where
+                 * workers share one socket (spawn-fcgi -F), the losers of
+                 * a wake-up wait in accept() until the next connection;
+                 * the winner polls again after its request, so one worker
+                 * always keeps the flush going. */
+                struct pollfd pfd = { .fd = 0, .events = POLLIN };
+                int ready = poll(&pfd, 1, wait > 0 && wait < 60000 ? (int)wait : 1000);
                 if (stop_requested)
                     break;
+                if (ready == 0 || (ready < 0 && errno == EINTR))
+                    continue; /* the next flush is due, or a harmless signal */
+                if (ready < 0) {
+                    fprintf(stderr, "alertgw-fcgi: poll on the FastCGI socket failed: %s; "
+                            "exiting\n", strerror(errno));
+                    rc = 1;
+                    break;
+                }
+                int a = FCGX_Accept_r(&request);
                 if (a < 0) {
-                    if (a == -EINTR || tick_due)
-                        continue; /* the timer, or another harmless signal */
                     fprintf(stderr, "alertgw-fcgi: accept failed (%d); exiting\n", a);
                     rc = 1;
                     break;

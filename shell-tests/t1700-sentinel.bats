@@ -72,8 +72,11 @@ EOF
         _start_redis "sentinel$i" "$s" "$GW_TMP/ha/sentinel$i/sentinel.conf" --sentinel
     done
     echo "${ports[*]}" >"$GW_TMP/ha/sentinel-ports"
-    if ! gw_wait_for 20 _sentinels_ready; then
-        echo "sentinels did not see the replica and each other within 20 s" >&2
+    # sentinels find each other through hello messages every 2 s but the
+    # replica only through INFO every 10 s; on a loaded machine that takes
+    # longer, so the wait is generous (it ends as soon as all agree)
+    if ! gw_wait_for 60 _sentinels_ready; then
+        echo "sentinels did not see the replica and each other within 60 s" >&2
         tail -n 20 "$GW_TMP"/ha/*/log >&2
         return 1
     fi
