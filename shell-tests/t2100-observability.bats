@@ -6,7 +6,8 @@
 # scrape, a real Prometheus (the Debian package's server) scraping the
 # stack evaluates every rule without error, no alert is active while the
 # gateway is healthy, AlertgwRedisDown goes pending when Redis is stopped,
-# and every dashboard query runs and returns data.
+# and every dashboard query runs and returns data (each target of each
+# panel: a misspelt name in one of several targets is caught too).
 
 load helpers
 
@@ -15,7 +16,12 @@ RULES_TEST=deploy/prometheus/alertgw-rules.test.yaml
 DASH=deploy/grafana/alertgw-dashboard.json
 
 setup_file() {
-    gw_setup_stack || return 1
+    # a cap, so that gateway_requests_in_flight_limit > 0 has data too
+    gw_setup_stack ALERTGW_SERVER_MAX_IN_FLIGHT=64 || return 1
+    # warm-up before Prometheus looks: the first RemediationRequest of a
+    # fresh apiserver can take over a second, which is not what the healthy
+    # p99 test is about (rates only see what happens after the first scrape)
+    gw_post_alert "$(am_body ObsWarmup deployment=warmup namespace=prod)" || return 1
     start_prometheus
 }
 teardown_file() {
@@ -116,13 +122,14 @@ dashboard_exprs() {
 }
 
 # some traffic, so that every kind of series exists: a new problem, a
-# duplicate, a broken body, readiness (sets redis/kube up).
+# duplicate, readiness (sets redis/kube up).  No 4xx: three of them within
+# 15 minutes would rightly make AlertgwSignalsRejected pending (test 4 sends
+# one).
 send_traffic() {
     local body
     body=$(am_body "ObsTest$1" deployment="$(gw_uniq obs)" namespace=prod severity=warning)
     gw_post_alert "$body"; assert_status 201
     gw_post_alert "$body"; assert_status 202
-    gw_post_alert '{"version":"4"'; assert_status 400
     gw_request GET /readyz; assert_status 200
 }
 
@@ -227,6 +234,7 @@ redis_blip() {
 
 @test "every metric name in the rules and the dashboard is in a real scrape of /metrics" {
     send_traffic 1
+    gw_post_alert '{"version":"4"'; assert_status 400
     curl -sS -f --max-time 10 -o "$GW_TMP/scrape" "$GW_URL/metrics"
     run promtool check metrics <"$GW_TMP/scrape"
     assert_success
@@ -271,6 +279,7 @@ redis_blip() {
         fail "p99: $(prom_query 'job_instance_route:gateway_http_request_duration_seconds:p99_5m')"
     prom_has "job_instance_route_code:gateway_http_requests:rate5m{instance=\"$inst\",route=\"prometheus\",code=\"201\"} > 0"
     prom_has "gateway_redis_up{instance=\"$inst\"} == 1"
+    prom_has "gateway_requests_in_flight_limit{instance=\"$inst\"} == 64"
     # a healthy gateway: nothing active, not even pending
     run curl -sS -f --max-time 10 "$PROM_URL/api/v1/alerts"
     assert_success
@@ -295,27 +304,21 @@ redis_blip() {
 }
 _prom_no_alert() { [[ -z $(prom_alert_state "$1") ]]; }
 
-@test "every dashboard query runs on Prometheus and every panel has data; the variables' queries find the gateway" {
-    local inst=${GW_URL#http://} id title expr res empty=''
+@test "every dashboard query runs on Prometheus and returns data; the variables' queries find the gateway" {
+    local inst=${GW_URL#http://} id title expr res empty='' n=0
     gw_wait_for 30 prom_has 'up{job="alertgw"} == 1' || fail "prometheus does not scrape $inst"
     send_traffic 4
-    redis_blip # a 503, so that the 5xx panels have a series
+    redis_blip # a 503, so that the 5xx queries have a series
     sleep 3    # a few scrapes
-    declare -A has_data=()
+    declare -A panels=()
     while IFS=$'\t' read -r id title expr; do
+        n=$(( n + 1 )); panels[$id]=1
         res=$(prom_query "$expr") || fail "panel $id ($title): query failed: $expr"
         jq -e '.status == "success"' <<<"$res" >/dev/null || fail "panel $id ($title): $res"
-        if jq -e '.data.result | length > 0' <<<"$res" >/dev/null; then
-            has_data[$id]=1
-        else
-            has_data[$id]=${has_data[$id]:-0}
-        fi
+        jq -e '.data.result | length > 0' <<<"$res" >/dev/null || empty+=$'\n'"panel $id ($title): $expr"
     done < <(dashboard_exprs)
-    (( ${#has_data[@]} >= 15 )) || fail "only ${#has_data[@]} panels queried"
-    for id in "${!has_data[@]}"; do
-        (( has_data[$id] )) || empty+=" $id ($(jq -r --argjson i "$id" '.panels[] | select(.id == $i) | .title' "$GW_ROOT/$DASH"))"
-    done
-    [[ -z $empty ]] || fail "panels without data:$empty"
+    (( ${#panels[@]} >= 15 && n >= 25 )) || fail "only $n queries of ${#panels[@]} panels"
+    [[ -z $empty ]] || fail "queries without data:$empty"
     # template variables: label_values(SELECTOR, LABEL) as Grafana runs them
     local q sel label
     while read -r q; do
