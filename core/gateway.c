@@ -176,6 +176,7 @@ gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
     }
     if (rc) /* metrics never stop alerts */
         gw_log(ctx->log_min, GW_LOG_WARN, NULL, "%s", merr);
+    gw_metrics_set_in_flight_limit(ctx->metrics, ctx->cfg.server_max_in_flight);
     /* the pool's one circuit breaker lives in the shared mapping */
     gw_kube_attach_metrics(ctx->kube, ctx->metrics);
     *out = ctx;

@@ -61,6 +61,7 @@ struct gw_metrics {
     bool    shared;
     int     slot;     /* this process's slot; -1 not claimed yet */
     pid_t   slot_pid; /* the pid it was claimed for */
+    long    in_flight_limit; /* server.max_in_flight; 0 none */
 };
 
 static void init_layout(layout *l)
@@ -279,6 +280,12 @@ void gw_metrics_leave(gw_metrics *m)
         atomic_store(&m->l->slot[m->slot].busy, 0);
 }
 
+void gw_metrics_set_in_flight_limit(gw_metrics *m, long cap)
+{
+    if (m)
+        m->in_flight_limit = cap > 0 ? cap : 0;
+}
+
 static size_t code_index(int status)
 {
     for (size_t i = 0; i < NCODES - 1; i++)
@@ -431,6 +438,9 @@ gw_err gw_metrics_write(const gw_metrics *m, const char *version, gw_buf *b)
     rc = rc ? rc : head(b, "gateway_requests_in_flight", "gauge",
                         "Webhooks being handled by the worker pool now.");
     rc = rc ? rc : gw_buf_printf(b, "gateway_requests_in_flight %ld\n", count_busy(l, true));
+    rc = rc ? rc : head(b, "gateway_requests_in_flight_limit", "gauge",
+                        "server.max_in_flight: the most webhooks the pool handles at once; 0 no cap.");
+    rc = rc ? rc : gw_buf_printf(b, "gateway_requests_in_flight_limit %ld\n", m->in_flight_limit);
     rc = rc ? rc : head(b, "gateway_circuit_breaker_state", "gauge",
                         "Kubernetes API circuit breaker: 0 closed, 1 open, 2 half-open (probing).");
     rc = rc ? rc : gw_buf_printf(b, "gateway_circuit_breaker_state %d\n",

@@ -74,6 +74,10 @@ void gw_metrics_up(gw_metrics *m, gw_m_up which, bool up);
  * dead workers are not counted).  leave clears it.  Private counters: 1. */
 long gw_metrics_enter(gw_metrics *m, long cap);
 void gw_metrics_leave(gw_metrics *m);
+/* The cap itself (server.max_in_flight, 0: none), exported as
+ * gateway_requests_in_flight_limit so that an alert can compare the two.
+ * Per process (every worker of a pool has the same configuration). */
+void gw_metrics_set_in_flight_limit(gw_metrics *m, long cap);
 
 /* The label values ("bearer", "mismatch"), for log lines that match them. */
 const char *gw_metrics_auth_mode_name(gw_m_auth_mode mode);

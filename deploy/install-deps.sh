@@ -13,7 +13,8 @@ PACKAGES=(
     libfcgi-dev libhiredis-dev libcurl4-openssl-dev libssl-dev libjansson-dev libyaml-dev
     # tests
     libcmocka-dev bats bats-assert bats-support curl jq openssl
-    prometheus                 # promtool: the /metrics exposition is checked with it
+    prometheus                 # promtool (/metrics exposition, alert rules and their unit tests) and
+                               # the server (t2100 evaluates the rules against the real gateway)
     # runtime and the local stack
     lighttpd spawn-fcgi redis-server etcd-server prometheus-alertmanager
     lighttpd-mod-openssl       # TLS (ALERTGW_TLS_CERT in lighttpd.conf)

@@ -109,6 +109,16 @@ static void in_flight_across_workers(void **state)
     assert_int_equal(gw_metrics_enter(a, 1), 1);
     char *s = scrape(a);
     assert_contains(s, "\ngateway_requests_in_flight 1\n");
+    assert_contains(s, "\ngateway_requests_in_flight_limit 0\n"); /* not set: no cap */
+    free(s);
+    gw_metrics_set_in_flight_limit(a, 8);
+    s = scrape(a);
+    assert_contains(s, "# TYPE gateway_requests_in_flight_limit gauge\n");
+    assert_contains(s, "\ngateway_requests_in_flight_limit 8\n");
+    free(s);
+    gw_metrics_set_in_flight_limit(a, -3);
+    s = scrape(a);
+    assert_contains(s, "\ngateway_requests_in_flight_limit 0\n");
     free(s);
     gw_metrics_leave(a);
     s = scrape(a);
