@@ -18,7 +18,7 @@ PACKAGES=(
     # runtime and the local stack
     lighttpd spawn-fcgi redis-server etcd-server prometheus-alertmanager
     lighttpd-mod-openssl       # TLS (ALERTGW_TLS_CERT in lighttpd.conf)
-    lighttpd-modules-lua       # mod_magnet: the rate limit (lighttpd-ratelimit.lua)
+    lighttpd-modules-lua       # mod_magnet: lighttpd-errors.lua, the rate limit (lighttpd-ratelimit.lua)
     stunnel4                   # TLS to Redis (hiredis 0.14 has none): docs/security.md, t2000
     # benchmark
     wrk

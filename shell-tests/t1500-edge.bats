@@ -2,7 +2,8 @@
 # t1500-edge: what lighttpd.conf does before a request reaches a worker,
 # against the real stack: TLS (1.2 and 1.3 only, forward-secret AEAD
 # ciphers), optional client certificates that reach the worker as
-# SSL_CLIENT_VERIFY / SSL_CLIENT_S_DN_CN, the security headers on every
+# SSL_CLIENT_VERIFY / SSL_CLIENT_S_DN_CN (and, end to end, the worker's
+# "mtls" auth mode deciding on them), the security headers on every
 # answer, the per-client-address token bucket (lighttpd-ratelimit.lua) and
 # the idle timeout for slow clients.
 #
@@ -25,8 +26,10 @@ teardown()      { gw_teardown_test; }
 
 # edge_make_certs: a server CA and the gateway's certificate (127.0.0.1;
 # server-chain.pem: followed by its CA, as lighttpd.conf wants it with a
-# client CA), a client CA with one client certificate (CN
-# alertmanager-edge), and a self-signed "rogue" client certificate no CA
+# client CA), a client CA with two client certificates (CN
+# alertmanager-edge and CN other-client), a client certificate with the CN
+# alertmanager-edge issued by the server CA ("impostor": that CA is not in
+# the client CA bundle), and a self-signed "rogue" client certificate no CA
 # vouches for.  EC P-256.
 edge_make_certs() {
     local d="$GW_TMP/tls"
@@ -52,6 +55,10 @@ edge_make_certs() {
         cat server.pem ca.pem >server-chain.pem
         ca client-ca alertgw-edge-client-ca
         leaf client alertmanager-edge client-ca 'extendedKeyUsage=clientAuth\n'
+        leaf other other-client client-ca 'extendedKeyUsage=clientAuth\n'
+        # the allowed CN, but issued by the server CA, which lighttpd does
+        # not trust for clients
+        leaf impostor alertmanager-edge ca 'extendedKeyUsage=clientAuth\n'
         ca rogue rogue-client
     )
 }
@@ -250,6 +257,113 @@ conf_check() {
     assert_problem 404 not-found /no/such/route
     line=$(access_line "$rid") || fail "no access-log line for $rid"
     assert_equal "$(cut -d' ' -f3 <<<"$line")" -
+}
+
+## --- mutual TLS authentication (lighttpd + the worker's mtls mode) --------
+
+# TLS with the client CA, and the worker admitting on the Alertmanager route
+# only a verified client certificate with CN alertmanager-edge.
+edge_mtls_auth() {
+    edge_mode mtls-auth ALERTGW_TLS_CERT="$GW_TMP/tls/server-chain.pem" \
+        ALERTGW_TLS_KEY="$GW_TMP/tls/server.key" \
+        ALERTGW_TLS_CLIENT_CA="$GW_TMP/tls/client-ca.pem" \
+        ALERTGW_AUTH_PROMETHEUS=mtls ALERTGW_AUTH_MTLS_ALLOWED_CNS=alertmanager-edge
+}
+
+# client_cert NAME: curl arguments presenting $GW_TMP/tls/NAME.pem.
+client_cert() { printf '%s\n' --cert "$GW_TMP/tls/$1.pem" --key "$GW_TMP/tls/$1.key"; }
+
+# auth_failures REASON: gateway_auth_failures_total{mode="mtls",reason=REASON}
+# in a fresh scrape of /metrics (over HTTPS; that route needs no credential).
+auth_failures() {
+    local out="$GW_TMP/mtls-scrape"
+    [[ $(curl -sS --max-time 10 --cacert "$GW_CACERT" -o "$out" -w '%{http_code}' \
+        "$GW_URL/metrics") == 200 ]] || { echo "scrape failed"; return 1; }
+    awk -v k="gateway_auth_failures_total{mode=\"mtls\",reason=\"$1\"}" \
+        '$1 == k { print $2; found = 1 } END { if (!found) print "absent" }' "$out"
+}
+
+# security_event RID: the worker's security_event line for this request.
+security_event() {
+    gw_wait_for 5 grep -q "\"request_id\":\"$1\"" "$GW_TMP/lighttpd/stderr.log" || return 1
+    grep "\"request_id\":\"$1\"" "$GW_TMP/lighttpd/stderr.log" | grep '"event":"security_event"'
+}
+
+@test "mutual TLS auth: a verified client certificate with an allowed CN creates the RemediationRequest" {
+    edge_mtls_auth
+    local name fp
+    name=$(gw_uniq mtls-ok)
+    fp=$(fp_of "prod:Deployment:$name")
+    # shellcheck disable=SC2046
+    gw_post_alert "$(am_body EdgeMTLSAlert deployment="$name" namespace=prod severity=critical)" \
+        $(client_cert client)
+    assert_status 201
+    assert_equal "$(gw_body_jq .fingerprint)" "$fp"
+    assert_equal "$(kube_rr_count "$fp")" 1
+    # the same certificate again: an occurrence of the same signal
+    # shellcheck disable=SC2046
+    gw_post_alert "$(am_body EdgeMTLSAlert deployment="$name" namespace=prod severity=critical)" \
+        $(client_cert client)
+    assert_status 202
+    assert_equal "$(kube_rr_count "$fp")" 1
+}
+
+@test "mutual TLS auth: no certificate, an unverified one and a verified one with another CN are refused, counted and logged, and create nothing" {
+    edge_mtls_auth
+    local name fp body rid line case want status reason cert
+    local -A before
+    for reason in missing mismatch forbidden; do
+        before[$reason]=$(auth_failures "$reason")
+        [[ ${before[$reason]} =~ ^[0-9]+$ ]] ||
+            fail "no series gateway_auth_failures_total{mode=\"mtls\",reason=\"$reason\"}: ${before[$reason]}"
+    done
+    name=$(gw_uniq mtls-refused)
+    fp=$(fp_of "prod:Deployment:$name")
+    body=$(am_body EdgeMTLSRefused deployment="$name" namespace=prod severity=critical)
+
+    # CASE STATUS REASON CERT (none: no certificate)
+    for case in 'none 401 missing -' 'rogue 401 mismatch rogue' \
+                'impostor 401 mismatch impostor' 'other 403 forbidden other'; do
+        read -r want status reason cert <<<"$case"
+        rid=edge-mtls-$want-$RANDOM
+        if [[ $cert == - ]]; then
+            gw_post_alert "$body" -H "X-Request-ID: $rid"
+        else
+            # shellcheck disable=SC2046
+            gw_post_alert "$body" -H "X-Request-ID: $rid" $(client_cert "$cert")
+        fi
+        assert_problem "$status" "$([[ $status == 401 ]] && echo unauthorized || echo forbidden)" \
+            /api/v1/signals/prometheus
+        assert_equal "$(gw_header X-Request-ID)" "$rid"
+        line=$(security_event "$rid") || fail "no security_event line for the $want request ($rid)"
+        assert_regex "$line" '"mode":"mtls","reason":"'"$reason"'","status":'"$status"
+        assert_regex "$line" '"route":"prometheus"'
+        case $want in
+            none)     assert_equal "$(gw_body_jq .detail)" 'a verified TLS client certificate is required' ;;
+            rogue|impostor)
+                      assert_equal "$(gw_body_jq .detail)" 'TLS client certificate not verified'
+                      # lighttpd's verdict reached the worker as SSL_CLIENT_VERIFY
+                      assert_regex "$line" 'not verified \(FAILED:' ;;
+            other)    assert_equal "$(gw_body_jq .detail)" \
+                          'TLS client certificate CN "other-client" is not allowed on this route'
+                      assert_regex "$line" '"principal":"cn:other-client"' ;;
+        esac
+    done
+    assert_equal "$(kube_rr_count "$fp")" 0
+    gw_redis_cli --scan --pattern "*$fp*" >"$GW_TMP/mtls-keys"
+    [[ ! -s $GW_TMP/mtls-keys ]] || fail "a refused alert left Redis keys: $(head -n 3 "$GW_TMP/mtls-keys")"
+
+    assert_equal "$(( $(auth_failures missing) - ${before[missing]} ))" 1
+    assert_equal "$(( $(auth_failures mismatch) - ${before[mismatch]} ))" 2
+    assert_equal "$(( $(auth_failures forbidden) - ${before[forbidden]} ))" 1
+
+    # and the allowed certificate still gets through for the same alert
+    # shellcheck disable=SC2046
+    gw_post_alert "$body" $(client_cert client)
+    assert_status 201
+    assert_equal "$(kube_rr_count "$fp")" 1
+    # (which does leave keys: the check above can fail)
+    [[ -n $(gw_redis_cli --scan --pattern "*$fp*") ]] || fail "no Redis key names the fingerprint"
 }
 
 ## --- security headers ------------------------------------------------------

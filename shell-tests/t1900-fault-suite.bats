@@ -97,9 +97,9 @@ EOF
     (( under == 0 )) || fail "undercounted signals: $row"
     # Never a 4xx: Alertmanager does not resend those, so one would be a lost
     # alert.  5xx and "no answer" are resent (and were stored, above).  The
-    # 500s seen: lighttpd's own answer when a worker dies mid-request, and the
-    # apiserver's RBAC 403 while it starts (its caches not yet synced), which
-    # alertgw reports as a configuration error.
+    # 500s seen: the apiserver's RBAC 403 while it starts (its caches not yet
+    # synced), which alertgw reports as a configuration error.  (A worker
+    # that dies mid-request is a 503 since lighttpd-errors.lua; t0300.)
     python3 -c '
 import json, sys
 c = json.load(open(sys.argv[1]))["codes"]

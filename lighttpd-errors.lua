@@ -1,0 +1,149 @@
+-- lighttpd-errors.lua - the last resort for lighttpd's own error answers in
+-- alertgw's lighttpd.conf (mod_magnet "response-start", lighttpd 1.4.69,
+-- Lua 5.4).  lighttpd.conf always runs it, as every answer starts; keep it
+-- next to lighttpd.conf.
+--
+-- lighttpd re-dispatches every 4xx/5xx it produces itself to a worker
+-- (server.error-handler, GET /.alertgw/lighttpd-error), which renders a
+-- problem+json body; a dead worker's 500 becomes 503 + Retry-After there.
+-- That second pass needs a worker too.  When it fails as well - every
+-- worker was killed or is restarting, so the re-dispatch also lands on a
+-- dead socket (connection refused or reset) or finds every worker disabled
+-- for fastcgi "disable-time" - lighttpd 1.4.69 gives up on the handler and
+-- sends its built-in HTML page with the ORIGINAL status (a plain 500 for a
+-- request whose worker died).  This script sees that page as the answer
+-- starts and replaces it with what the worker would have said
+-- (handle_web_error in core/gateway.c; keep the two in step):
+--   500, 502, 504  -> 503 + Retry-After "a gateway worker failed ..."
+--   other 5xx      -> 503 + Retry-After "gateway overloaded or restarting"
+--   413            -> 413;  404, 405 -> the same status;  other 4xx -> 400
+-- with an X-Request-ID (the client's if short and plain, else 16 hex
+-- digits) that the access log records.
+--
+-- Which answers it touches: status 400-599 WITHOUT an X-Request-ID header.
+-- Every worker answer carries X-Request-ID (fcgi/main.c), and so does the
+-- rate limit's (lighttpd-ratelimit.lua); only lighttpd's built-in page has
+-- none.  Everything else passes untouched, and this costs one header lookup
+-- per answer.
+--
+-- Retry-After: ALERTGW_SERVER_RETRY_AFTER from lighttpd's environment (a
+-- duration like 5s, 500ms, 1m: the worker's server.retry_after), else 5 s.
+-- (A server.retry_after set only in the YAML file is not seen here.)
+--
+-- The workers never see these requests, so there is no worker log line and
+-- no worker metric for them: lighttpd's error log has its own line per
+-- failed backend connection, and this script adds one line counting what
+-- it answered: at the first such answer, then with the first one after
+-- REPORT_S seconds (so at most one line per REPORT_S):
+--   (mod_magnet.c.NNNN) (lua-print) alertgw: lighttpd-errors.lua answered 3
+--   of lighttpd's own error pages since the last report (500 x3: no worker
+--   could render them); last request id 3f2a..., path /api/v1/signals/...
+--
+-- State (the report counters) lives in _G.alertgw_errors for the life of
+-- the lighttpd process, as in lighttpd-ratelimit.lua (see its comment).
+
+local S = _G.alertgw_errors
+if S == nil or S.env ~= _ENV then
+    local REPORT_S = 10
+
+    local function retry_after()
+        local v = os.getenv("ALERTGW_SERVER_RETRY_AFTER") or ""
+        local n, unit = v:match("^(%d+%.?%d*)(%a*)$")
+        n = tonumber(n)
+        local scale = ({ ms = 0.001, s = 1, [""] = 1, m = 60, h = 3600 })[unit or "?"]
+        if n == nil or scale == nil then return 5 end
+        return math.max(1, math.ceil(n * scale))
+    end
+
+    S = {
+        env = _ENV,
+        retry = retry_after(),
+        rid_prefix = math.random(0, 0xffffffff),
+        rid_seq = 0,
+        counts = {},    -- original status -> answers since the last report
+        n = 0,
+        last_rid = "",
+        last_path = "",
+        next_report = 0,
+    }
+
+    local problems = {
+        [400] = { "validation-error", "Bad Request" },
+        [404] = { "not-found", "Not Found" },
+        [405] = { "method-not-allowed", "Method Not Allowed" },
+        [413] = { "payload-too-large", "Payload Too Large" },
+        [503] = { "service-unavailable", "Service Unavailable" },
+    }
+
+    -- core/gateway.c handle_web_error: the status and detail for lighttpd's
+    -- status st.
+    local function answer_for(st)
+        if st == 413 then return 413, "request body exceeds the web server's hard limit" end
+        if st == 500 or st == 502 or st == 504 then
+            return 503, "a gateway worker failed while handling this request; it may not have "
+                .. "been recorded; retry (repeats are deduplicated)"
+        end
+        if st >= 500 then return 503, "gateway overloaded or restarting; retry" end
+        if st == 404 or st == 405 then return st, "no such route" end
+        return 400, "the web server rejected the request"
+    end
+
+    local function json_string(s)
+        s = s:sub(1, 255)
+        return '"' .. s:gsub('[%c"\\\127-\255]', function(c)
+            if c == '"' or c == "\\" then return "\\" .. c end
+            return string.format("\\u%04x", c:byte())
+        end) .. '"'
+    end
+
+    -- A client's X-Request-ID is echoed if it is short and plain (the
+    -- worker's rule); otherwise 16 hex digits.
+    local function request_id(r)
+        local c = r.req_header["X-Request-ID"]
+        if c and #c <= 64 and c:match("^[%w%-_.:]+$") then return c end
+        S.rid_seq = (S.rid_seq + 1) % 0x100000000
+        return string.format("%08x%08x", S.rid_prefix, S.rid_seq)
+    end
+
+    local function report(now)
+        if S.n > 0 then
+            local parts = {}
+            for st, c in pairs(S.counts) do parts[#parts + 1] = string.format("%d x%d", st, c) end
+            table.sort(parts)
+            print(string.format("alertgw: lighttpd-errors.lua answered %d of lighttpd's own "
+                .. "error pages since the last report (%s: no worker could render them); last "
+                .. "request id %s, path %s", S.n, table.concat(parts, ", "), S.last_rid,
+                S.last_path))
+            S.counts, S.n = {}, 0
+        end
+        S.next_report = now + REPORT_S
+    end
+
+    function S.check(lighty)
+        local r = lighty.r
+        local st = r.req_item.http_status
+        if st < 400 or st > 599 or r.resp_header["X-Request-ID"] then return 0 end
+        local status, detail = answer_for(st)
+        local p = problems[status]
+        local rid = request_id(r)
+        -- the client's path, as the worker reports it in "instance"
+        local path = (r.req_attr["request.orig-uri"] or ""):match("^[^?]*")
+        r.resp_header["Content-Type"] = "application/problem+json"
+        r.resp_header["X-Request-ID"] = rid
+        if status == 503 then r.resp_header["Retry-After"] = tostring(S.retry) end
+        r.resp_body.set(string.format(
+            '{"type":"https://kubernaut.ai/problems/%s","title":"%s","status":%d,'
+            .. '"detail":"%s","instance":%s,"request_id":%s}',
+            p[1], p[2], status, detail, json_string(path), json_string(rid)))
+        S.counts[st] = (S.counts[st] or 0) + 1
+        S.n = S.n + 1
+        S.last_rid, S.last_path = rid, path:sub(1, 128)
+        local sec = lighty.c.hrtime()
+        if sec >= S.next_report then report(sec) end
+        return status
+    end
+
+    _G.alertgw_errors = S
+end
+
+return S.check(lighty)
