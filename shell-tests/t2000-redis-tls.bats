@@ -129,9 +129,17 @@ EOF
     chmod 600 "$d/redis.conf"
     _start_tls_redis || return 1
 
-    tunnel_port=$(gw_free_port) || return 1
-    echo "$tunnel_port" >"$d/tunnel-port"
-    _stunnel stunnel "$tunnel_port" "$d/ca.crt" || return 1
+    # a free port can be taken by another process before stunnel binds it
+    # (seen in CI): try three
+    local attempt
+    for attempt in 1 2 3; do
+        tunnel_port=$(gw_free_port) || return 1
+        echo "$tunnel_port" >"$d/tunnel-port"
+        _stunnel stunnel "$tunnel_port" "$d/ca.crt" && break
+        gw_kill_pid "$(<"$d/stunnel.pid")" 2 || true
+        (( attempt < 3 )) || return 1
+        echo "# stunnel could not bind $tunnel_port (attempt $attempt); another port" >&3
+    done
 
     printf '%s\n' "$REDIS_PW" >"$d/redis.pw"
     printf '%s\n' "$WRONG_PW" >"$d/wrong.pw"
