@@ -308,23 +308,14 @@ static bool header_name_ok(const char *s)
 static void adderr(char *errs, size_t errlen, int *n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* gw_errs_add that also counts the problem */
 static void adderr(char *errs, size_t errlen, int *n, const char *fmt, ...)
 {
     (*n)++;
-    if (!errs || !errlen)
-        return;
-    size_t used = strlen(errs);
-    if (used + 1 >= errlen)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(errs + used, errlen - used, fmt, ap);
+    gw_errs_vadd(errs, errlen, fmt, ap);
     va_end(ap);
-    used = strlen(errs);
-    if (used + 1 < errlen) {
-        errs[used] = '\n';
-        errs[used + 1] = '\0';
-    }
 }
 
 int gw_auth_config_errors(const gw_config *c, char *errs, size_t errlen)

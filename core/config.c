@@ -248,27 +248,6 @@ static const key_def keys[] = {
 
 #define NKEYS (sizeof keys / sizeof keys[0])
 
-static void adderr(char *errs, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void adderr(char *errs, size_t errlen, const char *fmt, ...)
-{
-    if (!errs || !errlen)
-        return;
-    size_t used = strlen(errs);
-    if (used + 1 >= errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errs + used, errlen - used, fmt, ap);
-    va_end(ap);
-    used = strlen(errs);
-    if (used + 1 < errlen) {
-        errs[used] = '\n';
-        errs[used + 1] = '\0';
-    }
-}
-
 static gw_err parse_long(const char *s, long *out)
 {
     char *end;
@@ -424,7 +403,7 @@ static void load_yaml(gw_config *cfg, const char *path, char *errs, size_t errle
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        adderr(errs, errlen, "%s: cannot open: %s", path, strerror(errno));
+        gw_errs_add(errs, errlen, "%s: cannot open: %s", path, strerror(errno));
         (*nerr)++;
         return;
     }
@@ -432,13 +411,13 @@ static void load_yaml(gw_config *cfg, const char *path, char *errs, size_t errle
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {
         fclose(f);
-        adderr(errs, errlen, "%s: out of memory", path);
+        gw_errs_add(errs, errlen, "%s: out of memory", path);
         (*nerr)++;
         return;
     }
     yaml_parser_set_input_file(&parser, f);
     if (!yaml_parser_load(&parser, &doc)) {
-        adderr(errs, errlen, "%s: line %zu: YAML syntax error: %s", path,
+        gw_errs_add(errs, errlen, "%s: line %zu: YAML syntax error: %s", path,
                parser.problem_mark.line + 1, parser.problem ? parser.problem : "?");
         (*nerr)++;
         yaml_parser_delete(&parser);
@@ -449,7 +428,7 @@ static void load_yaml(gw_config *cfg, const char *path, char *errs, size_t errle
     if (!root) {
         /* an empty file is a valid, empty configuration */
     } else if (root->type != YAML_MAPPING_NODE) {
-        adderr(errs, errlen, "%s: line %zu: top level must be a mapping of sections", path,
+        gw_errs_add(errs, errlen, "%s: line %zu: top level must be a mapping of sections", path,
                root->start_mark.line + 1);
         (*nerr)++;
     } else {
@@ -458,21 +437,21 @@ static void load_yaml(gw_config *cfg, const char *path, char *errs, size_t errle
             yaml_node_t *sk = yaml_document_get_node(&doc, p->key);
             yaml_node_t *sv = yaml_document_get_node(&doc, p->value);
             if (!sk || sk->type != YAML_SCALAR_NODE) {
-                adderr(errs, errlen, "line %zu: section name must be a string",
+                gw_errs_add(errs, errlen, "line %zu: section name must be a string",
                        sk ? sk->start_mark.line + 1 : 0);
                 (*nerr)++;
                 continue;
             }
             const char *sec = scalar(sk);
             if (!section_known(sec)) {
-                adderr(errs, errlen, "%s: line %zu: unknown section", sec, sk->start_mark.line + 1);
+                gw_errs_add(errs, errlen, "%s: line %zu: unknown section", sec, sk->start_mark.line + 1);
                 (*nerr)++;
                 continue;
             }
             if (!sv || sv->type != YAML_MAPPING_NODE) {
                 if (sv && sv->type == YAML_SCALAR_NODE && !*scalar(sv))
                     continue; /* `section:` with nothing under it */
-                adderr(errs, errlen, "%s: line %zu: must be a mapping of keys", sec,
+                gw_errs_add(errs, errlen, "%s: line %zu: must be a mapping of keys", sec,
                        sk->start_mark.line + 1);
                 (*nerr)++;
                 continue;
@@ -482,26 +461,26 @@ static void load_yaml(gw_config *cfg, const char *path, char *errs, size_t errle
                 yaml_node_t *kk = yaml_document_get_node(&doc, q->key);
                 yaml_node_t *kv = yaml_document_get_node(&doc, q->value);
                 if (!kk || kk->type != YAML_SCALAR_NODE) {
-                    adderr(errs, errlen, "%s: key must be a string", sec);
+                    gw_errs_add(errs, errlen, "%s: key must be a string", sec);
                     (*nerr)++;
                     continue;
                 }
                 const key_def *k = find_key(sec, scalar(kk));
                 if (!k) {
-                    adderr(errs, errlen, "%s.%s: line %zu: unknown key", sec, scalar(kk),
+                    gw_errs_add(errs, errlen, "%s.%s: line %zu: unknown key", sec, scalar(kk),
                            kk->start_mark.line + 1);
                     (*nerr)++;
                     continue;
                 }
                 if (!kv || kv->type != YAML_SCALAR_NODE) {
-                    adderr(errs, errlen, "%s.%s: line %zu: must be %s", sec, k->key,
+                    gw_errs_add(errs, errlen, "%s.%s: line %zu: must be %s", sec, k->key,
                            kk->start_mark.line + 1, type_hint(k->type));
                     (*nerr)++;
                     continue;
                 }
                 gw_err rc = set_value(cfg, k, scalar(kv));
                 if (rc) {
-                    adderr(errs, errlen, "%s.%s: line %zu: invalid value \"%.64s\": must be %s",
+                    gw_errs_add(errs, errlen, "%s.%s: line %zu: invalid value \"%.64s\": must be %s",
                            sec, k->key, kv->start_mark.line + 1, scalar(kv), type_hint(k->type));
                     (*nerr)++;
                 }
@@ -529,7 +508,7 @@ static void load_env(gw_config *cfg, char *errs, size_t errlen, int *nerr)
         if (!v)
             continue;
         if (set_value(cfg, &keys[i], v)) {
-            adderr(errs, errlen, "%s.%s: environment %s: invalid value \"%.64s\": must be %s",
+            gw_errs_add(errs, errlen, "%s.%s: environment %s: invalid value \"%.64s\": must be %s",
                    keys[i].section, keys[i].key, name, v, type_hint(keys[i].type));
             (*nerr)++;
         }
@@ -562,7 +541,7 @@ static void check_pairs(const char *list, const char *name, const char *shape, p
             ok = vl < 10 && strspn(v, "0123456789") >= vl && strtol(v, NULL, 10) >= 1;
         if (!ok) {
             size_t n = (size_t)(p - k);
-            adderr(errs, errlen, "%s: \"%.*s\" is not %s", name, (int)(n > 64 ? 64 : n), k,
+            gw_errs_add(errs, errlen, "%s: \"%.*s\" is not %s", name, (int)(n > 64 ? 64 : n), k,
                    shape);
             (*nerr)++;
             return;
@@ -578,7 +557,7 @@ static void check_sentinels(const gw_config *c, char *errs, size_t errlen, int *
     if (!*p)
         return;
     if (!*c->redis_sentinel_master) {
-        adderr(errs, errlen, "redis.sentinel_master: must be set with redis.sentinels");
+        gw_errs_add(errs, errlen, "redis.sentinel_master: must be set with redis.sentinels");
         (*nerr)++;
     }
     int n = 0;
@@ -598,7 +577,7 @@ static void check_sentinels(const gw_config *c, char *errs, size_t errlen, int *
             }
         }
         if (!ok) {
-            adderr(errs, errlen, "redis.sentinels: \"%.*s\" is not host:port",
+            gw_errs_add(errs, errlen, "redis.sentinels: \"%.*s\" is not host:port",
                    (int)(len > 64 ? 64 : len), p);
             (*nerr)++;
             return;
@@ -609,14 +588,14 @@ static void check_sentinels(const gw_config *c, char *errs, size_t errlen, int *
             p++;
     }
     if (n > 16) {
-        adderr(errs, errlen, "redis.sentinels: at most 16 entries");
+        gw_errs_add(errs, errlen, "redis.sentinels: at most 16 entries");
         (*nerr)++;
     }
 }
 
 static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
 {
-#define BAD(...) do { adderr(errs, errlen, __VA_ARGS__); (*nerr)++; } while (0)
+#define BAD(...) do { gw_errs_add(errs, errlen, __VA_ARGS__); (*nerr)++; } while (0)
     if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&
         strcmp(c->log_level, "warn") && strcmp(c->log_level, "error"))
         BAD("log.level: must be debug, info, warn or error, not \"%.32s\"", c->log_level);

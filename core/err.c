@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 const char *gw_err_name(gw_err e)
 {
@@ -31,4 +32,27 @@ gw_err gw_fail(gw_err e, char *err, size_t errlen, const char *fmt, ...)
         va_end(ap);
     }
     return e;
+}
+
+void gw_errs_vadd(char *errs, size_t errlen, const char *fmt, va_list ap)
+{
+    if (!errs || !errlen)
+        return;
+    size_t used = strlen(errs);
+    if (used + 1 >= errlen)
+        return;
+    vsnprintf(errs + used, errlen - used, fmt, ap);
+    used = strlen(errs);
+    if (used + 1 < errlen) {
+        errs[used] = '\n';
+        errs[used + 1] = '\0';
+    }
+}
+
+void gw_errs_add(char *errs, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    gw_errs_vadd(errs, errlen, fmt, ap);
+    va_end(ap);
 }

@@ -7,6 +7,7 @@
 #ifndef GW_ERR_H
 #define GW_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 typedef enum {
@@ -30,5 +31,13 @@ const char *gw_err_name(gw_err e);
  * `return gw_fail(GW_EINVAL, err, errlen, "alert %d: ...", i);`. */
 gw_err gw_fail(gw_err e, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Appends one line ("...\n") to the error list errs (NUL-terminated,
+ * errlen bytes; NULL or full: dropped silently).  The config checks collect
+ * every problem this way. */
+void gw_errs_add(char *errs, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void gw_errs_vadd(char *errs, size_t errlen, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #endif

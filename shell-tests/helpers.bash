@@ -501,10 +501,19 @@ gw_setup_stack() {
     gw_start_lighttpd "$@" || return 1
 }
 
+# gw_teardown_stack [DIR...]: stops lighttpd, the test redis, any process
+# whose pid is in DIR/*.pid (a suite's own daemons: sentinels, stunnel),
+# and kube, then removes $GW_TMP.
 gw_teardown_stack() {
     [[ -n ${GW_TMP:-} && -d $GW_TMP ]] || return 0
     gw_stop_lighttpd
     gw_stop_redis
+    local d f
+    for d in "$@"; do
+        for f in "$d"/*.pid; do
+            [[ -f $f ]] && gw_kill_pid "$(<"$f")" 10
+        done
+    done
     gw_stop_kube
     if [[ ${GW_KEEP_STATE:-0} == 1 ]]; then
         echo "# state kept in $GW_TMP" >&3

@@ -92,20 +92,7 @@ EOF
         ALERTGW_REDIS_SENTINEL_PASSWORD_FILE="$GW_TMP/ha/sentinel.pw" || return 1
 }
 
-teardown_file() {
-    [[ -n ${GW_TMP:-} && -d $GW_TMP ]] || return 0
-    gw_stop_lighttpd
-    local f
-    for f in "$GW_TMP"/ha/*.pid; do
-        [[ -f $f ]] && gw_kill_pid "$(<"$f")" 10
-    done
-    gw_stop_kube
-    if [[ ${GW_KEEP_STATE:-0} == 1 ]]; then
-        echo "# state kept in $GW_TMP" >&3
-    else
-        rm -rf "$GW_TMP"
-    fi
-}
+teardown_file() { gw_teardown_stack "$GW_TMP/ha"; }
 
 teardown() {
     if [[ -z ${BATS_TEST_COMPLETED:-} ]]; then
