@@ -161,17 +161,6 @@ static bool route_modes(const gw_config *c, gw_auth_route r, unsigned *out, char
     return true;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool scope_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
@@ -187,13 +176,7 @@ static bool parse_token(const char *s, size_t n, token *t, char *why, size_t why
     while (hl && s[hl - 1] == ' ')
         hl--;
     unsigned char h[32];
-    bool ok = hl == 64;
-    for (size_t i = 0; ok && i < 32; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-        ok = hi >= 0 && lo >= 0;
-        h[i] = (unsigned char)(ok ? hi << 4 | lo : 0);
-    }
-    if (!ok) {
+    if (hl != 64 || !gw_hex_decode(s, h, sizeof h)) {
         snprintf(why, whylen, "\"%.*s\" is not a SHA-256 hex digest (64 hex digits; "
                  "`printf %%s TOKEN | sha256sum`)", (int)(hl > 24 ? 24 : hl), s);
         return false;

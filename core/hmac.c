@@ -34,29 +34,14 @@ static bool mac(const gw_secret *secret, const char *timestamp, const char *body
     return ok;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool gw_hmac_sha256_verify(const gw_secret *secrets, size_t n, const char *timestamp,
                            const char *body, size_t len, const char *sig_hex)
 {
     if (!sig_hex || strlen(sig_hex) != 64)
         return false;
     unsigned char want[32];
-    for (int i = 0; i < 32; i++) {
-        int hi = hexval(sig_hex[2 * i]), lo = hexval(sig_hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        want[i] = (unsigned char)(hi << 4 | lo);
-    }
+    if (!gw_hex_decode(sig_hex, want, sizeof want))
+        return false;
     bool match = false;
     /* every secret is tried, so timing does not tell which one matched */
     for (size_t k = 0; k < n; k++) {

@@ -30,6 +30,10 @@ size_t gw_text_clean(const char *in, size_t len, char *out, size_t outlen);
 
 /* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
 void gw_hex_encode(const unsigned char *in, size_t n, char *out);
+/* The first 2n characters of in (hex, either case) into n bytes of out;
+ * false on a non-hex character (out is then partly written).  The caller
+ * checks that in is long enough. */
+bool gw_hex_decode(const char *in, unsigned char *out, size_t n);
 
 /* Appends s as a JSON string literal (quotes included) to b: '"', '\\' and
  * control characters are escaped; s must be valid UTF-8 (clean client text

@@ -30,26 +30,6 @@
 #define NOW_MS 1700000000000LL
 #define NOW_S  "1700000000"
 
-extern char **environ;
-
-static void clear_alertgw_env(void)
-{
-    char names[64][128];
-    size_t n = 0;
-    for (char **e = environ; *e && n < 64; e++) {
-        if (strncmp(*e, "ALERTGW_", 8))
-            continue;
-        const char *eq = strchr(*e, '=');
-        size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
-        if (len >= sizeof names[0])
-            continue;
-        memcpy(names[n], *e, len);
-        names[n++][len] = '\0';
-    }
-    for (size_t i = 0; i < n; i++)
-        unsetenv(names[i]);
-}
-
 /* Loads the config from "NAME=VALUE" pairs (NULL-terminated). */
 static gw_err load(gw_config *c, char *errs, size_t errlen, const char *const *env)
 {

@@ -35,24 +35,6 @@ typedef struct {
     char      errs[4096];
 } fixture;
 
-static void clear_alertgw_env(void)
-{
-    char names[64][128];
-    size_t n = 0;
-    for (char **e = environ; *e && n < 64; e++) {
-        if (strncmp(*e, "ALERTGW_", 8))
-            continue;
-        const char *eq = strchr(*e, '=');
-        size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
-        if (len >= sizeof names[0])
-            continue;
-        memcpy(names[n], *e, len);
-        names[n++][len] = '\0';
-    }
-    for (size_t i = 0; i < n; i++)
-        unsetenv(names[i]);
-}
-
 static int setup(void **state)
 {
     clear_alertgw_env();

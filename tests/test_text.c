@@ -438,6 +438,22 @@ static void problem_hostile_text(void **state)
 }
 
 /* gw_json_str: whatever the input, the output parses back to it. */
+/* Hex both ways: encode is lowercase, decode takes either case and refuses
+ * a non-hex character anywhere. */
+static void hex_round_trips(void **state)
+{
+    (void)state;
+    const unsigned char in[4] = { 0x00, 0x9f, 0xa0, 0xff };
+    char hex[9];
+    gw_hex_encode(in, sizeof in, hex);
+    assert_string_equal(hex, "009fa0ff");
+    unsigned char out[4];
+    assert_true(gw_hex_decode("009FA0ff", out, sizeof out));
+    assert_memory_equal(out, in, sizeof in);
+    assert_false(gw_hex_decode("009fa0fg", out, sizeof out));
+    assert_false(gw_hex_decode("0x9fa0ff", out, sizeof out));
+}
+
 static void json_str_round_trips(void **state)
 {
     (void)state;
@@ -493,6 +509,7 @@ int main(void)
         cmocka_unit_test(problem_bodies),
         cmocka_unit_test(problem_unknown_status_is_internal),
         cmocka_unit_test(problem_hostile_text),
+        cmocka_unit_test(hex_round_trips),
         cmocka_unit_test(json_str_round_trips),
         cmocka_unit_test(json_str_respects_the_buffer_limit),
     };
