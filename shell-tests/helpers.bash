@@ -219,6 +219,31 @@ assert_status() {
     fi
 }
 
+# gw_post_until_not_503 SECONDS BODY [PAUSE]: resends to the Alertmanager
+# route like Alertmanager does until the answer is not 503 (a breaker or a
+# failover may hold for a while), PAUSE seconds apart (0.5), bounded by
+# SECONDS; counts the 503s in N503.  Returns 1 if still 503 at the deadline.
+gw_post_until_not_503() {
+    local deadline=$(( SECONDS + $1 ))
+    N503=0
+    while :; do
+        gw_post_alert "$2"
+        [[ $HTTP_STATUS != 503 ]] && return 0
+        N503=$(( N503 + 1 ))
+        (( SECONDS >= deadline )) && return 1
+        sleep "${3:-0.5}"
+    done
+}
+
+# assert_503_retry_after [PATH]: the last response is a 503 problem for PATH
+# (the Alertmanager route) with a numeric Retry-After.
+assert_503_retry_after() {
+    assert_problem 503 service-unavailable "${1:-/api/v1/signals/prometheus}"
+    local ra
+    ra=$(gw_header Retry-After)
+    [[ $ra =~ ^[0-9]+$ ]] || fail "503 without a numeric Retry-After: '$ra' ($HTTP_HEADERS)"
+}
+
 # assert_problem CODE SLUG PATH: the last response is an RFC 7807 problem
 # with this status and type, instance = PATH, a request_id equal to the
 # X-Request-ID header, and a title and detail.

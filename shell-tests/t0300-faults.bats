@@ -31,24 +31,6 @@ teardown() {
 
 ROUTE=/api/v1/signals/prometheus
 
-# post_until_not_503 SECONDS BODY: resends like Alertmanager until the answer
-# is not 503 (a circuit breaker may hold for a moment after recovery).
-post_until_not_503() {
-    local deadline=$(( SECONDS + $1 ))
-    while :; do
-        gw_post_alert "$2"
-        [[ $HTTP_STATUS != 503 ]] && return 0
-        (( SECONDS >= deadline )) && return 1
-        sleep 0.5
-    done
-}
-
-assert_503_retry_after() {
-    assert_problem 503 service-unavailable "$ROUTE"
-    local ra
-    ra=$(gw_header Retry-After)
-    [[ $ra =~ ^[0-9]+$ ]] || fail "503 without a numeric Retry-After: '$ra' ($HTTP_HEADERS)"
-}
 
 @test "Redis stopped: /readyz 503, webhook 503 + Retry-After, nothing created; after restart exactly one request" {
     local name fp body
@@ -68,7 +50,7 @@ assert_503_retry_after() {
     gw_start_redis
     gw_wait_for 15 _readyz_200 || fail "/readyz not 200 within 15 s after Redis came back: $HTTP_BODY"
 
-    post_until_not_503 20 "$body" || fail "still 503 20 s after Redis came back: $HTTP_BODY"
+    gw_post_until_not_503 20 "$body" || fail "still 503 20 s after Redis came back: $HTTP_BODY"
     assert_status 201
     assert_equal "$(kube_rr_count "$fp")" 1
 
@@ -98,7 +80,7 @@ _readyz_200() { gw_request GET /readyz && [[ $HTTP_STATUS == 200 ]]; }
 
     gw_start_apiserver || fail "kube-local.sh start-apiserver failed: $(tail -n 5 "$GW_TMP/kube-fault.log")"
 
-    post_until_not_503 30 "$body" || fail "still 503 30 s after the apiserver came back: $HTTP_BODY"
+    gw_post_until_not_503 30 "$body" || fail "still 503 30 s after the apiserver came back: $HTTP_BODY"
     assert_status 201
     assert_equal "$(kube_rr_count "$fp")" 1
 
@@ -150,7 +132,7 @@ _readyz_200() { gw_request GET /readyz && [[ $HTTP_STATUS == 200 ]]; }
 
     # Whatever the paused Redis executes late (a claim, say) must not
     # block the resend for longer than a lease, nor double the request.
-    post_until_not_503 30 "$body" || fail "still 503 30 s after SIGCONT: $HTTP_BODY"
+    gw_post_until_not_503 30 "$body" || fail "still 503 30 s after SIGCONT: $HTTP_BODY"
     assert_status 201
     assert_equal "$(kube_rr_count "$fp")" 1
 }
@@ -249,7 +231,7 @@ assert_clean_503() {
         fi
     done <"$out/codes"
     for i in $(seq 1 40); do
-        post_until_not_503 30 "$(<"$out/in.$i.json")" || fail "alert $i: still 503: $HTTP_BODY"
+        gw_post_until_not_503 30 "$(<"$out/in.$i.json")" || fail "alert $i: still 503: $HTTP_BODY"
         [[ $HTTP_STATUS == 201 || $HTTP_STATUS == 202 ]] || fail "alert $i: resend answered $HTTP_STATUS: $HTTP_BODY"
         assert_equal "$(kube_rr_count "$(fp_of "$ns-$i:Deployment:$prefix-$i")")" 1
     done
@@ -309,7 +291,7 @@ _one_busy_worker() { [[ $(busy_worker | wc -l) == 1 ]]; }
     fi
     # the resend: recorded exactly once (the killed worker may or may not
     # have created it)
-    post_until_not_503 30 "$(am_body KillOne deployment="$name" namespace=prod severity=critical)" ||
+    gw_post_until_not_503 30 "$(am_body KillOne deployment="$name" namespace=prod severity=critical)" ||
         fail "still 503: $HTTP_BODY"
     [[ $HTTP_STATUS == 201 || $HTTP_STATUS == 202 ]] || fail "resend answered $HTTP_STATUS: $HTTP_BODY"
     assert_equal "$(kube_rr_count "$fp")" 1
@@ -352,7 +334,7 @@ _one_busy_worker() { [[ $(busy_worker | wc -l) == 1 ]]; }
 
     # the configuration is repaired: lighttpd's restarts succeed again
     printf 'auth:\n  prometheus: none\n' >"$conf"
-    post_until_not_503 30 "$body" || fail "still 503 with a good configuration: $HTTP_BODY"
+    gw_post_until_not_503 30 "$body" || fail "still 503 with a good configuration: $HTTP_BODY"
     assert_status 201
     assert_equal "$(kube_rr_count "$fp")" 1
 }

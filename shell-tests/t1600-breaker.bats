@@ -22,30 +22,11 @@ teardown() {
     fi
 }
 
-ROUTE=/api/v1/signals/prometheus
-
 metric() {
     curl -sS --max-time 10 "$GW_URL/metrics" |
         awk -v k="$1" '$1 == k { print $2; found = 1 } END { if (!found) print "absent" }'
 }
 
-# post_until_not_503 SECONDS BODY: resends like Alertmanager (bounded).
-post_until_not_503() {
-    local deadline=$(( SECONDS + $1 ))
-    while :; do
-        gw_post_alert "$2"
-        [[ $HTTP_STATUS != 503 ]] && return 0
-        (( SECONDS >= deadline )) && return 1
-        sleep 0.5
-    done
-}
-
-assert_503_retry_after() {
-    assert_problem 503 service-unavailable "$ROUTE"
-    local ra
-    ra=$(gw_header Retry-After)
-    [[ $ra =~ ^[0-9]+$ ]] || fail "503 without a numeric Retry-After: '$ra' ($HTTP_HEADERS)"
-}
 
 _state_is() { [[ $(metric gateway_circuit_breaker_state) == "$1" ]]; }
 
@@ -105,7 +86,7 @@ _state_is() { [[ $(metric gateway_circuit_breaker_state) == "$1" ]]; }
     # resent like Alertmanager: after the open time a probe closes the
     # breaker and every alert is created, once
     for i in $(seq 1 $n); do
-        post_until_not_503 40 "@$GW_TMP/b.$i.json" || fail "alert $i still 503 40 s after the apiserver came back: $HTTP_BODY"
+        gw_post_until_not_503 40 "@$GW_TMP/b.$i.json" || fail "alert $i still 503 40 s after the apiserver came back: $HTTP_BODY"
         assert_status 201
     done
     assert_equal "$(metric gateway_circuit_breaker_state)" 0

@@ -101,20 +101,6 @@ teardown() {
     fi
 }
 
-# post_until_not_503 SECONDS BODY: resends like Alertmanager (bounded);
-# counts the 503s in N503.
-post_until_not_503() {
-    local deadline=$(( SECONDS + $1 ))
-    N503=0
-    while :; do
-        gw_post_alert "$2"
-        [[ $HTTP_STATUS != 503 ]] && return 0
-        N503=$(( N503 + 1 ))
-        (( SECONDS >= deadline )) && return 1
-        sleep 0.3
-    done
-}
-
 @test "the gateway finds the primary through the sentinels and follows a failover" {
     local primary replica name i fps=() bodies=() t0
     primary=$(<"$GW_TMP/ha/primary-port")
@@ -141,7 +127,7 @@ post_until_not_503() {
 
     # resent like Alertmanager: 503 until the sentinels have promoted the
     # replica, then a duplicate counted on the new primary
-    post_until_not_503 40 "${bodies[1]}" || fail "still 503 after 40 s: $HTTP_BODY"
+    gw_post_until_not_503 40 "${bodies[1]}" 0.3 || fail "still 503 after 40 s: $HTTP_BODY"
     echo "# first answer after the kill: $(( SECONDS - t0 )) s, after $N503 x 503" >&3
     assert_status 202
     assert_equal "$(gw_body_jq .status)" duplicate
@@ -205,7 +191,7 @@ post_until_not_503() {
     [[ $(gw_header Retry-After) =~ ^[0-9]+$ ]] || fail "no Retry-After: $HTTP_HEADERS"
     grep -q 'no master found through 3 sentinel(s)' "$GW_TMP/lighttpd/stderr.log" ||
         fail "no 'no master found' line in the worker log"
-    post_until_not_503 20 "$body" || fail "still 503 after the sentinels resumed: $HTTP_BODY"
+    gw_post_until_not_503 20 "$body" 0.3 || fail "still 503 after the sentinels resumed: $HTTP_BODY"
     assert_status 201
     assert_equal "$(kube_rr_count "$fp")" 1
 }
