@@ -8,19 +8,26 @@
  *
  * Signals: SIGTERM, SIGINT and SIGUSR1 (lighttpd's graceful restart) ask for
  * shutdown; the request in hand is finished first, because the flag is only
- * looked at between requests.  The handlers use SA_RESTART: libfcgi does not
+ * looked at between requests.  SIGHUP re-reads the configuration (file and
+ * ALERTGW_* environment) between requests: a valid one replaces the context
+ * (new Redis and Kubernetes connections), an invalid one is logged with
+ * every error and the running configuration stays.  The handlers use SA_RESTART: libfcgi does not
  * retry a read or write that a signal interrupts (it fails the stream, and
  * the request would lose its body), so nothing may interrupt a request.
  * The idle worker waits in poll() on the listening socket instead of in
  * accept(): poll() returns on a signal whatever SA_RESTART says, and its
  * timeout is the next trailing flush (gw_tick), so no timer signal exists.
- * The flag is the one process-wide variable outside gw_ctx: a signal handler
- * can reach nothing else.  SIGPIPE is ignored so a vanished peer is an error
+ * Where workers share one listening socket (spawn-fcgi -F, mod_fcgid) the
+ * losers of a wake-up would sleep in accept(), which SA_RESTART resumes, deaf
+ * to signals; the socket is therefore non-blocking and a lost race returns
+ * to poll().  The two flags are the only process-wide variables outside
+ * gw_ctx: a signal handler can reach nothing else.  SIGPIPE is ignored so a vanished peer is an error
  * return, not a death.
  *
  * Other modes: --check-config FILE (exit 1 on errors, each with its key),
  * --config-reference (Markdown table of every key, for docs/). */
 #include <errno.h>
+#include <fcntl.h>
 #include <fcgiapp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,12 +38,18 @@
 
 #include "config.h"
 #include "gateway.h"
+#include "log.h"
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 static void on_stop(int sig)
 {
     (void)sig;
     stop_requested = 1;
+}
+static void on_reload(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
 }
 
 static void install_signals(void)
@@ -49,6 +62,8 @@ static void install_signals(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
+    sa.sa_handler = on_reload;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -210,6 +225,40 @@ static void serve(gw_ctx *ctx, const io *x, gw_buf *body, gw_response *resp)
     write_all(x, resp->body.data ? resp->body.data : "", resp->body.len);
 }
 
+/* SIGHUP: loads the configuration again and, when it is valid and a context
+ * can be built from it, replaces *ctx and resizes the body buffer.  Anything
+ * else leaves *ctx as it was and says why in one error line.  Nothing queued
+ * is lost by the swap: the trailing-flush queue lives in Redis, the metrics
+ * and the circuit breaker in the shared file (this pid keeps its slot). */
+static void reload(gw_ctx **ctx, const char *cfg_path, gw_buf *body)
+{
+    gw_log_level min = gw_log_level_parse(gw_ctx_config(*ctx)->log_level);
+    const char *src = cfg_path ? cfg_path : "environment";
+    gw_config cfg;
+    char errs[8192];
+    if (gw_config_load(&cfg, cfg_path, errs, sizeof errs)) {
+        gw_config_free(&cfg);
+        gw_log(min, GW_LOG_ERROR, NULL, "configuration reload from %s refused, the running "
+               "configuration stays: %s", src, errs);
+        return;
+    }
+    long max_body = cfg.server_max_body_bytes;
+    gw_ctx *next;
+    char err[1024];
+    if (gw_ctx_new(&cfg, &next, err, sizeof err)) {
+        gw_config_free(&cfg);
+        gw_log(min, GW_LOG_ERROR, NULL, "configuration reload from %s failed, the running "
+               "configuration stays: %s", src, err);
+        return;
+    }
+    gw_ctx_free(*ctx);
+    *ctx = next;
+    gw_buf_free(body);
+    gw_buf_init(body, (size_t)max_body);
+    gw_log(gw_log_level_parse(gw_ctx_config(next)->log_level), GW_LOG_INFO, NULL,
+           "configuration reloaded from %s", src);
+}
+
 static int check_config(const char *path)
 {
     gw_config cfg;
@@ -289,17 +338,24 @@ int main(int argc, char **argv)
             rc = 1;
         } else {
             io x = { &request };
+            int fl = fcntl(0, F_GETFL);
+            if (fl < 0 || fcntl(0, F_SETFL, fl | O_NONBLOCK) < 0)
+                fprintf(stderr, "alertgw-fcgi: cannot make the FastCGI socket non-blocking: %s\n",
+                        strerror(errno));
             while (!stop_requested) {
+                if (reload_requested) {
+                    reload_requested = 0;
+                    reload(&ctx, cfg_path, &body);
+                }
                 long wait;
                 do /* 0: more syncs are due right away (a full batch was flushed) */
                     wait = gw_tick(ctx);
                 while (wait == 0 && !stop_requested);
-                /* lighttpd gives each worker its own socket (fd 0), so a
-                 * readable socket means accept() will not block.  Where
-                 * workers share one socket (spawn-fcgi -F), the losers of
-                 * a wake-up wait in accept() until the next connection;
-                 * the winner polls again after its request, so one worker
-                 * always keeps the flush going. */
+                /* lighttpd gives each worker its own socket (fd 0).  Where
+                 * workers share one (spawn-fcgi -F, mod_fcgid), every idle
+                 * one wakes; the socket is non-blocking, so the losers'
+                 * accept() fails with EAGAIN and they poll again, hearing
+                 * signals and keeping the flush going. */
                 struct pollfd pfd = { .fd = 0, .events = POLLIN };
                 int ready = poll(&pfd, 1, wait > 0 && wait < 60000 ? (int)wait : 1000);
                 if (stop_requested)
@@ -313,6 +369,8 @@ int main(int argc, char **argv)
                     break;
                 }
                 int a = FCGX_Accept_r(&request);
+                if (a == -EAGAIN || a == -EWOULDBLOCK || a == -EINTR)
+                    continue; /* another worker took the connection */
                 if (a < 0) {
                     fprintf(stderr, "alertgw-fcgi: accept failed (%d); exiting\n", a);
                     rc = 1;

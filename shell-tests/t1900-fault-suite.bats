@@ -12,6 +12,7 @@
 #   fault | requests sent | 2xx | 503 | other | lost | doubled | undercounted
 
 load helpers
+load fault-stream
 
 setup_file() {
     # storms off: 60 new alerts a minute would fold into an aggregate and the
@@ -36,76 +37,6 @@ teardown() {
             >>"$GW_TMP/kube-fault.log" 2>&1 3>&- || true
         gw_start_apiserver || true
     fi
-}
-
-SECONDS_PER_RUN=10
-
-# stream_start NAME: the client stream in the background (ledger in $GW_TMP).
-stream_start() {
-    STREAM_NAME=$1
-    python3 "$GW_ROOT/shell-tests/fault-stream.py" "$GW_URL/api/v1/signals/prometheus" \
-        "fs-$1" "$SECONDS_PER_RUN" "$GW_TMP/ledger-$1.json" 4 90 \
-        >"$GW_TMP/stream-$1.log" 2>&1 3>&- &
-    STREAM_PID=$!
-}
-
-# stream_check: waits for the stream, then checks the ledger against the
-# apiserver and appends the table row.  The occurrence counts converge
-# through the status sync (inline, or the trailing flush once the apiserver
-# is back), so the count check is retried for a bounded time.
-stream_check() {
-    wait "$STREAM_PID" || fail "the stream client failed: $(cat "$GW_TMP/stream-$STREAM_NAME.log")"
-    STREAM_PID=
-    local deadline=$(( SECONDS + 30 )) row
-    while :; do
-        kube_api "$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests" >"$GW_TMP/rrs.json" ||
-            fail "cannot list RemediationRequests"
-        row=$(python3 - "$STREAM_NAME" "$GW_TMP/ledger-$STREAM_NAME.json" "$GW_TMP/rrs.json" <<'EOF'
-import json, sys
-name, ledger, rrs = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
-by_fp = {}
-for it in rrs["items"]:
-    fp = it["spec"]["signalFingerprint"]
-    count = (it.get("status") or {}).get("deduplication", {}).get("occurrenceCount", 0)
-    by_fp.setdefault(fp, []).append(count)
-lost = doubled = under = 0
-for fp, s in ledger["signals"].items():
-    n = len(by_fp.get(fp, []))
-    if s["ok"] == 0 or n == 0:
-        lost += 1
-    elif n > 1:
-        doubled += 1
-    elif by_fp[fp][0] < s["ok"]:
-        under += 1
-c = ledger["codes"]
-ok = sum(v for k, v in c.items() if k.startswith("2"))
-other = ledger["sent"] - ok - c.get("503", 0)
-print("%-28s %8d %6d %6d %6d %5d %7d %12d" % (name, ledger["sent"], ok, c.get("503", 0), other,
-                                               lost, doubled, under))
-EOF
-        ) || fail "ledger check failed"
-        read -r _ _ _ _ _ lost doubled under <<<"$row"
-        if (( lost == 0 && doubled == 0 && under == 0 )) || (( SECONDS >= deadline )); then
-            break
-        fi
-        sleep 2
-    done
-    echo "$row" >>"$GW_TMP/fault-table"
-    echo "# $row" >&3
-    (( lost == 0 )) || fail "lost signals: $row"
-    (( doubled == 0 )) || fail "doubled signals: $row"
-    (( under == 0 )) || fail "undercounted signals: $row"
-    # Never a 4xx: Alertmanager does not resend those, so one would be a lost
-    # alert.  5xx and "no answer" are resent (and were stored, above).  The
-    # 500s seen: the apiserver's RBAC 403 while it starts (its caches not yet
-    # synced), which alertgw reports as a configuration error.  (A worker
-    # that dies mid-request is a 503 since lighttpd-errors.lua; t0300.)
-    python3 -c '
-import json, sys
-c = json.load(open(sys.argv[1]))["codes"]
-bad = {k: v for k, v in c.items() if k.startswith("4")}
-sys.exit("4xx answers: %s" % bad if bad else 0)' "$GW_TMP/ledger-$STREAM_NAME.json" ||
-        fail "4xx answers in $(jq -c .codes "$GW_TMP/ledger-$STREAM_NAME.json")"
 }
 
 @test "baseline: no fault" {
