@@ -1481,5 +1481,5 @@ void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp)
         .status = resp->status,
         .duration_ms = ms,
     };
-    gw_log_request(ctx->log_min, resp->status >= 500 ? GW_LOG_WARN : GW_LOG_INFO, &line);
+    gw_log_request(ctx->log_min, resp->status >= 400 ? GW_LOG_WARN : GW_LOG_INFO, &line);
 }
