@@ -13,6 +13,7 @@ PACKAGES=(
     libfcgi-dev libhiredis-dev libcurl4-openssl-dev libssl-dev libjansson-dev libyaml-dev
     # tests
     libcmocka-dev bats bats-assert bats-support curl jq openssl
+    python3-yaml               # t2400 reads the deploy/kubernetes manifests
     prometheus                 # promtool (/metrics exposition, alert rules and their unit tests) and
                                # the server (t2100 evaluates the rules against the real gateway)
     # runtime and the local stack

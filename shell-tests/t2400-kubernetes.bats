@@ -1,0 +1,518 @@
+#!/usr/bin/env bats
+# t2400-kubernetes: deploy/kubernetes against the real kube-apiserver
+# (v1.20.2, deploy/kube-local.sh) and the real tools the examples are for.
+#
+#   - the CRD (deploy/crd, the one file) is applied for real: Established,
+#     short name rr, printer columns on a created object, schema enforced;
+#   - every manifest (the kustomize output and the optional files) passes
+#     `kubectl apply --dry-run=server`; broken copies are refused;
+#   - the per-feature RBAC, applied for real in a scratch namespace, grants
+#     exactly what the gateway's code paths need (kubectl auth can-i with
+#     impersonation of the ServiceAccount);
+#   - the ConfigMap's alertgw.yaml passes --check-config and its lighttpd
+#     parameters pass `lighttpd -tt`;
+#   - the container entry point runs lighttpd + workers with the ConfigMap's
+#     parameters and config (only addresses and file paths replaced), and
+#     the Alertmanager receiver example (real Alertmanager, bearer_token_file)
+#     and a Grafana-style HMAC signature from the contact point example are
+#     accepted by it;
+#   - amtool check-config on the receiver example.
+# Nothing runs a kubelet: the Deployment itself is only dry-run (no node, no
+# image registry here).
+
+load helpers
+
+KDIR=${BATS_TEST_DIRNAME}/../deploy/kubernetes
+CRD_FILE=${BATS_TEST_DIRNAME}/../deploy/crd/remediationrequests.yaml
+SCRATCH_NS=alertgw-rbac-test
+
+setup_file() {
+    GW_TMP=$(mktemp -d "${TMPDIR:-/tmp}/alertgw-bats.XXXXXX")
+    export GW_TMP
+    gw_start_redis unix || return 1
+    gw_start_kube || return 1
+    command -v amtool >/dev/null && command -v prometheus-alertmanager >/dev/null ||
+        { echo "amtool/prometheus-alertmanager missing: deploy/install-deps.sh" >&2; return 1; }
+    python3 -c 'import yaml' 2>/dev/null ||
+        { echo "python3-yaml missing: deploy/install-deps.sh" >&2; return 1; }
+}
+
+teardown_file() {
+    local f
+    for f in "${GW_TMP:-/nonexistent}"/am/pid "${GW_TMP:-/nonexistent}"/container/pid; do
+        [[ -f $f ]] && gw_kill_pid "$(<"$f")" 20
+    done
+    # lighttpd itself, should the entry point have died without it
+    f=${GW_TMP:-/nonexistent}/container/state/lighttpd.pid
+    [[ -f $f ]] && gw_kill_pid "$(<"$f")" 10
+    gw_teardown_stack
+}
+
+teardown() { gw_teardown_test; }
+
+# k ARGS...: the cluster's own kubectl (v1.20.2) as admin.
+k() {
+    "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" --cache-dir "$GW_TMP/kubectl-cache" \
+        --request-timeout=30s "$@"
+}
+
+# yq_get FILE PYEXPR: evaluates PYEXPR over `docs` (the YAML documents of
+# FILE) and prints the result (strings as they are, others as JSON).
+yq_get() {
+    python3 - "$1" "$2" <<'EOF'
+import json, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]
+def cm(name):
+    return next(d for d in docs if d.get("kind") == "ConfigMap" and d["metadata"]["name"] == name)
+v = eval(sys.argv[2], {"docs": docs, "cm": cm})
+print(v if isinstance(v, str) else json.dumps(v), end="")
+EOF
+}
+
+# cm_env NAME: the ConfigMap's data as KEY=VALUE lines (what envFrom gives).
+cm_env() {
+    yq_get "$KDIR/configmap.yaml" "\"\\n\".join(f\"{k}={v}\" for k, v in cm(\"$1\")[\"data\"].items())"
+}
+
+# The alertgw.yaml of the ConfigMap, extracted to a file (printed).
+extract_config() {
+    local out=$GW_TMP/alertgw.yaml
+    yq_get "$KDIR/configmap.yaml" 'cm("alertgw-config")["data"]["alertgw.yaml"]' >"$out"
+    echo "$out"
+}
+
+fcgi_bin() { echo "${GW_FCGI_BIN:-$GW_ROOT/fcgi/alertgw-fcgi}"; }
+
+@test "the CRD: Established, short name rr, printer columns priority/environment/count/age" {
+    run k apply -f "$CRD_FILE"
+    assert_success
+    run k wait --for condition=established --timeout=60s crd/remediationrequests.kubernaut.ai
+    assert_success
+    assert_equal "$(k get crd remediationrequests.kubernaut.ai -o jsonpath='{.spec.names.shortNames}')" '["rr"]'
+    # the default columns are exactly these (the wide ones carry priority 1)
+    assert_equal "$(k get crd remediationrequests.kubernaut.ai -o json | jq -r '
+        [.spec.versions[0].additionalPrinterColumns[] | select((.priority // 0) == 0) | .name] | join(",")')" \
+        Priority,Environment,Count,Age
+
+    local name=rr-t2400$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n') fp
+    fp=$(fp_of "prod:Deployment:$name")
+    k apply -f - <<EOF
+apiVersion: kubernaut.ai/v1alpha1
+kind: RemediationRequest
+metadata:
+  name: $name
+  namespace: kubernaut-system
+spec:
+  signalFingerprint: "$fp"
+  signalName: KubePodCrashLooping
+  severity: critical
+  signalType: alert
+  targetType: kubernetes
+  targetResource: {kind: Deployment, name: $name, namespace: prod}
+  firingTime: "$(gw_now -60)"
+  receivedTime: "$(gw_now)"
+  environment: production
+  priority: P0
+EOF
+    kube_api "$GW_RR_API/namespaces/kubernaut-system/remediationrequests/$name/status" -f -X PATCH \
+        -H 'Content-Type: application/merge-patch+json' \
+        --data '{"status":{"deduplication":{"occurrenceCount":7}}}' >/dev/null
+    # by its short name, with the columns
+    run k -n kubernaut-system get rr "$name"
+    assert_success
+    assert_line --index 0 --regexp '^NAME +PRIORITY +ENVIRONMENT +COUNT +AGE$'
+    assert_line --index 1 --regexp "^$name +P0 +production +7 +[0-9]+s$"
+    run k -n kubernaut-system get rr "$name" -o wide
+    assert_success
+    assert_line --index 0 --regexp '^NAME +PRIORITY +ENVIRONMENT +COUNT +PHASE +SIGNAL +AGE$'
+    assert_line --index 1 --regexp "^$name +P0 +production +7 .* KubePodCrashLooping +[0-9]+s$"
+    k -n kubernaut-system delete rr "$name" >/dev/null
+}
+
+@test "the CRD's schema refuses what SPEC section 4 forbids (server-side dry run)" {
+    local fp
+    fp=$(fp_of "prod:Deployment:t2400-schema")
+    rr_doc() {
+        cat <<EOF
+apiVersion: kubernaut.ai/v1alpha1
+kind: RemediationRequest
+metadata: {name: rr-t2400-schema, namespace: kubernaut-system}
+spec:
+  signalFingerprint: "$1"
+  signalName: X
+  severity: critical
+  signalType: alert
+  targetType: kubernetes
+  targetResource: {kind: Deployment, name: d}
+  firingTime: "$(gw_now)"
+  receivedTime: "$(gw_now)"
+  priority: $2
+EOF
+    }
+    run k apply --dry-run=server -f - < <(rr_doc "$fp" P1)
+    assert_success
+    assert_output --partial 'created (server dry run)'
+    run k apply --dry-run=server -f - < <(rr_doc "$fp" P9)
+    assert_failure
+    assert_output --partial 'spec.priority'
+    run k apply --dry-run=server -f - < <(rr_doc "${fp:0:40}" P1)
+    assert_failure
+    assert_output --partial 'spec.signalFingerprint'
+    # a dry run stores nothing
+    run k -n kubernaut-system get rr rr-t2400-schema
+    assert_failure
+}
+
+@test "every manifest passes kubectl apply --dry-run=server" {
+    local out=$GW_TMP/kustomized.yaml f kinds
+    k kustomize "$KDIR" >"$out"
+    # the base holds what kustomization.yaml says it does
+    kinds=$(yq_get "$out" '" ".join(sorted(d["kind"] + "/" + d["metadata"]["name"] for d in docs))')
+    assert_equal "$kinds" "$(echo ClusterRole/alertgw-namespaces ClusterRoleBinding/alertgw-namespaces \
+        ConfigMap/alertgw-config ConfigMap/alertgw-lighttpd \
+        CustomResourceDefinition/remediationrequests.kubernaut.ai Deployment/alertgw \
+        Namespace/kubernaut-system PodDisruptionBudget/alertgw Role/alertgw \
+        Role/alertgw-environment-overrides RoleBinding/alertgw \
+        RoleBinding/alertgw-environment-overrides Service/alertgw ServiceAccount/alertgw)"
+    run k apply --dry-run=server -f "$out"
+    assert_success
+    assert_line 'deployment.apps/alertgw created (server dry run)'
+    assert_line 'poddisruptionbudget.policy/alertgw created (server dry run)'
+    assert_line 'service/alertgw created (server dry run)'
+    assert_line 'configmap/alertgw-config created (server dry run)'
+    assert_line 'role.rbac.authorization.k8s.io/alertgw created (server dry run)'
+    refute_output --partial error
+    # the image name and tag come from kustomization.yaml
+    assert_equal "$(yq_get "$out" 'next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]')" alertgw:0.1.0
+    for f in rbac-owners.yaml rbac-tokenreview.yaml networkpolicy.yaml secret.example.yaml; do
+        run k apply --dry-run=server -f "$KDIR/$f"
+        assert_success
+        assert_output --partial 'created (server dry run)'
+    done
+    # nothing was stored
+    run k -n kubernaut-system get deployment alertgw
+    assert_failure
+    assert_output --partial NotFound
+}
+
+@test "broken copies of the manifests are refused by the apiserver" {
+    local bad=$GW_TMP/bad
+    mkdir -p "$bad"
+    # selector that does not match the template's labels (apps/v1 validation)
+    sed 's/^        app.kubernetes.io\/name: alertgw$/        app.kubernetes.io\/name: not-alertgw/' \
+        "$KDIR/deployment.yaml" >"$bad/deployment.yaml"
+    run cmp -s "$KDIR/deployment.yaml" "$bad/deployment.yaml"
+    assert_failure   # the copy differs
+    run k apply --dry-run=server --validate=false -f "$bad/deployment.yaml"
+    assert_failure
+    assert_output --partial 'selector'
+    # a wrong field name: the client-side check against the apiserver's
+    # own OpenAPI document refuses it
+    sed 's/^  replicas: 2$/  replicaz: 2/' "$KDIR/deployment.yaml" >"$bad/deployment.yaml"
+    run cmp -s "$KDIR/deployment.yaml" "$bad/deployment.yaml"
+    assert_failure   # the copy differs
+    run k apply --dry-run=server -f "$bad/deployment.yaml"
+    assert_failure
+    assert_output --partial 'replicaz'
+    # a wrong value, past the client-side check: the server refuses it
+    sed 's/minAvailable: 1/minAvailable: "one"/' "$KDIR/pdb.yaml" >"$bad/pdb.yaml"
+    run cmp -s "$KDIR/pdb.yaml" "$bad/pdb.yaml"
+    assert_failure   # the copy differs
+    run k apply --dry-run=server --validate=false -f "$bad/pdb.yaml"
+    assert_failure
+    assert_output --partial 'minAvailable'
+    # a ClusterRoleBinding to a ServiceAccount must name its namespace
+    sed '/^    namespace: kubernaut-system$/d' "$KDIR/rbac-environment.yaml" >"$bad/rbac.yaml"
+    run cmp -s "$KDIR/rbac-environment.yaml" "$bad/rbac.yaml"
+    assert_failure   # the copy differs
+    run k apply --dry-run=server --validate=false -f "$bad/rbac.yaml"
+    assert_failure
+    assert_output --partial 'namespace'
+}
+
+# can NS VERB RESOURCE [ARGS...]: kubectl auth can-i as the ServiceAccount
+# alertgw of namespace NS (impersonated by admin); prints yes or no.
+can() {
+    local ns=$1; shift
+    k auth can-i --as="system:serviceaccount:$ns:alertgw" "$@" 2>/dev/null || true
+}
+
+@test "RBAC per feature: least privilege for the ServiceAccount" {
+    local ns=$SCRATCH_NS f dir=$GW_TMP/rbac
+    mkdir -p "$dir"
+    # The manifests as they are, moved to a scratch namespace whose
+    # ServiceAccount nothing else grants anything (deploy/rbac.yaml, used
+    # by the other suites, binds kubernaut-system's alertgw more widely).
+    k create namespace "$ns" --dry-run=client -o yaml | k apply -f - >/dev/null
+    for f in serviceaccount rbac-base rbac-environment rbac-owners rbac-tokenreview; do
+        sed -e "s/kubernaut-system/$ns/g" \
+            -e "s/name: alertgw-\(namespaces\|owners\|tokenreview\|signal-sender\)$/name: alertgw-\1-$ns/" \
+            "$KDIR/$f.yaml" >"$dir/$f.yaml"
+    done
+    run k apply -f "$dir/serviceaccount.yaml" -f "$dir/rbac-base.yaml" -f "$dir/rbac-environment.yaml"
+    assert_success
+    # RBAC reaches the authorizer's cache within a moment
+    gw_wait_for 10 _can_is "$ns" yes create remediationrequests.kubernaut.ai -n "$ns" ||
+        fail "the base Role did not take effect"
+
+    # base: the requests and their status in the target namespace
+    assert_equal "$(can "$ns" create remediationrequests.kubernaut.ai -n "$ns")" yes
+    assert_equal "$(can "$ns" get remediationrequests.kubernaut.ai -n "$ns")" yes
+    assert_equal "$(can "$ns" list remediationrequests.kubernaut.ai -n "$ns")" yes
+    assert_equal "$(can "$ns" patch remediationrequests.kubernaut.ai -n "$ns")" yes
+    assert_equal "$(can "$ns" patch remediationrequests.kubernaut.ai --subresource=status -n "$ns")" yes
+    assert_equal "$(can "$ns" delete remediationrequests.kubernaut.ai -n "$ns")" no
+    assert_equal "$(can "$ns" update remediationrequests.kubernaut.ai -n "$ns")" no
+    assert_equal "$(can "$ns" watch remediationrequests.kubernaut.ai -n "$ns")" no
+    assert_equal "$(can "$ns" update remediationrequests.kubernaut.ai --subresource=status -n "$ns")" no
+    # ... and nowhere else
+    assert_equal "$(can "$ns" create remediationrequests.kubernaut.ai -n default)" no
+    # environment: namespace labels by name, the one override ConfigMap
+    assert_equal "$(can "$ns" get namespaces)" yes
+    assert_equal "$(can "$ns" list namespaces)" no
+    assert_equal "$(can "$ns" get configmaps/kubernaut-environment-overrides -n "$ns")" yes
+    assert_equal "$(can "$ns" get configmaps/other -n "$ns")" no
+    assert_equal "$(can "$ns" list configmaps -n "$ns")" no
+    # never secrets, never pods
+    assert_equal "$(can "$ns" get secrets -n "$ns")" no
+    assert_equal "$(can "$ns" list secrets --all-namespaces)" no
+    assert_equal "$(can "$ns" create pods -n "$ns")" no
+    # owners and tokenreview are off until their files are applied
+    assert_equal "$(can "$ns" get pods -n default)" no
+    assert_equal "$(can "$ns" create tokenreviews.authentication.k8s.io)" no
+
+    run k apply -f "$dir/rbac-owners.yaml" -f "$dir/rbac-tokenreview.yaml"
+    assert_success
+    gw_wait_for 10 _can_is "$ns" yes get pods -n default || fail "rbac-owners.yaml did not take effect"
+    local r
+    for r in pods nodes replicasets.apps deployments.apps statefulsets.apps daemonsets.apps \
+             jobs.batch cronjobs.batch; do
+        assert_equal "$r: $(can "$ns" get "$r" -n default)" "$r: yes"
+        assert_equal "$r list: $(can "$ns" list "$r" -n default)" "$r list: no"
+    done
+    assert_equal "$(can "$ns" create tokenreviews.authentication.k8s.io)" yes
+    assert_equal "$(can "$ns" create subjectaccessreviews.authorization.k8s.io)" yes
+    # still read-only, still no secrets
+    assert_equal "$(can "$ns" create pods -n default)" no
+    assert_equal "$(can "$ns" delete deployments.apps -n default)" no
+    assert_equal "$(can "$ns" get secrets -n default)" no
+    assert_equal "$(can "$ns" delete remediationrequests.kubernaut.ai -n "$ns")" no
+
+    k delete -f "$dir/rbac-owners.yaml" -f "$dir/rbac-tokenreview.yaml" \
+        -f "$dir/rbac-environment.yaml" -f "$dir/rbac-base.yaml" >/dev/null
+    k delete namespace "$ns" --wait=false >/dev/null
+}
+_can_is() { local ns=$1 want=$2; shift 2; [[ $(can "$ns" "$@") == "$want" ]]; }
+
+@test "the ConfigMap's alertgw.yaml passes --check-config; a broken one does not" {
+    local cfg bin
+    cfg=$(extract_config)
+    bin=$(fcgi_bin)
+    grep -q '^redis:' "$cfg"
+    run "$bin" --check-config "$cfg"
+    assert_success
+    assert_output --partial 'configuration OK'
+    # the check can fail: an unknown key and a bad value
+    { cat "$cfg"; printf 'dedup:\n  ttll: 5m\n'; } >"$GW_TMP/bad-alertgw.yaml"
+    run "$bin" --check-config "$GW_TMP/bad-alertgw.yaml"
+    assert_failure
+    assert_output --partial 'ttll'
+    sed 's/^  prometheus: bearer$/  prometheus: bearr/' "$cfg" >"$GW_TMP/bad-alertgw.yaml"
+    run "$bin" --check-config "$GW_TMP/bad-alertgw.yaml"
+    assert_failure
+    assert_output --partial 'auth.prometheus'
+}
+
+@test "the ConfigMap's lighttpd parameters pass lighttpd -tt with the reference lighttpd.conf" {
+    local state=$GW_TMP/tt-state envs=()
+    mkdir -p "$state"
+    mapfile -t envs < <(cm_env alertgw-lighttpd)
+    (( ${#envs[@]} >= 5 ))
+    # the container's paths, with the state dir (an emptyDir there) and the
+    # worker binary (/usr/local/bin/alertgw-fcgi there) replaced
+    run env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "${envs[@]}" \
+        ALERTGW_STATE_DIR="$state" ALERTGW_FCGI_BIN="$(fcgi_bin)" \
+        lighttpd -tt -f "$GW_ROOT/lighttpd.conf"
+    assert_success
+    run env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "${envs[@]}" \
+        ALERTGW_STATE_DIR="$state" ALERTGW_FCGI_BIN="$(fcgi_bin)" \
+        lighttpd -p -f "$GW_ROOT/lighttpd.conf"
+    assert_success
+    assert_output --regexp 'server.port += 8080'
+    assert_output --regexp 'server.bind += "0.0.0.0"'
+    # and a bad parameter stops it
+    run env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "${envs[@]}" ALERTGW_LISTEN_PORT=http \
+        ALERTGW_STATE_DIR="$state" ALERTGW_FCGI_BIN="$(fcgi_bin)" \
+        lighttpd -tt -f "$GW_ROOT/lighttpd.conf"
+    assert_failure
+}
+
+@test "amtool check-config accepts the receiver example and refuses a broken copy" {
+    run amtool check-config "$KDIR/alertmanager-receiver.yaml"
+    assert_success
+    assert_output --partial SUCCESS
+    assert_equal "$(yq_get "$KDIR/alertmanager-receiver.yaml" \
+        'docs[0]["receivers"][0]["webhook_configs"][0]["http_config"]["bearer_token_file"]')" \
+        /etc/alertmanager/secrets/alertgw-sender/token
+    sed 's/send_resolved: true/send_resolved: maybe/' "$KDIR/alertmanager-receiver.yaml" \
+        >"$GW_TMP/bad-am.yaml"
+    run amtool check-config "$GW_TMP/bad-am.yaml"
+    assert_failure
+}
+
+# start_container: alertgw-container.sh (the image's entry point) with the
+# ConfigMap's lighttpd parameters and alertgw.yaml; replaced: the listening
+# address (loopback, a free port), the state dir, the binary and
+# lighttpd.conf paths, Redis (the test's, no AUTH), the kubeconfig (the
+# test apiserver's; in the pod it is the ServiceAccount), and the secret
+# files (the test's).
+start_container() {
+    local dir=$GW_TMP/container port envs=() attempt
+    mkdir -p "$dir/state" "$dir/secrets"
+    extract_config >/dev/null
+    cp "$GW_TMP/alertgw.yaml" "$dir/alertgw.yaml"
+    mapfile -t envs < <(cm_env alertgw-lighttpd)
+    for attempt in 1 2 3; do
+        port=$(gw_free_port) || return 1
+        env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$GW_TMP" TZ=UTC "${envs[@]}" \
+            ALERTGW_LISTEN_ADDR=127.0.0.1 ALERTGW_LISTEN_PORT="$port" \
+            ALERTGW_STATE_DIR="$dir/state" ALERTGW_FCGI_BIN="$(fcgi_bin)" \
+            ALERTGW_LIGHTTPD_CONF="$GW_ROOT/lighttpd.conf" \
+            ALERTGW_CONFIG="$dir/alertgw.yaml" \
+            ALERTGW_REDIS_ADDR="unix:$GW_TMP/redis/redis.sock" ALERTGW_REDIS_PASSWORD_FILE= \
+            ALERTGW_KUBERNETES_KUBECONFIG="$KUBECONFIG_GATEWAY" \
+            ALERTGW_AUTH_BEARER_TOKENS_FILE="$dir/secrets/bearer-tokens" \
+            ALERTGW_GRAFANA_SECRET_FILES="$dir/secrets/grafana-hmac" \
+            ${ASAN_OPTIONS:+"ASAN_OPTIONS=$ASAN_OPTIONS"} \
+            "$KDIR/alertgw-container.sh" >>"$dir/stdout.log" 2>>"$dir/stderr.log" 3>&- &
+        echo $! >"$dir/pid"
+        export GW_URL=http://127.0.0.1:$port
+        gw_wait_for 15 _container_up && alive "$(<"$dir/pid")" && return 0
+        gw_kill_pid "$(<"$dir/pid")" 10
+    done
+    tail -n 20 "$dir/stderr.log" >&2
+    return 1
+}
+_container_up() {
+    alive "$(<"$GW_TMP/container/pid")" || return 0
+    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$GW_URL/healthz") == 200 ]]
+}
+
+@test "the container entry point serves the ConfigMap's config; the receiver and contact point examples authenticate" {
+    local dir=$GW_TMP/container token secret
+    mkdir -p "$dir/secrets"
+    token=$(openssl rand -hex 32)
+    secret=$(openssl rand -hex 24)
+    printf '%s\n' "$token" >"$dir/token"
+    printf '%s\n' "$(printf %s "$token" | sha256sum | cut -d' ' -f1)" >"$dir/secrets/bearer-tokens"
+    printf '%s\n' "$secret" >"$dir/secrets/grafana-hmac"
+    start_container || fail "the container entry point did not start"
+    gw_request GET /readyz
+    assert_status 200
+
+    # lighttpd's access log is the entry point's stdout
+    gw_wait_for 5 grep -q '"GET /readyz HTTP/1.1" 200' "$dir/stdout.log" ||
+        fail "no access log line on stdout: $(tail -n 3 "$dir/stdout.log")"
+
+    # Alertmanager's bearer token: refused without, accepted with
+    local d fp body
+    d=$(gw_uniq kube-am)
+    fp=$(fp_of "prod:Deployment:$d")
+    body=$(am_body KubeAmToken deployment="$d" namespace=prod severity=critical)
+    gw_post_alert "$body"
+    assert_status 401
+    gw_post_alert "$body" -H "Authorization: Bearer $token"
+    assert_status 201
+    assert_equal "$(kube_rr_count "$fp")" 1
+
+    # Grafana, as the contact point example configures it: the header names
+    # are read from grafana-contact-point.yaml
+    local sig_h ts_h ts g
+    sig_h=$(yq_get "$KDIR/grafana-contact-point.yaml" \
+        'docs[0]["contactPoints"][0]["receivers"][0]["settings"]["hmacConfig"]["header"]')
+    ts_h=$(yq_get "$KDIR/grafana-contact-point.yaml" \
+        'docs[0]["contactPoints"][0]["receivers"][0]["settings"]["hmacConfig"]["timestampHeader"]')
+    assert_equal "$(yq_get "$KDIR/grafana-contact-point.yaml" \
+        'docs[0]["contactPoints"][0]["receivers"][0]["settings"]["url"]')" \
+        http://alertgw.kubernaut-system.svc/api/v1/signals/grafana
+    d=$(gw_uniq kube-graf)
+    fp=$(fp_of "prod:Deployment:$d")
+    g=$(jq -cn --arg d "$d" --arg s "$(gw_now -60)" '
+        {receiver: "alertgw", status: "firing", orgId: 1, version: "1", state: "alerting",
+         groupKey: "{}:{alertname=\"KubeGrafana\"}", truncatedAlerts: 0, title: "[FIRING:1]",
+         message: "m", groupLabels: {alertname: "KubeGrafana"}, commonLabels: {}, commonAnnotations: {},
+         externalURL: "http://grafana.test/",
+         alerts: [{status: "firing", labels: {alertname: "KubeGrafana", deployment: $d,
+                   namespace: "prod", severity: "warning"}, annotations: {},
+                   startsAt: $s, endsAt: "0001-01-01T00:00:00Z", generatorURL: "", fingerprint: "01",
+                   silenceURL: "", dashboardURL: "", panelURL: "", values: {}}]}')
+    printf '%s' "$g" >"$GW_TMP/grafana.json"
+    ts=$(date +%s)
+    # a body-only signature is not what this config accepts (timestamp signed)
+    gw_post /api/v1/signals/grafana "@$GW_TMP/grafana.json" \
+        -H "$sig_h: $(printf '%s' "$g" | openssl dgst -sha256 -hmac "$secret" -r | cut -d' ' -f1)"
+    assert_status 401
+    # Grafana's: hex HMAC-SHA256 over "<timestamp>:<body>", the timestamp in its header
+    gw_post /api/v1/signals/grafana "@$GW_TMP/grafana.json" -H "$ts_h: $ts" \
+        -H "$sig_h: $(printf '%s:%s' "$ts" "$g" | openssl dgst -sha256 -hmac "$secret" -r | cut -d' ' -f1)"
+    assert_status 201
+    assert_equal "$(kube_rr_count "$fp")" 1
+
+    # the real Alertmanager with the receiver example: url and token file replaced
+    local am=$GW_TMP/am port
+    mkdir -p "$am/data"
+    python3 - "$KDIR/alertmanager-receiver.yaml" "$am/alertmanager.yml" "$GW_URL" "$dir/token" <<'EOF'
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+c["route"].update(group_wait="1s", group_interval="2s", repeat_interval="1h")
+w = c["receivers"][0]["webhook_configs"][0]
+assert w["url"].endswith("/api/v1/signals/prometheus")
+w["url"] = sys.argv[3] + "/api/v1/signals/prometheus"
+w["http_config"]["bearer_token_file"] = sys.argv[4]
+yaml.safe_dump(c, open(sys.argv[2], "w"))
+EOF
+    run amtool check-config "$am/alertmanager.yml"
+    assert_success
+    port=$(gw_free_port)
+    prometheus-alertmanager --config.file="$am/alertmanager.yml" --storage.path="$am/data" \
+        --web.listen-address="127.0.0.1:$port" --cluster.listen-address= \
+        >>"$am/alertmanager.log" 2>&1 3>&- &
+    echo $! >"$am/pid"
+    AM_URL=http://127.0.0.1:$port
+    gw_wait_for 20 _am_ready || fail "alertmanager not ready: $(tail -n 5 "$am/alertmanager.log")"
+    d=$(gw_uniq kube-amreal)
+    fp=$(fp_of "prod:Deployment:$d")
+    body=$(jq -cn --arg d "$d" --arg s "$(gw_now -60)" --arg e "$(gw_now 300)" '
+        [{labels: {alertname: "KubeAmReal", deployment: $d, namespace: "prod", severity: "critical"},
+          annotations: {summary: "t2400"}, startsAt: $s, endsAt: $e}]')
+    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' \
+        --data-binary "$body" "$AM_URL/api/v2/alerts") == 200 ]]
+    gw_wait_for 30 _rr_count_is "$fp" 1 ||
+        fail "Alertmanager's webhook made no request: $(tail -n 5 "$am/alertmanager.log")"
+    gw_kill_pid "$(<"$am/pid")" 10
+    rm -f "$am/pid"
+    # every refusal above was the token's or the signature's, none the config's
+    run grep -c 'security_event' "$dir/stderr.log"
+    assert_output 2
+}
+_am_ready() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$AM_URL/-/ready") == 200 ]]; }
+_rr_count_is() { [[ $(kube_rr_count "$1" 2>/dev/null) == "$2" ]]; }
+
+@test "SIGTERM to the entry point is lighttpd's graceful stop: it and every worker exit" {
+    local dir=$GW_TMP/container pid lpid workers w
+    [[ -f $dir/pid ]] || start_container || fail "the container entry point did not start"
+    pid=$(<"$dir/pid")
+    lpid=$(<"$dir/state/lighttpd.pid")
+    workers=$(gw_worker_pids "$lpid")
+    [[ -n $workers ]]
+    kill -TERM "$pid"
+    gw_wait_for 15 _gw_pid_gone "$pid" || fail "the entry point did not exit within 15 s"
+    wait "$pid" 2>/dev/null || true
+    alive "$lpid" && fail "lighttpd $lpid still runs"
+    for w in $workers; do
+        gw_wait_for 5 _gw_pid_gone "$w" || fail "worker $w outlived lighttpd"
+    done
+    rm -f "$dir/pid"
+    # graceful, not immediate: lighttpd logged the graceful shutdown
+    grep -qi 'graceful' "$dir/stderr.log" || fail "no graceful-shutdown line: $(tail -n 5 "$dir/stderr.log")"
+}
