@@ -20,16 +20,18 @@
 # duplicate path as a percentage of the ceiling.  Absolute numbers move with
 # machine load; the ratio is the figure that counts (spec section 7).
 #
-# Knobs: BENCH_DURATION (s per case, 10), BENCH_WORKERS (4),
-# BENCH_CONNECTIONS ("32 128"), BENCH_THREADS (2), GW_KUBE_ENV (reuse a
-# running kube-local instance).  Needs: wrk, lighttpd, redis-server, a built
+# Knobs: BENCH_DURATION (s per case, 10), BENCH_WORKERS (worker counts to
+# run, "4"; "1 2 4 8" for the scaling table), BENCH_CONNECTIONS ("32 128"),
+# BENCH_THREADS (2), BENCH_PERF=1 (perf record -a during the first
+# duplicate case; prints where the CPU went by process, library and
+# function; needs perf), GW_KUBE_ENV (reuse a running kube-local instance).  Needs: wrk, lighttpd, redis-server, a built
 # tree (make) and a built apiserver (deploy/kube-local.sh build).
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 DURATION=${BENCH_DURATION:-10}
-WORKERS=${BENCH_WORKERS:-4}
+WORKER_COUNTS=${BENCH_WORKERS:-4}
 CONNECTIONS=${BENCH_CONNECTIONS:-32 128}
 THREADS=${BENCH_THREADS:-2}
 (( DURATION > 0 && DURATION <= 600 )) || { echo "BENCH_DURATION must be 1..600" >&2; exit 2; }
@@ -51,7 +53,7 @@ exec 3>&2
 # shellcheck source=../shell-tests/helpers.bash
 source "$ROOT/shell-tests/helpers.bash"
 GW_TMP=$(mktemp -d /tmp/alertgw-bench.XXXXXX)
-export GW_TMP GW_WORKERS=$WORKERS GW_FCGI_BIN
+export GW_TMP GW_FCGI_BIN
 cleanup() { gw_teardown_stack; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -93,18 +95,27 @@ cpu_groups() {
 }
 
 declare -A RESULT CPU
-run_wrk() { # name conns mode body
-    local name=$1 conns=$2 mode=$3 body=$4 out before after
+PERF_DONE=
+run_wrk() { # name conns mode body   (GW_WORKERS: the current worker count)
+    local name=$1 conns=$2 mode=$3 body=$4 out before after perf_pid=
+    local key=$GW_WORKERS/$name/$conns
+    if [[ ${BENCH_PERF:-0} == 1 && $name == duplicate && -z $PERF_DONE ]]; then
+        perf record -a -F 999 -o "$GW_TMP/perf.data" -- sleep "$DURATION" \
+            >"$GW_TMP/perf.log" 2>&1 &
+        perf_pid=$!
+        PERF_DONE=$key
+    fi
     before=$(cpu_groups)
     out=$(cd "$GW_TMP" && BENCH_MODE=$mode BENCH_BODY=$body \
         timeout $(( DURATION + 30 )) wrk -t "$THREADS" -c "$conns" -d "${DURATION}s" \
         --timeout 5s -s "$BENCH_DIR/wrk-report.lua" "$GW_URL/api/v1/signals/prometheus" 2>&1)
     after=$(cpu_groups)
+    [[ -n $perf_pid ]] && wait "$perf_pid"
     local line
     line=$(grep '^RESULT' <<<"$out" || true)
     [[ -n $line ]] || { echo "bench: wrk failed for $name:" >&2; echo "$out" >&2; exit 1; }
-    RESULT[$name/$conns]="$line rss_mb=$(rss)"
-    CPU[$name/$conns]=$(awk -v b="$before" -v a="$after" -v hz="$(getconf CLK_TCK)" \
+    RESULT[$key]="$line rss_mb=$(rss)"
+    CPU[$key]=$(awk -v b="$before" -v a="$after" -v hz="$(getconf CLK_TCK)" \
         -v secs="$DURATION" -v cores="$(nproc)" 'BEGIN {
             n = split(b, x, " "); split(a, y, " ")
             for (i = 1; i <= n; i++) printf "%5.1f%% ", 100 * (y[i] - x[i]) / hz / secs / cores
@@ -112,43 +123,65 @@ run_wrk() { # name conns mode body
 }
 field() { sed -n "s/.*$2=\([^ ]*\).*/\1/p" <<<"${RESULT[$1]}"; }
 
-# (a) the ceiling
-GW_FCGI_BIN=$TRIVIAL_BIN gw_start_lighttpd
-for c in $CONNECTIONS; do run_wrk ceiling "$c" fixed fixed.json; done
-gw_stop_lighttpd
+created=0
+for GW_WORKERS in $WORKER_COUNTS; do
+    export GW_WORKERS
+    # (a) the ceiling
+    GW_FCGI_BIN=$TRIVIAL_BIN gw_start_lighttpd
+    for c in $CONNECTIONS; do run_wrk ceiling "$c" fixed fixed.json; done
+    gw_stop_lighttpd
 
-# (b) and (c): alertgw with production settings (status sync every 5 s)
-gw_start_lighttpd ALERTGW_DEDUP_STATUS_SYNC_INTERVAL=5s
-code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
-    --data-binary @"$GW_TMP/fixed.json" "$GW_URL/api/v1/signals/prometheus")
-[[ $code == 201 || $code == 202 ]] || { echo "bench: priming alert answered $code" >&2; gw_dump_logs >&2; exit 1; }
-for c in $CONNECTIONS; do run_wrk duplicate "$c" fixed fixed.json; done
-first_conns=${CONNECTIONS%% *}
-run_wrk new-alert "$first_conns" unique template.json
-run_wrk storm "$first_conns" unique storm.json
+    # (b)-(d): alertgw with production settings (status sync every 5 s)
+    gw_start_lighttpd ALERTGW_DEDUP_STATUS_SYNC_INTERVAL=5s
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+        --data-binary @"$GW_TMP/fixed.json" "$GW_URL/api/v1/signals/prometheus")
+    [[ $code == 201 || $code == 202 ]] || { echo "bench: priming alert answered $code" >&2; gw_dump_logs >&2; exit 1; }
+    for c in $CONNECTIONS; do run_wrk duplicate "$c" fixed fixed.json; done
+    first_conns=${CONNECTIONS%% *}
+    run_wrk new-alert "$first_conns" unique template.json
+    run_wrk storm "$first_conns" unique storm.json
+    gw_stop_lighttpd
+done
 created=$(curl -s --cacert "$KUBE_CA_FILE" -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" \
     "$KUBE_API_URL/$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests?labelSelector=app.kubernetes.io/managed-by=alertgw" \
     | jq '.items | length')
-gw_stop_lighttpd
 
-printf '\nalertgw bench: %s workers, %ss per case, wrk %s threads, loopback, %s cores, %s\n' \
-    "$WORKERS" "$DURATION" "$THREADS" "$(nproc)" "$(date -u +%Y-%m-%dT%H:%MZ)"
-printf '%-11s %5s %10s %9s %9s %8s %8s %12s %11s\n' case conns 'req/s' 'p50 ms' 'p99 ms' non2xx errors 'max RSS MB' '% ceiling'
-for key in $(printf '%s\n' "${!RESULT[@]}" | sort -t/ -k1,1 -k2,2n); do
-    name=${key%/*} conns=${key#*/}
+printf '\nalertgw bench: workers %s, %ss per case, wrk %s threads, loopback, %s cores, %s\n' \
+    "$WORKER_COUNTS" "$DURATION" "$THREADS" "$(nproc)" "$(date -u +%Y-%m-%dT%H:%MZ)"
+printf '%7s %-11s %5s %10s %9s %9s %8s %8s %12s %11s\n' workers case conns 'req/s' 'p50 ms' 'p99 ms' non2xx errors 'max RSS MB' '% ceiling'
+keys() { printf '%s\n' "$@" | sort -t/ -k1,1n -k2,2 -k3,3n; }
+for key in $(keys "${!RESULT[@]}"); do
+    IFS=/ read -r w name conns <<<"$key"
     ratio=-
-    if [[ -n ${RESULT[ceiling/$conns]:-} ]]; then
-        ratio=$(awk -v a="$(field "$key" rps)" -v b="$(field "ceiling/$conns" rps)" \
+    if [[ -n ${RESULT[$w/ceiling/$conns]:-} ]]; then
+        ratio=$(awk -v a="$(field "$key" rps)" -v b="$(field "$w/ceiling/$conns" rps)" \
             'BEGIN { printf "%.1f%%", (b > 0 ? 100 * a / b : 0) }')
     fi
-    printf '%-11s %5s %10s %9s %9s %8s %8s %12s %11s\n' "$name" "$conns" "$(field "$key" rps)" \
+    printf '%7s %-11s %5s %10s %9s %9s %8s %8s %12s %11s\n' "$w" "$name" "$conns" "$(field "$key" rps)" \
         "$(field "$key" p50_ms)" "$(field "$key" p99_ms)" "$(field "$key" non2xx)" \
         "$(field "$key" errors)" "$(field "$key" rss_mb)" "$ratio"
 done
 printf 'RemediationRequests in the apiserver after the run: %s\n' "$created"
 printf '\nCPU during each case, %% of all %s cores:\n' "$(nproc)"
-printf '%-11s %5s %9s %9s %9s %15s\n' case conns lighttpd workers redis 'apiserver+etcd'
-for key in $(printf '%s\n' "${!CPU[@]}" | sort -t/ -k1,1 -k2,2n); do
-    read -r l w r k <<<"${CPU[$key]}"
-    printf '%-11s %5s %9s %9s %9s %15s\n' "${key%/*}" "${key#*/}" "$l" "$w" "$r" "$k"
+printf '%7s %-11s %5s %9s %9s %9s %15s\n' workers case conns lighttpd workers redis 'apiserver+etcd'
+for key in $(keys "${!CPU[@]}"); do
+    IFS=/ read -r w name conns <<<"$key"
+    read -r l wk r k <<<"${CPU[$key]}"
+    printf '%7s %-11s %5s %9s %9s %9s %15s\n' "$w" "$name" "$conns" "$l" "$wk" "$r" "$k"
 done
+
+# Where the CPU went during the profiled duplicate case (BENCH_PERF=1).
+if [[ -n $PERF_DONE && -s $GW_TMP/perf.data ]]; then
+    printf '\nperf profile of %s (all CPUs, %ss): share of samples by process\n' "$PERF_DONE" "$DURATION"
+    perf report -i "$GW_TMP/perf.data" --no-children --sort comm --stdio 2>/dev/null |
+        awk '/^ *[0-9.]+%/ { print "  " $0 }' | head -n 12
+    printf '\nby process and library (top 25):\n'
+    perf report -i "$GW_TMP/perf.data" --no-children --sort comm,dso --stdio 2>/dev/null |
+        awk '/^ *[0-9.]+%/ { print "  " $0 }' | head -n 25
+    printf '\nalertgw-fcgi by function (top 30, %% of all samples):\n'
+    perf report -i "$GW_TMP/perf.data" --no-children --comms alertgw-fcgi --sort dso,sym --stdio 2>/dev/null |
+        awk '/^ *[0-9.]+%/ { print "  " $0 }' | head -n 30
+    printf '\nredis-server by function (top 15):\n'
+    perf report -i "$GW_TMP/perf.data" --no-children --comms redis-server --sort dso,sym --stdio 2>/dev/null |
+        awk '/^ *[0-9.]+%/ { print "  " $0 }' | head -n 15
+fi
