@@ -39,6 +39,7 @@ setup_file() {
 
 teardown_file() {
     _stop_spawn_fcgi
+    _stop_pool
     gw_teardown_stack
 }
 
@@ -268,6 +269,19 @@ _n_workers() { [[ $(gw_worker_pids "$1" | wc -w) == "$2" ]]; }
     assert_equal "$(kube_rr_count "$fp")" 1
 }
 
+@test "spawn-fcgi mode: the first webhook of docs/install.md is accepted" {
+    local body
+    GW_URL=$(<"$GW_TMP/url")
+    body=$(sed -n "/^cat >\/tmp\/alert.json <<'EOF'\$/,/^EOF\$/p" "$GW_ROOT/docs/install.md" | sed '1d;$d')
+    jq -e . >/dev/null <<<"$body" || fail "docs/install.md: the example webhook is not JSON: $body"
+    gw_post_alert "$body"
+    # 202 when a borrowed apiserver (GW_KUBE_ENV) has seen it before
+    [[ $HTTP_STATUS == 201 || ( -n ${GW_KUBE_ENV:-} && $HTTP_STATUS == 202 ) ]] ||
+        fail "expected 201, got $HTTP_STATUS: $HTTP_BODY"
+    gw_post_alert "$body"
+    assert_status 202
+}
+
 @test "spawn-fcgi mode: SIGHUP to the workers (the unit's reload) keeps the gateway serving" {
     local mw w name
     GW_URL=$(<"$GW_TMP/url")
@@ -296,6 +310,69 @@ _n_workers() { [[ $(gw_worker_pids "$1" | wc -w) == "$2" ]]; }
     # no worker: lighttpd-errors.lua (from pkgdatadir) answers
     gw_post_alert "$(am_body PkgDown deployment=x namespace=prod)"
     assert_503_retry_after
+}
+
+## --- the lighttpd-managed pool (alertgw.service), for real -------------------
+
+# _pool_env: the unit's Environment= lines, then the test's paths on top.
+_pool_env() {
+    sed -n 's/^Environment=//p' "$DEST$(unit_dir)/alertgw.service" | dest_paths /dev/stdin |
+        sed "s|^ALERTGW_CONFIG=/etc/|ALERTGW_CONFIG=$DEST/etc/|"
+    printf '%s\n' "ALERTGW_STATE_DIR=$GW_TMP/pool" "ALERTGW_METRICS_PATH=$GW_TMP/pool/metrics.shm" \
+        ALERTGW_LISTEN_ADDR=127.0.0.1 "ALERTGW_LISTEN_PORT=$1" \
+        ALERTGW_WORKERS=2 "ALERTGW_REDIS_ADDR=unix:$GW_TMP/redis/redis.sock" \
+        "ALERTGW_KUBERNETES_KUBECONFIG=${KUBECONFIG_GATEWAY:-}" \
+        "ALERTGW_REMEDIATION_NAMESPACE=$GW_RR_NAMESPACE" ALERTGW_DEDUP_STATUS_SYNC_INTERVAL=0s
+}
+
+_stop_pool() {
+    local pidf=$GW_TMP/pool/pid pid w workers
+    [[ -f $pidf ]] || return 0
+    pid=$(<"$pidf")
+    workers=$(gw_worker_pids "$pid")
+    gw_kill_pid "$pid" 15
+    for w in $workers; do gw_kill_pid "$w" 5; done
+    rm -f "$pidf"
+}
+
+@test "lighttpd-managed pool: the unit's ExecStart and Environment serve; USR1 reload and SIGINT stop are graceful" {
+    local dir=$GW_TMP/pool port cmd argv env pid old new name body w
+    mkdir -p "$dir"
+    port=$(gw_free_port)
+    cmd=$(sed -n 's/^ExecStart=//p' "$DEST$(unit_dir)/alertgw.service" | dest_paths /dev/stdin)
+    [[ $cmd == "$(command -v lighttpd) -D -f $DEST/usr/share/alertgw/lighttpd.conf" ]] || fail "unexpected ExecStart: $cmd"
+    read -ra argv <<<"$cmd"
+    mapfile -t env < <(_pool_env "$port")
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin TZ=UTC "${env[@]}" "${argv[@]}" >"$dir/stderr.log" 2>&1 3>&- &
+    pid=$!
+    echo "$pid" >"$dir/pid"
+    export GW_URL=http://127.0.0.1:$port
+    gw_wait_for 15 _healthz || { tail "$dir"/*.log; fail "$GW_URL/healthz did not answer 200"; }
+    gw_wait_for 10 _n_workers "$pid" 2 || fail "workers: $(gw_worker_pids "$pid")"
+    name=$(gw_uniq pkg-pool)
+    body=$(am_body PkgPool deployment="$name" namespace=prod severity=critical)
+    gw_post_alert "$body"
+    assert_status 201
+    [[ -s $dir/metrics.shm ]] || fail "the workers did not use ALERTGW_METRICS_PATH"
+
+    # ExecReload: kill -USR1 $MAINPID (graceful restart, new workers)
+    old=$(gw_worker_pids "$pid" | sort)
+    kill -USR1 "$pid"
+    _new_pool() { local n; n=$(gw_worker_pids "$pid" | sort); [[ $(wc -w <<<"$n") == 2 && -z $(comm -12 <(echo "$old") <(echo "$n")) ]]; }
+    gw_wait_for 15 _new_pool || fail "after USR1: workers $(gw_worker_pids "$pid"), before: $old"
+    alive "$pid" || fail "lighttpd exited on USR1"
+    gw_wait_for 10 _healthz || fail "no /healthz after the reload"
+    gw_post_alert "$body"
+    assert_status 202
+
+    # KillSignal=SIGINT: lighttpd and the workers go
+    new=$(gw_worker_pids "$pid")
+    kill -INT "$pid"
+    gw_wait_for 15 _gw_pid_gone "$pid" || fail "lighttpd still running 15 s after SIGINT"
+    for w in $new; do
+        gw_wait_for 10 _gw_pid_gone "$w" || fail "worker $w outlived lighttpd"
+    done
+    rm -f "$dir/pid"
 }
 
 @test "make distcheck passes" {
