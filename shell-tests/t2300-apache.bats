@@ -25,6 +25,9 @@ teardown_file() { gw_teardown_apache_stack; }
 teardown() {
     if [[ -z ${BATS_TEST_COMPLETED:-} ]]; then gw_dump_apache_logs; fi
     if [[ ! -f $GW_TMP/redis/pid ]]; then gw_start_redis; fi
+    if [[ -f $GW_TMP/good.yaml ]]; then
+        cp -p "$GW_TMP/good.yaml" "$GW_TMP/apache/worker/alertgw.yaml" && rm -f "$GW_TMP/good.yaml"
+    fi
     if [[ -n ${KUBE_API_URL:-} ]]; then
         _gw_source_env "$(<"$GW_TMP/kube-dir")/kube.env"
         kill -CONT "$APISERVER_PID" 2>/dev/null || true
@@ -326,6 +329,63 @@ _one_busy_worker() { [[ $(busy_worker | wc -l) == 1 ]]; }
     for w in $(gw_apache_worker_pids); do
         [[ " $before " != *" $w "* ]] || fail "worker $w survived SIGKILL"
     done
+}
+
+# Where Apache differs from lighttpd (lighttpd-errors.lua): with no worker
+# able to start, the ErrorDocument pass fails too and Apache sends its own
+# HTML page with the original 500 (docs/apache.md, "What differs").
+# Alertmanager resends on any 5xx, so nothing is lost: once the
+# configuration is repaired the resend creates the request.
+@test "apache: no worker can start: a 5xx (Apache's own page), nothing recorded; after the repair the resend is 201" {
+    local conf="$GW_TMP/apache/worker/alertgw.yaml" name fp body w i
+    name=$(gw_uniq crashloop)
+    fp=$(fp_of "prod:Deployment:$name")
+    body=$(am_body CrashLoop deployment="$name" namespace=prod severity=critical)
+    cp -p "$conf" "$GW_TMP/good.yaml"
+    printf 'auth:\n  prometheus: bogus\n' >>"$conf"
+    for w in $(gw_apache_worker_pids); do kill -KILL "$w"; done
+    for i in 1 2; do
+        gw_post_alert "$body"
+        [[ $HTTP_STATUS == 5?? ]] || fail "answered $HTTP_STATUS with no worker able to start: $HTTP_BODY"
+    done
+    grep -q 'alertgw-fcgi: configuration errors' "$(WORKER_LOG)" ||
+        fail "the workers' configuration error is not in $(WORKER_LOG)"
+    assert_equal "$(kube_rr_count "$fp")" 0
+
+    cp -p "$GW_TMP/good.yaml" "$conf" && rm -f "$GW_TMP/good.yaml"
+    for (( i = 0; i < 30; i++ )); do
+        gw_post_alert "$body"
+        [[ $HTTP_STATUS == 5?? ]] || break
+        sleep 1
+    done
+    assert_status 201
+    assert_equal "$(kube_rr_count "$fp")" 1
+}
+
+# apache2ctl graceful (SIGUSR1 to the parent, by PID): mod_fcgid's process
+# manager restarts and replaces the workers; the metrics file outlives them,
+# so the counters carry on.
+@test "apache: graceful restart replaces the workers and keeps serving; counters carry on" {
+    local top old w before name
+    top=$(<"$GW_TMP/apache/pid")
+    gw_request GET /healthz; assert_status 200
+    old=$(gw_apache_worker_pids | xargs)
+    [[ -n $old ]] || fail "no workers before the restart"
+    assert_equal "$(scrape)" 200
+    before=$(metric 'gateway_signals_received_total{source="prometheus",severity="critical"}')
+    kill -USR1 "$top"
+    for w in $old; do
+        gw_wait_for 20 _gw_pid_gone "$w" || fail "worker $w survived the graceful restart"
+    done
+    alive "$top" || fail "apache2 ($top) exited on a graceful restart"
+    name=$(gw_uniq graceful)
+    gw_wait_for 15 _gw_healthz_or_dead "$top" || fail "no /healthz 200 after the graceful restart"
+    gw_post_alert "$(am_body Graceful deployment="$name" namespace=prod severity=critical)"
+    assert_status 201
+    assert_equal "$(kube_rr_count "$(fp_of "prod:Deployment:$name")")" 1
+    assert_equal "$(scrape)" 200
+    assert_equal "$(metric 'gateway_signals_received_total{source="prometheus",severity="critical"}')" \
+        "$(( before + 1 ))"
 }
 
 # Last: Apache stops its workers with SIGTERM (they finish the request in
