@@ -156,6 +156,9 @@ _count_is() { [[ $(kube_rr_occurrences "$1") == "$2" ]]; }
     gw_request GET "$ROUTE"
     assert_problem 405 method-not-allowed "$ROUTE"
     assert_equal "$(gw_header Allow)" POST
+    # an error answer of the worker's: Cache-Control once, headers set
+    assert_equal "$(grep -ci '^cache-control:' <<<"$HTTP_HEADERS")" 1
+    assert_equal "$(gw_header X-Content-Type-Options)" nosniff
     gw_request DELETE "$ROUTE?x=1"
     assert_problem 405 method-not-allowed "$ROUTE"
     assert_equal "$(gw_header Allow)" POST
