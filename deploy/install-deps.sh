@@ -24,6 +24,7 @@ PACKAGES=(
     lighttpd-mod-openssl       # TLS (ALERTGW_TLS_CERT in lighttpd.conf)
     lighttpd-modules-lua       # mod_magnet: lighttpd-errors.lua, the rate limit (lighttpd-ratelimit.lua)
     stunnel4                   # TLS to Redis (hiredis 0.14 has none): docs/security.md, t2000
+    apache2 libapache2-mod-fcgid   # the Apache front (deploy/apache, docs/apache.md, t2300)
     # benchmark
     wrk
 )
@@ -55,4 +56,15 @@ fi
 rc=0
 apt-get install -y -q --no-install-recommends "${missing[@]}" || rc=$?
 (( had_policy )) || rm -f /usr/sbin/policy-rc.d
+# apache2's package enables its systemd units even where policy-rc.d kept
+# them from starting: a machine that boots with systemd would then serve
+# port 80.  The tests start their own apache2 (t2300); keep the system one
+# disabled and stopped - only when this run installed it (an apache2 that
+# was already there is the operator's).
+if [[ " ${missing[*]} " == *" apache2 "* ]] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable apache2.service apache-htcacheclean.service >/dev/null 2>&1 || true
+    if [[ -d /run/systemd/system ]]; then
+        systemctl stop apache2.service apache-htcacheclean.service >/dev/null 2>&1 || true
+    fi
+fi
 exit $rc

@@ -553,3 +553,208 @@ gw_teardown_test() {
         gw_dump_logs
     fi
 }
+
+## --- Apache httpd + mod_fcgid (t2300-apache) ---------------------------------
+#
+# The same stack with Apache in front instead of lighttpd: apache2 with
+# deploy/apache/alertgw-fcgid.conf on a free 127.0.0.1 port, in
+# $GW_TMP/apache.  Run as root, Apache's children and so the workers run as
+# www-data (Apache refuses to serve as root), so everything a worker needs
+# is made reachable for it: $GW_TMP gets o+x, the workers' own files
+# (config, a copy of the gateway kubeconfig and the CA, the metrics file)
+# live in $GW_TMP/apache/worker owned by www-data, and Redis is reached over
+# TCP (gw_start_redis tcp: the test socket is mode 700).  mod_fcgid hands
+# the workers only the FcgidInitialEnv variables, so the sanitizer options
+# are passed that way, with log_path moved to a directory www-data can
+# write; gw_stop_apache copies any report back to the original log_path
+# directory (deploy/test-all.sh counts the files there).
+
+# gw_setup_apache_stack [NAME=VALUE...]: redis (with TCP), kube, apache +
+# workers; the arguments are extra worker environment (FcgidInitialEnv).
+gw_setup_apache_stack() {
+    GW_TMP=$(mktemp -d "${TMPDIR:-/tmp}/alertgw-bats.XXXXXX")
+    export GW_TMP
+    gw_start_redis tcp || return 1
+    gw_start_kube || return 1
+    gw_start_apache "$@" || return 1
+}
+
+# gw_teardown_apache_stack: stops apache and its workers, then the rest.
+gw_teardown_apache_stack() {
+    [[ -n ${GW_TMP:-} && -d $GW_TMP ]] || return 0
+    gw_stop_apache
+    gw_teardown_stack
+}
+
+# gw_apache_user: the user Apache's children run as ("" when not root:
+# Apache then keeps the caller's identity).
+gw_apache_user() { (( EUID == 0 )) && echo www-data || true; }
+
+# _gw_san_opts OPTIONS DIR NAME: OPTIONS with log_path=... replaced by
+# DIR/NAME (unchanged when it has no log_path).
+_gw_san_opts() {
+    local o=$1 d=$2 n=$3
+    if [[ $o == *log_path=* ]]; then
+        sed -E "s#(^|:)log_path=[^:]*#\\1log_path=$d/$n#" <<<"$o"
+    else
+        printf '%s\n' "$o"
+    fi
+}
+
+# gw_start_apache [NAME=VALUE...]: writes $GW_TMP/apache/apache2.conf
+# (modules, pid file, logs, www-data, the Define parameters of
+# deploy/apache/alertgw-fcgid.conf, which it includes unchanged) and the
+# workers' YAML, starts apache2 -DFOREGROUND, waits (bounded) until
+# /healthz answers 200 and exports GW_URL.  GW_WORKERS sets the pool size.
+gw_start_apache() {
+    local dir="$GW_TMP/apache" bin=${GW_FCGI_BIN:-$GW_ROOT/fcgi/alertgw-fcgi}
+    local user port attempt pid a mods=/usr/lib/apache2/modules
+    user=$(gw_apache_user)
+    if [[ ! -x $bin ]]; then
+        echo "gw_start_apache: worker binary $bin not built" >&2
+        return 1
+    fi
+    command -v apache2 >/dev/null && [[ -f $mods/mod_fcgid.so ]] || {
+        echo "gw_start_apache: apt-get install apache2 libapache2-mod-fcgid" >&2
+        return 1
+    }
+    [[ -s $GW_TMP/redis/port ]] || { echo "gw_start_apache: redis needs TCP (gw_start_redis tcp)" >&2; return 1; }
+    mkdir -p "$dir/run" "$dir/logs" "$dir/worker/state" "$dir/worker/san"
+    chmod o+x "$GW_TMP"
+    # the gateway's kubeconfig, with the CA next to it (the originals are
+    # private to root)
+    cp "$KUBE_CA_FILE" "$dir/worker/ca.crt"
+    sed "s#^\\( *certificate-authority:\\).*#\\1 $dir/worker/ca.crt#" \
+        "$KUBECONFIG_GATEWAY" >"$dir/worker/kubeconfig"
+    cat >"$dir/worker/alertgw.yaml" <<YAML
+redis:
+  addr: 127.0.0.1:$(<"$GW_TMP/redis/port")
+kubernetes:
+  kubeconfig: $dir/worker/kubeconfig
+remediation:
+  namespace: $GW_RR_NAMESPACE
+dedup:
+  ttl: 5m
+  status_sync_interval: 0s
+log:
+  level: info
+YAML
+    chmod 700 "$dir/worker"
+    chmod 600 "$dir/worker/kubeconfig"
+    [[ -n $user ]] && chown -R "$user:" "$dir/worker"
+    # extra worker environment: the sanitizer options and the arguments
+    local env_lines=""
+    if [[ -n ${ASAN_OPTIONS:-} ]]; then
+        env_lines+="FcgidInitialEnv ASAN_OPTIONS \"$(_gw_san_opts "$ASAN_OPTIONS" "$dir/worker/san" asan)\""$'\n'
+    fi
+    if [[ -n ${UBSAN_OPTIONS:-} ]]; then
+        env_lines+="FcgidInitialEnv UBSAN_OPTIONS \"$(_gw_san_opts "$UBSAN_OPTIONS" "$dir/worker/san" ubsan)\""$'\n'
+    fi
+    for a in "$@"; do
+        env_lines+="FcgidInitialEnv ${a%%=*} \"${a#*=}\""$'\n'
+    done
+    for attempt in 1 2 3; do
+        port=$(gw_free_port) || return 1
+        cat >"$dir/apache2.conf" <<CONF
+# written by shell-tests/helpers.bash gw_start_apache
+ServerRoot $dir
+DefaultRuntimeDir $dir/run
+PidFile $dir/run/apache2.pid
+Mutex file:$dir/run default
+LoadModule mpm_event_module $mods/mod_mpm_event.so
+LoadModule authz_core_module $mods/mod_authz_core.so
+LoadModule headers_module $mods/mod_headers.so
+LoadModule rewrite_module $mods/mod_rewrite.so
+LoadModule reqtimeout_module $mods/mod_reqtimeout.so
+LoadModule fcgid_module $mods/mod_fcgid.so
+${user:+User $user}
+${user:+Group $user}
+ServerName localhost
+ErrorLog $dir/logs/server-error.log
+LogLevel info
+FcgidIPCDir $dir/run/fcgid
+FcgidProcessTableFile $dir/run/fcgid_shm
+$env_lines
+Define ALERTGW_LISTEN 127.0.0.1:$port
+Define ALERTGW_FCGI_BIN $bin
+Define ALERTGW_CONFIG $dir/worker/alertgw.yaml
+Define ALERTGW_STATE_DIR $dir/worker/state
+Define ALERTGW_WORKERS ${GW_WORKERS:-4}
+Define ALERTGW_LOG_DIR $dir/logs
+Include $GW_ROOT/deploy/apache/alertgw-fcgid.conf
+CONF
+        env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin TZ=UTC \
+            apache2 -f "$dir/apache2.conf" -DFOREGROUND >>"$dir/logs/stderr.log" 2>&1 3>&- &
+        pid=$!
+        echo "$pid" >"$dir/pid"
+        export GW_URL="http://127.0.0.1:$port"
+        if gw_wait_for 15 _gw_healthz_or_dead "$pid"; then
+            alive "$pid" && return 0
+            echo "# apache2 exited at start (attempt $attempt):" >&3
+            tail -n 5 "$dir/logs/stderr.log" "$dir/logs/server-error.log" 2>/dev/null | sed 's/^/#   /' >&3
+            continue
+        fi
+        echo "gw_start_apache: $GW_URL/healthz did not answer 200 within 15 s" >&2
+        gw_dump_apache_logs >&2
+        return 1
+    done
+    echo "gw_start_apache: apache2 would not start" >&2
+    gw_dump_apache_logs >&2
+    return 1
+}
+
+# gw_apache_worker_pids: the alertgw-fcgi processes of the test apache
+# (children of mod_fcgid's process manager, itself a child of apache2),
+# zombies left out.
+gw_apache_worker_pids() {
+    local top pm c
+    top=$(<"$GW_TMP/apache/pid") || return 0
+    for pm in $(gw_worker_pids "$top"); do
+        for c in $(gw_worker_pids "$pm"); do
+            [[ $(cat "/proc/$c/comm" 2>/dev/null) == alertgw-fcgi ]] && alive "$c" && echo "$c"
+        done
+    done
+    return 0
+}
+
+# gw_stop_apache: SIGTERM to apache2 by PID (mod_fcgid sends SIGTERM to
+# the workers); any worker left after 10 s is killed by PID.  Sanitizer
+# reports of the workers are copied to the original log_path directory.
+gw_stop_apache() {
+    local dir="$GW_TMP/apache" pid workers w o d f
+    [[ -f $dir/pid ]] || return 0
+    pid=$(<"$dir/pid")
+    workers=$(gw_apache_worker_pids)
+    gw_kill_pid "$pid" 15
+    for w in $workers; do
+        if ! gw_wait_for 10 _gw_pid_gone "$w"; then
+            echo "# worker $w outlived apache2; killing it" >&3
+            gw_kill_pid "$w" 2
+        fi
+    done
+    rm -f "$dir/pid"
+    for o in "${ASAN_OPTIONS:-}" "${UBSAN_OPTIONS:-}"; do
+        [[ $o =~ (^|:)log_path=([^:]*) ]] || continue
+        d=$(dirname "${BASH_REMATCH[2]}")
+        [[ -d $d ]] || continue
+        for f in "$dir"/worker/san/*; do
+            [[ -f $f ]] && cp "$f" "$d/apache-$(basename "$f")"
+        done
+    done
+    return 0
+}
+
+# gw_apache_san_reports: the sanitizer reports the workers wrote so far.
+gw_apache_san_reports() { find "$GW_TMP/apache/worker/san" -type f 2>/dev/null; }
+
+# gw_dump_apache_logs: the tails of the apache stack's logs.
+gw_dump_apache_logs() {
+    local f
+    for f in "$GW_TMP"/apache/logs/stderr.log "$GW_TMP"/apache/logs/server-error.log \
+             "$GW_TMP"/apache/logs/alertgw-error.log "$GW_TMP"/redis/redis.log \
+             "$GW_TMP"/kube-fault.log; do
+        [[ -s $f ]] || continue
+        echo "--- tail $f"
+        tail -n 25 "$f"
+    done
+}
