@@ -178,10 +178,10 @@ if [[ -n $PERF_DONE && -s $GW_TMP/perf.data ]]; then
     printf '\nby process and library (top 25):\n'
     perf report -i "$GW_TMP/perf.data" --no-children --sort comm,dso --stdio 2>/dev/null |
         awk '/^ *[0-9.]+%/ { print "  " $0 }' | head -n 25
-    printf '\nalertgw-fcgi by function (top 30, %% of all samples):\n'
+    printf '\nalertgw-fcgi by function (top 30, %% of its own samples):\n'
     perf report -i "$GW_TMP/perf.data" --no-children --comms alertgw-fcgi --sort dso,sym --stdio 2>/dev/null |
         awk '/^ *[0-9.]+%/ { print "  " $0 }' | head -n 30
-    printf '\nredis-server by function (top 15):\n'
+    printf '\nredis-server by function (top 15, %% of its own samples):\n'
     perf report -i "$GW_TMP/perf.data" --no-children --comms redis-server --sort dso,sym --stdio 2>/dev/null |
         awk '/^ *[0-9.]+%/ { print "  " $0 }' | head -n 15
 fi
