@@ -173,7 +173,7 @@ mkdir -p "$STATE/redis"
 REDIS_SOCK=$STATE/redis/redis.sock
 REDIS_PID=$(detach /dev/null redis-server --port 0 --unixsocket "$REDIS_SOCK" \
     --unixsocketperm 700 --save '' --appendonly no --dir "$STATE/redis" --daemonize no \
-    --logfile "$STATE/redis/redis.log")
+    --lazyfree-lazy-expire yes --logfile "$STATE/redis/redis.log")
 for (( i = 0; i < 100; i++ )); do
     [[ $(redis-cli -s "$REDIS_SOCK" ping 2>/dev/null) == PONG ]] && break
     alive "$REDIS_PID" || { tail -n 20 "$STATE/redis/redis.log" >&2; die "redis-server exited"; }
