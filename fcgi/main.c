@@ -9,19 +9,20 @@
  * Signals: SIGTERM, SIGINT and SIGUSR1 (lighttpd's graceful restart) ask for
  * shutdown; the request in hand is finished first, because the flag is only
  * looked at between requests.  SIGHUP re-reads the configuration (file and
- * ALERTGW_* environment) between requests: a valid one replaces the context
- * (new Redis and Kubernetes connections), an invalid one is logged with
- * every error and the running configuration stays.  The handlers use SA_RESTART: libfcgi does not
- * retry a read or write that a signal interrupts (it fails the stream, and
- * the request would lose its body), so nothing may interrupt a request.
- * The idle worker waits in poll() on the listening socket instead of in
- * accept(): poll() returns on a signal whatever SA_RESTART says, and its
- * timeout is the next trailing flush (gw_tick), so no timer signal exists.
- * Where workers share one listening socket (spawn-fcgi -F, mod_fcgid) the
- * losers of a wake-up would sleep in accept(), which SA_RESTART resumes, deaf
- * to signals; the socket is therefore non-blocking and a lost race returns
- * to poll().  The two flags are the only process-wide variables outside
- * gw_ctx: a signal handler can reach nothing else.  SIGPIPE is ignored so a vanished peer is an error
+ * ALERTGW_* environment) between requests: a valid one replaces the
+ * context (new Redis and Kubernetes connections), an invalid one is logged
+ * with every error and the running configuration stays.  The handlers use
+ * SA_RESTART: libfcgi does not retry a read or write that a signal
+ * interrupts (it fails the stream, and the request would lose its body), so
+ * nothing may interrupt a request.  The idle worker waits in poll() on the
+ * listening socket instead of in accept(): poll() returns on a signal
+ * whatever SA_RESTART says, and its timeout is the next trailing flush
+ * (gw_tick), so no timer signal exists.  Where workers share one listening
+ * socket (spawn-fcgi, mod_fcgid) the losers of a wake-up would sleep in
+ * accept(), which SA_RESTART resumes, deaf to signals; the socket is
+ * therefore non-blocking and a lost race returns to poll().  The two flags
+ * are the only process-wide variables outside gw_ctx: a signal handler can
+ * reach nothing else.  SIGPIPE is ignored so a vanished peer is an error
  * return, not a death.
  *
  * Other modes: --check-config FILE (exit 1 on errors, each with its key),
