@@ -120,7 +120,8 @@ static const key_def keys[] = {
     K("dedup", "ttl", T_DUR_S, dedup_ttl_s, "5m",
       "how long a fingerprint stays in Redis after its last occurrence"),
     K("dedup", "pending_lease", T_DUR_MS, dedup_pending_lease_ms, "10s",
-      "lease of a creation claim; a crashed worker's claim expires after it"),
+      "lease of a creation claim; a crashed worker's claim expires after it; "
+      "at least 2 x kubernetes.timeout"),
     K("dedup", "pending_wait", T_DUR_MS, dedup_pending_wait_ms, "2s",
       "how long a duplicate waits for a concurrent creation before 503"),
     K("dedup", "status_sync_interval", T_DUR_MS, dedup_status_sync_interval_ms, "5s",
@@ -662,6 +663,16 @@ static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
             "retry_base");
     if (c->kube_timeout_ms < 100)
         BAD("kubernetes.timeout: must be at least 100ms");
+    /* A claim is held across one lookup and one create, each bounded by
+     * kubernetes.timeout.  A shorter lease can expire while the create is
+     * still running; a second worker then claims the fingerprint, finds
+     * nothing yet and creates a second request for the same problem. */
+    if (c->dedup_pending_lease_ms >= 100 && c->kube_timeout_ms >= 100 &&
+        c->dedup_pending_lease_ms < 2 * c->kube_timeout_ms)
+        BAD("dedup.pending_lease (%ldms) must be at least 2 x kubernetes.timeout (%ldms): a "
+            "claim covers a lookup and a create, and a lease that expires before they finish "
+            "lets a second worker create a duplicate request",
+            c->dedup_pending_lease_ms, 2 * c->kube_timeout_ms);
     if (c->kube_breaker_failures > 1000)
         BAD("kubernetes.breaker_failures: must be 0 (no breaker) to 1000");
     if (c->kube_breaker_open_ms < 100)

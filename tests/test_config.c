@@ -210,7 +210,7 @@ static const char full_yaml[] =
     "  original_payload_max: 1MiB\n"
     "dedup:\n"
     "  ttl: 1h\n"
-    "  pending_lease: 15s\n"
+    "  pending_lease: 150s\n"
     "  pending_wait: 1500ms\n"
     "  status_sync_interval: 2m\n"
     "fingerprint:\n"
@@ -256,7 +256,7 @@ static void full_file(void **state)
     assert_string_equal(c->rr_namespace_mode, "signal");
     assert_int_equal(c->rr_original_payload_max, 1024 * 1024);
     assert_int_equal(c->dedup_ttl_s, 3600);
-    assert_int_equal(c->dedup_pending_lease_ms, 15000);
+    assert_int_equal(c->dedup_pending_lease_ms, 150000);
     assert_int_equal(c->dedup_pending_wait_ms, 1500);
     assert_int_equal(c->dedup_status_sync_interval_ms, 120000);
     assert_true(c->fp_include_signal_name);
@@ -410,7 +410,7 @@ static void durations(void **state)
     fixture *f = *state;
     assert_int_equal(load_yaml(f, "redis:\n  connect_timeout: 500ms\n  command_timeout: 5s\n"
                                   "kubernetes:\n  connect_timeout: 2m\n  timeout: 1h\n"
-                                  "dedup:\n  ttl: 2m\n  pending_wait: 7\n"),
+                                  "dedup:\n  ttl: 2m\n  pending_lease: 2h\n  pending_wait: 7\n"),
                      GW_OK);
     assert_int_equal(f->cfg.redis_connect_timeout_ms, 500);
     assert_int_equal(f->cfg.redis_command_timeout_ms, 5000);
@@ -492,6 +492,17 @@ static void validation(void **state)
     assert_int_equal(load_yaml(f, "kubernetes:\n  retries: 0\n  breaker_failures: 0\n"), GW_OK);
     assert_int_equal(f->cfg.kube_retries, 0);
     assert_int_equal(f->cfg.kube_breaker_failures, 0);
+
+    /* a creation claim must outlive a lookup plus a create */
+    assert_int_equal(load_yaml(f, "kubernetes:\n  timeout: 6s\n"), GW_ECONFIG);
+    assert_contains(f->errs, "dedup.pending_lease (10000ms) must be at least 2 x "
+                             "kubernetes.timeout (12000ms)");
+    assert_int_equal(count_lines(f->errs), 1);
+    assert_int_equal(load_yaml(f, "dedup:\n  pending_lease: 9s\n"), GW_ECONFIG);
+    assert_contains(f->errs, "dedup.pending_lease (9000ms)");
+    assert_int_equal(load_yaml(f, "kubernetes:\n  timeout: 6s\ndedup:\n  pending_lease: 12s\n"),
+                     GW_OK);
+    assert_int_equal(load_yaml(f, "dedup:\n  pending_lease: 10s\n"), GW_OK); /* = 2 x 5s */
 
     /* Sentinel: host:port entries and a master name */
     assert_int_equal(load_yaml(f, "redis:\n  sentinels: 127.0.0.1:26379\n"), GW_ECONFIG);
