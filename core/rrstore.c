@@ -181,28 +181,39 @@ gw_err gw_rrstore_create(gw_kube *k, const gw_config *cfg, json_t *obj, gw_buf *
     return classify(status, scratch, "create RemediationRequest", err, errlen);
 }
 
+/* Sends patch (not consumed) as a JSON merge patch to ns/name, plus
+ * suffix ("" or "/status"); the answer goes to scratch. */
+static gw_err merge_patch(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
+                          const char *suffix, json_t *patch, gw_buf *scratch, long *status,
+                          char *err, size_t errlen)
+{
+    char path[700], coll[400];
+    coll_path(cfg, ns, coll, sizeof coll);
+    snprintf(path, sizeof path, "%s/%s%s", coll, name, suffix);
+    char *body = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
+    if (!body)
+        return GW_ENOMEM;
+    gw_buf_reset(scratch);
+    /* a merge patch of absolute values: applying it twice is applying it once */
+    gw_err rc = gw_kube_request(k, "PATCH", path, "application/merge-patch+json", body,
+                                strlen(body), GW_KUBE_REPEATABLE, status, scratch, err, errlen);
+    free(body);
+    return rc;
+}
+
 gw_err gw_rrstore_patch_dedup(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
                               long long count, long long first_ms, long long last_ms,
                               gw_buf *scratch, bool *finished, char *err, size_t errlen)
 {
     *finished = false;
-    char path[700], coll[400], first[32], last[32];
-    coll_path(cfg, ns, coll, sizeof coll);
-    snprintf(path, sizeof path, "%s/%s/status", coll, name);
+    char first[32], last[32];
     gw_rfc3339(first_ms, first);
     gw_rfc3339(last_ms, last);
     json_t *patch = json_pack("{s:{s:{s:s,s:s,s:I}}}", "status", "deduplication", "firstSeenAt",
                               first, "lastSeenAt", last, "occurrenceCount", (json_int_t)count);
-    char *body = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
-    json_decref(patch);
-    if (!body)
-        return GW_ENOMEM;
     long status;
-    gw_buf_reset(scratch);
-    /* a merge patch of absolute values: applying it twice is applying it once */
-    gw_err rc = gw_kube_request(k, "PATCH", path, "application/merge-patch+json", body,
-                                strlen(body), GW_KUBE_REPEATABLE, &status, scratch, err, errlen);
-    free(body);
+    gw_err rc = merge_patch(k, cfg, ns, name, "/status", patch, scratch, &status, err, errlen);
+    json_decref(patch);
     if (rc)
         return rc;
     if (status == 404) {
@@ -223,20 +234,10 @@ gw_err gw_rrstore_patch_dedup(gw_kube *k, const gw_config *cfg, const char *ns, 
 gw_err gw_rrstore_patch_meta(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
                              json_t *meta, gw_buf *scratch, char *err, size_t errlen)
 {
-    char path[700], coll[400];
-    coll_path(cfg, ns, coll, sizeof coll);
-    snprintf(path, sizeof path, "%s/%s", coll, name);
     json_t *patch = json_pack("{s:O}", "metadata", meta);
-    char *body = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
-    json_decref(patch);
-    if (!body)
-        return GW_ENOMEM;
     long status;
-    gw_buf_reset(scratch);
-    /* a merge patch of absolute values: applying it twice is applying it once */
-    gw_err rc = gw_kube_request(k, "PATCH", path, "application/merge-patch+json", body,
-                                strlen(body), GW_KUBE_REPEATABLE, &status, scratch, err, errlen);
-    free(body);
+    gw_err rc = merge_patch(k, cfg, ns, name, "", patch, scratch, &status, err, errlen);
+    json_decref(patch);
     if (rc)
         return rc;
     if (status == 404)
