@@ -503,6 +503,21 @@ gw_worker_pids() {
     done
 }
 
+# gw_kube_waiting_workers: the PIDs of the workers inside a Kubernetes call
+# to a paused (SIGSTOP) apiserver: their connection to KUBE_API_PORT
+# (kube.env) holds bytes the apiserver has not read.  Which worker holds a
+# web server connection says less: a worker can still be reading the
+# request, or already past it.
+gw_kube_waiting_workers() {
+    local peer
+    for peer in $(ss -tnH state established "( sport = :$KUBE_API_PORT )" 2>/dev/null |
+                  awk '$1 > 0 { n = split($4, a, ":"); print a[n] }'); do
+        ss -tnpH state established "( sport = :$peer and dport = :$KUBE_API_PORT )" 2>/dev/null |
+            grep -oE 'alertgw-fcgi",pid=[0-9]+' | cut -d= -f2 || true
+    done | sort -u
+}
+_gw_one_kube_waiting_worker() { [[ $(gw_kube_waiting_workers | wc -l) == 1 ]]; }
+
 # gw_dump_logs: the tails of every log, for a failing test.
 gw_dump_logs() {
     local f

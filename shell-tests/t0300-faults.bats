@@ -246,7 +246,6 @@ busy_worker() {
         awk -v s="$GW_TMP/lighttpd/alertgw.sock-" 'index($0, s) && match($0, /pid=[0-9]+/) {
             print substr($0, RSTART + 4, RLENGTH - 4) }' | sort -u
 }
-_one_busy_worker() { [[ $(busy_worker | wc -l) == 1 ]]; }
 
 # The common case: one worker dies (OOM, a crash) with a request in hand,
 # the others are fine.  lighttpd 1.4.69 sends its error-handler pass to the
@@ -269,11 +268,12 @@ _one_busy_worker() { [[ $(busy_worker | wc -l) == 1 ]]; }
         --data-binary "$(am_body KillOne deployment="$name" namespace=prod severity=critical)" \
         "$GW_URL$ROUTE" >"$out/code" 2>/dev/null 3>&- &
     local client=$!
-    if ! gw_wait_for 1 _one_busy_worker; then
+    if ! gw_wait_for 2 _gw_one_kube_waiting_worker; then
         kill -CONT "$APISERVER_PID"
-        fail "no worker holds the request: $(ss -xpH state established | grep -c alertgw.sock) connections"
+        wait "$client" || true
+        fail "no single worker waits on the apiserver: [$(gw_kube_waiting_workers | xargs)]; FastCGI connections: [$(busy_worker | xargs)]"
     fi
-    w=$(busy_worker)
+    w=$(gw_kube_waiting_workers)
     kill -KILL "$w"
     kill -CONT "$APISERVER_PID"
     wait "$client" || true

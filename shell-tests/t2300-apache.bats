@@ -262,7 +262,7 @@ metric() {
     assert_equal "$(metric gateway_kube_api_up)" 1
 }
 
-# busy_worker: the PID of the alertgw-fcgi process that holds an accepted
+# busy_worker (for failure messages): the PID of the alertgw-fcgi process that holds an accepted
 # FastCGI connection (mod_fcgid's sockets are in $GW_TMP/apache/run/fcgid;
 # an idle worker has only its listening socket).
 busy_worker() {
@@ -270,7 +270,6 @@ busy_worker() {
         awk -v s="$GW_TMP/apache/run/fcgid/" 'index($0, s) && /alertgw-fcgi/ && match($0, /pid=[0-9]+/) {
             print substr($0, RSTART + 4, RLENGTH - 4) }' | sort -u
 }
-_one_busy_worker() { [[ $(busy_worker | wc -l) == 1 ]]; }
 
 @test "apache: one worker killed mid-request: a 503 problem with Retry-After, and the resend is recorded once" {
     local name fp rid w out="$GW_TMP/killone" body
@@ -287,12 +286,12 @@ _one_busy_worker() { [[ $(busy_worker | wc -l) == 1 ]]; }
         -H 'Content-Type: application/json' -H "X-Request-ID: $rid" \
         --data-binary "$body" "$GW_URL$ROUTE" >"$out/code" 2>/dev/null 3>&- &
     local client=$!
-    if ! gw_wait_for 1 _one_busy_worker; then
+    if ! gw_wait_for 2 _gw_one_kube_waiting_worker; then
         kill -CONT "$APISERVER_PID"
         wait "$client" || true
-        fail "no worker holds the request: $(ss -xpH state established | grep -c "$GW_TMP/apache/run/fcgid")"
+        fail "no single worker waits on the apiserver: [$(gw_kube_waiting_workers | xargs)]; FastCGI connections: [$(busy_worker | xargs)]"
     fi
-    w=$(busy_worker)
+    w=$(gw_kube_waiting_workers)
     [[ " $(gw_apache_worker_pids | xargs) " == *" $w "* ]] || fail "busy pid $w is not an apache worker"
     kill -KILL "$w"
     kill -CONT "$APISERVER_PID"
