@@ -664,9 +664,10 @@ static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
     if (c->kube_timeout_ms < 100)
         BAD("kubernetes.timeout: must be at least 100ms");
     /* A claim is held across one lookup and one create, each bounded by
-     * kubernetes.timeout.  A shorter lease can expire while the create is
-     * still running; a second worker then claims the fingerprint, finds
-     * nothing yet and creates a second request for the same problem. */
+     * kubernetes.timeout (a second create only after a clash of the random
+     * name suffix, which is rare).  A shorter lease can expire while the
+     * create is still running; a second worker then claims the fingerprint,
+     * finds nothing yet and creates a second request for the same problem. */
     if (c->dedup_pending_lease_ms >= 100 && c->kube_timeout_ms >= 100 &&
         c->dedup_pending_lease_ms < 2 * c->kube_timeout_ms)
         BAD("dedup.pending_lease (%ldms) must be at least 2 x kubernetes.timeout (%ldms): a "

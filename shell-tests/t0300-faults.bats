@@ -238,9 +238,10 @@ assert_clean_503() {
 }
 _workers_back() { (( $(gw_worker_pids | wc -l) == ${GW_WORKERS:-4} )); }
 
-# busy_worker: the PID of the worker that holds an accepted FastCGI
-# connection (its end of the unix socket is named after the worker socket;
-# an idle worker has only the listening socket, lighttpd's end has no name).
+# busy_worker (for failure messages): the PID of the worker that holds an
+# accepted FastCGI connection (its end of the unix socket is named after the
+# worker socket; an idle worker has only the listening socket, lighttpd's
+# end has no name).
 busy_worker() {
     ss -xpH state established 2>/dev/null |
         awk -v s="$GW_TMP/lighttpd/alertgw.sock-" 'index($0, s) && match($0, /pid=[0-9]+/) {

@@ -262,9 +262,9 @@ metric() {
     assert_equal "$(metric gateway_kube_api_up)" 1
 }
 
-# busy_worker (for failure messages): the PID of the alertgw-fcgi process that holds an accepted
-# FastCGI connection (mod_fcgid's sockets are in $GW_TMP/apache/run/fcgid;
-# an idle worker has only its listening socket).
+# busy_worker (for failure messages): the PID of the alertgw-fcgi process
+# that holds an accepted FastCGI connection (mod_fcgid's sockets are in
+# $GW_TMP/apache/run/fcgid; an idle worker has only its listening socket).
 busy_worker() {
     ss -xpH state established 2>/dev/null |
         awk -v s="$GW_TMP/apache/run/fcgid/" 'index($0, s) && /alertgw-fcgi/ && match($0, /pid=[0-9]+/) {
