@@ -4,7 +4,8 @@
  * Targets (tests/fuzz/fuzz-<target>.c, shared with the coverage-guided
  * libFuzzer build; tests/fuzz/README.md): the Alertmanager webhook, the
  * Grafana webhook, Kubernetes Events (all shapes), the YAML config file,
- * and kubeconfig files.  Each target first replays its seed corpus (tests/fuzz/<target>/:
+ * kubeconfig files, and the auth option values with the requests they
+ * judge.  Each target first replays its seed corpus (tests/fuzz/<target>/:
  * real payloads) and a few generated hostile inputs (deep nesting, NUL
  * bytes, invalid UTF-8, huge numbers), then runs mutations of the corpus:
  * bit flips, byte changes, inserted tokens, deleted, repeated and spliced
@@ -87,6 +88,7 @@ int gw_fuzz_grafana(const uint8_t *data, size_t size);
 int gw_fuzz_event(const uint8_t *data, size_t size);
 int gw_fuzz_config(const uint8_t *data, size_t size);
 int gw_fuzz_kubeconfig(const uint8_t *data, size_t size);
+int gw_fuzz_auth(const uint8_t *data, size_t size);
 
 /* ---------------------------------------------------------------- inputs */
 
@@ -252,6 +254,7 @@ static void fuzz_grafana(void **state) { (void)state; fuzz("grafana", gw_fuzz_gr
 static void fuzz_events(void **state) { (void)state; fuzz("event", gw_fuzz_event); }
 static void fuzz_config(void **state) { (void)state; fuzz("config", gw_fuzz_config); }
 static void fuzz_kubeconfig(void **state) { (void)state; fuzz("kubeconfig", gw_fuzz_kubeconfig); }
+static void fuzz_auth(void **state) { (void)state; fuzz("auth", gw_fuzz_auth); }
 
 int main(void)
 {
@@ -265,7 +268,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fuzz_alertmanager), cmocka_unit_test(fuzz_grafana),
         cmocka_unit_test(fuzz_events),       cmocka_unit_test(fuzz_config),
-        cmocka_unit_test(fuzz_kubeconfig),
+        cmocka_unit_test(fuzz_kubeconfig),   cmocka_unit_test(fuzz_auth),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
