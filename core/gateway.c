@@ -27,6 +27,7 @@
 #include "dedup.h"
 #include "fingerprint.h"
 #include "k8sevent.h"
+#include "k8sname.h"
 #include "kcache.h"
 #include "kube.h"
 #include "log.h"
@@ -499,15 +500,15 @@ static void classify(gw_ctx *ctx, const gw_signal *s, const char *rid, long long
     char ov[64], nl[64], path[400];
     json_t *obj;
     if (c->environment_lookup && *ns) {
-        snprintf(path, sizeof path, "/api/v1/namespaces/%s/configmaps/%s",
-                 c->environment_configmap_namespace, c->environment_configmap_name);
-        if (cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj) == GW_OK) {
+        if (gw_k8s_path(path, sizeof path, "v1", c->environment_configmap_namespace,
+                        "configmaps", c->environment_configmap_name) &&
+            cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj) == GW_OK) {
             const char *v = json_string_value(json_object_get(json_object_get(obj, "data"), ns));
             if (v && strlen(v) < sizeof ov)
                 override = strcpy(ov, v);
         }
-        snprintf(path, sizeof path, "/api/v1/namespaces/%s", ns);
-        if (cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj) == GW_OK) {
+        if (gw_k8s_path(path, sizeof path, "v1", NULL, "namespaces", ns) &&
+            cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj) == GW_OK) {
             const char *v = json_string_value(
                 json_object_get(json_object_get(obj, "labels"), c->environment_namespace_label));
             if (v && strlen(v) < sizeof nl)
@@ -530,8 +531,9 @@ static gw_err scope_check(gw_ctx *ctx, const gw_signal *s, const char *rid, long
     gw_err rc = GW_ENOTFOUND;
     *why = NULL;
     if (*s->target.namespace_) {
-        snprintf(path, sizeof path, "/api/v1/namespaces/%s", s->target.namespace_);
-        rc = cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj);
+        rc = gw_k8s_path(path, sizeof path, "v1", NULL, "namespaces", s->target.namespace_)
+                 ? cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj)
+                 : GW_ENOTFOUND;
         if (rc == GW_OK && gw_scope_labelled(obj, c->scope_label))
             return GW_OK;
         if (rc && rc != GW_ENOTFOUND)
