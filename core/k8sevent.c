@@ -130,6 +130,7 @@ static gw_err fill(const gw_config *cfg, gw_batch *b, json_t *ev, long long now_
     if (!strcmp(type, "Normal")) {
         s->severity = "info";
         s->ignored = "Normal event: informational, nothing to remediate";
+        s->ignored_reason = "normal-event";
     } else if (!strcmp(type, "Warning") || !strcmp(type, "Error")) {
         s->severity = NULL; /* set by the caller from events.severity_overrides */
     } else {

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "jsonmem.h"
 #include "k8sname.h"
 
 bool gw_rr_phase_terminal(const char *phase)
@@ -173,7 +174,7 @@ gw_err gw_rrstore_create(gw_kube *k, const gw_config *cfg, json_t *obj, gw_buf *
      * the top of this file. */
     gw_err rc = gw_kube_request(k, "POST", path, "application/json", body, strlen(body),
                                 GW_KUBE_REPEATABLE, &status, scratch, err, errlen);
-    free(body);
+    gw_json_free(body);
     if (rc)
         return rc == GW_ETOOBIG ? GW_OK : rc; /* created; we only lost the echo */
     if (status == 201 || status == 200)
@@ -204,7 +205,7 @@ static gw_err merge_patch(gw_kube *k, const gw_config *cfg, const char *ns, cons
     /* a merge patch of absolute values: applying it twice is applying it once */
     gw_err rc = gw_kube_request(k, "PATCH", path, "application/merge-patch+json", body,
                                 strlen(body), GW_KUBE_REPEATABLE, status, scratch, err, errlen);
-    free(body);
+    gw_json_free(body);
     return rc;
 }
 
