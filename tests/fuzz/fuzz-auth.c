@@ -369,6 +369,7 @@ static void set_var(char **slot, const char *name, const char *value)
 GW_FUZZ_TARGET(auth)
 {
     static gw_fuzz_file files[NFIELDS]; /* harness state: see fuzz.h */
+    gw_fuzz_jansson();
     const char *f[NFIELDS];
     char *copy;
     gw_fuzz_fields(data, size, f, NFIELDS, &copy);

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "jsonmem.h"
 #include "rr.h"
 #include "signal.h"
 
@@ -64,17 +65,30 @@
         }                                                                                     \
     } while (0)
 
+/* jansson's allocations counted and budgeted, as in the worker (jsonmem.h):
+ * every target that makes jansson values calls this first.  Idempotent;
+ * strings json_dumps returns are then freed with gw_json_free. */
+static inline void gw_fuzz_jansson(void)
+{
+    gw_jsonmem_install();
+}
+
 /* The config the body parsers run with: the defaults, with max_alerts cut
- * to 50 so each input stays cheap.  Made on first use, never freed (one
- * per process, reachable: no leak report). */
+ * to 50 so each input stays cheap, and the parse budget
+ * (server.max_parse_bytes) cut to 256 KiB so that inputs of a few KiB can
+ * trip it (a 4 KiB `[{},{},...]` takes some 400 KiB) and the refusal
+ * path is fuzzed too.  Made on first use, never freed (one per process,
+ * reachable: no leak report). */
 static inline const gw_config *gw_fuzz_parser_config(void)
 {
     static gw_config cfg;
     static bool made;
     if (!made) {
+        gw_fuzz_jansson();
         if (gw_config_defaults(&cfg) != GW_OK)
             abort();
         cfg.server_max_alerts = 50;
+        cfg.server_max_parse_bytes = 256 * 1024;
         made = true;
     }
     return &cfg;
@@ -132,27 +146,52 @@ static inline size_t gw_fuzz_fields(const uint8_t *data, size_t size, const char
     return n;
 }
 
+/* An alert's originalPayload (gw_rr_alert_payload) is JSON holding that
+ * one alert and only fields the webhook's top level has. */
+static inline void gw_fuzz_check_payload(const gw_batch *b, const char *payload)
+{
+    json_t *p = json_loads(payload, 0, NULL);
+    GW_FUZZ_REQUIRE(json_is_object(p), "originalPayload is not a JSON object");
+    GW_FUZZ_REQUIRE(json_array_size(json_object_get(p, "alerts")) == 1,
+                    "originalPayload holds %zu alerts",
+                    json_array_size(json_object_get(p, "alerts")));
+    const char *key;
+    json_t *v;
+    json_object_foreach(p, key, v) {
+        GW_FUZZ_REQUIRE(!strcmp(key, "alerts") || json_object_get(b->root, key),
+                        "originalPayload has a field \"%s\" the webhook did not", key);
+    }
+    json_decref(p);
+}
+
 /* What the gateway does next with a parsed webhook that needs no network:
- * builds the RemediationRequest of every accepted signal and serialises
- * it (label sanitising, UTF-8 cuts, the capped originalPayload). */
+ * builds the RemediationRequest of every accepted signal, with its
+ * originalPayload as gateway.c makes it (the alert's own part of a
+ * webhook, the whole body of an Event), and serialises it (label
+ * sanitising, UTF-8 cuts, the capped originalPayload). */
 static inline void gw_fuzz_build_requests(const gw_config *cfg, const gw_batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
         const gw_signal *s = &b->signals[i];
         if (s->error[0] || s->ignored)
             continue;
+        char *payload = s->item ? gw_rr_alert_payload(b->root, s->item) : NULL;
+        if (payload)
+            gw_fuzz_check_payload(b, payload);
         gw_rr_input in = {
             .sig = s, .name = "rr-0123456789ab-01234567", .namespace_ = "kubernaut-system",
             .environment = "production", .priority = "P0", .received_ms = 1795428030000LL,
-            .raw = b->raw, .raw_len = b->raw_len,
+            .raw = s->item ? payload : b->raw,
+            .raw_len = s->item ? (payload ? strlen(payload) : 0) : b->raw_len,
         };
         json_t *obj = gw_rr_build(cfg, &in);
-        if (!obj)
-            continue; /* out of memory */
-        char *text = json_dumps(obj, JSON_COMPACT);
-        GW_FUZZ_REQUIRE(text != NULL, "a built RemediationRequest does not serialise");
-        free(text);
-        json_decref(obj);
+        if (obj) { /* NULL: out of memory */
+            char *text = json_dumps(obj, JSON_COMPACT);
+            GW_FUZZ_REQUIRE(text != NULL, "a built RemediationRequest does not serialise");
+            gw_json_free(text);
+            json_decref(obj);
+        }
+        gw_json_free(payload);
     }
 }
 
