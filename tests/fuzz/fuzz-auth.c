@@ -382,7 +382,7 @@ GW_FUZZ_TARGET(auth)
 
     /* the settings, one variable each; file fields are written to in-memory
      * files and the variable lists their paths */
-    char *env[NFIELDS + 1] = { NULL };
+    char *env[NFIELDS] = { NULL };
     char lists[NFIELDS][128];
     clear_env();
     for (size_t i = 0; i < NFIELDS; i++) {
