@@ -89,6 +89,8 @@ int gw_fuzz_event(const uint8_t *data, size_t size);
 int gw_fuzz_config(const uint8_t *data, size_t size);
 int gw_fuzz_kubeconfig(const uint8_t *data, size_t size);
 int gw_fuzz_auth(const uint8_t *data, size_t size);
+int gw_fuzz_kpath(const uint8_t *data, size_t size);
+int gw_fuzz_owners(const uint8_t *data, size_t size);
 
 /* ---------------------------------------------------------------- inputs */
 
@@ -255,6 +257,8 @@ static void fuzz_events(void **state) { (void)state; fuzz("event", gw_fuzz_event
 static void fuzz_config(void **state) { (void)state; fuzz("config", gw_fuzz_config); }
 static void fuzz_kubeconfig(void **state) { (void)state; fuzz("kubeconfig", gw_fuzz_kubeconfig); }
 static void fuzz_auth(void **state) { (void)state; fuzz("auth", gw_fuzz_auth); }
+static void fuzz_kpath(void **state) { (void)state; fuzz("kpath", gw_fuzz_kpath); }
+static void fuzz_owners(void **state) { (void)state; fuzz("owners", gw_fuzz_owners); }
 
 int main(void)
 {
@@ -269,6 +273,7 @@ int main(void)
         cmocka_unit_test(fuzz_alertmanager), cmocka_unit_test(fuzz_grafana),
         cmocka_unit_test(fuzz_events),       cmocka_unit_test(fuzz_config),
         cmocka_unit_test(fuzz_kubeconfig),   cmocka_unit_test(fuzz_auth),
+        cmocka_unit_test(fuzz_kpath),        cmocka_unit_test(fuzz_owners),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
