@@ -1076,29 +1076,39 @@ static const char *authenticate(gw_ctx *ctx, const gw_request *req, gw_response 
     return res->status ? refuse_request(ctx, req, resp, route, res) : NULL;
 }
 
-/* A token scoped to namespaces may only send signals about them: the
- * whole request is refused (403 naming the namespace) before anything is
- * recorded.  NULL when every signal is in scope. */
+/* Whether an earlier signal of b (before index i) names the same
+ * namespace: each namespace is authorised once per request. */
+static bool namespace_seen(const gw_batch *b, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (!b->signals[j].error[0] &&
+            !strcmp(b->signals[j].target.namespace_, b->signals[i].target.namespace_))
+            return true;
+    return false;
+}
+
+/* A sender limited to namespaces (a scoped bearer token, or a tokenreview
+ * sender's RBAC, per namespace: auth.h) may only send signals about them:
+ * every distinct namespace of the batch is authorised, and the first one
+ * refused refuses the whole request (403 naming it; 503 when the apiserver
+ * could not be asked) before anything is recorded.  NULL when every signal
+ * is allowed. */
 static const char *scope_refusal(gw_ctx *ctx, const gw_request *req, gw_response *resp,
                                  const char *route, gw_auth_result *a, const gw_batch *b)
 {
+    if (!gw_auth_per_namespace(a))
+        return NULL;
+    long long now = gw_now_ms();
     for (size_t i = 0; i < b->n; i++) {
         const gw_signal *s = &b->signals[i];
-        if (s->error[0] || gw_auth_in_scope(a, s->target.namespace_))
+        if (s->error[0] || namespace_seen(b, i) ||
+            !gw_auth_authorize(ctx->auth, a, s->target.namespace_, now))
             continue;
-        char ns[80], at[32] = "";
-        gw_text_clean(s->target.namespace_, strlen(s->target.namespace_), ns, sizeof ns);
-        if (b->n > 1)
-            snprintf(at, sizeof at, "alerts[%zu]: ", i);
-        a->status = 403;
-        a->reason = GW_AUTH_FORBIDDEN;
-        if (*ns)
-            snprintf(a->detail, sizeof a->detail, "%snamespace \"%s\" is outside this token's "
-                     "scope", at, ns);
-        else
-            snprintf(a->detail, sizeof a->detail, "%sa cluster-scoped target is outside this "
-                     "token's namespace scope", at);
-        snprintf(a->why, sizeof a->why, "namespace \"%s\" outside the token's scope", ns);
+        if (b->n > 1) {
+            char d[sizeof a->detail + 32];
+            snprintf(d, sizeof d, "alerts[%zu]: %s", i, a->detail);
+            snprintf(a->detail, sizeof a->detail, "%.*s", (int)sizeof a->detail - 1, d);
+        }
         return refuse_request(ctx, req, resp, route, a);
     }
     return NULL;
