@@ -671,6 +671,11 @@ static void check_hmac(gw_auth *a, const hmac_profile *p, const gw_request *req,
         return;
     }
     gw_auth_admit(r, GW_AM_HMAC, "hmac");
+    /* A signed timestamp makes the request unique: its signature, in one
+     * spelling (verified, so 64 hex digits), names it in the replay cache. */
+    unsigned char md[32];
+    if (ts && gw_hex_decode(sig, md, sizeof md))
+        gw_hex_encode(md, sizeof md, r->nonce);
 }
 
 static bool cn_allowed(const char *list, const char *cn)

@@ -218,6 +218,103 @@ scrape() {
         "$(sign "$GW_TMP/auth/current" "$body" "$ts" | cut -d= -f2)"
 }
 
+# upper_hex "sha256=<hex>": the bare hex in upper case (the same signature).
+upper_hex() { local h=${1#sha256=}; echo "${h^^}"; }
+_occurrences() { [[ $(kube_rr_occurrences "$1") == "$2" ]]; }
+
+@test "hmac replay: a signed request sent again inside the window is 200 ignored (reason replay) and counts nothing; a new timestamp and body-only signatures count as before" {
+    hmac_stack
+    local ns d fp body ts sig rr rid ttl
+    ns=$(gw_uniq replay)
+    kube_namespace "$ns"
+    d=$(gw_uniq dep)
+    fp=$(fp_of "$ns:Deployment:$d")
+    body=$(am_body ReplayTest deployment="$d" namespace="$ns" severity=warning)
+    ts=$(date +%s)
+    sig=$(sign "$GW_TMP/auth/current" "$body" "$ts")
+
+    post_exact "$body" -H "X-Signature-256: $sig" -H "X-Signature-Timestamp: $ts"
+    assert_status 201
+    rr=$(gw_body_jq .remediationRequestName)
+    rid=$(gw_header X-Request-ID)
+    gw_wait_for 10 _occurrences "$rr" 1 || fail "occurrenceCount is not 1: $(kube_rr_occurrences "$rr")"
+
+    # the very same request again: a replay
+    post_exact "$body" -H "X-Signature-256: $sig" -H "X-Signature-Timestamp: $ts"
+    assert_status 200
+    assert_equal "$(gw_header Content-Type | cut -d';' -f1)" application/json
+    assert_equal "$(gw_body_jq .status)" ignored
+    assert_equal "$(gw_body_jq .reason)" replay
+    assert_equal "$(gw_body_jq .fingerprint)" "$fp"
+    assert_equal "$(gw_body_jq .remediationRequestRef)" "$GW_RR_NAMESPACE/$rr"
+    [[ $(gw_body_jq .message) == *"request $rid"* ]] || fail "the message does not name the first request: $HTTP_BODY"
+    # the same signature spelt otherwise (bare, upper-case hex) is the same request
+    post_exact "$body" -H "X-Signature-256: $(upper_hex "$sig")" -H "X-Signature-Timestamp: $ts"
+    assert_status 200
+    assert_equal "$(gw_body_jq .reason)" replay
+    # nothing moved: the count in Redis and on the RemediationRequest
+    gw_request GET "/api/v1/signals/$fp"
+    assert_status 200
+    assert_equal "$(gw_body_jq .count)" 1
+    assert_equal "$(kube_rr_occurrences "$rr")" 1
+    assert_equal "$(kube_rr_count "$fp")" 1
+    # the cache key: the signature, for twice the 5m window (+1 s)
+    ttl=$(gw_redis_cli TTL "alertgw:nonce:${sig#sha256=}")
+    (( ttl > 590 && ttl <= 601 )) || fail "nonce TTL $ttl, want about 601"
+
+    # a new signed timestamp is a new occurrence
+    post_exact "$body" -H "X-Signature-256: $(sign "$GW_TMP/auth/current" "$body" "$(( ts + 1 ))")" \
+        -H "X-Signature-Timestamp: $(( ts + 1 ))"
+    assert_status 202
+    assert_equal "$(gw_body_jq .metadata.count)" 2
+    # body-only signatures carry no timestamp: unchanged, each one counts
+    post_exact "$body" -H "X-Signature-256: $(sign "$GW_TMP/auth/current" "$body")"
+    assert_status 202
+    assert_equal "$(gw_body_jq .metadata.count)" 3
+    post_exact "$body" -H "X-Signature-256: $(sign "$GW_TMP/auth/current" "$body")"
+    assert_status 202
+    assert_equal "$(gw_body_jq .metadata.count)" 4
+    gw_wait_for 10 _occurrences "$rr" 4 || fail "occurrenceCount is not 4: $(kube_rr_occurrences "$rr")"
+    grep '"event":"security_event"' "$(LOG)" | grep '"reason":"replay"' |
+        grep -q "security_event: prometheus webhook replayed" || fail "no security_event for the replay"
+    no_credential_logged "$(tr -d '\n' <"$GW_TMP/auth/current")" "${sig#sha256=}"
+}
+
+@test "hmac replay: a signed request answered 503 (Redis stopped) and resent identically once Redis is back is accepted, not a replay" {
+    hmac_stack
+    local ns d fp body ts sig
+    ns=$(gw_uniq replay503)
+    kube_namespace "$ns"
+    d=$(gw_uniq dep)
+    fp=$(fp_of "$ns:Deployment:$d")
+    body=$(am_body Replay503 deployment="$d" namespace="$ns" severity=warning)
+    ts=$(date +%s)
+    sig=$(sign "$GW_TMP/auth/current" "$body" "$ts")
+
+    gw_stop_redis
+    post_exact "$body" -H "X-Signature-256: $sig" -H "X-Signature-Timestamp: $ts"
+    local status=$HTTP_STATUS retry
+    retry=$(gw_header Retry-After)
+    gw_start_redis || fail "redis did not come back"
+    [[ $status == 503 ]] || fail "expected 503 with Redis stopped, got $status: $HTTP_BODY"
+    [[ $retry =~ ^[0-9]+$ ]] || fail "no Retry-After"
+    assert_equal "$(kube_rr_count "$fp")" 0
+
+    # the sender's retry: the same bytes, the same signature
+    gw_wait_for 20 _not_503 "$body" "$sig" "$ts" || fail "still 503 after Redis came back: $HTTP_BODY"
+    assert_status 201
+    assert_equal "$(kube_rr_count "$fp")" 1
+    # from now on it is a replay
+    post_exact "$body" -H "X-Signature-256: $sig" -H "X-Signature-Timestamp: $ts"
+    assert_status 200
+    assert_equal "$(gw_body_jq .reason)" replay
+    assert_equal "$(kube_rr_count "$fp")" 1
+}
+_not_503() {
+    post_exact "$1" -H "X-Signature-256: $2" -H "X-Signature-Timestamp: $3"
+    [[ $HTTP_STATUS != 503 ]]
+}
+
 @test "ip allowlist: 10.0.0.0/8 refuses 127.0.0.1 with 403 on every route but the probes; adding 127.0.0.0/8 admits" {
     auth_stack ALERTGW_AUTH_ALLOW_CIDRS=10.0.0.0/8,fd00::/8
     local d fp body

@@ -371,6 +371,64 @@ static void replay_window_edges(void **state)
     drop_secrets(&s);
 }
 
+/* A signature over a timestamp names the request for the replay cache
+ * (res.nonce: the signature in lowercase hex, so a change of case or of
+ * the "sha256=" prefix is the same request); a body-only signature has
+ * none. */
+static void hmac_nonce_names_timestamped_requests(void **state)
+{
+    (void)state;
+    secrets s;
+    make_secrets(&s);
+    char env1[200], env2[200];
+    snprintf(env1, sizeof env1, "ALERTGW_AUTH_HMAC_SECRET_FILES=%s", s.s1);
+    snprintf(env2, sizeof env2, "ALERTGW_GRAFANA_SECRET_FILES=%s", s.s1);
+    const char *env[] = { "ALERTGW_AUTH_PROMETHEUS=hmac", env1, env2,
+                          "ALERTGW_GRAFANA_TIMESTAMP_HEADER=X-Grafana-Alerting-Signature-Timestamp",
+                          NULL };
+    fx f;
+    start(&f, env, NULL, NULL);
+    gw_auth_result res;
+    char sig[80], sig_ts[80], upper[80];
+    sign("current-secret", NULL, body, sig);
+    sign("current-secret", NOW_S, body, sig_ts);
+    const char *plain[] = { "X-Signature-256", sig, NULL };
+    gw_request r = post_req(body, plain);
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 0);
+    assert_string_equal(res.nonce, "");
+    const char *ts_ok[] = { "X-Signature-256", sig_ts, "X-Signature-Timestamp", NOW_S, NULL };
+    r = post_req(body, ts_ok);
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 0);
+    assert_string_equal(res.nonce, sig_ts + 7);
+    /* the same signature in upper case, without the prefix: the same nonce */
+    snprintf(upper, sizeof upper, "%s", sig_ts + 7);
+    for (char *p = upper; *p; p++)
+        *p = (char)(*p >= 'a' && *p <= 'f' ? *p - 32 : *p);
+    const char *ts_upper[] = { "X-Signature-256", upper, "X-Signature-Timestamp", NOW_S, NULL };
+    r = post_req(body, ts_upper);
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 0);
+    assert_string_equal(res.nonce, sig_ts + 7);
+    /* refused: no nonce */
+    const char *ts_moved[] = { "X-Signature-256", sig_ts, "X-Signature-Timestamp",
+                               "1700000001", NULL };
+    r = post_req(body, ts_moved);
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 401);
+    assert_string_equal(res.nonce, "");
+    /* Grafana's signature with its timestamp header */
+    const char *graf[] = { "X-Grafana-Alerting-Signature", sig_ts + 7,
+                           "X-Grafana-Alerting-Signature-Timestamp", NOW_S, NULL };
+    r = post_req(body, graf);
+    check(&f, GW_AUTH_ROUTE_GRAFANA, &r, &res);
+    assert_int_equal(res.status, 0);
+    assert_string_equal(res.nonce, sig_ts + 7);
+    stop(&f);
+    drop_secrets(&s);
+}
+
 static void key_rotation_and_grafana_route(void **state)
 {
     (void)state;
@@ -1194,6 +1252,7 @@ int main(void)
         cmocka_unit_test(bearer_tokens_file),
         cmocka_unit_test(hmac_without_and_with_timestamp),
         cmocka_unit_test(replay_window_edges),
+        cmocka_unit_test(hmac_nonce_names_timestamped_requests),
         cmocka_unit_test(key_rotation_and_grafana_route),
         cmocka_unit_test(mtls_verify_and_cn),
         cmocka_unit_test(cidr_matching_v4_v6),
