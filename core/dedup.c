@@ -23,6 +23,20 @@ static const char script[] =
     "  return {kind, count or 0, first or 0, last or 0, name or '', ns or '', resolved or 0, due or 0,\n"
     "          esc or 0, total or 0, typ or '', escd or 0, member or 0}\n"
     "end\n"
+    "-- the creation budgets (limits.*): per minute, the gateway's (KEYS[7]) and\n"
+    "-- this sender's (KEYS[8]).  Looked at before anything is claimed, taken\n"
+    "-- only when a create goes ahead, so a refused signal costs no budget.\n"
+    "local function over_budget()\n"
+    "  local gmax, smax = tonumber(ARGV[20]), tonumber(ARGV[21])\n"
+    "  if gmax > 0 and num(redis.call('GET', KEYS[7])) >= gmax then return 'gateway' end\n"
+    "  if smax > 0 and num(redis.call('GET', KEYS[8])) >= smax then return 'sender' end\n"
+    "  return nil\n"
+    "end\n"
+    "local function take_budget()\n"
+    "  for i, max in ipairs({tonumber(ARGV[20]), tonumber(ARGV[21])}) do\n"
+    "    if max > 0 and redis.call('INCR', KEYS[6 + i]) == 1 then redis.call('EXPIRE', KEYS[6 + i], 120) end\n"
+    "  end\n"
+    "end\n"
     "if op == 'hit' then\n"
     "  local fk, dk, rk, sk, mk, ck = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]\n"
     "  local ttl, lease, owner, sync = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])\n"
@@ -111,13 +125,17 @@ static const char script[] =
     "    local typ\n"
     "    if open then\n"
     "      typ = s[9] -- an opener died while creating the aggregate: take over\n"
-    "    else\n"
-    "      if redis.call('ZCOUNT', rk, now - patwin, '+inf') >= tonumber(ARGV[10]) then\n"
-    "        typ = 'pattern'\n"
-    "      elseif redis.call('ZCOUNT', rk, now - 60000, '+inf') > tonumber(ARGV[9]) then\n"
-    "        typ = 'rate'\n"
-    "      end\n"
-    "      if typ then\n"
+    "    elseif redis.call('ZCOUNT', rk, now - patwin, '+inf') >= tonumber(ARGV[10]) then\n"
+    "      typ = 'pattern'\n"
+    "    elseif redis.call('ZCOUNT', rk, now - 60000, '+inf') > tonumber(ARGV[9]) then\n"
+    "      typ = 'rate'\n"
+    "    end\n"
+    "    if typ then\n"
+    "      -- the aggregate is a create too: budgeted (its members never are)\n"
+    "      local why = over_budget()\n"
+    "      if why then return reply('budget', 0, 0, 0, '', '', 0, 0, 0, 0, why) end\n"
+    "      take_budget()\n"
+    "      if not open then\n"
     "        redis.call('UNLINK', sk, mk)\n"
     "        local from = typ == 'pattern' and now - patwin or now - 60000\n"
     "        local seed = redis.call('ZREVRANGEBYSCORE', rk, '+inf', from, 'WITHSCORES', 'LIMIT', 0, 20000)\n"
@@ -129,8 +147,6 @@ static const char script[] =
     "        redis.call('HSET', sk, 'state', 'pending', 'type', typ, 'opened', now, 'count', 1,\n"
     "                   'alertname', ARGV[17], 'tns', ARGV[18], 'synced', 0, 'dirty', 0)\n"
     "      end\n"
-    "    end\n"
-    "    if typ then\n"
     "      redis.call('ZADD', mk, 'NX', now, res)\n"
     "      redis.call('HSET', sk, 'owner', owner, 'lease', now + lease, 'joined', now, 'last', now)\n"
     "      redis.call('PEXPIRE', sk, life)\n"
@@ -141,12 +157,15 @@ static const char script[] =
     "      return reply('storm_new', 1, now, now, '', '', 0, 0, 0, redis.call('ZCARD', mk), typ, 0, 1)\n"
     "    end\n"
     "  end\n"
+    "  local why = over_budget()\n"
+    "  if why then return reply('budget', 0, 0, 0, '', '', 0, 0, 0, 0, why) end\n"
     "  local cap = tonumber(ARGV[14])\n"
     "  if cap > 0 then\n"
     "    local n = redis.call('INCR', ck)\n"
     "    if n == 1 then redis.call('EXPIRE', ck, 120) end\n"
     "    if n > cap then return {'capped'} end\n"
     "  end\n"
+    "  take_budget()\n"
     "  redis.call('HSET', fk, 'state', 'pending', 'owner', owner, 'lease', now + lease,\n"
     "             'count', 1, 'first', now, 'last', now)\n"
     "  redis.call('PEXPIRE', fk, lease)\n"
@@ -317,6 +336,7 @@ static gw_err decode(gw_redis *r, redisReply *rep, gw_dedup_result *res)
         { "new", GW_DEDUP_NEW },           { "dup", GW_DEDUP_DUP },
         { "pending", GW_DEDUP_PENDING },   { "aggregated", GW_DEDUP_AGGREGATED },
         { "storm_new", GW_DEDUP_STORM_NEW }, { "capped", GW_DEDUP_CAPPED },
+        { "budget", GW_DEDUP_OVER_BUDGET },
     };
     const char *k = rep->element[0]->str;
     if (!strcmp(k, "lost"))
@@ -343,7 +363,7 @@ static gw_err decode(gw_redis *r, redisReply *rep, gw_dedup_result *res)
     return GW_OK;
 }
 
-#define MAX_KEYS 6
+#define MAX_KEYS 8
 #define MAX_ARGS 20
 
 /* Runs the script: keys, then ARGV = op, now, args...  The reply is handed
@@ -403,7 +423,7 @@ gw_err gw_dedup_hit(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, lon
                     const char *owner, gw_dedup_result *res)
 {
     const gw_config *c = d->cfg;
-    keybuf kf, kd, kr, ks, km, kc;
+    keybuf kf, kd, kr, ks, km, kc, kg, kb;
     char minute[24];
     snprintf(minute, sizeof minute, "%lld", now_ms / 60000);
     const char *keys[] = {
@@ -411,9 +431,11 @@ gw_err gw_dedup_hit(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, lon
         key(&kr, d, "recent:", sig->group, NULL), key(&ks, d, "storm:", sig->group, NULL),
         key(&km, d, "stormres:", sig->group, NULL),
         key(&kc, d, "nscap:", *sig->ns ? sig->ns : "_cluster", minute),
+        key(&kg, d, "budget:", minute, NULL),
+        key(&kb, d, "budget:", sig->sender && *sig->sender ? sig->sender : "_", minute),
     };
     char ttl[24], lease[24], sync[24], rate[24], pat[24], patwin[24], aggwin[24], maxwin[24],
-        cap[24], esc[24];
+        cap[24], esc[24], gmax[24], smax[24];
     snprintf(ttl, sizeof ttl, "%ld", c->dedup_ttl_s);
     snprintf(lease, sizeof lease, "%ld", c->dedup_pending_lease_ms);
     snprintf(sync, sizeof sync, "%ld", c->dedup_status_sync_interval_ms);
@@ -424,10 +446,19 @@ gw_err gw_dedup_hit(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, lon
     snprintf(maxwin, sizeof maxwin, "%ld", c->storm_max_window_ms);
     snprintf(cap, sizeof cap, "%ld", c->storm_namespace_cap);
     snprintf(esc, sizeof esc, "%ld", sig->escalate_at);
+    snprintf(gmax, sizeof gmax, "%ld", c->limits_creates_per_minute);
+    snprintf(smax, sizeof smax, "%ld", c->limits_creates_per_sender_per_minute);
     const char *args[] = { ttl, lease, owner, sync, c->storm_enabled ? "1" : "0", sig->resource,
                            rate, pat, patwin, aggwin, maxwin, cap, esc, sig->group,
-                           sig->alertname, sig->ns, fp };
-    return run(d, 6, keys, "hit", now_ms, 17, args, res);
+                           sig->alertname, sig->ns, fp, gmax, smax };
+    gw_err rc = run(d, 8, keys, "hit", now_ms, 19, args, res);
+    if (!rc && res->kind == GW_DEDUP_OVER_BUDGET) {
+        res->over_sender = !strcmp(res->storm_type, "sender");
+        res->storm_type[0] = '\0';
+        /* the budgets count per calendar minute: retry when this one ends */
+        res->budget_retry_s = 60 - (long)((now_ms / 1000) % 60);
+    }
+    return rc;
 }
 
 static gw_err set_active(gw_dedup *d, const char *op, const char *fp, long long now_ms,

@@ -20,14 +20,20 @@
  *                      synced, dirty
  *   stormres:<group>   zset: resource -> ms it joined the storm
  *   nscap:<ns>:<min>   new requests in a namespace in one minute
+ *   budget:<min>       new requests (and storm aggregates) the gateway made
+ *                      in one minute (limits.creates_per_minute)
+ *   budget:<sender>:<min>  the same for one sender
+ *                      (limits.creates_per_sender_per_minute)
  * A group is one (namespace, alert name): hex of SHA-256, see
  * gw_dedup_group().
  *
  * Life of a fingerprint:
  *   hit on absent key -> storm open? join it (AGGREGATED) : storm threshold
- *   reached? open it (STORM_NEW, claim) : namespace cap? CAPPED : pending
- *   claim (NEW); the caller looks Kubernetes up, creates, then activate (or
- *   seed, or release).
+ *   reached? open it (STORM_NEW, claim; OVER_BUDGET when a creation budget
+ *   is spent) : creation budget spent? OVER_BUDGET : namespace cap? CAPPED :
+ *   pending claim (NEW); the caller looks Kubernetes up, creates, then
+ *   activate (or seed, or release).  Duplicates and storm members are never
+ *   budgeted.
  *   hit on pending    -> PENDING (the caller waits and retries).
  *   hit on active     -> count+1, DUP (AGGREGATED for storm members).
  * Redis is a cache of Kubernetes: losing a key only costs a lookup. */
@@ -46,7 +52,8 @@ typedef enum {
     GW_DEDUP_NONE,       /* (resolve/get) nothing there */
     GW_DEDUP_AGGREGATED, /* folded into the storm aggregate name/ns */
     GW_DEDUP_STORM_NEW,  /* this signal opened a storm: create the aggregate */
-    GW_DEDUP_CAPPED      /* namespace over storm.namespace_cap this minute */
+    GW_DEDUP_CAPPED,     /* namespace over storm.namespace_cap this minute */
+    GW_DEDUP_OVER_BUDGET /* a create over limits.creates_per_[sender_]minute */
 } gw_dedup_kind;
 
 typedef struct {
@@ -63,6 +70,8 @@ typedef struct {
     char          storm_type[16]; /* "rate" or "pattern" */
     char          name[254];    /* request name (DUP, AGGREGATED, get) */
     char          ns[64];       /* request namespace */
+    bool          over_sender;  /* OVER_BUDGET: the sender's budget (else the gateway's) */
+    long          budget_retry_s; /* OVER_BUDGET: seconds until the budget's minute ends */
 } gw_dedup_result;
 
 /* Where a signal belongs for storm detection; all strings borrowed. */
@@ -72,6 +81,7 @@ typedef struct {
     const char *alertname;
     const char *resource;     /* "Kind/name" */
     long        escalate_at;  /* occurrence that escalates; 0: never */
+    const char *sender;       /* hex id of the sender, for its creation budget */
 } gw_dedup_signal;
 
 typedef struct {

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonmem.h"
 #include "text.h"
 
 #define PROBES         8
@@ -310,7 +311,7 @@ static int review_token(gw_tokenreview *t, const char *tok, size_t n, long long 
     bool ok = post_review(t, "tokenreviews", "/apis/authentication.k8s.io/v1/tokenreviews", body,
                           now, &ans, r);
     OPENSSL_cleanse(body, strlen(body));
-    free(body);
+    gw_json_free(body);
     if (!ok)
         return -1;
     json_t *st = json_object_get(ans, "status");
@@ -331,7 +332,7 @@ static int review_token(gw_tokenreview *t, const char *tok, size_t n, long long 
         char *got = json_is_array(auds) ? json_dumps(auds, JSON_COMPACT) : NULL;
         snprintf(r->why, sizeof r->why, "token of \"%.48s\" not for auth.tokenreview_audiences "
                  "(the answer lists %.60s)", name, got ? got : "no audiences");
-        free(got);
+        gw_json_free(got);
         json_decref(ans);
         return 401;
     }
@@ -343,8 +344,11 @@ static int review_token(gw_tokenreview *t, const char *tok, size_t n, long long 
     if (subj && (v = json_object_get(u, "extra")) && json_is_object(v))
         json_object_set(subj, "extra", v);
     json_decref(ans);
-    *subject = subj ? json_dumps(subj, JSON_COMPACT) : NULL;
+    /* kept beyond this request: a plain copy, not jansson's (counted) memory */
+    char *text = subj ? json_dumps(subj, JSON_COMPACT) : NULL;
     json_decref(subj);
+    *subject = text ? strdup(text) : NULL;
+    gw_json_free(text);
     if (!*subject) {
         gw_auth_refuse(r, 500, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, "internal error",
                        "tokenreview: out of memory");
@@ -391,7 +395,7 @@ static int review_access(gw_tokenreview *t, const char *subject, const char *ns,
     bool ok = post_review(t, "subjectaccessreviews",
                           "/apis/authorization.k8s.io/v1/subjectaccessreviews", body, now, &ans,
                           r);
-    free(body);
+    gw_json_free(body);
     if (!ok)
         return -1;
     json_t *st = json_object_get(ans, "status");
