@@ -372,10 +372,22 @@ static void create_failed(gw_ctx *ctx, const char *rid, gw_err rc, const char *e
     fail(r, rc == GW_EBUSY ? GW_EKUBE : rc, "kubernetes: %s", err);
 }
 
+static void over_budget(gw_ctx *ctx, const char *rid, const gw_dedup_result *d,
+                        sig_result *r);
+
+static void namespace_capped(gw_ctx *ctx, const gw_signal *s, sig_result *r)
+{
+    gw_metrics_count(ctx->metrics, GW_C_NS_CAPPED);
+    fail(r, GW_EBUSY, "namespace \"%.63s\" reached storm.namespace_cap (%ld new requests per "
+         "minute); retry later", s->target.namespace_, ctx->cfg.storm_namespace_cap);
+}
+
 /* The fingerprint is ours (pending claim): adopt an open request from
- * Kubernetes, or create one.  Releases the claim on failure. */
-static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, const char *rid,
-                        const char *rr_ns, const char *owner, long long now, sig_result *r)
+ * Kubernetes, or create one (within the creation budgets).  Releases the
+ * claim on failure. */
+static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, const char *sender,
+                        const char *rid, const char *rr_ns, const char *owner, long long now,
+                        sig_result *r)
 {
     char err[512];
     gw_rr_ref ref;
@@ -398,6 +410,17 @@ static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, cons
     if (rc != GW_ENOTFOUND) {
         gw_dedup_release(&ctx->dedup, s->fingerprint, NULL, owner);
         fail(r, rc, "kubernetes: %s", err);
+        return;
+    }
+    if ((rc = gw_dedup_create_limits(&ctx->dedup, s->target.namespace_, sender, now, &d)) ||
+        d.kind == GW_DEDUP_OVER_BUDGET || d.kind == GW_DEDUP_CAPPED) {
+        gw_dedup_release(&ctx->dedup, s->fingerprint, NULL, owner);
+        if (rc)
+            fail(r, rc, "redis: %s", ctx->redis.errstr);
+        else if (d.kind == GW_DEDUP_OVER_BUDGET)
+            over_budget(ctx, rid, &d, r);
+        else
+            namespace_capped(ctx, s, r);
         return;
     }
 
@@ -764,20 +787,13 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
             return;
         }
         if (d.kind == GW_DEDUP_NEW) {
-            create_path(ctx, b, s, rid, rr_ns, owner, now, r);
+            create_path(ctx, b, s, sender, rid, rr_ns, owner, now, r);
             return;
         }
         if (d.kind == GW_DEDUP_STORM_NEW) {
             r->storm_total = d.storm_total;
             snprintf(r->storm_type, sizeof r->storm_type, "%s", d.storm_type);
             storm_create_path(ctx, b, s, &ds, rid, rr_ns, owner, now, r);
-            return;
-        }
-        if (d.kind == GW_DEDUP_CAPPED) {
-            gw_metrics_count(ctx->metrics, GW_C_NS_CAPPED);
-            fail(r, GW_EBUSY, "namespace \"%.63s\" reached storm.namespace_cap (%ld new "
-                 "requests per minute); retry later", s->target.namespace_,
-                 ctx->cfg.storm_namespace_cap);
             return;
         }
         if (d.kind == GW_DEDUP_DUP || d.kind == GW_DEDUP_AGGREGATED) {
