@@ -593,7 +593,7 @@ static gw_err apply_cluster(gw_kube *k, kubeconfig *kc, const char *name, bool a
     if (insecure && !allow_insecure)
         return kc_fail(kc, err, errlen,
                        "%s: insecure-skip-tls-verify is set; refusing to talk to the API "
-                       "server without verifying its certificate (set kube.allow_insecure "
+                       "server without verifying its certificate (set kubernetes.allow_insecure "
                        "to accept that)", where);
     k->insecure = insecure;
     return file_or_data(k, kc, c, where, "certificate-authority", TMP_CA, &k->ca_file, err,
@@ -932,7 +932,7 @@ static gw_err check_server(gw_kube *k, bool allow_insecure, char *err, size_t er
     if (!is_loopback(rest, authority))
         return gw_fail(GW_ECONFIG, err, errlen,
                        "API server URL %s: refusing to send a bearer token over plain http:// "
-                       "to a non-loopback host (use https, or set kube.allow_insecure)",
+                       "to a non-loopback host (use https, or set kubernetes.allow_insecure)",
                        k->server);
     return GW_OK;
 }
