@@ -101,9 +101,10 @@ typedef struct {
     char  *auth_tokenreview_group;
     char  *auth_tokenreview_resource;
     char  *auth_tokenreview_subresource;
-    char  *auth_tokenreview_namespace; /* empty: remediation.namespace */
+    char  *auth_tokenreview_namespace; /* the read routes' SAR; empty: remediation.namespace */
     long   auth_tokenreview_cache_ttl_ms;
     long   auth_tokenreview_cache_entries;
+    long   auth_tokenreview_max_per_second; /* review calls per worker; 0: no bound */
 
     /* Kubernetes events */
     long   events_max_age_s;         /* older events: 400 */

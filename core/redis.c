@@ -368,6 +368,19 @@ gw_err gw_redis_eval(gw_redis *r, const char *src, char sha[41], int argc, const
     return GW_EREDIS;
 }
 
+gw_err gw_redis_command(gw_redis *r, int argc, const char **argv, const size_t *lens,
+                        redisReply **reply)
+{
+    redisReply *rep;
+    gw_err rc = command(r, argc, argv, lens, &rep);
+    if (rc)
+        return rc;
+    if (rep->type == REDIS_REPLY_ERROR)
+        return error_reply(r, rep, argv[0]);
+    *reply = rep;
+    return GW_OK;
+}
+
 gw_err gw_redis_ping(gw_redis *r)
 {
     const char *argv[] = { "PING" };

@@ -618,7 +618,7 @@ static void reference_lists_every_key(void **state)
         "auth.tokenreview_audiences", "auth.tokenreview_verb", "auth.tokenreview_group",
         "auth.tokenreview_resource", "auth.tokenreview_subresource",
         "auth.tokenreview_namespace", "auth.tokenreview_cache_ttl",
-        "auth.tokenreview_cache_entries",
+        "auth.tokenreview_cache_entries", "auth.tokenreview_max_per_second",
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         char want[96], env[96];
