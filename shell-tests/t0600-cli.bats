@@ -269,7 +269,7 @@ YAML
     for name in $names; do
         case $name in
             # Apache Defines (never in a worker's environment) and Grafana's own
-            ALERTGW_LISTEN|ALERTGW_IO_TIMEOUT|ALERTGW_LOG_DIR|ALERTGW_MAX_REQUEST_BYTES) continue ;;
+            ALERTGW_IO_TIMEOUT|ALERTGW_LOG_DIR|ALERTGW_MAX_REQUEST_BYTES) continue ;;
             ALERTGW_GRAFANA_HMAC_SECRET) continue ;;
             # a request variable lighttpd-ratelimit.lua sets (a FastCGI
             # parameter of one request, not the process environment)
