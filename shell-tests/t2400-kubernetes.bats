@@ -320,7 +320,7 @@ _can_is() { local ns=$1 want=$2; shift 2; [[ $(can "$ns" "$@") == "$want" ]]; }
     ALERTGW_LISTEN_ADDR=$listen run "$bin" --check-config "$GW_TMP/bad-alertgw.yaml"
     assert_failure
     assert_output --partial 'auth.events'
-    assert_output --partial 'auth.allow_anonymous
+    assert_output --partial 'auth.allow_anonymous'
     # the check can fail: an unknown key and a bad value
     { cat "$cfg"; printf 'dedup:\n  ttll: 5m\n'; } >"$GW_TMP/bad-alertgw.yaml"
     run "$bin" --check-config "$GW_TMP/bad-alertgw.yaml"
