@@ -29,6 +29,7 @@
 #include <strings.h>
 
 #include "hmac.h"
+#include "secretfile.h"
 #include "text.h"
 #include "tokenreview.h"
 
@@ -352,11 +353,17 @@ int gw_auth_config_errors(const gw_config *c, char *errs, size_t errlen)
     return n;
 }
 
+bool gw_auth_route_anonymous(const gw_config *c, gw_auth_route r)
+{
+    unsigned m;
+    return route_modes(c, r, &m, NULL, 0) && (m & M_NONE);
+}
+
 /* ---- start-up ----------------------------------------------------------- */
 
 /* Reads the files named in list (comma-separated) into p: one secret per
- * file, a trailing newline is not part of it; empty or unreadable is an
- * error naming key. */
+ * file, read whole (secretfile.h: a trailing newline is not part of it;
+ * empty, unreadable or over GW_SECRET_MAX is an error naming key). */
 static gw_err load_secrets(hmac_profile *p, const char *list, const char *key, char *err,
                            size_t errlen)
 {
@@ -369,20 +376,11 @@ static gw_err load_secrets(hmac_profile *p, const char *list, const char *key, c
                            key, MAX_SECRETS);
         memcpy(path, it, n);
         path[n] = '\0';
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            return gw_fail(GW_ECONFIG, err, errlen, "%s: cannot read %s", key, path);
-        char *buf = malloc(4097);
-        size_t len = buf ? fread(buf, 1, 4096, f) : 0;
-        fclose(f);
-        if (!buf)
-            return GW_ENOMEM;
-        while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-            len--;
-        if (!len) {
-            free(buf);
-            return gw_fail(GW_ECONFIG, err, errlen, "%s: %s is empty", key, path);
-        }
+        char *buf;
+        size_t len;
+        gw_err rc = gw_secret_file_read(key, path, GW_SECRET_BINARY, &buf, &len, err, errlen);
+        if (rc)
+            return rc;
         p->secrets[p->n].data = buf;
         p->secrets[p->n].len = len;
         p->n++;

@@ -47,6 +47,9 @@ if ! { autoreconf -fi >"$LOG_DIR/autoreconf.log" 2>&1 &&
     exit 1
 fi
 export GW_FCGI_BIN=$PLAIN_DIR/fcgi/alertgw-fcgi
+# The plain build stays named when GW_FCGI_BIN becomes the sanitizer build
+# below: t0600-cli reads its hardening (PIE, RELRO, fortify) with readelf.
+export GW_PLAIN_FCGI_BIN=$PLAIN_DIR/fcgi/alertgw-fcgi
 
 step "build (ASan+UBSan) and unit tests"
 if ( cd "$ASAN_DIR" && "$ROOT/configure" --enable-asan --enable-werror >"$LOG_DIR/configure-asan.log" 2>&1 &&
