@@ -106,11 +106,9 @@
 #include <openssl/rand.h>
 #include <yaml.h>
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +119,7 @@
 #include <unistd.h>
 
 #include "retry.h"
+#include "text.h"
 
 #define KUBE_CONNECT_TIMEOUT_MS_DEFAULT 2000L
 #define KUBE_RETRY_BASE_MS_DEFAULT      100L
@@ -871,30 +870,18 @@ static gw_err resolve_credentials(gw_kube *k, const gw_kube_opts *o, char *err, 
  * an operator can always write 127.0.0.1. */
 static bool is_loopback(const char *authority, size_t len)
 {
-    char host[64];
     size_t n;
     if (authority[0] == '[') {
         const char *close = memchr(authority, ']', len);
         if (!close)
             return false;
-        n = (size_t)(close - authority) - 1;
-        if (n >= sizeof host)
+        n = (size_t)(close - authority) + 1; /* gw_is_loopback_host takes the brackets */
+    } else {
+        n = strcspn(authority, ":/?#");
+        if (n > len)
             return false;
-        memcpy(host, authority + 1, n);
-        host[n] = '\0';
-        struct in6_addr a6;
-        return inet_pton(AF_INET6, host, &a6) == 1 &&
-               !memcmp(&a6, &in6addr_loopback, sizeof a6);
     }
-    n = strcspn(authority, ":/?#");
-    if (n > len || n >= sizeof host)
-        return false;
-    memcpy(host, authority, n);
-    host[n] = '\0';
-    if (!strcasecmp(host, "localhost"))
-        return true;
-    struct in_addr a4;
-    return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+    return gw_is_loopback_host(authority, n);
 }
 
 /* Checks the scheme and refuses to send a token in clear text anywhere but
