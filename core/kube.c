@@ -860,8 +860,7 @@ static gw_err resolve_credentials(gw_kube *k, const gw_kube_opts *o, char *err, 
     return rc;
 }
 
-/* authority is "host[:port]" of length len. */
-/* The host of authority[0..len) is this machine: a literal 127.0.0.0/8
+/* The host of authority[0..len) ("host[:port]") is this machine: a literal 127.0.0.0/8
  * address in the four-part dotted form, ::1 in brackets (any spelling),
  * or the name localhost in any case (libcurl answers it with loopback
  * itself, never asking DNS).  Parsed, not compared as text: a name such as
