@@ -1,11 +1,12 @@
 #!/usr/bin/env bats
 # t1600-breaker: the Kubernetes circuit breaker, shared by the worker pool.
 # With the apiserver stopped, new alerts are answered 503 + Retry-After;
-# after kubernetes.breaker_failures consecutive failures the breaker opens
-# for the whole pool (one log line, gauge 1 in /metrics, /readyz says so)
-# and further alerts get a fast 503 without a call.  Once the apiserver is
-# back, the first request after the open time probes, the breaker closes,
-# and every alert resent like Alertmanager exists exactly once.
+# after kubernetes.breaker_failures consecutive failed calls (each after its
+# retries) the breaker opens for the whole pool (one log line, gauge 1 in
+# /metrics, /readyz says so) and further alerts get a fast 503 without a
+# call.  Once the apiserver is back, the first request after the open time
+# probes, the breaker closes, and every alert resent like Alertmanager
+# exists exactly once.
 
 load helpers
 
@@ -45,10 +46,11 @@ _state_is() { [[ $(metric gateway_circuit_breaker_state) == "$1" ]]; }
         gw_post_alert "@$GW_TMP/b.$i.json"
         assert_503_retry_after
     done
-    # 8 lookups x 3 attempts against a closed port: far more than 5 in a row
+    # 8 failed calls (each a lookup whose 3 attempts hit a closed port):
+    # more than the 5 failed calls in a row that open it
     gw_wait_for 5 _state_is 1 || fail "breaker state $(metric gateway_circuit_breaker_state), expected 1 (open)"
     # exactly one worker made the transition, and logged it
-    opened_lines=$(grep -c 'circuit breaker opened after 5 consecutive failures' "$GW_TMP/lighttpd/stderr.log")
+    opened_lines=$(grep -c 'circuit breaker opened after 5 consecutive failed calls' "$GW_TMP/lighttpd/stderr.log")
     assert_equal "$opened_lines" 1
     [[ $(metric gateway_circuit_breaker_opened_total) -ge 1 ]] || fail "opened_total not counted"
 
