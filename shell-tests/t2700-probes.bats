@@ -1,0 +1,89 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# t2700-probes: /readyz under probe traffic and a worker's graceful stop.
+#
+# /readyz needs no authentication and is exempt from the allowlist and the
+# rate limit, and a fresh answer costs a Redis PING and an apiserver LIST
+# (with retries).  Each worker reuses its answer for 1 s, so a flood of
+# probes costs the apiserver at most one LIST per worker and second; the
+# apiserver's own apiserver_request_total says how many it served.
+#
+# A worker told to stop (SIGTERM, SIGINT, SIGUSR1) answers /readyz 503
+# "shutting down" from then on, serves the connections already queued on
+# its socket, and exits when none is waiting: a stop never drops an
+# accepted webhook.
+
+load helpers
+
+setup_file() {
+    export GW_WORKERS=2
+    gw_setup_stack || return 1
+    NS=$(gw_uniq probes)
+    kube_namespace "$NS" || return 1
+    echo "$NS" >"$GW_TMP/probes-ns"
+}
+teardown_file() { gw_teardown_stack; }
+setup() {
+    NS=$(<"$GW_TMP/probes-ns")
+    if [[ -f $GW_TMP/gw-url ]]; then GW_URL=$(<"$GW_TMP/gw-url"); export GW_URL; fi
+}
+teardown() {
+    gw_teardown_test
+    if [[ -f $GW_TMP/lighttpd-custom ]]; then
+        gw_stop_lighttpd
+        rm -f "$GW_TMP/lighttpd-custom"
+        gw_start_lighttpd
+        echo "$GW_URL" >"$GW_TMP/gw-url"
+    fi
+}
+
+# rr_lists: LIST requests the apiserver has served on the RemediationRequest
+# resource (kube-apiserver 1.20 labels; every code and content type).
+rr_lists() {
+    kube_api metrics | awk '
+        /^apiserver_request_total\{/ && /verb="LIST"/ && /group="kubernaut\.ai"/ &&
+        /resource="remediationrequests"/ && /subresource=""/ { n += $NF }
+        END { printf "%d\n", n }'
+}
+
+@test "a burst of 300 GET /readyz costs the apiserver at most one LIST per worker and second" {
+    local before after t0 t1 secs bound i codes
+    gw_request GET /readyz
+    assert_status 200
+    before=$(rr_lists)
+    t0=$(date +%s%N)
+    # 6 rounds of 50 probes over 4 connections, half a second apart: ~3 s
+    for i in 1 2 3 4 5 6; do
+        (( i == 1 )) || sleep 0.5
+        curl -s --max-time 30 --parallel --parallel-max 4 -w '%{http_code}\n' \
+            $(for _ in $(seq 1 50); do printf -- '-o /dev/null %s/readyz ' "$GW_URL"; done)
+    done >"$GW_TMP/readyz-codes"
+    t1=$(date +%s%N)
+    after=$(rr_lists)
+    codes=$(sort "$GW_TMP/readyz-codes" | uniq -c | xargs)
+    assert_equal "$codes" "300 200"
+    secs=$(( (t1 - t0 + 999999999) / 1000000000 ))
+    bound=$(( GW_WORKERS * (secs + 1) + 2 ))
+    echo "# 300 probes in ${secs} s: $(( after - before )) LISTs (bound $bound)" >&3
+    (( after - before <= bound )) ||
+        fail "300 probes in $secs s made $(( after - before )) LISTs, more than $bound"
+}
+
+@test "a reused /readyz problem carries this request's own request_id and instance" {
+    gw_stop_redis
+    gw_request GET /readyz -H 'X-Request-ID: readyz-reuse-1'
+    assert_problem 503 service-unavailable /readyz
+    assert_regex "$(gw_header Retry-After)" '^[1-9][0-9]*$'
+    local detail
+    detail=$(gw_body_jq .detail)
+    # at once again (the answer is reused): its own request_id
+    gw_request GET /readyz -H 'X-Request-ID: readyz-reuse-2'
+    assert_problem 503 service-unavailable /readyz
+    assert_equal "$(gw_body_jq .request_id)" readyz-reuse-2
+    assert_regex "$(gw_header Retry-After)" '^[1-9][0-9]*$'
+    assert_equal "$(gw_body_jq .detail)" "$detail"
+    gw_start_redis unix
+    # at most a second later every worker probes again
+    gw_wait_for 10 _readyz_200 || fail "/readyz not 200 after Redis came back: $HTTP_BODY"
+}
+_readyz_200() { gw_request GET /readyz && [[ $HTTP_STATUS == 200 ]]; }
