@@ -87,3 +87,57 @@ rr_lists() {
     gw_wait_for 10 _readyz_200 || fail "/readyz not 200 after Redis came back: $HTTP_BODY"
 }
 _readyz_200() { gw_request GET /readyz && [[ $HTTP_STATUS == 200 ]]; }
+
+# queued_on_socket SOCKET: connections waiting in the accept queue of the
+# listening unix socket (ss shows them as its Recv-Q).
+queued_on_socket() {
+    ss -xlH 2>/dev/null | awk -v s="$1" '$5 == s { print $3; found = 1 } END { if (!found) print -1 }'
+}
+_queued_is() { [[ $(queued_on_socket "$1") == "$2" ]]; }
+
+@test "SIGTERM: a stopped worker serves the connections queued on its socket, /readyz says shutting down, nothing is dropped" {
+    local w sock i name out="$GW_TMP/drain" pids=() n=4
+    # one worker, so that every request queues on its socket
+    gw_stop_lighttpd
+    touch "$GW_TMP/lighttpd-custom"
+    GW_WORKERS=1 gw_start_lighttpd || fail "lighttpd did not start"
+    w=$(gw_worker_pids)
+    [[ $w =~ ^[0-9]+$ ]] || fail "expected one worker, got [$w]"
+    sock=$(ls "$GW_TMP"/lighttpd/alertgw.sock-*)
+    mkdir -p "$out"
+    name=$(gw_uniq drain)
+    kill -STOP "$w"
+    for i in $(seq 1 $n); do
+        curl -s --max-time 30 -o "$out/body.$i" -w '%{http_code}' \
+            -H 'Content-Type: application/json' -H "X-Request-ID: drain-$i-$name" \
+            --data-binary "$(am_body DrainTest deployment="$name-$i" namespace="$NS" severity=warning)" \
+            "$GW_URL/api/v1/signals/prometheus" >"$out/code.$i" 2>/dev/null 3>&- &
+        pids+=($!)
+    done
+    curl -s --max-time 30 -o "$out/body.readyz" -w '%{http_code}' -D "$out/hdr.readyz" \
+        -H "X-Request-ID: drain-readyz-$name" "$GW_URL/readyz" >"$out/code.readyz" 2>/dev/null 3>&- &
+    pids+=($!)
+    if ! gw_wait_for 10 _queued_is "$sock" $(( n + 1 )); then
+        kill -CONT "$w"
+        fail "expected $(( n + 1 )) connections queued on $sock, found $(queued_on_socket "$sock")"
+    fi
+    kill -TERM "$w"
+    kill -CONT "$w"
+    for i in "${pids[@]}"; do wait "$i" || true; done
+    gw_wait_for 10 _gw_pid_gone "$w" || fail "worker $w still running 10 s after SIGTERM"
+
+    for i in $(seq 1 $n); do
+        assert_equal "$(<"$out/code.$i")" 201
+        assert_equal "$(kube_rr_count "$(fp_of "$NS:Deployment:$name-$i")")" 1
+        # answered by the stopping worker itself
+        grep -q "\"request_id\":\"drain-$i-$name\".*\"status\":201" "$GW_TMP/lighttpd/stderr.log" ||
+            fail "no worker log line for drain-$i-$name"
+    done
+    HTTP_STATUS=$(<"$out/code.readyz") HTTP_BODY=$(<"$out/body.readyz")
+    HTTP_HEADERS=$(tr -d '\r' <"$out/hdr.readyz")
+    assert_problem 503 service-unavailable /readyz
+    assert_equal "$(gw_body_jq .detail)" "shutting down"
+    assert_regex "$(gw_header Retry-After)" '^[1-9][0-9]*$'
+    # lighttpd starts a new worker, which is ready
+    gw_wait_for 15 _readyz_200 || fail "/readyz not 200 after the restart: $HTTP_BODY"
+}
