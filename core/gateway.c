@@ -1326,7 +1326,12 @@ static void handle_metrics(gw_ctx *ctx, const gw_request *req, gw_response *resp
         reply_problem(ctx, resp, 405, req->path, "this route accepts GET only");
         return;
     }
-    if (gw_metrics_write(ctx->metrics, PACKAGE_VERSION, &resp->body)) {
+    gw_err rc = gw_metrics_write(ctx->metrics, PACKAGE_VERSION, &resp->body);
+    gw_err edge = rc ? GW_OK : gw_metrics_write_edge(req->edge_refusals, &resp->body);
+    if (edge == GW_EINVAL)
+        gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "the web server's "
+               "GATEWAY_EDGE_REFUSALS is malformed: gateway_edge_refusals_total left out");
+    if (rc || (edge && edge != GW_EINVAL)) {
         reply_problem(ctx, resp, 500, req->path, "metrics did not fit the response buffer");
         return;
     }

@@ -223,6 +223,7 @@ static void serve(gw_ctx *ctx, const io *x, gw_buf *body, gw_response *resp)
         .remote_addr = param(x, "REMOTE_ADDR"),
         .tls_client_verify = param(x, "SSL_CLIENT_VERIFY"),
         .tls_client_cn = param(x, "SSL_CLIENT_S_DN_CN"),
+        .edge_refusals = param(x, "GATEWAY_EDGE_REFUSALS"),
         .header = header_of,
         .hctx = (void *)x,
     };
