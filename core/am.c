@@ -22,6 +22,7 @@ static void parse_alert(const gw_config *cfg, json_t *alert, size_t i, const cha
     char where[32];
     snprintf(where, sizeof where, "alerts[%zu]", i);
     s->source = source;
+    s->item = alert;
     if (!json_is_object(alert)) {
         gw_fail(GW_EINVAL, s->error, sizeof s->error, "%s: must be an object", where);
         return;

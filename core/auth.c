@@ -31,6 +31,7 @@
 #include <strings.h>
 
 #include "hmac.h"
+#include "jsonmem.h"
 #include "text.h"
 
 #define M_NONE        1u
@@ -864,7 +865,7 @@ static int review_token(gw_auth *a, const char *tok, size_t n, char *user, size_
     bool ok = post_review(a, "tokenreviews", "/apis/authentication.k8s.io/v1/tokenreviews", body,
                           &ans, r);
     OPENSSL_cleanse(body, strlen(body));
-    free(body);
+    gw_json_free(body);
     if (!ok)
         return -1;
     json_t *st = json_object_get(ans, "status");
@@ -903,7 +904,7 @@ static int review_token(gw_auth *a, const char *tok, size_t n, char *user, size_
     }
     ok = post_review(a, "subjectaccessreviews",
                      "/apis/authorization.k8s.io/v1/subjectaccessreviews", body, &ans, r);
-    free(body);
+    gw_json_free(body);
     if (!ok)
         return -1;
     st = json_object_get(ans, "status");

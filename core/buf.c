@@ -26,6 +26,16 @@ void gw_buf_reset(gw_buf *b)
         b->data[0] = '\0';
 }
 
+bool gw_buf_trim(gw_buf *b, size_t keep)
+{
+    if (b->cap <= keep) {
+        gw_buf_reset(b);
+        return false;
+    }
+    gw_buf_free(b);
+    return true;
+}
+
 static gw_err grow(gw_buf *b, size_t need)
 {
     if (need > b->max)

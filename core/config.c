@@ -55,6 +55,8 @@ static const key_def keys[] = {
       "longest label/annotation key or value in bytes (400 above)"),
     K("server", "max_json_depth", T_INT, server_max_json_depth, "32",
       "deepest nesting of objects and arrays in a body (400 above)"),
+    K("server", "max_parse_bytes", T_BYTES, server_max_parse_bytes, "16MiB",
+      "most memory the JSON parse of one body may take (413 above); a body's size alone does not bound it"),
     K("server", "max_in_flight", T_INT, server_max_in_flight, "0",
       "webhooks the whole worker pool handles at once; more get 503 + Retry-After (0: no cap)"),
     K("server", "retry_after", T_DUR_S, server_retry_after_s, "5s",
@@ -243,6 +245,11 @@ static const key_def keys[] = {
       "resources listed on an aggregated request (the total is always kept)"),
     K("storm", "namespace_cap", T_INT, storm_namespace_cap, "60",
       "new requests per namespace per minute; above: 503 + Retry-After (0: no cap)"),
+
+    K("limits", "creates_per_minute", T_INT, limits_creates_per_minute, "300",
+      "new RemediationRequests the whole gateway creates per minute; above: 503 + Retry-After (0: no budget; duplicates and storm members never count)"),
+    K("limits", "creates_per_sender_per_minute", T_INT, limits_creates_per_sender_per_minute, "120",
+      "new RemediationRequests one sender (bearer token, TLS client CN, reviewed user, else client address) may cause per minute; above: 503 + Retry-After (0: no budget)"),
 
     K("metrics", "path", T_STR, metrics_path, "",
       "file the workers share their counters through; empty: $ALERTGW_STATE_DIR/metrics.shm, else /run/alertgw/metrics.shm"),
@@ -649,6 +656,8 @@ static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
         BAD("server.max_body_bytes: must be at least 1024");
     if (c->server_max_alerts < 1)
         BAD("server.max_alerts: must be at least 1");
+    if (c->server_max_parse_bytes < 65536)
+        BAD("server.max_parse_bytes: must be at least 64KiB");
     if (c->server_max_json_depth < 4 || c->server_max_json_depth > 1000)
         BAD("server.max_json_depth: must be 4 to 1000");
     if (c->server_max_in_flight < 0)

@@ -25,6 +25,7 @@ typedef struct {
     long   server_max_labels;        /* labels (and annotations) per alert */
     long   server_max_label_bytes;   /* key or value length */
     long   server_max_json_depth;    /* nesting of objects/arrays in a body */
+    long   server_max_parse_bytes;   /* memory one body's parse may take (jsonmem.h) */
     long   server_max_in_flight;     /* webhooks handled at once by the pool; 0: no cap */
     long   server_retry_after_s;     /* Retry-After seconds on 503 */
     char  *log_level;                /* debug, info, warn, error */
@@ -143,6 +144,10 @@ typedef struct {
     long   storm_max_window_ms;      /* longest a storm stays open */
     long   storm_max_resources;      /* resources listed on the aggregate */
     long   storm_namespace_cap;      /* new requests per namespace per minute; 0: none */
+
+    /* abuse limits: creation budgets (dedup.h) */
+    long   limits_creates_per_minute;        /* new requests, whole gateway; 0: none */
+    long   limits_creates_per_sender_per_minute; /* per sender identity; 0: none */
 
     /* metrics */
     char  *metrics_path;             /* shared counters file; "" derived (metrics.h) */

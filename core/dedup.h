@@ -20,14 +20,21 @@
  *                      synced, dirty
  *   stormres:<group>   zset: resource -> ms it joined the storm
  *   nscap:<ns>:<min>   new requests in a namespace in one minute
+ *   budget:<min>       new requests (and storm aggregates) the gateway made
+ *                      in one minute (limits.creates_per_minute)
+ *   budget:<sender>:<min>  the same for one sender
+ *                      (limits.creates_per_sender_per_minute)
  * A group is one (namespace, alert name): hex of SHA-256, see
  * gw_dedup_group().
  *
  * Life of a fingerprint:
  *   hit on absent key -> storm open? join it (AGGREGATED) : storm threshold
- *   reached? open it (STORM_NEW, claim) : namespace cap? CAPPED : pending
- *   claim (NEW); the caller looks Kubernetes up, creates, then activate (or
- *   seed, or release).
+ *   reached? open it (STORM_NEW, claim, counted in the creation budgets;
+ *   OVER_BUDGET when one is spent) : pending claim (NEW); the caller looks
+ *   Kubernetes up, then either seeds (an open request was there) or meets
+ *   the create limits (gw_dedup_create_limits: OVER_BUDGET, CAPPED), creates
+ *   and activates (or releases).  Duplicates and storm members are never
+ *   limited.
  *   hit on pending    -> PENDING (the caller waits and retries).
  *   hit on active     -> count+1, DUP (AGGREGATED for storm members).
  * Redis is a cache of Kubernetes: losing a key only costs a lookup. */
@@ -46,7 +53,8 @@ typedef enum {
     GW_DEDUP_NONE,       /* (resolve/get) nothing there */
     GW_DEDUP_AGGREGATED, /* folded into the storm aggregate name/ns */
     GW_DEDUP_STORM_NEW,  /* this signal opened a storm: create the aggregate */
-    GW_DEDUP_CAPPED      /* namespace over storm.namespace_cap this minute */
+    GW_DEDUP_CAPPED,     /* (create limits) namespace over storm.namespace_cap this minute */
+    GW_DEDUP_OVER_BUDGET /* a create over limits.creates_per_[sender_]minute */
 } gw_dedup_kind;
 
 typedef struct {
@@ -63,6 +71,8 @@ typedef struct {
     char          storm_type[16]; /* "rate" or "pattern" */
     char          name[254];    /* request name (DUP, AGGREGATED, get) */
     char          ns[64];       /* request namespace */
+    bool          over_sender;  /* OVER_BUDGET: the sender's budget (else the gateway's) */
+    long          budget_retry_s; /* OVER_BUDGET: seconds until the budget's minute ends */
 } gw_dedup_result;
 
 /* Where a signal belongs for storm detection; all strings borrowed. */
@@ -72,6 +82,7 @@ typedef struct {
     const char *alertname;
     const char *resource;     /* "Kind/name" */
     long        escalate_at;  /* occurrence that escalates; 0: never */
+    const char *sender;       /* hex id of the sender, for its creation budget */
 } gw_dedup_signal;
 
 typedef struct {
@@ -88,6 +99,16 @@ void gw_dedup_group(const char *ns, const char *alertname, char out[17]);
 /* Records one occurrence.  owner is a token unique to this attempt. */
 gw_err gw_dedup_hit(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, long long now_ms,
                     const char *owner, gw_dedup_result *res);
+/* The limits on creates, met right before an ordinary create (after the
+ * lookup in Kubernetes found no open request, so that a re-seed - a
+ * duplicate Redis had forgotten - is never limited): the creation budgets
+ * of this minute (limits.*, the gateway's and the sender's) and the
+ * namespace cap (storm.namespace_cap).  res->kind: OVER_BUDGET (with
+ * over_sender, budget_retry_s) or CAPPED when one is spent, and nothing is
+ * counted; else NONE, and the create is counted in all three. */
+gw_err gw_dedup_create_limits(gw_dedup *d, const char *ns, const char *sender, long long now_ms,
+                              gw_dedup_result *res);
+
 /* The claim became a created request.  res gets count/first.  Returns
  * GW_EBUSY when the claim was lost (lease expired and taken over). */
 gw_err gw_dedup_activate(gw_dedup *d, const char *fp, long long now_ms, const char *owner,

@@ -10,6 +10,7 @@
  * patch (at most one per request per status_sync_interval). */
 #include "gateway.h"
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,9 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "am.h"
 #include "auth.h"
@@ -27,6 +31,8 @@
 #include "dedup.h"
 #include "fingerprint.h"
 #include "k8sevent.h"
+#include "k8sname.h"
+#include "jsonmem.h"
 #include "kcache.h"
 #include "kube.h"
 #include "log.h"
@@ -79,6 +85,7 @@ typedef enum { R_CREATED, R_DUP, R_AGGREGATED, R_IGNORED, R_REJECTED, R_FAILED }
 typedef struct {
     result_kind kind;
     gw_err      err;              /* R_FAILED: why */
+    const char *reason;           /* R_IGNORED: the answer's reason code */
     char        msg[GW_ERRMSG + 128];
     char        fp[65];           /* the fingerprint used (after owner resolution) */
     char        rr_name[254];
@@ -91,6 +98,7 @@ typedef struct {
     long long   storm_total;
     char        storm_type[16];
     long        breaker_retry_s;  /* R_FAILED by the open circuit breaker: Retry-After */
+    long        retry_s;          /* R_FAILED: the Retry-After it asks for; 0: the default */
 } sig_result;
 
 /* tokenreview's way to the apiserver (auth.h).  A review changes nothing,
@@ -241,6 +249,20 @@ static bool temporary(gw_err e)
 
 static void fail(sig_result *r, gw_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+static void ignore(sig_result *r, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Accepted but not acted on: 200 ignored with a reason code (the API's
+ * contract) and a message for the human reading it. */
+static void ignore(sig_result *r, const char *reason, const char *fmt, ...)
+{
+    r->kind = R_IGNORED;
+    r->reason = reason;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->msg, sizeof r->msg, fmt, ap);
+    va_end(ap);
+}
 
 static void fail(sig_result *r, gw_err e, const char *fmt, ...)
 {
@@ -310,6 +332,23 @@ static void set_ref(sig_result *r, const char *ns, const char *name, const gw_de
     r->last_ms = d->last_ms;
 }
 
+/* spec.originalPayload: the signal's own part of the body.  An alert of a
+ * webhook gets the group's fields and itself, never the other alerts of
+ * the batch (a request about one namespace carries nothing about
+ * another); an Event is the whole body.  *owned is freed by the caller. */
+static void set_payload(gw_rr_input *in, const gw_batch *b, const gw_signal *s, char **owned)
+{
+    *owned = NULL;
+    if (!s->item) {
+        in->raw = b->raw;
+        in->raw_len = b->raw_len;
+        return;
+    }
+    *owned = gw_rr_alert_payload(b->root, s->item);
+    in->raw = *owned; /* NULL (out of memory): no originalPayload, not the batch */
+    in->raw_len = *owned ? strlen(*owned) : 0;
+}
+
 /* Creates obj's request under a fresh name for fp (three tries on a name
  * clash).  name receives it. */
 static gw_err create_named(gw_ctx *ctx, const gw_rr_input *tmpl, char name[32], char *err,
@@ -346,10 +385,22 @@ static void create_failed(gw_ctx *ctx, const char *rid, gw_err rc, const char *e
     fail(r, rc == GW_EBUSY ? GW_EKUBE : rc, "kubernetes: %s", err);
 }
 
+static void over_budget(gw_ctx *ctx, const char *rid, const gw_dedup_result *d,
+                        sig_result *r);
+
+static void namespace_capped(gw_ctx *ctx, const gw_signal *s, sig_result *r)
+{
+    gw_metrics_count(ctx->metrics, GW_C_NS_CAPPED);
+    fail(r, GW_EBUSY, "namespace \"%.63s\" reached storm.namespace_cap (%ld new requests per "
+         "minute); retry later", s->target.namespace_, ctx->cfg.storm_namespace_cap);
+}
+
 /* The fingerprint is ours (pending claim): adopt an open request from
- * Kubernetes, or create one.  Releases the claim on failure. */
-static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, const char *rid,
-                        const char *rr_ns, const char *owner, long long now, sig_result *r)
+ * Kubernetes, or create one (within the creation budgets).  Releases the
+ * claim on failure. */
+static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, const char *sender,
+                        const char *rid, const char *rr_ns, const char *owner, long long now,
+                        sig_result *r)
 {
     char err[512];
     gw_rr_ref ref;
@@ -374,13 +425,27 @@ static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, cons
         fail(r, rc, "kubernetes: %s", err);
         return;
     }
+    if ((rc = gw_dedup_create_limits(&ctx->dedup, s->target.namespace_, sender, now, &d)) ||
+        d.kind == GW_DEDUP_OVER_BUDGET || d.kind == GW_DEDUP_CAPPED) {
+        gw_dedup_release(&ctx->dedup, s->fingerprint, NULL, owner);
+        if (rc)
+            fail(r, rc, "redis: %s", ctx->redis.errstr);
+        else if (d.kind == GW_DEDUP_OVER_BUDGET)
+            over_budget(ctx, rid, &d, r);
+        else
+            namespace_capped(ctx, s, r);
+        return;
+    }
 
-    char name[32];
+    char name[32], *payload;
     gw_rr_input in = {
         .sig = s, .namespace_ = rr_ns, .environment = r->env, .priority = r->prio,
-        .received_ms = now, .raw = b->raw, .raw_len = b->raw_len,
+        .received_ms = now,
     };
-    if ((rc = create_named(ctx, &in, name, err, sizeof err))) {
+    set_payload(&in, b, s, &payload);
+    rc = create_named(ctx, &in, name, err, sizeof err);
+    gw_json_free(payload);
+    if (rc) {
         gw_dedup_release(&ctx->dedup, s->fingerprint, NULL, owner);
         create_failed(ctx, rid, rc, err, r);
         return;
@@ -430,13 +495,15 @@ static void storm_create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s
     if (rc == GW_OK)
         rc = gw_fingerprint(s->cluster, &st, NULL, agg.fingerprint);
     if (rc == GW_OK) {
+        char *payload;
         gw_rr_input in = {
             .sig = &agg, .namespace_ = rr_ns, .environment = r->env, .priority = r->prio,
-            .received_ms = now, .raw = b->raw, .raw_len = b->raw_len,
-            .storm_type = r->storm_type, .storm_resources = info.resources,
+            .received_ms = now, .storm_type = r->storm_type, .storm_resources = info.resources,
             .storm_total = info.storm_total,
         };
+        set_payload(&in, b, s, &payload);
         rc = create_named(ctx, &in, name, err, sizeof err);
+        gw_json_free(payload);
     } else {
         snprintf(err, sizeof err, "storm: redis: %s", ctx->redis.errstr);
     }
@@ -513,15 +580,15 @@ static void classify(gw_ctx *ctx, const gw_signal *s, const char *rid, long long
     char ov[64], nl[64], path[400];
     json_t *obj;
     if (c->environment_lookup && *ns) {
-        snprintf(path, sizeof path, "/api/v1/namespaces/%s/configmaps/%s",
-                 c->environment_configmap_namespace, c->environment_configmap_name);
-        if (cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj) == GW_OK) {
+        if (gw_k8s_path(path, sizeof path, "v1", c->environment_configmap_namespace,
+                        "configmaps", c->environment_configmap_name) &&
+            cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj) == GW_OK) {
             const char *v = json_string_value(json_object_get(json_object_get(obj, "data"), ns));
             if (v && strlen(v) < sizeof ov)
                 override = strcpy(ov, v);
         }
-        snprintf(path, sizeof path, "/api/v1/namespaces/%s", ns);
-        if (cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj) == GW_OK) {
+        if (gw_k8s_path(path, sizeof path, "v1", NULL, "namespaces", ns) &&
+            cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj) == GW_OK) {
             const char *v = json_string_value(
                 json_object_get(json_object_get(obj, "labels"), c->environment_namespace_label));
             if (v && strlen(v) < sizeof nl)
@@ -544,8 +611,9 @@ static gw_err scope_check(gw_ctx *ctx, const gw_signal *s, const char *rid, long
     gw_err rc = GW_ENOTFOUND;
     *why = NULL;
     if (*s->target.namespace_) {
-        snprintf(path, sizeof path, "/api/v1/namespaces/%s", s->target.namespace_);
-        rc = cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj);
+        rc = gw_k8s_path(path, sizeof path, "v1", NULL, "namespaces", s->target.namespace_)
+                 ? cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj)
+                 : GW_ENOTFOUND;
         if (rc == GW_OK && gw_scope_labelled(obj, c->scope_label))
             return GW_OK;
         if (rc && rc != GW_ENOTFOUND)
@@ -596,8 +664,45 @@ static void resolve_owner(gw_ctx *ctx, gw_signal *s, gw_owned_target *owned, con
     memcpy(s->fingerprint, fp, sizeof fp);
 }
 
-static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in, const char *rid,
-                           sig_result *r)
+/* Whether the signal's namespace is in the cluster: a signal about a
+ * namespace that does not exist is not acted on (it would let one webhook
+ * create a request per invented namespace).  The cached namespace read
+ * that classification uses (kcache: one GET per namespace per
+ * environment.cache_ttl per worker, a stale answer when a refresh fails).
+ * GW_OK: it exists, or the target is cluster-scoped; GW_ENOTFOUND; or the
+ * error of a lookup that could not be made. */
+static gw_err namespace_check(gw_ctx *ctx, const gw_signal *s, const char *rid, long long now)
+{
+    char path[128];
+    json_t *obj;
+    if (!*s->target.namespace_)
+        return GW_OK;
+    if (!gw_k8s_path(path, sizeof path, "v1", NULL, "namespaces", s->target.namespace_))
+        return GW_ENOTFOUND; /* not a namespace name: none can exist (adapters refuse it) */
+    return cached(ctx, rid, path, ctx->cfg.environment_cache_ttl_ms, now, &obj);
+}
+
+/* The failure of a create that a creation budget refused (503). */
+static void over_budget(gw_ctx *ctx, const char *rid, const gw_dedup_result *d, sig_result *r)
+{
+    const gw_config *c = &ctx->cfg;
+    gw_metrics_rejected(ctx->metrics, GW_REJ_CREATION_BUDGET);
+    if (d->over_sender)
+        fail(r, GW_EBUSY, "this sender reached its creation budget (%ld new "
+             "RemediationRequests a minute, limits.creates_per_sender_per_minute): the signal "
+             "was not recorded; retry later (duplicates are still counted)",
+             c->limits_creates_per_sender_per_minute);
+    else
+        fail(r, GW_EBUSY, "the gateway reached its creation budget (%ld new "
+             "RemediationRequests a minute, limits.creates_per_minute): the signal was not "
+             "recorded; retry later (duplicates are still counted)",
+             c->limits_creates_per_minute);
+    r->retry_s = d->budget_retry_s;
+    gw_log(ctx->log_min, GW_LOG_WARN, rid, "creation budget: %s", r->msg);
+}
+
+static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
+                           const char *sender, const char *rid, sig_result *r)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->fp, sizeof r->fp, "%s", in->fingerprint);
@@ -607,13 +712,23 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in, 
         return;
     }
     if (in->ignored) {
-        r->kind = R_IGNORED;
-        snprintf(r->msg, sizeof r->msg, "%s", in->ignored);
+        ignore(r, in->ignored_reason ? in->ignored_reason : "ignored", "%s", in->ignored);
         return;
     }
     long long now = gw_now_ms();
     gw_signal sig = *in;
     const gw_signal *s = &sig;
+    /* An error here (apiserver down, nothing cached) does not stop a
+     * duplicate, which creates nothing; a signal that would create is
+     * answered 503 below. */
+    gw_err ns_rc = namespace_check(ctx, s, rid, now);
+    if (ns_rc == GW_ENOTFOUND) {
+        char ns[80];
+        gw_text_clean(s->target.namespace_, strlen(s->target.namespace_), ns, sizeof ns);
+        ignore(r, "namespace-not-found", "namespace \"%s\" does not exist in the cluster: "
+               "nothing there to remediate", ns);
+        return;
+    }
     gw_owned_target owned;
     if (ctx->cfg.owners_resolve) {
         resolve_owner(ctx, &sig, &owned, rid, now);
@@ -628,8 +743,7 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in, 
             return;
         }
         if (why) {
-            r->kind = R_IGNORED;
-            snprintf(r->msg, sizeof r->msg, "%s", why);
+            ignore(r, "out-of-scope", "%s", why);
             return;
         }
     }
@@ -641,8 +755,7 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in, 
             fail(r, rc, "redis: %s", ctx->redis.errstr);
             return;
         }
-        r->kind = R_IGNORED;
-        snprintf(r->msg, sizeof r->msg, "resolved alert recorded; no request is created");
+        ignore(r, "resolved", "resolved alert recorded; no request is created");
         if (d.kind == GW_DEDUP_DUP) {
             char ts[32], err[512];
             gw_rfc3339(now, ts);
@@ -664,7 +777,7 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in, 
     gw_dedup_group(s->target.namespace_, s->name, group);
     snprintf(resource, sizeof resource, "%s/%s", s->target.kind, s->target.name);
     long esc_at = gw_escalation_threshold(&ctx->cfg, r->env);
-    gw_dedup_signal ds = { group, s->target.namespace_, s->name, resource, esc_at };
+    gw_dedup_signal ds = { group, s->target.namespace_, s->name, resource, esc_at, sender };
     long long deadline = now + ctx->cfg.dedup_pending_wait_ms;
     int restarts = 0;
     for (;;) {
@@ -674,21 +787,26 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in, 
             fail(r, rc, "redis: %s", ctx->redis.errstr);
             return;
         }
+        if ((d.kind == GW_DEDUP_NEW || d.kind == GW_DEDUP_STORM_NEW) && ns_rc != GW_OK) {
+            /* a create needs to know the namespace exists */
+            gw_dedup_release(&ctx->dedup, s->fingerprint,
+                             d.kind == GW_DEDUP_STORM_NEW ? group : NULL, owner);
+            fail(r, GW_EKUBE, "namespace \"%.63s\" could "
+                 "not be looked up (cause in the log above); retry", s->target.namespace_);
+            return;
+        }
+        if (d.kind == GW_DEDUP_OVER_BUDGET) {
+            over_budget(ctx, rid, &d, r);
+            return;
+        }
         if (d.kind == GW_DEDUP_NEW) {
-            create_path(ctx, b, s, rid, rr_ns, owner, now, r);
+            create_path(ctx, b, s, sender, rid, rr_ns, owner, now, r);
             return;
         }
         if (d.kind == GW_DEDUP_STORM_NEW) {
             r->storm_total = d.storm_total;
             snprintf(r->storm_type, sizeof r->storm_type, "%s", d.storm_type);
             storm_create_path(ctx, b, s, &ds, rid, rr_ns, owner, now, r);
-            return;
-        }
-        if (d.kind == GW_DEDUP_CAPPED) {
-            gw_metrics_count(ctx->metrics, GW_C_NS_CAPPED);
-            fail(r, GW_EBUSY, "namespace \"%.63s\" reached storm.namespace_cap (%ld new "
-                 "requests per minute); retry later", s->target.namespace_,
-                 ctx->cfg.storm_namespace_cap);
             return;
         }
         if (d.kind == GW_DEDUP_DUP || d.kind == GW_DEDUP_AGGREGATED) {
@@ -787,7 +905,7 @@ static void reply_json(gw_response *resp, int status, json_t *j)
         gw_buf_reset(&resp->body);
         gw_buf_appends(&resp->body, "{\"status\":\"error\"}");
     }
-    free(s);
+    gw_json_free(s);
 }
 
 static void reply_problem(gw_ctx *ctx, gw_response *resp, int status, const char *path,
@@ -877,7 +995,8 @@ static void reply_single(gw_response *resp, const sig_result *r)
     }
     char ref[330];
     ref_string(r, ref, sizeof ref);
-    reply_json(resp, 200, json_pack("{s:s,s:s,s:s,s:s}", "status", "ignored", "reason", r->msg,
+    reply_json(resp, 200, json_pack("{s:s,s:s,s:s,s:s,s:s}", "status", "ignored", "reason",
+                                    r->reason ? r->reason : "ignored", "message", r->msg,
                                     "fingerprint", r->fp, "remediationRequestRef", ref));
 }
 
@@ -893,8 +1012,14 @@ static const char *client_detail(const sig_result *r)
                    "the signal was not recorded; retry later";
         return "Kubernetes API unavailable: the signal was not recorded; retry later";
     case GW_EBUSY:
+        return r->msg; /* our own text */
     case GW_EKUBECONF:
-        return r->msg; /* our own text, or the apiserver's Status message */
+        /* The apiserver's Status message names users, verbs and resources
+         * ("User system:serviceaccount:... cannot create ..."): it goes to
+         * the log under this request_id, never to the sender. */
+        return "the Kubernetes API refused the gateway's request (permissions, CRD or "
+               "namespace): a configuration problem on the gateway's side; the cause is in the "
+               "gateway's log under this request_id";
     default:
         return "internal error: the signal was not recorded";
     }
@@ -920,6 +1045,8 @@ static void reply_batch(gw_ctx *ctx, const gw_request *req, gw_response *resp, c
             reply_problem(ctx, resp, failure_status(res[i].err), req->path, detail);
             if (res[i].breaker_retry_s > 0) /* when the next probe may succeed */
                 resp->retry_after = res[i].breaker_retry_s;
+            else if (res[i].retry_s > 0 && resp->status == 503)
+                resp->retry_after = res[i].retry_s;
             return;
         }
     }
@@ -945,6 +1072,8 @@ static void reply_batch(gw_ctx *ctx, const gw_request *req, gw_response *resp, c
                               "fingerprint", r->fp);
         if (ref[0])
             json_object_set_new(e, "remediationRequestRef", json_string(ref));
+        if (r->kind == R_IGNORED)
+            json_object_set_new(e, "reason", json_string(r->reason ? r->reason : "ignored"));
         if (r->kind == R_REJECTED)
             json_object_set_new(e, "error", json_string(r->msg));
         else
@@ -1009,14 +1138,19 @@ static void count_result(gw_ctx *ctx, webhook_source src, const gw_signal *s, co
         if (r->storm_opened)
             gw_metrics_storm(m, strcmp(r->storm_type, "rate") ? GW_STORM_PATTERN : GW_STORM_RATE);
         break;
-    case R_IGNORED: gw_metrics_count(m, GW_C_IGNORED); break;
+    case R_IGNORED:
+        gw_metrics_count(m, GW_C_IGNORED);
+        if (r->reason && !strcmp(r->reason, "namespace-not-found"))
+            gw_metrics_rejected(m, GW_REJ_NAMESPACE_NOT_FOUND);
+        break;
     default: break;
     }
 }
 
 /* Runs every signal of b and writes the answer; returns the log decision. */
 static const char *process_batch(gw_ctx *ctx, const gw_request *req, gw_response *resp,
-                                 webhook_source src, const gw_batch *b, char *fp_out)
+                                 webhook_source src, const gw_batch *b, const char *sender,
+                                 char *fp_out)
 {
     sig_result *res = calloc(b->n, sizeof *res);
     if (!res) {
@@ -1025,7 +1159,7 @@ static const char *process_batch(gw_ctx *ctx, const gw_request *req, gw_response
     }
     size_t done = 0;
     while (done < b->n) {
-        process_signal(ctx, b, &b->signals[done], resp->request_id, &res[done]);
+        process_signal(ctx, b, &b->signals[done], sender, resp->request_id, &res[done]);
         if (res[done].kind == R_FAILED && res[done].err == GW_EKUBE)
             gw_kube_last_refused(ctx->kube, &res[done].breaker_retry_s);
         count_result(ctx, src, &b->signals[done], &res[done]);
@@ -1118,6 +1252,24 @@ static const char *scope_refusal(gw_ctx *ctx, const gw_request *req, gw_response
     return NULL;
 }
 
+/* Who a creation budget is counted against (limits.creates_per_sender_
+ * per_minute): the admitted identity when the mode names one (bearer
+ * token, TLS client CN, reviewed user), else the client address.  16 hex
+ * of its SHA-256, so no client text reaches a Redis key. */
+static void sender_id(const gw_request *req, const gw_auth_result *who, char out[17])
+{
+    char id[256];
+    if (who->mode == GW_AM_BEARER || who->mode == GW_AM_MTLS || who->mode == GW_AM_TOKENREVIEW)
+        snprintf(id, sizeof id, "%s", who->principal);
+    else
+        snprintf(id, sizeof id, "addr:%.200s", req->remote_addr ? req->remote_addr : "");
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!EVP_Digest(id, strlen(id), md, &n, EVP_sha256(), NULL) || n < 8)
+        memset(md, 0, 8);
+    gw_hex_encode(md, 8, out);
+}
+
 static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response *resp,
                                  webhook_source src, const char *route, char *fp_out)
 {
@@ -1179,8 +1331,11 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
         return "rejected";
     }
     const char *decision = scope_refusal(ctx, req, resp, route, &who, bp);
-    if (!decision)
-        decision = process_batch(ctx, req, resp, src, bp, fp_out);
+    if (!decision) {
+        char sender[17];
+        sender_id(req, &who, sender);
+        decision = process_batch(ctx, req, resp, src, bp, sender, fp_out);
+    }
     gw_batch_free(&scratch);
     return decision;
 }
@@ -1403,6 +1558,24 @@ static const char *handle_webhook(gw_ctx *ctx, const gw_request *req, gw_respons
     }
     gw_metrics_leave(ctx->metrics);
     return decision;
+}
+
+#define KEEP_BUF_BYTES  (256u * 1024)
+#define TRIM_PARSE_BYTES (1u * 1024 * 1024)
+
+void gw_response_done(gw_ctx *ctx, gw_response *resp)
+{
+    bool big = gw_jsonmem_peak() - gw_jsonmem_live() > TRIM_PARSE_BYTES;
+    big |= gw_buf_trim(&resp->body, KEEP_BUF_BYTES);
+    big |= gw_buf_trim(&ctx->scratch, KEEP_BUF_BYTES);
+    big |= gw_buf_trim(&ctx->kscratch, KEEP_BUF_BYTES);
+    gw_jsonmem_reset_peak();
+#ifdef __GLIBC__
+    /* free() keeps what it got back in the heap; malloc_trim returns the
+     * unused pages (madvise) also below the top of the heap */
+    if (big)
+        malloc_trim(0);
+#endif
 }
 
 void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp)

@@ -72,6 +72,13 @@ void gw_response_free(gw_response *resp);
  * problem becomes an HTTP status and a problem body. */
 void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp);
 
+/* The front end calls this once resp is written: memory a large request
+ * left behind is given back (buffers grown past 256 KiB are freed, and
+ * after a parse that took more than 1 MiB the heap is trimmed), so a
+ * worker's resident size follows what it holds, not the largest request it
+ * ever served. */
+void gw_response_done(gw_ctx *ctx, gw_response *resp);
+
 /* The trailing status flush (spec 3.11): patches the status syncs other
  * occurrences queued in Redis once they are due, so a count converges even
  * when no further alert arrives.  Cheap to call often: it asks Redis at most

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "k8sname.h"
 #include "target.h"
 #include "text.h"
 
@@ -13,19 +14,6 @@ static const char *str(json_t *obj, const char *key)
 {
     const char *v = json_string_value(json_object_get(obj, key));
     return v && *v ? v : NULL;
-}
-
-/* Kinds are CamelCase identifiers ("Pod", "HorizontalPodAutoscaler"). */
-static bool kind_ok(const char *k)
-{
-    size_t n = strlen(k);
-    if (n == 0 || n > 63 || !((k[0] >= 'A' && k[0] <= 'Z')))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z') ||
-              (k[i] >= '0' && k[i] <= '9')))
-            return false;
-    return true;
 }
 
 /* events.severity_overrides: "Reason=severity,Reason2=severity2". */
@@ -98,7 +86,7 @@ static gw_err fill(const gw_config *cfg, gw_batch *b, json_t *ev, long long now_
                        cfg->events_max_future_s);
 
     const char *kind = str(obj, "kind"), *name = str(obj, "name"), *ns = str(obj, "namespace");
-    if (!kind || !kind_ok(kind))
+    if (!kind || !gw_is_kind(kind))
         return gw_fail(GW_EINVAL, err, errlen, "involvedObject.kind: missing or not a Kubernetes kind");
     if (!name || !gw_is_dns_subdomain(name))
         return gw_fail(GW_EINVAL, err, errlen, "involvedObject.name: missing or not a valid name");
@@ -111,7 +99,11 @@ static gw_err fill(const gw_config *cfg, gw_batch *b, json_t *ev, long long now_
     s->target.kind = kind;
     s->target.name = name;
     s->target.namespace_ = ns ? ns : "";
+    /* it goes into apiserver paths (scope check, owner walk) */
     const char *av = str(obj, "apiVersion");
+    if (av && !gw_is_api_version(av))
+        return gw_fail(GW_EINVAL, err, errlen, "involvedObject.apiVersion: not a Kubernetes "
+                       "apiVersion ([group/]version, e.g. apps/v1)");
     s->target.api_version = av ? av : "";
 
     /* labels and annotations for the request, made here, owned by the batch */
@@ -138,6 +130,7 @@ static gw_err fill(const gw_config *cfg, gw_batch *b, json_t *ev, long long now_
     if (!strcmp(type, "Normal")) {
         s->severity = "info";
         s->ignored = "Normal event: informational, nothing to remediate";
+        s->ignored_reason = "normal-event";
     } else if (!strcmp(type, "Warning") || !strcmp(type, "Error")) {
         s->severity = NULL; /* set by the caller from events.severity_overrides */
     } else {

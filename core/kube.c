@@ -972,6 +972,10 @@ static gw_err open_handle(gw_kube *k, char *err, size_t errlen)
 #endif
     if (cc == CURLE_OK)
         cc = curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    /* the path is sent as built: no "/../" squashing (path_ok refuses
+     * dot segments; this is the second line of that defence) */
+    if (cc == CURLE_OK)
+        cc = curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
     if (cc == CURLE_OK)   /* idle keep-alive connections through NAT and LBs */
         cc = curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     if (cc == CURLE_OK)
@@ -1065,16 +1069,54 @@ const char *gw_kube_server(const gw_kube *k)
     return k->server;
 }
 
-/* Bytes allowed in a request path: anything visible.  A control byte or a
- * space would make libcurl reject the URL, which would look like a transport
- * failure (temporary) when it is the caller's bug or bad input. */
+/* A request path: "/" segments, then at most one "?query".  Visible bytes
+ * only (a control byte or a space would make libcurl reject the URL, which
+ * would look like a transport failure when it is bad input), no fragment,
+ * no "." or ".." segment (even percent-encoded), and "%" only as the start
+ * of a %XX escape.  Callers build paths with gw_k8s_path, which already
+ * guarantees all of this; here it is checked once more where the URL is
+ * made, and CURLOPT_PATH_AS_IS keeps libcurl from collapsing dot segments
+ * should one ever slip through. */
+static bool hexdig(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* s[0..n) decodes to "." or "..". */
+static bool dot_segment(const char *s, size_t n)
+{
+    size_t dots = 0;
+    for (size_t i = 0; i < n; dots++) {
+        if (s[i] == '.')
+            i++;
+        else if (n - i >= 3 && s[i] == '%' && s[i + 1] == '2' && (s[i + 2] == 'e' || s[i + 2] == 'E'))
+            i += 3;
+        else
+            return false;
+    }
+    return dots == 1 || dots == 2;
+}
+
 static bool path_ok(const char *path)
 {
     if (path[0] != '/' || strlen(path) > KUBE_PATH_MAX)
         return false;
-    for (const char *p = path; *p; p++)
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p == 0x7f)
+    size_t end = strcspn(path, "?");
+    for (const char *p = path; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c <= 0x20 || c == 0x7f || c == '#' || c == '\\')
             return false;
+        if (c == '%' && !(hexdig(p[1]) && hexdig(p[2])))
+            return false;
+        if (c == '?' && (size_t)(p - path) != end)
+            return false; /* a second '?' */
+    }
+    for (size_t i = 0; i < end;) { /* the path part, segment by segment */
+        size_t n = strcspn(path + i + 1, "/?");
+        if (dot_segment(path + i + 1, n))
+            return false;
+        i += 1 + n;
+    }
     return true;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "jsonmem.h"
 #include "text.h"
 
 static const char *const names[] = { "debug", "info", "warn", "error" };
@@ -38,7 +39,7 @@ void gw_log_json(gw_log_level min, gw_log_level lvl, json_t *fields)
     s[n] = '\n';
     fwrite(s, 1, n + 1, stderr);
     fflush(stderr);
-    free(s);
+    gw_json_free(s);
 }
 
 void gw_log_request(gw_log_level min, gw_log_level lvl, const gw_log_req *r)

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define MAGIC 0x616c65727467774dull /* "alertgwM" */
-#define LAYOUT 3 /* 2: the circuit breaker and its counters; 3: in-flight slots, auth failures by mode and reason, rejected forbidden */
+#define LAYOUT 4 /* 2: the circuit breaker and its counters; 3: in-flight slots, auth failures by mode and reason, rejected forbidden; 4: rejected namespace_not_found, creation_budget */
 /* Worker slots for the in-flight count (server.max_in_flight); a pool has
  * at most this many workers sharing one file. */
 #define NSLOTS 256
@@ -315,7 +315,8 @@ static const char *const severities[] = { "critical", "warning", "info", "other"
 static const char *const routes[] = { "prometheus", "grafana", "kubernetes-event", "signal",
                                       "healthz", "readyz", "metrics", "web-error", "other" };
 static const char *const rejects[] = { "validation", "too_large", "unsupported_media_type",
-                                       "method_not_allowed", "unauthorized", "forbidden" };
+                                       "method_not_allowed", "unauthorized", "forbidden",
+                                       "namespace_not_found", "creation_budget" };
 static const char *const create_errs[] = { "unavailable", "rejected", "internal" };
 static const char *const storm_types[] = { "pattern", "rate" };
 static const char *const auth_modes[] = { "none", "bearer", "hmac", "mtls", "tokenreview", "ip" };
@@ -457,7 +458,7 @@ gw_err gw_metrics_write(const gw_metrics *m, const char *version, gw_buf *b)
     rc = rc ? rc : labelled(b, "gateway_storms_detected_total", "Alert storms opened, by type.",
                             "type", storm_types, l->storms, GW_STORM_N);
     rc = rc ? rc : labelled(b, "gateway_signals_rejected_total",
-                            "Requests or signals refused with a 4xx, by reason.", "reason",
+                            "Requests or signals refused (4xx), or not acted on because of an abuse limit, by reason.", "reason",
                             rejects, l->rejected, GW_REJ_N);
     rc = rc ? rc : head(b, "gateway_auth_failures_total", "counter",
                         "Requests refused by authentication or the IP allowlist, by mode and reason.");

@@ -34,9 +34,12 @@ typedef enum {
     GW_ROUTE_PROMETHEUS, GW_ROUTE_GRAFANA, GW_ROUTE_K8S_EVENT, GW_ROUTE_SIGNAL, GW_ROUTE_HEALTHZ,
     GW_ROUTE_READYZ, GW_ROUTE_METRICS, GW_ROUTE_WEB_ERROR, GW_ROUTE_OTHER, GW_ROUTE_N
 } gw_m_route;
+/* gateway_signals_rejected_total{reason}: the 4xx refusals, and the
+ * signals not acted on by an abuse limit (a namespace that does not exist:
+ * 200 ignored; a creation budget: 503). */
 typedef enum {
     GW_REJ_VALIDATION, GW_REJ_TOO_LARGE, GW_REJ_MEDIA_TYPE, GW_REJ_METHOD, GW_REJ_UNAUTHORIZED,
-    GW_REJ_FORBIDDEN, GW_REJ_N
+    GW_REJ_FORBIDDEN, GW_REJ_NAMESPACE_NOT_FOUND, GW_REJ_CREATION_BUDGET, GW_REJ_N
 } gw_m_reject;
 typedef enum { GW_CERR_UNAVAILABLE, GW_CERR_REJECTED, GW_CERR_INTERNAL, GW_CERR_N } gw_m_create_err;
 typedef enum { GW_STORM_PATTERN, GW_STORM_RATE, GW_STORM_N } gw_m_storm;

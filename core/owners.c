@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "k8sname.h"
+
 static const struct {
     const char *kind, *api_version, *plural;
     bool        cluster;
@@ -43,20 +45,10 @@ bool gw_object_path(const char *kind, const char *api_version, const char *ns, c
                     char *out, size_t outlen)
 {
     int i = kind_index(kind);
-    if (i < 0 || !name || !*name)
+    if (i < 0 || !name || !*name || (!kinds[i].cluster && !(ns && *ns)))
         return false;
     const char *av = api_version && *api_version ? api_version : kinds[i].api_version;
-    bool core = !strchr(av, '/');
-    int n;
-    if (kinds[i].cluster)
-        n = snprintf(out, outlen, "/%s/%s/%s/%s", core ? "api" : "apis", av, kinds[i].plural,
-                     name);
-    else if (ns && *ns)
-        n = snprintf(out, outlen, "/%s/%s/namespaces/%s/%s/%s", core ? "api" : "apis", av, ns,
-                     kinds[i].plural, name);
-    else
-        return false;
-    return n > 0 && (size_t)n < outlen;
+    return gw_k8s_path(out, outlen, av, kinds[i].cluster ? NULL : ns, kinds[i].plural, name);
 }
 
 static void set_target(gw_owned_target *o)
@@ -77,6 +69,27 @@ static json_t *controller_of(json_t *cached)
             return ref;
     }
     return NULL;
+}
+
+bool gw_owner_step(json_t *cached, gw_owned_target *cur)
+{
+    json_t *ref = controller_of(cached);
+    const char *k = json_string_value(json_object_get(ref, "kind"));
+    const char *n = json_string_value(json_object_get(ref, "name"));
+    json_t *avj = json_object_get(ref, "apiVersion");
+    const char *av = json_string_value(avj);
+    /* cluster data is checked like a body: these end up in the next GET */
+    if (!gw_is_kind(k) || !gw_is_dns_subdomain(n) || (avj && !gw_is_api_version(av)) ||
+        strlen(k) >= sizeof cur->kind || strlen(n) >= sizeof cur->name ||
+        (av && strlen(av) >= sizeof cur->api_version))
+        return false;
+    snprintf(cur->kind, sizeof cur->kind, "%s", k);
+    snprintf(cur->name, sizeof cur->name, "%s", n);
+    snprintf(cur->api_version, sizeof cur->api_version, "%s", av ? av : "");
+    if (gw_kind_cluster_scoped(k))
+        cur->ns[0] = '\0';
+    set_target(cur);
+    return true;
 }
 
 gw_err gw_owner_resolve(gw_kcache *c, const gw_config *cfg, const gw_target *in, long long now_ms,
@@ -110,18 +123,8 @@ gw_err gw_owner_resolve(gw_kcache *c, const gw_config *cfg, const gw_target *in,
                 gw_fail(rc, err, errlen, "%s %s not found", cur.kind, path);
             return rc;
         }
-        json_t *ref = controller_of(obj);
-        const char *k = json_string_value(json_object_get(ref, "kind"));
-        const char *n = json_string_value(json_object_get(ref, "name"));
-        const char *av = json_string_value(json_object_get(ref, "apiVersion"));
-        if (!k || !n || !*k || !*n || strlen(k) >= sizeof cur.kind ||
-            strlen(n) >= sizeof cur.name || (av && strlen(av) >= sizeof cur.api_version))
-            break;
-        snprintf(cur.kind, sizeof cur.kind, "%s", k);
-        snprintf(cur.name, sizeof cur.name, "%s", n);
-        snprintf(cur.api_version, sizeof cur.api_version, "%s", av ? av : "");
-        if (gw_kind_cluster_scoped(k))
-            cur.ns[0] = '\0';
+        if (!gw_owner_step(obj, &cur))
+            break; /* no controller, or one we may not follow */
         *out = cur;
         set_target(out);
         (*hops)++;

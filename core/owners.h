@@ -30,12 +30,21 @@ typedef struct {
 
 /* The REST path of an object ("/apis/apps/v1/namespaces/x/deployments/y").
  * api_version "" uses the kind's usual one.  false when the kind is not one
- * alertgw knows how to read (its plural is not guessable safely). */
+ * alertgw knows how to read (its plural is not guessable safely), or when a
+ * part is not valid Kubernetes syntax (gw_k8s_path checks and encodes). */
 bool gw_object_path(const char *kind, const char *api_version, const char *ns, const char *name,
                     char *out, size_t outlen);
 
 /* Whether kind is cluster-scoped (Node, PersistentVolume, Namespace). */
 bool gw_kind_cluster_scoped(const char *kind);
+
+/* One hop of the walk: the controller ownerReference of cached (an object
+ * as gw_kcache returns it) becomes *cur (the namespace stays, unless the
+ * owner's kind is cluster-scoped).  false, *cur unchanged, when there is no
+ * controller or its kind, name or apiVersion is not valid Kubernetes
+ * syntax: cluster data is as untrusted as a body, and these values go into
+ * the next GET's path. */
+bool gw_owner_step(json_t *cached, gw_owned_target *cur);
 
 /* Climbs from in to its top controller owner.  *hops is how many owners
  * were followed (0: out is a copy of in).  An error (object unreadable,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonmem.h"
 #include "text.h"
 
 static const struct {
@@ -64,6 +65,6 @@ gw_err gw_problem_write(gw_buf *out, int status, const char *detail, const char 
     if (!s)
         return GW_ENOMEM;
     gw_err rc = gw_buf_appends(out, s);
-    free(s);
+    gw_json_free(s);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "jsonmem.h"
 #include "text.h"
 
 void gw_rr_name(const char *fingerprint, const unsigned char rnd[4], char *out)
@@ -51,6 +52,30 @@ void gw_rr_storm_annotations(json_t *ann, const char *type, const char *resource
     json_object_set_new(ann, "kubernaut.ai/storm-type", json_string(type));
     json_object_set_new(ann, "kubernaut.ai/storm-resources", json_string(resources ? resources : ""));
     json_object_set_new(ann, "kubernaut.ai/storm-resource-count", json_string(n));
+}
+
+char *gw_rr_alert_payload(json_t *root, json_t *item)
+{
+    static const char *const group_fields[] = {
+        "version", "groupKey", "truncatedAlerts", "status", "receiver", "groupLabels",
+        "commonLabels", "commonAnnotations", "externalURL", "orgId", "state", "title", "message",
+    };
+    json_t *p = json_object();
+    json_t *alerts = json_array();
+    if (!p || !alerts || json_array_append(alerts, item)) {
+        json_decref(p);
+        json_decref(alerts);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof group_fields / sizeof group_fields[0]; i++) {
+        json_t *v = json_object_get(root, group_fields[i]);
+        if (v)
+            json_object_set(p, group_fields[i], v);
+    }
+    json_object_set_new(p, "alerts", alerts);
+    char *out = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(p);
+    return out;
 }
 
 json_t *gw_rr_build(const gw_config *cfg, const gw_rr_input *in)
@@ -135,7 +160,7 @@ json_t *gw_rr_build(const gw_config *cfg, const gw_rr_input *in)
     json_decref(sl);
     if (pds) {
         json_object_set_new(spec, "providerData", json_string(pds));
-        free(pds);
+        gw_json_free(pds);
     }
 
     if (in->raw && in->raw_len) {

@@ -19,7 +19,8 @@ typedef struct {
     const char      *environment;
     const char      *priority;      /* P0..P3 */
     long long        received_ms;
-    const char      *raw;           /* request body (originalPayload) */
+    const char      *raw;           /* originalPayload: the signal's own part
+                                     * of the body (gw_rr_alert_payload) */
     size_t           raw_len;
     /* a storm's aggregate: label kubernaut.ai/storm "true" and the storm
      * annotations (gw_rr_storm_annotations); NULL for ordinary requests */
@@ -35,6 +36,15 @@ json_t *gw_rr_build(const gw_config *cfg, const gw_rr_input *in);
  * resources (comma-separated, as given, already capped), the total. */
 void gw_rr_storm_annotations(json_t *ann, const char *type, const char *resources,
                              long long total);
+
+/* The originalPayload of one alert of a webhook: the group's fields of root
+ * (version, groupKey, status, receiver, groupLabels, commonLabels,
+ * commonAnnotations, externalURL, truncatedAlerts, and Grafana's orgId,
+ * state, title, message) and "alerts": [item] - never the other alerts of
+ * the batch, so a request about one namespace carries nothing about
+ * another, and never fields alertgw does not know.  A new string (free()),
+ * NULL on ENOMEM. */
+char *gw_rr_alert_payload(json_t *root, json_t *item);
 
 /* Writes the "rr-<first 12 hex>-<8 random hex>" name into out (>= 25). */
 void gw_rr_name(const char *fingerprint, const unsigned char rnd[4], char *out);

@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include "clock.h"
+#include "jsonmem.h"
+#include "k8sname.h"
 
 bool gw_rr_phase_terminal(const char *phase)
 {
@@ -32,10 +34,17 @@ bool gw_rr_phase_terminal(const char *phase)
     return false;
 }
 
-static void coll_path(const gw_config *cfg, const char *ns, char *out, size_t outlen)
+/* The path of the requests in ns, or of the request name in ns (name not
+ * NULL).  Built by gw_k8s_path, which checks every part: a namespace or a
+ * name read back from Redis goes into the URL only when it is valid
+ * Kubernetes syntax (otherwise the path is "" and gw_kube_request refuses
+ * it as bad input). */
+static void rr_path(const gw_config *cfg, const char *ns, const char *name, char *out,
+                    size_t outlen)
 {
-    snprintf(out, outlen, "/apis/%s/%s/namespaces/%s/%s", cfg->rr_group, cfg->rr_version, ns,
-             cfg->rr_plural);
+    char av[300];
+    snprintf(av, sizeof av, "%s/%s", cfg->rr_group, cfg->rr_version);
+    gw_k8s_path(out, outlen, av, ns, cfg->rr_plural, name);
 }
 
 /* Classifies a non-2xx answer, with the apiserver's own message. */
@@ -71,7 +80,7 @@ gw_err gw_rrstore_find_open(gw_kube *k, const gw_config *cfg, const char *ns, co
                             gw_buf *scratch, gw_rr_ref *out, char *err, size_t errlen)
 {
     char path[600], coll[400];
-    coll_path(cfg, ns, coll, sizeof coll);
+    rr_path(cfg, ns, NULL, coll, sizeof coll);
     /* resourceVersion=0: served from the apiserver's watch cache.  A quorum
      * read is an etcd range over every request in the namespace, decoded
      * one by one (60-100 ms at 300 objects, growing without bound as
@@ -124,9 +133,8 @@ static gw_err claimed_by(gw_kube *k, const gw_config *cfg, const char *ns, const
 {
     if (!name || !fp)
         return gw_fail(GW_EBUSY, err, errlen, "create: name already taken");
-    char path[700], coll[400];
-    coll_path(cfg, ns, coll, sizeof coll);
-    snprintf(path, sizeof path, "%s/%s", coll, name);
+    char path[700];
+    rr_path(cfg, ns, name, path, sizeof path);
     long status;
     gw_buf_reset(scratch);
     /* no resourceVersion: a quorum read, so it sees the create that just
@@ -156,7 +164,7 @@ gw_err gw_rrstore_create(gw_kube *k, const gw_config *cfg, json_t *obj, gw_buf *
 {
     const char *ns = json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
     char path[400];
-    coll_path(cfg, ns ? ns : "", path, sizeof path);
+    rr_path(cfg, ns ? ns : "", NULL, path, sizeof path);
     char *body = json_dumps(obj, JSON_COMPACT);
     if (!body)
         return GW_ENOMEM;
@@ -166,7 +174,7 @@ gw_err gw_rrstore_create(gw_kube *k, const gw_config *cfg, json_t *obj, gw_buf *
      * the top of this file. */
     gw_err rc = gw_kube_request(k, "POST", path, "application/json", body, strlen(body),
                                 GW_KUBE_REPEATABLE, &status, scratch, err, errlen);
-    free(body);
+    gw_json_free(body);
     if (rc)
         return rc == GW_ETOOBIG ? GW_OK : rc; /* created; we only lost the echo */
     if (status == 201 || status == 200)
@@ -187,9 +195,9 @@ static gw_err merge_patch(gw_kube *k, const gw_config *cfg, const char *ns, cons
                           const char *suffix, json_t *patch, gw_buf *scratch, long *status,
                           char *err, size_t errlen)
 {
-    char path[700], coll[400];
-    coll_path(cfg, ns, coll, sizeof coll);
-    snprintf(path, sizeof path, "%s/%s%s", coll, name, suffix);
+    char path[700], obj[600];
+    rr_path(cfg, ns, name, obj, sizeof obj);
+    snprintf(path, sizeof path, "%s%s", obj, *obj ? suffix : "");
     char *body = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
     if (!body)
         return GW_ENOMEM;
@@ -197,7 +205,7 @@ static gw_err merge_patch(gw_kube *k, const gw_config *cfg, const char *ns, cons
     /* a merge patch of absolute values: applying it twice is applying it once */
     gw_err rc = gw_kube_request(k, "PATCH", path, "application/merge-patch+json", body,
                                 strlen(body), GW_KUBE_REPEATABLE, status, scratch, err, errlen);
-    free(body);
+    gw_json_free(body);
     return rc;
 }
 
@@ -263,7 +271,7 @@ gw_err gw_rrstore_probe(gw_kube *k, const gw_config *cfg, gw_buf *scratch, long 
                         char *err, size_t errlen)
 {
     char path[420], coll[400];
-    coll_path(cfg, cfg->rr_namespace, coll, sizeof coll);
+    rr_path(cfg, cfg->rr_namespace, NULL, coll, sizeof coll);
     snprintf(path, sizeof path, "%s?limit=1", coll);
     gw_buf_reset(scratch);
     return gw_kube_request(k, "GET", path, NULL, NULL, 0, GW_KUBE_REPEATABLE, http_status, scratch,

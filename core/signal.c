@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fingerprint.h"
+#include "jsonmem.h"
 #include "target.h"
 
 void gw_batch_free(gw_batch *b)
@@ -48,7 +49,13 @@ gw_err gw_batch_load(const gw_config *cfg, gw_batch *out, const char *body, size
 {
     memset(out, 0, sizeof *out);
     json_error_t jerr;
+    /* the parse's memory is bounded, not only the body's bytes (jsonmem.h) */
+    gw_jsonmem_arm((size_t)cfg->server_max_parse_bytes);
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    gw_jsonmem_disarm();
+    if (!root && gw_jsonmem_tripped())
+        return gw_fail(GW_ETOOBIG, err, errlen, "body needs more than server.max_parse_bytes "
+                       "(%ld bytes) of memory to parse", cfg->server_max_parse_bytes);
     if (!root)
         return gw_fail(GW_EINVAL, err, errlen, "invalid JSON at line %d column %d: %s", jerr.line,
                        jerr.column, jerr.text);

@@ -35,6 +35,11 @@ typedef struct {
     json_t     *annotations; /* borrowed object (may be an empty object) */
     const char *firing_time; /* RFC 3339, as received; "" when absent */
     const char *ignored;     /* non-NULL: accepted but not acted on (200), why */
+    const char *ignored_reason; /* with ignored: the answer's reason code
+                                 * ("normal-event") */
+    json_t     *item;        /* borrowed: this signal's own object in a
+                              * webhook's alerts[]; NULL when the body is
+                              * the signal (an Event) */
     char        fingerprint[65];
     char        error[GW_ERRMSG]; /* non-empty: this signal was rejected (400) */
 } gw_signal;

@@ -30,36 +30,6 @@ static const kind_def kinds[] = {
     { "job_name",                "Job",                     "batch/v1",          3, true  },
 };
 
-static bool alnum_lower(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-bool gw_is_dns_label(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 63 || !alnum_lower(s[0]) || !alnum_lower(s[n - 1]))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!alnum_lower(s[i]) && s[i] != '-')
-            return false;
-    return true;
-}
-
-bool gw_is_dns_subdomain(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 253 || !alnum_lower(s[0]) || !alnum_lower(s[n - 1]))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (!alnum_lower(s[i]) && s[i] != '-' && s[i] != '.')
-            return false;
-        if (s[i] == '.' && (!alnum_lower(s[i - 1]) || !alnum_lower(s[i + 1])))
-            return false;
-    }
-    return true;
-}
-
 static const char *label_str(json_t *labels, const char *key)
 {
     const char *v = json_string_value(json_object_get(labels, key));

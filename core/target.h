@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include "err.h"
+#include "k8sname.h"
 #include "signal.h"
 
 /* Fills t with strings borrowed from labels (or static strings).  With no
@@ -19,9 +20,5 @@
  * GW_EINVAL with err naming the labels looked for. */
 gw_err gw_target_from_labels(json_t *labels, bool allow_unknown, const char *fallback_name,
                              gw_target *t, char *err, size_t errlen);
-
-/* RFC 1123 subdomain (<= 253) and label (<= 63) checks. */
-bool gw_is_dns_subdomain(const char *s);
-bool gw_is_dns_label(const char *s);
 
 #endif

@@ -45,10 +45,14 @@
 #include <string.h>
 #include <poll.h>
 #include <curl/curl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "clock.h"
 #include "config.h"
 #include "gateway.h"
+#include "jsonmem.h"
 #include "log.h"
 
 /* Longest time a stopping worker keeps serving queued connections. */
@@ -319,6 +323,16 @@ static int check_config(const char *path)
 
 int main(int argc, char **argv)
 {
+    /* Before anything makes a JSON value: every jansson allocation is
+     * counted, so a body's parse has a memory budget (jsonmem.h). */
+    gw_jsonmem_install();
+#ifdef __GLIBC__
+    /* A fixed threshold: blocks of 256 KiB and more are mmap()ed and go
+     * back to the kernel on free().  glibc would otherwise raise it after
+     * each large free, and a large request's buffers would then stay in
+     * the heap. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
     if (argc == 3 && !strcmp(argv[1], "--check-config"))
         return check_config(argv[2]);
     if (argc == 2 && !strcmp(argv[1], "--config-reference")) {
@@ -375,6 +389,7 @@ int main(int argc, char **argv)
         io x = { NULL };
         serve(ctx, &x, &body, &resp);
         fflush(stdout);
+        gw_response_done(ctx, &resp);
     } else {
         FCGX_Request request;
         if (FCGX_Init() || FCGX_InitRequest(&request, 0, 0)) {
@@ -423,6 +438,8 @@ int main(int argc, char **argv)
                 }
                 serve(ctx, &x, &body, &resp);
                 finish(&request, &x);
+                gw_response_done(ctx, &resp);
+                gw_buf_trim(&body, 256 * 1024);
             }
             if (stop_requested && rc == 0)
                 drain_queue(ctx, &request, &x, &body, &resp);

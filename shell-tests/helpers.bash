@@ -308,6 +308,28 @@ kube_namespace() {
         "$(jq -cn --arg n "$name" --argjson l "$labels" '{apiVersion:"v1",kind:"Namespace",metadata:{name:$n,labels:$l}}')" >/dev/null
 }
 
+# kube_namespaces NAME...: makes sure these namespaces exist (created when
+# absent, an existing one is fine).  The gateway ignores signals about
+# namespaces that are not in the cluster, so every test creates the
+# namespaces its alerts name.
+kube_namespaces() {
+    local ns code
+    for ns in "$@"; do
+        code=$(kube_api api/v1/namespaces -o /dev/null -w '%{http_code}' -X POST             -H 'Content-Type: application/json'             --data "$(jq -cn --arg n "$ns" '{apiVersion:"v1",kind:"Namespace",metadata:{name:$n}}')") ||
+            return 1
+        [[ $code == 201 || $code == 409 ]] || { echo "kube_namespaces: $ns: HTTP $code" >&2; return 1; }
+    done
+}
+
+# gw_scrape: GET /metrics into $GW_TMP/scrape (fails on a non-200);
+# gw_metric NAME_WITH_LABELS: one sample of that scrape ("absent" if none).
+gw_scrape() {
+    [[ $(curl -sS --max-time 10 ${GW_CACERT:+--cacert "$GW_CACERT"} -o "$GW_TMP/scrape"         -w '%{http_code}' "$@" "$GW_URL/metrics") == 200 ]]
+}
+gw_metric() {
+    awk -v k="$1" '$1 == k { print $2; found = 1 } END { if (!found) print "absent" }' "$GW_TMP/scrape"
+}
+
 # kube_rr_occurrences NAME: status.deduplication.occurrenceCount (or empty).
 kube_rr_occurrences() { kube_get_rr "$1" | jq -r '.status.deduplication.occurrenceCount // empty'; }
 
@@ -453,6 +475,7 @@ gw_start_lighttpd() {
         pid=$!
         echo "$pid" >"$dir/pid"
         export GW_URL="$scheme://127.0.0.1:$port"
+        echo "$GW_URL" >"$dir/url"
         if gw_wait_for 15 _gw_healthz_or_dead "$pid"; then
             alive "$pid" && return 0
             # lighttpd exited: most likely lost the port race; try another.
@@ -472,6 +495,14 @@ _gw_healthz_or_dead() {
     alive "$1" || return 0
     [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 ${GW_CACERT:+--cacert "$GW_CACERT"} \
         "$GW_URL/healthz") == 200 ]]
+}
+
+# gw_reload_url: GW_URL of the lighttpd running now.  A test that restarts
+# lighttpd exports the new GW_URL in its own subshell only; a suite whose
+# tests restart it calls this from setup().
+gw_reload_url() {
+    [[ -f $GW_TMP/lighttpd/url ]] && GW_URL=$(<"$GW_TMP/lighttpd/url") && export GW_URL
+    return 0
 }
 
 # gw_stop_lighttpd: SIGTERM to lighttpd (by PID); lighttpd sends SIGTERM to

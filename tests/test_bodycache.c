@@ -12,6 +12,7 @@
 
 #include "am.h"
 #include "bodycache.h"
+#include "jsonmem.h"
 
 static int parses;
 
@@ -179,8 +180,79 @@ static void test_large_bodies_bypass_the_cache(void **state)
     free(big);
 }
 
+/* A body of `n` bytes that parses (a valid alert) but whose parse costs
+ * far more than its size: `"x":[{},{},...]` (the review's memory bomb). */
+static char *bomb(size_t n, int salt)
+{
+    char *b = malloc(n + 1);
+    assert_non_null(b);
+    int k = snprintf(b, n, "{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":"
+                           "\"A%d\",\"pod\":\"p\",\"namespace\":\"ns\"}}],\"x\":[{}", salt);
+    size_t len = (size_t)k;
+    while (len + 3 + 2 < n) {
+        memcpy(b + len, ",{}", 3);
+        len += 3;
+    }
+    memcpy(b + len, "]}", 3);
+    return b;
+}
+
+/* The parse has a memory budget of its own: a body within the size cap
+ * whose parse would take more is refused as too large (413), and the
+ * memory of the attempt is given back. */
+static void test_parse_budget_refuses_memory_bombs(void **state)
+{
+    fixture *f = *state;
+    f->cfg.server_max_parse_bytes = 1024 * 1024;
+    char *b = bomb(60 * 1024, 0); /* ~20k empty objects: some 4 MB in jansson */
+    size_t live = gw_jsonmem_live();
+    gw_batch scratch;
+    const gw_batch *out = NULL;
+    char err[256];
+    assert_int_equal(gw_bodycache_parse(&f->cache, counting_parse, &f->cfg, b, strlen(b),
+                                        &scratch, &out, err, sizeof err), GW_ETOOBIG);
+    assert_non_null(strstr(err, "server.max_parse_bytes"));
+    assert_int_equal(gw_jsonmem_live(), live);
+    assert_false(gw_jsonmem_tripped() && gw_jsonmem_live() != live);
+    /* the same body under a budget that fits it parses */
+    f->cfg.server_max_parse_bytes = 64L * 1024 * 1024;
+    assert_int_equal(gw_bodycache_parse(&f->cache, counting_parse, &f->cfg, b, strlen(b),
+                                        &scratch, &out, err, sizeof err), GW_OK);
+    assert_int_equal(out->n, 1);
+    /* too costly for the memo (over a quarter of its bound): handed out
+     * in the caller's scratch, raw pointing at the caller's body */
+    assert_ptr_equal(out, &scratch);
+    assert_ptr_equal(out->raw, b);
+    assert_true(f->cache.bytes <= GW_BODYCACHE_MAX_BYTES);
+    gw_batch_free(&scratch);
+    assert_int_equal(gw_jsonmem_live(), live);
+    free(b);
+}
+
+/* The memo is bounded in bytes, counting what each entry's parse took,
+ * not only in slots: 32 different 64 KiB bodies once pinned 162 MB. */
+static void test_memo_is_bounded_in_bytes(void **state)
+{
+    fixture *f = *state;
+    f->cfg.server_max_parse_bytes = 64L * 1024 * 1024;
+    size_t live = gw_jsonmem_live();
+    for (int i = 0; i < 3 * GW_BODYCACHE_SLOTS; i++) {
+        char *b = bomb(4 * 1024, i); /* ~1.3k objects: some 300 KB parsed */
+        assert_non_null(get(f, b, GW_OK));
+        assert_true(f->cache.bytes <= GW_BODYCACHE_MAX_BYTES);
+        /* what jansson holds is what the memo says it holds */
+        assert_true(gw_jsonmem_live() - live <= f->cache.bytes);
+        free(b);
+    }
+    assert_true(f->cache.bytes > GW_BODYCACHE_MAX_BYTES / 2); /* it is used, though */
+    gw_bodycache_free(&f->cache);
+    assert_int_equal(gw_jsonmem_live(), live);
+    gw_bodycache_init(&f->cache);
+}
+
 int main(void)
 {
+    gw_jsonmem_install();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_identical_bytes_parse_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_byte_differs_parses_again, setup, teardown),
@@ -188,6 +260,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_errors_are_not_cached, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lru_eviction_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_bodies_bypass_the_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_budget_refuses_memory_bombs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memo_is_bounded_in_bytes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

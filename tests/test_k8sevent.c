@@ -187,6 +187,13 @@ static void bad_events_name_the_field(void **state)
         { "{\"type\":\"Warning\",\"reason\":\"X\",\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"p\"},"
           "\"lastTimestamp\":\"yesterday\"}", "RFC 3339" },
         { "{\"type\":\"Warning\",\"type\":\"Normal\"}", "duplicate" },
+        /* it would go into the GET paths of the scope check and owner walk */
+        { "{\"type\":\"Warning\",\"reason\":\"X\",\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"p\","
+          "\"namespace\":\"prod\",\"apiVersion\":\"../api/v1/namespaces/kube-system/secrets/"
+          "admin-token#\"},\"lastTimestamp\":\"2026-11-23T09:59:00Z\"}", "involvedObject.apiVersion" },
+        { "{\"type\":\"Warning\",\"reason\":\"X\",\"regarding\":{\"kind\":\"Pod\",\"name\":\"p\","
+          "\"namespace\":\"prod\",\"apiVersion\":\"v1?watch=true\"},"
+          "\"eventTime\":\"2026-11-23T09:59:00.000000Z\"}", "apiVersion" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         assert_int_equal(parse(f, cases[i].body, NOW_MS), GW_EINVAL);

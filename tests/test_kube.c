@@ -721,6 +721,21 @@ static void test_methods_do_not_leak(void **state)
     assert_int_equal(gw_kube_request(k, "GET", "api", NULL, NULL, 0, GW_KUBE_ONCE, &status,
                                      &resp, err, sizeof err), GW_EINVAL);
     assert_int_equal(status, 0);
+    /* Paths that would leave the object they name: dot segments (plain or
+     * encoded), a fragment, a second query, a stray '%', a backslash.  The
+     * review's exploit was an apiVersion of
+     * "../api/v1/namespaces/kube-system/secrets/admin-token#". */
+    static const char *const escapes[] = {
+        "/apis/../api/v1/namespaces/kube-system/secrets/admin-token#/namespaces/a/pods/b",
+        "/api/v1/namespaces/a/pods/..", "/api/v1/namespaces/a/pods/.", "/api/./v1",
+        "/api/v1/%2e%2E/secrets", "/api/v1/%2e/x", "/api/v1/namespaces/a#b",
+        "/api/v1/pods?a=1?b=2", "/api/v1/pods/%zz", "/api/v1/pods/%4", "/api/v1\\..\\secrets",
+    };
+    for (size_t i = 0; i < sizeof escapes / sizeof escapes[0]; i++) {
+        assert_int_equal(gw_kube_request(k, "GET", escapes[i], NULL, NULL, 0, GW_KUBE_ONCE,
+                                         &status, &resp, err, sizeof err), GW_EINVAL);
+        assert_int_equal(status, 0);
+    }
 
     gw_buf_free(&resp);
     gw_kube_free(k);
