@@ -37,6 +37,7 @@
 #include "kube.h"
 #include "log.h"
 #include "metrics.h"
+#include "nonce.h"
 #include "owners.h"
 #include "problem.h"
 #include "redis.h"
@@ -1224,32 +1225,107 @@ static const char *authenticate(gw_ctx *ctx, const gw_request *req, gw_response 
     return res->status ? refuse_request(ctx, req, resp, route, res) : NULL;
 }
 
-/* A token scoped to namespaces may only send signals about them: the
- * whole request is refused (403 naming the namespace) before anything is
- * recorded.  NULL when every signal is in scope. */
+/* Whether an earlier signal of b (before index i) names the same
+ * namespace: each namespace is authorised once per request. */
+static bool namespace_seen(const gw_batch *b, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (!b->signals[j].error[0] &&
+            !strcmp(b->signals[j].target.namespace_, b->signals[i].target.namespace_))
+            return true;
+    return false;
+}
+
+/* A sender limited to namespaces (a scoped bearer token, or a tokenreview
+ * sender's RBAC, per namespace: auth.h) may only send signals about them:
+ * every distinct namespace of the batch is authorised, and the first one
+ * refused refuses the whole request (403 naming it; 503 when the apiserver
+ * could not be asked) before anything is recorded.  NULL when every signal
+ * is allowed. */
 static const char *scope_refusal(gw_ctx *ctx, const gw_request *req, gw_response *resp,
                                  const char *route, gw_auth_result *a, const gw_batch *b)
 {
+    if (!gw_auth_per_namespace(a))
+        return NULL;
+    long long now = gw_now_ms();
     for (size_t i = 0; i < b->n; i++) {
         const gw_signal *s = &b->signals[i];
-        if (s->error[0] || gw_auth_in_scope(a, s->target.namespace_))
+        if (s->error[0] || namespace_seen(b, i) ||
+            !gw_auth_authorize(ctx->auth, a, s->target.namespace_, now))
             continue;
-        char ns[80], at[32] = "";
-        gw_text_clean(s->target.namespace_, strlen(s->target.namespace_), ns, sizeof ns);
-        if (b->n > 1)
-            snprintf(at, sizeof at, "alerts[%zu]: ", i);
-        a->status = 403;
-        a->reason = GW_AUTH_FORBIDDEN;
-        if (*ns)
-            snprintf(a->detail, sizeof a->detail, "%snamespace \"%s\" is outside this token's "
-                     "scope", at, ns);
-        else
-            snprintf(a->detail, sizeof a->detail, "%sa cluster-scoped target is outside this "
-                     "token's namespace scope", at);
-        snprintf(a->why, sizeof a->why, "namespace \"%s\" outside the token's scope", ns);
+        if (b->n > 1) {
+            char d[sizeof a->detail + 32];
+            snprintf(d, sizeof d, "alerts[%zu]: %s", i, a->detail);
+            snprintf(a->detail, sizeof a->detail, "%.*s", (int)sizeof a->detail - 1, d);
+        }
         return refuse_request(ctx, req, resp, route, a);
     }
     return NULL;
+}
+
+/* A signed request whose signature the replay cache holds was accepted
+ * before (nonce.h): 200 ignored, reason replay, naming the first answer's
+ * request and fingerprint; nothing is counted again.  NULL when it is new,
+ * or when Redis could not tell (the pipeline then meets Redis itself: a
+ * request is never called a replay unseen). */
+static const char *replay_check(gw_ctx *ctx, const gw_request *req, gw_response *resp,
+                                const char *route, const gw_auth_result *who, char *fp_out)
+{
+    bool seen = false;
+    char first[160], ref[330] = "", msg[300], addr[64];
+    if (!who->nonce[0])
+        return NULL;
+    if (gw_nonce_seen(&ctx->redis, ctx->cfg.redis_key_prefix, who->nonce, &seen, first,
+                      sizeof first)) {
+        gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "replay check: redis: %s",
+               ctx->redis.errstr);
+        return NULL;
+    }
+    if (!seen)
+        return NULL;
+    /* "<request id> <fingerprint>", as remember_nonce wrote it */
+    size_t idlen = strcspn(first, " ");
+    const char *fp = first[idlen] ? first + idlen + 1 : "";
+    first[idlen] = '\0';
+    gw_dedup_result d;
+    if (strlen(fp) == 64 && strspn(fp, "0123456789abcdef") == 64) {
+        snprintf(fp_out, 65, "%s", fp);
+        if (!gw_dedup_get(&ctx->dedup, fp, &d) && d.kind == GW_DEDUP_DUP)
+            snprintf(ref, sizeof ref, "%s/%s", d.ns, d.name);
+    } else {
+        fp = "";
+    }
+    snprintf(msg, sizeof msg, "security_event: %s webhook replayed: a signed request already "
+             "accepted (as request %s) was sent again; not counted", route, first);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "request_id", resp->request_id, "msg",
+                          msg, "event", "security_event", "route", route, "mode", "hmac",
+                          "reason", "replay", "status", 200);
+    if (j && req->remote_addr) {
+        gw_text_clean(req->remote_addr, strlen(req->remote_addr), addr, sizeof addr);
+        json_object_set_new(j, "remote_addr", json_string(addr));
+    }
+    gw_log_json(ctx->log_min, GW_LOG_WARN, j);
+    snprintf(msg, sizeof msg, "this signed request was already accepted (request %s) and is not "
+             "counted again; a new occurrence needs a new signed timestamp", first);
+    reply_json(resp, 200, json_pack("{s:s,s:s,s:s,s:s,s:s}", "status", "ignored", "reason",
+                                    "replay", "message", msg, "fingerprint", fp,
+                                    "remediationRequestRef", ref));
+    return "replay";
+}
+
+/* After a 2xx, an accepted signed request's signature goes into the replay
+ * cache (nonce.h) for twice the replay window.  A failed write is logged:
+ * a replay would then count as one more occurrence, never a new request. */
+static void remember_nonce(gw_ctx *ctx, const gw_response *resp, const gw_auth_result *who,
+                           const char *fp)
+{
+    if (!who->nonce[0] || resp->status < 200 || resp->status > 299)
+        return;
+    if (gw_nonce_remember(&ctx->redis, ctx->cfg.redis_key_prefix, who->nonce, resp->request_id,
+                          fp, 2 * ctx->cfg.auth_hmac_replay_window_s + 1))
+        gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "replay cache: signature not "
+               "remembered (a replay would count as an occurrence): redis: %s",
+               ctx->redis.errstr);
 }
 
 /* Who a creation budget is counted against (limits.creates_per_sender_
@@ -1296,6 +1372,8 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
                                        route, &who);
     if (refused)
         return refused;
+    if ((refused = replay_check(ctx, req, resp, route, &who, fp_out)))
+        return refused;
     if (!json_content_type(req->content_type)) {
         gw_metrics_rejected(ctx->metrics, GW_REJ_MEDIA_TYPE);
         char d[200];
@@ -1336,6 +1414,7 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
         sender_id(req, &who, sender);
         decision = process_batch(ctx, req, resp, src, bp, sender, fp_out);
     }
+    remember_nonce(ctx, resp, &who, fp_out);
     gw_batch_free(&scratch);
     return decision;
 }

@@ -95,7 +95,9 @@
  * - The token never appears in an error message, and CURLOPT_VERBOSE is
  *   never set, because it would print the Authorization header.
  * - A bearer token is never sent over plain http:// except to a loopback
- *   address (tests and local test doubles) unless opts->allow_insecure.
+ *   address (tests and local test doubles) unless opts->allow_insecure:
+ *   127.0.0.0/8 written as four decimal parts, ::1, or localhost, parsed
+ *   (is_loopback), never matched as a text prefix.
  * - gw_kube_request(): *http_status is non-zero exactly when it returns
  *   GW_OK.
  * - Redirects are not followed: the API server does not redirect, and a
@@ -108,9 +110,11 @@
 #include <openssl/rand.h>
 #include <yaml.h>
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -593,7 +597,7 @@ static gw_err apply_cluster(gw_kube *k, kubeconfig *kc, const char *name, bool a
     if (insecure && !allow_insecure)
         return kc_fail(kc, err, errlen,
                        "%s: insecure-skip-tls-verify is set; refusing to talk to the API "
-                       "server without verifying its certificate (set kube.allow_insecure "
+                       "server without verifying its certificate (set kubernetes.allow_insecure "
                        "to accept that)", where);
     k->insecure = insecure;
     return file_or_data(k, kc, c, where, "certificate-authority", TMP_CA, &k->ca_file, err,
@@ -862,14 +866,39 @@ static gw_err resolve_credentials(gw_kube *k, const gw_kube_opts *o, char *err, 
 }
 
 /* authority is "host[:port]" of length len. */
+/* The host of authority[0..len) is this machine: a literal 127.0.0.0/8
+ * address in the four-part dotted form, ::1 in brackets (any spelling),
+ * or the name localhost in any case (libcurl answers it with loopback
+ * itself, never asking DNS).  Parsed, not compared as text: a name such as
+ * 127.evil.example merely starts like an address.  Shorthand and octal/hex
+ * forms (127.1, 0177.0.0.1) are refused: parsers disagree about them, and
+ * an operator can always write 127.0.0.1. */
 static bool is_loopback(const char *authority, size_t len)
 {
-    size_t host = authority[0] == '[' ? strcspn(authority, "]") + 1 : strcspn(authority, ":/?#");
-    if (host > len)
+    char host[64];
+    size_t n;
+    if (authority[0] == '[') {
+        const char *close = memchr(authority, ']', len);
+        if (!close)
+            return false;
+        n = (size_t)(close - authority) - 1;
+        if (n >= sizeof host)
+            return false;
+        memcpy(host, authority + 1, n);
+        host[n] = '\0';
+        struct in6_addr a6;
+        return inet_pton(AF_INET6, host, &a6) == 1 &&
+               !memcmp(&a6, &in6addr_loopback, sizeof a6);
+    }
+    n = strcspn(authority, ":/?#");
+    if (n > len || n >= sizeof host)
         return false;
-    return (host == 9 && !strncasecmp(authority, "localhost", 9)) ||
-           (host >= 4 && !strncmp(authority, "127.", 4)) ||
-           (host == 5 && !strncmp(authority, "[::1]", 5));
+    memcpy(host, authority, n);
+    host[n] = '\0';
+    if (!strcasecmp(host, "localhost"))
+        return true;
+    struct in_addr a4;
+    return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
 }
 
 /* Checks the scheme and refuses to send a token in clear text anywhere but
@@ -907,7 +936,7 @@ static gw_err check_server(gw_kube *k, bool allow_insecure, char *err, size_t er
     if (!is_loopback(rest, authority))
         return gw_fail(GW_ECONFIG, err, errlen,
                        "API server URL %s: refusing to send a bearer token over plain http:// "
-                       "to a non-loopback host (use https, or set kube.allow_insecure)",
+                       "to a non-loopback host (use https, or set kubernetes.allow_insecure)",
                        k->server);
     return GW_OK;
 }

@@ -34,6 +34,10 @@
  * reach nothing else.  SIGPIPE is ignored so a vanished peer is an error
  * return, not a death.
  *
+ * At start, before anything is read, the process makes itself not dumpable
+ * (PR_SET_DUMPABLE 0): no core file with the secrets in it, no ptrace by
+ * the same user.
+ *
  * Other modes: --check-config FILE (exit 1 on errors, each with its key),
  * --config-reference (Markdown table of every key, for docs/). */
 #include <errno.h>
@@ -44,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <curl/curl.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -54,6 +59,7 @@
 #include "gateway.h"
 #include "jsonmem.h"
 #include "log.h"
+#include "secretfile.h"
 
 /* Longest time a stopping worker keeps serving queued connections. */
 #define DRAIN_MAX_MS 5000
@@ -307,12 +313,24 @@ static void drain_queue(gw_ctx *ctx, FCGX_Request *request, const io *x, gw_buf 
     }
 }
 
+/* --check-config: the configuration as a worker loads it (file and
+ * environment), then the secret files it names, read as a worker reads them
+ * at start-up (an over-long one is an error; one this user cannot read is
+ * a warning, since the check may run elsewhere).  Connections and the other
+ * files (kubeconfig, token lists) are left to start-up. */
 static int check_config(const char *path)
 {
     gw_config cfg;
-    char errs[8192];
+    char errs[8192], notes[4096] = "";
     gw_err rc = gw_config_load(&cfg, path, errs, sizeof errs);
+    if (rc != GW_ENOMEM && gw_secret_files_check(&cfg, errs, sizeof errs, notes, sizeof notes))
+        rc = GW_ECONFIG;
     gw_config_free(&cfg);
+    for (const char *n = notes; *n;) {
+        size_t len = strcspn(n, "\n");
+        fprintf(stderr, "%s: warning (not checked): %.*s\n", path, (int)len, n);
+        n += len + (n[len] == '\n');
+    }
     if (rc) {
         fprintf(stderr, "%s: configuration errors:\n%s", path, errs);
         return 1;
@@ -323,6 +341,12 @@ static int check_config(const char *path)
 
 int main(int argc, char **argv)
 {
+    /* Not dumpable, before any secret is read: no core file (it would hold
+     * the HMAC secrets, tokens and Redis password), and no ptrace or
+     * /proc/PID/mem by other processes of the same user.  The units add
+     * LimitCORE=0, the container entry point ulimit -c 0. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        fprintf(stderr, "alertgw-fcgi: cannot turn core dumps off (prctl): %s\n", strerror(errno));
     /* Before anything makes a JSON value: every jansson allocation is
      * counted, so a body's parse has a memory budget (jsonmem.h). */
     gw_jsonmem_install();

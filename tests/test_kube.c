@@ -625,6 +625,49 @@ static void test_plain_http_token_refused(void **state)
     assert_non_null(strstr(err, "https://"));
 }
 
+/* Plain http with a token is allowed only to this machine: a literal
+ * 127.0.0.0/8 address in dotted-quad form, ::1 (any spelling) or the name
+ * localhost (either case: libcurl resolves it itself, never through DNS).
+ * A name that merely starts with "127." is any host on the internet, and
+ * the shorthand 127.1 is refused too: inet_pton takes only the four-part
+ * form, and shorthand or octal/hex forms are read differently by
+ * different parsers, so the strict form is the one that cannot surprise. */
+static void test_plain_http_loopback_only(void **state)
+{
+    fx *f = *state;
+    char tok[192], err[512], url[256];
+    snprintf(tok, sizeof tok, "%s/t", f->dir);
+    write_file(tok, "loopback-secret\n");
+    static const struct {
+        const char *host;
+        bool        ok;
+    } cases[] = {
+        { "127.evil.example", false }, { "127.0.0.1.nip.io", false }, { "127.1", false },
+        { "127.0.0.1", true },         { "127.255.0.9", true },        { "[::1]", true },
+        { "localhost", true },         { "LOCALHOST", true },          { "[0:0:0:0:0:0:0:1]", true },
+        { "127.0.0.1.", false },       { "127.0.0.256", false },       { "0177.0.0.1", false },
+        { "0x7f.0.0.1", false },       { "2130706433", false },        { "128.0.0.1", false },
+        { "localhost.evil.example", false }, { "[::2]", false },       { "[::ffff:127.0.0.1]", false },
+        { "[::1%25lo]", false },       { "127.0.0.01", false },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int with_port = 0; with_port < 2; with_port++) {
+            snprintf(url, sizeof url, "http://%s%s/", cases[i].host, with_port ? ":8080" : "");
+            gw_kube_opts o = { .api_url = url, .token_file = tok };
+            gw_kube *k = NULL;
+            err[0] = '\0';
+            gw_err rc = gw_kube_new(&o, &k, err, sizeof err);
+            if ((rc == GW_OK) != cases[i].ok)
+                fail_msg("%s: %s (%s)", url, rc == GW_OK ? "accepted as loopback" : "refused",
+                         err);
+            if (rc == GW_OK)
+                gw_kube_free(k);
+            else
+                assert_non_null(strstr(err, "plain http"));
+        }
+    }
+}
+
 static void test_closed_port(void **state)
 {
     fx *f = *state;
@@ -1109,6 +1152,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kubeconfig_env_first_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nothing_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_http_token_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plain_http_loopback_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_closed_port, setup, teardown),
         cmocka_unit_test_setup_teardown(test_methods_do_not_leak, setup, teardown),
         cmocka_unit_test_setup_teardown(test_response_too_big, setup, teardown),
