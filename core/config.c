@@ -105,7 +105,8 @@ static const key_def keys[] = {
     K("kubernetes", "retry_max_delay", T_DUR_MS, kube_retry_max_delay_ms, "1s",
       "longest wait before a repeat; a larger Retry-After from the apiserver ends the retries"),
     K("kubernetes", "breaker_failures", T_INT, kube_breaker_failures, "5",
-      "consecutive failed attempts (network, 5xx, 429) that open the circuit breaker; 0: no breaker"),
+      "consecutive failed calls (network, 5xx, 429 after the call's retries) that open the circuit "
+      "breaker; 0: no breaker"),
     K("kubernetes", "breaker_open_time", T_DUR_MS, kube_breaker_open_ms, "10s",
       "how long the open breaker answers 503 at once before one request probes the apiserver"),
 

@@ -45,6 +45,19 @@
 #include "rrstore.h"
 #include "text.h"
 
+/* /readyz needs no authentication and passes the allowlist and the rate
+ * limit, and a fresh answer costs a Redis PING and an apiserver LIST (with
+ * retries): each worker reuses its answer for READYZ_REUSE_MS, so probe
+ * traffic never multiplies into apiserver traffic.  A reused problem is
+ * written again with this request's request_id and instance. */
+#define READYZ_REUSE_MS 1000
+typedef struct {
+    long long until_ms;      /* gw_mono_ms(); reused while before it (0: none) */
+    int       status;
+    long      retry_after;
+    char      text[640];     /* 200: the body; else the problem detail */
+} readyz_memo;
+
 struct gw_ctx {
     gw_config          cfg;
     gw_log_level       log_min;
@@ -65,6 +78,7 @@ struct gw_ctx {
     unsigned long long owner_failures; /* owner lookups that fell back */
     long               pid;
     bool               draining;
+    readyz_memo        readyz;   /* the last /readyz answer, reused for 1 s */
 };
 
 typedef enum { R_CREATED, R_DUP, R_AGGREGATED, R_IGNORED, R_REJECTED, R_FAILED } result_kind;
@@ -1405,12 +1419,8 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
     return decision;
 }
 
-static void handle_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
+static void probe_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
 {
-    if (ctx->draining) {
-        reply_problem(ctx, resp, 503, req->path, "shutting down");
-        return;
-    }
     bool redis_ok = gw_redis_ping(&ctx->redis) == GW_OK;
     gw_metrics_up(ctx->metrics, GW_UP_REDIS, redis_ok);
     if (!redis_ok) {
@@ -1449,6 +1459,38 @@ static void handle_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
                                      "kubernetes", "ok", "circuit_breaker",
                                      gw_breaker_state_name(gw_kube_breaker_state(ctx->kube,
                                                                                  NULL))));
+}
+
+/* A stop signal shows at once (never reused); anything else is the memo's
+ * answer while it is fresh. */
+static void handle_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
+{
+    if (ctx->draining) {
+        reply_problem(ctx, resp, 503, req->path, "shutting down");
+        return;
+    }
+    readyz_memo *m = &ctx->readyz;
+    if (gw_mono_ms() < m->until_ms) {
+        if (m->status == 200) {
+            resp->status = 200;
+            resp->content_type = "application/json";
+            gw_buf_appends(&resp->body, m->text);
+        } else {
+            reply_problem(ctx, resp, m->status, req->path, m->text);
+        }
+        resp->retry_after = m->retry_after;
+        return;
+    }
+    probe_readyz(ctx, req, resp);
+    const char *text = resp->status == 200 ? resp->body.data : ctx->detail;
+    size_t n = text ? strlen(text) : 0;
+    m->until_ms = 0;
+    if (!text || n >= sizeof m->text)
+        return; /* not kept: the next probe asks again */
+    memcpy(m->text, text, n + 1);
+    m->status = resp->status;
+    m->retry_after = resp->retry_after;
+    m->until_ms = gw_mono_ms() + READYZ_REUSE_MS;
 }
 
 static bool is_fingerprint(const char *s)
@@ -1518,7 +1560,12 @@ static void handle_metrics(gw_ctx *ctx, const gw_request *req, gw_response *resp
         reply_problem(ctx, resp, 405, req->path, "this route accepts GET only");
         return;
     }
-    if (gw_metrics_write(ctx->metrics, PACKAGE_VERSION, &resp->body)) {
+    gw_err rc = gw_metrics_write(ctx->metrics, PACKAGE_VERSION, &resp->body);
+    gw_err edge = rc ? GW_OK : gw_metrics_write_edge(req->edge_refusals, &resp->body);
+    if (edge == GW_EINVAL)
+        gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "the web server's "
+               "GATEWAY_EDGE_REFUSALS is malformed: gateway_edge_refusals_total left out");
+    if (rc || (edge && edge != GW_EINVAL)) {
         reply_problem(ctx, resp, 500, req->path, "metrics did not fit the response buffer");
         return;
     }

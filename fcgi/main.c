@@ -8,7 +8,16 @@
  *
  * Signals: SIGTERM, SIGINT and SIGUSR1 (lighttpd's graceful restart) ask for
  * shutdown; the request in hand is finished first, because the flag is only
- * looked at between requests.  SIGHUP re-reads the configuration (file and
+ * looked at between requests.  Then the worker drains: the context is
+ * marked draining (/readyz answers 503 "shutting down"), the connections
+ * already queued on the listening socket are accepted and served (non-
+ * blocking accept until none is waiting, for at most DRAIN_MAX_MS), and
+ * the worker exits.  The web server connected those requests to this
+ * worker before it knew of the stop; exiting without them would reset
+ * every one of them, so a graceful stop would turn accepted webhooks into
+ * errors.  The bound is for a socket that never empties (traffic that keeps
+ * coming while /readyz takes the pod out of rotation); what is still
+ * queued then is reset, which the web server answers 503 + Retry-After.  SIGHUP re-reads the configuration (file and
  * ALERTGW_* environment) between requests: a valid one replaces the
  * context (new Redis and Kubernetes connections), an invalid one is logged
  * with every error and the running configuration stays.  The handlers use
@@ -45,11 +54,15 @@
 #include <malloc.h>
 #endif
 
+#include "clock.h"
 #include "config.h"
 #include "gateway.h"
 #include "jsonmem.h"
 #include "log.h"
 #include "secretfile.h"
+
+/* Longest time a stopping worker keeps serving queued connections. */
+#define DRAIN_MAX_MS 5000
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 static void on_stop(int sig)
@@ -220,6 +233,7 @@ static void serve(gw_ctx *ctx, const io *x, gw_buf *body, gw_response *resp)
         .remote_addr = param(x, "REMOTE_ADDR"),
         .tls_client_verify = param(x, "SSL_CLIENT_VERIFY"),
         .tls_client_cn = param(x, "SSL_CLIENT_S_DN_CN"),
+        .edge_refusals = param(x, "GATEWAY_EDGE_REFUSALS"),
         .header = header_of,
         .hctx = (void *)x,
     };
@@ -282,6 +296,21 @@ static void reload(gw_ctx **ctx, const char *cfg_path, gw_buf *body)
     gw_buf_init(body, (size_t)max_body);
     gw_log(gw_log_level_parse(gw_ctx_config(next)->log_level), GW_LOG_INFO, NULL,
            "configuration reloaded from %s", src);
+}
+
+/* After a stop signal: /readyz says "shutting down", and what is already
+ * queued on the socket (which is non-blocking) is served before the exit. */
+static void drain_queue(gw_ctx *ctx, FCGX_Request *request, const io *x, gw_buf *body,
+                        gw_response *resp)
+{
+    gw_ctx_set_draining(ctx);
+    const long long until = gw_mono_ms() + DRAIN_MAX_MS;
+    while (gw_mono_ms() < until) {
+        if (FCGX_Accept_r(request) < 0)
+            break; /* -EAGAIN: none waiting */
+        serve(ctx, x, body, resp);
+        finish(request, x);
+    }
 }
 
 /* --check-config: the configuration as a worker loads it (file and
@@ -436,6 +465,8 @@ int main(int argc, char **argv)
                 gw_response_done(ctx, &resp);
                 gw_buf_trim(&body, 256 * 1024);
             }
+            if (stop_requested && rc == 0)
+                drain_queue(ctx, &request, &x, &body, &resp);
             FCGX_Free(&request, 1);
         }
     }

@@ -93,7 +93,7 @@ dest_paths() {
              /etc/alertgw/alertgw.yaml.example /etc/alertgw/alertgw.yaml \
              /etc/lighttpd/conf-available/50-alertgw.conf \
              /usr/share/alertgw/lighttpd.conf /usr/share/alertgw/lighttpd-errors.lua \
-             /usr/share/alertgw/lighttpd-ratelimit.lua \
+             /usr/share/alertgw/lighttpd-ratelimit.lua /usr/share/alertgw/lighttpd-edge-metrics.lua \
              "$u/alertgw.service" "$u/alertgw-fcgi.service"; do
         [[ -s $DEST$f ]] || fail "not installed: $f"
     done
@@ -101,6 +101,7 @@ dest_paths() {
     # the lua files are the repository's, unchanged
     cmp "$GW_ROOT/lighttpd-errors.lua" "$DEST/usr/share/alertgw/lighttpd-errors.lua"
     cmp "$GW_ROOT/lighttpd-ratelimit.lua" "$DEST/usr/share/alertgw/lighttpd-ratelimit.lua"
+    cmp "$GW_ROOT/lighttpd-edge-metrics.lua" "$DEST/usr/share/alertgw/lighttpd-edge-metrics.lua"
     cmp "$GW_ROOT/lighttpd.conf" "$DEST/usr/share/alertgw/lighttpd.conf"
     local version
     version=$(sed -n 's/^AC_INIT(\[alertgw\], \[\([^]]*\)\].*/\1/p' "$GW_ROOT/configure.ac")
@@ -171,6 +172,7 @@ dest_paths() {
     local snip=$DEST/etc/lighttpd/conf-available/50-alertgw.conf dir=$GW_TMP/lighttpd-tt
     grep -q '"/usr/share/alertgw/lighttpd-errors.lua"' "$snip"
     grep -q '/usr/share/alertgw/lighttpd-ratelimit.lua' "$snip"
+    grep -q '"/usr/share/alertgw/lighttpd-edge-metrics.lua"' "$snip"
     mkdir -p "$dir"
     dest_paths "$snip" >"$dir/50-alertgw.conf"
     printf '%s\n' "server.document-root = \"$dir\"" 'server.bind = "127.0.0.1"' \
@@ -184,6 +186,8 @@ dest_paths() {
     assert_success
     assert_line --regexp "^ *magnet.attract-raw-url-to *= \(\"$DEST/usr/share/alertgw/lighttpd-ratelimit.lua\"\)\$"
     assert_line --regexp "^ *magnet.attract-response-start-to *= \(\"$DEST/usr/share/alertgw/lighttpd-errors.lua\"\)\$"
+    # on GET /metrics the edge counts are handed over, after the rate limit
+    assert_line --regexp "^ *magnet.attract-raw-url-to *= \(\"$DEST/usr/share/alertgw/lighttpd-ratelimit.lua\", \"$DEST/usr/share/alertgw/lighttpd-edge-metrics.lua\"\)\$"
     # the dedicated lighttpd of alertgw.service: the installed lighttpd.conf
     # finds its scripts next to itself
     run env -i PATH="$PATH" ALERTGW_STATE_DIR="$dir" ALERTGW_FCGI_BIN="$DEST/usr/bin/alertgw-fcgi" \

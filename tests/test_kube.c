@@ -997,6 +997,60 @@ static void test_breaker_opens_and_probes(void **state)
     gw_kube_free(k);
 }
 
+/* kubernetes.breaker_failures counts failed calls, not attempts: with 2
+ * repeats a failing call is 3 requests, and the breaker still opens after
+ * exactly breaker_failures such calls, not after the first one.  The probe
+ * that follows the open time is a single attempt. */
+static void test_breaker_counts_calls_not_attempts(void **state)
+{
+    fx *f = *state;
+    gw_kube *k = new_retrying(f, 2, 5000, 20, 3, 300);
+    gw_buf resp;
+    gw_buf_init(&resp, 4096);
+    long status;
+    srv_respond(&f->srv, 503, 2);
+    for (int i = 1; i <= 3; i++) {
+        assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+        assert_int_equal(status, 503);
+        assert_false(gw_kube_last_refused(k, NULL));
+        assert_int_equal(srv_nreq(&f->srv), 3 * i); /* every attempt was made */
+        assert_int_equal(gw_kube_breaker_state(k, NULL),
+                         i < 3 ? GW_BREAKER_CLOSED : GW_BREAKER_OPEN);
+    }
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_EKUBE);
+    assert_true(gw_kube_last_refused(k, NULL));
+    assert_int_equal(srv_nreq(&f->srv), 9);
+    /* the probe after the open time: one attempt, however many repeats a
+     * call may have; it fails, so the breaker is open again */
+    struct timespec pause = { 0, 350 * 1000000L };
+    nanosleep(&pause, NULL);
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(srv_nreq(&f->srv), 10);
+    assert_int_equal(gw_kube_breaker_state(k, NULL), GW_BREAKER_OPEN);
+    /* back up: the next probe closes it */
+    srv_respond(&f->srv, 200, 2);
+    nanosleep(&pause, NULL);
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(gw_kube_breaker_state(k, NULL), GW_BREAKER_CLOSED);
+    /* a call whose repeat succeeds is a successful call: it resets the
+     * count, so two failed calls, a call that fails once and then gets an
+     * answer, and two more failed calls leave the breaker closed */
+    srv_respond(&f->srv, 503, 2);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    srv_script(&f->srv, 2, (const int[]){ 502, 200 });
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(status, 200);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(gw_kube_breaker_state(k, NULL), GW_BREAKER_CLOSED);
+    /* a call that is never repeated (GW_KUBE_ONCE) is one failed call too */
+    assert_int_equal(call(k, "POST", GW_KUBE_ONCE, &status, &resp), GW_OK);
+    assert_int_equal(gw_kube_breaker_state(k, NULL), GW_BREAKER_OPEN);
+    gw_buf_free(&resp);
+    gw_kube_free(k);
+}
+
 static void test_401_rereads_token(void **state)
 {
     fx *f = *state;
@@ -1107,6 +1161,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_after_honoured_or_given_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attempts_fit_the_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_breaker_opens_and_probes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_breaker_counts_calls_not_attempts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_401_rereads_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_repeat_409_is_ours, setup, teardown),
     };
