@@ -253,22 +253,22 @@ static void fail(sig_result *r, gw_err e, const char *fmt, ...)
 static void ignore(sig_result *r, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Accepted but not acted on: 200 ignored with a reason code (the API's
- * contract) and a message for the human reading it. */
-static void ignore(sig_result *r, const char *reason, const char *fmt, ...)
+static void fail(sig_result *r, gw_err e, const char *fmt, ...)
 {
-    r->kind = R_IGNORED;
-    r->reason = reason;
+    r->kind = R_FAILED;
+    r->err = e;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r->msg, sizeof r->msg, fmt, ap);
     va_end(ap);
 }
 
-static void fail(sig_result *r, gw_err e, const char *fmt, ...)
+/* Accepted but not acted on: 200 ignored with a reason code (the API's
+ * contract) and a message for the human reading it. */
+static void ignore(sig_result *r, const char *reason, const char *fmt, ...)
 {
-    r->kind = R_FAILED;
-    r->err = e;
+    r->kind = R_IGNORED;
+    r->reason = reason;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r->msg, sizeof r->msg, fmt, ap);

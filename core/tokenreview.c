@@ -230,15 +230,39 @@ static bool bucket_take(gw_tokenreview *t, long long now)
     return true;
 }
 
-/* POSTs body to path; on success *j is the answer's JSON.  Otherwise
+static bool send_review(gw_tokenreview *t, const char *what, const char *path, const char *body,
+                        long long now, json_t **j, gw_auth_result *r);
+
+/* POSTs a review - apiVersion and kind around spec (stolen; NULL: out of
+ * memory) - to path; on success *j is the answer's JSON.  Otherwise
  * refuses r (error: 503 when temporary or over the rate bound, 500 when the
- * apiserver refused us) and returns false. */
-static bool post_review(gw_tokenreview *t, const char *what, const char *path, const char *body,
+ * apiserver refused us or memory ran out) and returns false.  The body sent
+ * is wiped before it is freed: a TokenReview carries the token. */
+static bool post_review(gw_tokenreview *t, const char *api_version, const char *kind,
+                        json_t *spec, const char *what, const char *path, long long now,
+                        json_t **j, gw_auth_result *r)
+{
+    *j = NULL;
+    json_t *req = spec ? json_pack("{s:s,s:s,s:o}", "apiVersion", api_version, "kind", kind,
+                                   "spec", spec) : NULL;
+    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    if (!body) {
+        gw_auth_refuse(r, 500, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, "internal error",
+                       "%s: out of memory", what);
+        return false;
+    }
+    bool ok = send_review(t, what, path, body, now, j, r);
+    OPENSSL_cleanse(body, strlen(body));
+    gw_json_free(body);
+    return ok;
+}
+
+static bool send_review(gw_tokenreview *t, const char *what, const char *path, const char *body,
                         long long now, json_t **j, gw_auth_result *r)
 {
     long status = 0;
     char err[256];
-    *j = NULL;
     if (!bucket_take(t, now)) {
         gw_auth_refuse(r, 503, GW_AM_TOKENREVIEW, GW_AUTH_ERROR,
                        "too many token reviews: the gateway bounds its calls to the Kubernetes "
@@ -298,21 +322,9 @@ static int review_token(gw_tokenreview *t, const char *tok, size_t n, long long 
     json_t *spec = json_pack("{s:s%}", "token", tok, n);
     if (spec && t->audiences)
         json_object_set(spec, "audiences", t->audiences);
-    json_t *req = spec ? json_pack("{s:s,s:s,s:o}", "apiVersion", "authentication.k8s.io/v1",
-                                   "kind", "TokenReview", "spec", spec) : NULL;
-    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
-    json_decref(req);
-    if (!body) {
-        gw_auth_refuse(r, 500, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, "internal error",
-                       "tokenreview: out of memory");
-        return -1;
-    }
     json_t *ans;
-    bool ok = post_review(t, "tokenreviews", "/apis/authentication.k8s.io/v1/tokenreviews", body,
-                          now, &ans, r);
-    OPENSSL_cleanse(body, strlen(body));
-    gw_json_free(body);
-    if (!ok)
+    if (!post_review(t, "authentication.k8s.io/v1", "TokenReview", spec, "tokenreviews",
+                     "/apis/authentication.k8s.io/v1/tokenreviews", now, &ans, r))
         return -1;
     json_t *st = json_object_get(ans, "status");
     json_t *u = json_object_get(st, "user");
@@ -382,21 +394,10 @@ static int review_access(gw_tokenreview *t, const char *subject, const char *ns,
     if (sspec && attrs)
         json_object_set(sspec, "resourceAttributes", attrs);
     json_decref(attrs);
-    json_t *sar = sspec ? json_pack("{s:s,s:s,s:o}", "apiVersion", "authorization.k8s.io/v1",
-                                    "kind", "SubjectAccessReview", "spec", sspec) : NULL;
-    char *body = sar ? json_dumps(sar, JSON_COMPACT) : NULL;
-    json_decref(sar);
-    if (!body) {
-        gw_auth_refuse(r, 500, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, "internal error",
-                       "sar: out of memory");
-        return -1;
-    }
     json_t *ans;
-    bool ok = post_review(t, "subjectaccessreviews",
-                          "/apis/authorization.k8s.io/v1/subjectaccessreviews", body, now, &ans,
-                          r);
-    gw_json_free(body);
-    if (!ok)
+    if (!post_review(t, "authorization.k8s.io/v1", "SubjectAccessReview", sspec,
+                     "subjectaccessreviews",
+                     "/apis/authorization.k8s.io/v1/subjectaccessreviews", now, &ans, r))
         return -1;
     json_t *st = json_object_get(ans, "status");
     int status = json_is_true(json_object_get(st, "allowed")) ? 0 : 403;
