@@ -7,7 +7,11 @@
 
 load helpers
 
-setup_file()    { gw_setup_stack; }
+setup_file() {
+    gw_setup_stack || return 1
+    # the gateway ignores signals about namespaces the cluster does not have
+    kube_namespaces prod
+}
 teardown_file() { gw_teardown_stack; }
 # A test that restarted lighttpd (on another port) leaves its URL here.
 setup() {
@@ -185,6 +189,7 @@ assert_clean_503() {
     echo "$prefix" >"$out/prefix"
     for i in $(seq 1 40); do
         am_body "KillTest$i" deployment="$prefix-$i" namespace="$ns-$i" severity=warning >"$out/in.$i.json"
+        kube_namespaces "$ns-$i"
     done
     _gw_source_env "$(<"$GW_TMP/kube-dir")/kube.env"
     # the first 10 are answered before anything breaks ...
