@@ -17,6 +17,11 @@ teardown_file() { gw_teardown_stack; }
 
 teardown() {
     gw_teardown_test
+    # a test that took RBAC away gives it back, whatever happened
+    if [[ -f $GW_TMP/rbac.rules ]]; then
+        kube_merge apis/rbac.authorization.k8s.io/v1/clusterroles/alertgw "$(<"$GW_TMP/rbac.rules")"
+        rm -f "$GW_TMP/rbac.rules"
+    fi
     if ! curl -s -o /dev/null --max-time 2 --cacert "$KUBE_CA_FILE" "$KUBE_API_URL/readyz"; then
         gw_start_apiserver
     fi
@@ -33,6 +38,8 @@ _state_is() { [[ $(metric gateway_circuit_breaker_state) == "$1" ]]; }
 @test "apiserver down: breaker opens for the pool, fast 503s; back up: each alert exactly once" {
     local ns i n=8 t0 ms rejected_before opened_lines
     ns=$(gw_uniq brk)
+    # the gateway ignores signals about namespaces the cluster does not have
+    kube_namespaces "$ns"
     for i in $(seq 1 $n); do
         am_body "BreakerTest$i" deployment="d-$i" namespace="$ns" severity=critical >"$GW_TMP/b.$i.json"
     done
@@ -106,18 +113,44 @@ _state_is() { [[ $(metric gateway_circuit_breaker_state) == "$1" ]]; }
     assert_equal "$(gw_body_jq .circuit_breaker)" closed
 }
 
+# Two kinds of 4xx, each more often than breaker_failures (5) in a row:
+# the apiserver's 404 for a namespace it does not have (the signal is then
+# 200 ignored, namespace-not-found: no create is tried, so that read is the
+# only call), and a create it refuses (403: the gateway's RBAC lost
+# "create" on remediationrequests; a configuration error, 500).
 @test "a 4xx from the apiserver is an answer: it never opens the breaker" {
-    local i name
-    # RBAC-free 404: the target namespace of a signal-mode request does not
-    # exist, so every create is answered 404 (a config error, 500)
-    gw_stop_lighttpd
-    gw_start_lighttpd ALERTGW_KUBERNETES_BREAKER_OPEN_TIME=8s ALERTGW_REMEDIATION_NAMESPACE_MODE=signal
+    local i name ns rules rejected_before path=apis/rbac.authorization.k8s.io/v1/clusterroles/alertgw
+    gw_wait_for 10 _state_is 0 || fail "breaker not closed at the start: $(metric gateway_circuit_breaker_state)"
+    rejected_before=$(metric 'gateway_signals_rejected_total{reason="namespace_not_found"}')
+    [[ $rejected_before == absent ]] && rejected_before=0
     for i in $(seq 1 7); do
         name=$(gw_uniq nons)
         gw_post_alert "$(am_body NoNamespace$i deployment="$name" namespace="missing-$name" severity=warning)"
+        assert_status 200
+        assert_equal "$(gw_body_jq .status)" ignored
+        assert_equal "$(gw_body_jq .reason)" namespace-not-found
+        assert_equal "$(kube_rr_count "$(fp_of "missing-$name:Deployment:$name")")" 0
+    done
+    assert_equal "$(metric gateway_circuit_breaker_state)" 0
+    assert_equal "$(( $(metric 'gateway_signals_rejected_total{reason="namespace_not_found"}') - rejected_before ))" 7
+
+    ns=$(gw_uniq rbac)
+    kube_namespaces "$ns"
+    rules=$(kube_api "$path" | jq -c '{rules: .rules}')
+    echo "$rules" >"$GW_TMP/rbac.rules"
+    kube_merge "$path" "$(jq -c '.rules |= map(if .resources == ["remediationrequests"]
+                                               then .verbs -= ["create"] else . end)' <<<"$rules")"
+    # the RBAC change reaches the apiserver's authorizer within a moment
+    for i in $(seq 1 20); do
+        gw_post_alert "$(am_body NoCreate deployment="$(gw_uniq first)" namespace="$ns" severity=warning)"
+        [[ $HTTP_STATUS == 500 ]] && break
+        sleep 0.5
+    done
+    assert_problem 500 internal-error /api/v1/signals/prometheus
+    for i in $(seq 1 6); do
+        name=$(gw_uniq nocreate)
+        gw_post_alert "$(am_body NoCreate$i deployment="$name" namespace="$ns" severity=warning)"
         assert_status 500
     done
     assert_equal "$(metric gateway_circuit_breaker_state)" 0
-    gw_stop_lighttpd
-    gw_start_lighttpd ALERTGW_KUBERNETES_BREAKER_OPEN_TIME=8s ALERTGW_SERVER_RETRY_AFTER=30s
 }
