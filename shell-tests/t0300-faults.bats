@@ -8,6 +8,10 @@
 load helpers
 
 setup_file() {
+    # The creation budgets keep their defaults (120 new requests a minute
+    # per sender; every client here is the one sender 127.0.0.1): the
+    # busiest minute holds the kill burst's 40 creates and the resends
+    # (measured: at most 40 budgeted in a minute).
     gw_setup_stack || return 1
     # the gateway ignores signals about namespaces the cluster does not have
     kube_namespaces prod

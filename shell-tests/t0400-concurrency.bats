@@ -6,6 +6,9 @@
 load helpers
 
 setup_file() {
+    # The creation budgets keep their defaults (120 new requests a minute
+    # per sender; every client here is the one sender 127.0.0.1): this
+    # file creates 21 (its duplicates are never budgeted).
     gw_setup_stack || return 1
     # the gateway ignores signals about namespaces the cluster does not have
     kube_namespaces prod

@@ -8,6 +8,11 @@
 load helpers
 
 setup_file() {
+    # The creation budgets keep their defaults (120 new requests a minute
+    # per sender; every client here is the one sender 127.0.0.1): about
+    # 45 creates in all (the first four pods of each storm and its
+    # aggregate; members are never budgeted), at most 20 in a minute, so
+    # the cap test's 503 is the cap's.
     gw_setup_stack ALERTGW_STORM_AGGREGATION_WINDOW=3s ALERTGW_STORM_NAMESPACE_CAP=8
 }
 teardown_file() { gw_teardown_stack; }
