@@ -30,11 +30,15 @@
 -- duration like 5s, 500ms, 1m: the worker's server.retry_after), else 5 s.
 -- (A server.retry_after set only in the YAML file is not seen here.)
 --
--- The workers never see these requests, so there is no worker log line and
--- no worker metric for them: lighttpd's error log has its own line per
--- failed backend connection, and this script adds one line counting what
--- it answered: at the first such answer, then with the first one after
--- REPORT_S seconds (so at most one line per REPORT_S):
+-- The workers never see these requests, so there is no worker log line for
+-- them: lighttpd's error log has its own line per failed backend
+-- connection, and this script counts every answer it gives in lighttpd's
+-- server-wide status counters (lighty.status "alertgw.edge.no_worker", a C
+-- int that wraps to 0 before 2^31, read as a counter reset), which
+-- lighttpd-edge-metrics.lua hands to the worker that renders GET /metrics
+-- (gateway_edge_refusals_total{reason="no_worker"}).  It also adds one line
+-- counting what it answered: at the first such answer, then with the first
+-- one after REPORT_S seconds (so at most one line per REPORT_S):
 --   (mod_magnet.c.NNNN) (lua-print) alertgw: lighttpd-errors.lua answered 3
 --   of lighttpd's own error pages since the last report (500 x3: no worker
 --   could render them); last request id 3f2a..., path /api/v1/signals/...
@@ -137,6 +141,8 @@ if S == nil or S.env ~= _ENV then
             p[1], p[2], status, detail, json_string(path), json_string(rid)))
         S.counts[st] = (S.counts[st] or 0) + 1
         S.n = S.n + 1
+        local stats = lighty.status
+        stats["alertgw.edge.no_worker"] = (stats["alertgw.edge.no_worker"] + 1) % 0x80000000
         S.last_rid, S.last_path = rid, path:sub(1, 128)
         local sec = lighty.c.hrtime()
         if sec >= S.next_report then report(sec) end

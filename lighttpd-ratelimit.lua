@@ -36,6 +36,13 @@
 -- new code never runs with the old tables.  lighttpd runs this in its one
 -- event-loop thread: no locking, and nothing here may block.
 --
+-- Refusals are also counted in lighttpd's server-wide status counters
+-- (lighty.status, shared by every script of the lighttpd process) as
+-- "alertgw.edge.rate_limited"; lighttpd-edge-metrics.lua hands the count to
+-- the worker that renders GET /metrics (gateway_edge_refusals_total).  The
+-- counter is a C int in lighttpd 1.4.69: it wraps to 0 before 2^31, which
+-- Prometheus reads as a counter reset.
+--
 -- Memory is bounded: a bucket that has been idle long enough to be full
 -- again is the same as no bucket, and is dropped by a sweep every
 -- SWEEP_S seconds.  If MAX_CLIENTS addresses are tracked all the same (many
@@ -181,6 +188,8 @@ if S == nil or S.env ~= _ENV then
     local function refuse(r, path, key, left)
         S.refused[key] = (S.refused[key] or 0) + 1
         S.refused_n = S.refused_n + 1
+        local st = lighty.status
+        st["alertgw.edge.rate_limited"] = (st["alertgw.edge.rate_limited"] + 1) % 0x80000000
         local retry = math.max(1, math.ceil((1 - left) / rps))
         local rid = request_id(r)
         r.resp_header["Content-Type"] = "application/problem+json"

@@ -10,10 +10,8 @@
  *  - a tokenreview that could not be completed is a 503 (the sender
  *    retries), never a 401 (the signal would be dropped).
  *
- * The tokenreview cache is a fixed array of cache_entries slots indexed by
- * the (uniform) SHA-256 of the token; a token probes at most PROBES slots
- * and, when all are live, replaces the one expiring first.  Bounded, no
- * allocation per request. */
+ * The tokenreview mode, its caches and its rate bound live in
+ * tokenreview.c. */
 #include "auth.h"
 
 #include <arpa/inet.h>
@@ -31,8 +29,9 @@
 #include <strings.h>
 
 #include "hmac.h"
-#include "jsonmem.h"
+#include "secretfile.h"
 #include "text.h"
+#include "tokenreview.h"
 
 #define M_NONE        1u
 #define M_BEARER      2u
@@ -44,8 +43,6 @@
 #define MAX_TOKENS    4096
 #define MAX_CIDRS     256
 #define TOKENS_FILE_MAX (1 << 20)
-#define PROBES        8
-#define REFUSAL_TTL_MS 10000 /* a refused token is asked about again after this */
 
 static const struct {
     const char *name;
@@ -79,14 +76,6 @@ typedef struct {
     bool        require_ts;
 } hmac_profile;
 
-typedef struct {
-    unsigned char key[32];  /* SHA-256 of the token */
-    bool          used;
-    int           status;   /* 0 admitted, 401, 403 */
-    long long     expires_ms;
-    char          user[128];
-} review;
-
 struct gw_auth {
     const gw_config *cfg;
     unsigned         modes[GW_AUTH_ROUTE_N];
@@ -95,12 +84,7 @@ struct gw_auth {
     token           *tokens;
     size_t           ntokens;
     hmac_profile     generic, grafana;
-    gw_auth_post     post;
-    void            *post_arg;
-    gw_buf           scratch; /* apiserver answers */
-    review          *cache;
-    size_t           cache_cap;
-    const char      *sar_namespace;
+    gw_tokenreview  *tokenreview; /* NULL when no route uses it */
 };
 
 /* ---- small parsers ------------------------------------------------------ */
@@ -363,14 +347,23 @@ int gw_auth_config_errors(const gw_config *c, char *errs, size_t errlen)
         adderr(errs, errlen, &n, "auth.hmac_replay_window: must be at least 1s");
     if (c->auth_tokenreview_cache_entries < 1 || c->auth_tokenreview_cache_entries > 1000000)
         adderr(errs, errlen, &n, "auth.tokenreview_cache_entries: must be 1 to 1000000");
+    if (c->auth_tokenreview_max_per_second < 0 || c->auth_tokenreview_max_per_second > 1000000)
+        adderr(errs, errlen, &n, "auth.tokenreview_max_per_second: must be 0 (no bound) to "
+               "1000000");
     return n;
+}
+
+bool gw_auth_route_anonymous(const gw_config *c, gw_auth_route r)
+{
+    unsigned m;
+    return route_modes(c, r, &m, NULL, 0) && (m & M_NONE);
 }
 
 /* ---- start-up ----------------------------------------------------------- */
 
 /* Reads the files named in list (comma-separated) into p: one secret per
- * file, a trailing newline is not part of it; empty or unreadable is an
- * error naming key. */
+ * file, read whole (secretfile.h: a trailing newline is not part of it;
+ * empty, unreadable or over GW_SECRET_MAX is an error naming key). */
 static gw_err load_secrets(hmac_profile *p, const char *list, const char *key, char *err,
                            size_t errlen)
 {
@@ -383,20 +376,11 @@ static gw_err load_secrets(hmac_profile *p, const char *list, const char *key, c
                            key, MAX_SECRETS);
         memcpy(path, it, n);
         path[n] = '\0';
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            return gw_fail(GW_ECONFIG, err, errlen, "%s: cannot read %s", key, path);
-        char *buf = malloc(4097);
-        size_t len = buf ? fread(buf, 1, 4096, f) : 0;
-        fclose(f);
-        if (!buf)
-            return GW_ENOMEM;
-        while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-            len--;
-        if (!len) {
-            free(buf);
-            return gw_fail(GW_ECONFIG, err, errlen, "%s: %s is empty", key, path);
-        }
+        char *buf;
+        size_t len;
+        gw_err rc = gw_secret_file_read(key, path, GW_SECRET_BINARY, &buf, &len, err, errlen);
+        if (rc)
+            return rc;
         p->secrets[p->n].data = buf;
         p->secrets[p->n].len = len;
         p->n++;
@@ -462,9 +446,6 @@ gw_err gw_auth_new(const gw_config *cfg, gw_auth_post post, void *arg, gw_auth *
     if (!a)
         return GW_ENOMEM;
     a->cfg = cfg;
-    a->post = post;
-    a->post_arg = arg;
-    gw_buf_init(&a->scratch, 1u << 20);
     gw_err rc = GW_OK;
     unsigned any = 0;
     for (int r = 0; r < GW_AUTH_ROUTE_N && !rc; r++) {
@@ -511,15 +492,11 @@ gw_err gw_auth_new(const gw_config *cfg, gw_auth_post post, void *arg, gw_auth *
                           errlen);
 
     if (!rc && (any & M_TOKENREVIEW)) {
-        a->cache_cap = cfg->auth_tokenreview_cache_entries > 0
-                           ? (size_t)cfg->auth_tokenreview_cache_entries : 1;
-        if (!(a->cache = calloc(a->cache_cap, sizeof *a->cache)))
-            rc = GW_ENOMEM;
         if (!post)
             rc = gw_fail(GW_ECONFIG, err, errlen, "tokenreview: no Kubernetes client");
+        else
+            rc = gw_tokenreview_new(cfg, post, arg, &a->tokenreview);
     }
-    a->sar_namespace = *cfg->auth_tokenreview_namespace ? cfg->auth_tokenreview_namespace
-                                                        : cfg->rr_namespace;
     if (rc) {
         gw_auth_free(a);
         return rc;
@@ -547,12 +524,7 @@ void gw_auth_free(gw_auth *a)
         free(a->tokens[i].scope);
     free(a->tokens);
     free(a->cidrs);
-    if (a->cache)
-        OPENSSL_cleanse(a->cache, a->cache_cap * sizeof *a->cache);
-    free(a->cache);
-    if (a->scratch.data)
-        OPENSSL_cleanse(a->scratch.data, a->scratch.len);
-    gw_buf_free(&a->scratch);
+    gw_tokenreview_free(a->tokenreview);
     free(a);
 }
 
@@ -618,36 +590,14 @@ static bool sha256(const void *p, size_t n, unsigned char out[32])
     return EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32;
 }
 
-static void refuse(gw_auth_result *r, int status, gw_m_auth_mode mode, gw_m_auth_reason reason,
-                   const char *detail, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-static void refuse(gw_auth_result *r, int status, gw_m_auth_mode mode, gw_m_auth_reason reason,
-                   const char *detail, const char *fmt, ...)
-{
-    r->status = status;
-    r->mode = mode;
-    r->reason = reason;
-    snprintf(r->detail, sizeof r->detail, "%s", detail);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->why, sizeof r->why, fmt, ap);
-    va_end(ap);
-}
-
-static void admit(gw_auth_result *r, gw_m_auth_mode mode, const char *principal)
-{
-    r->status = 0;
-    r->mode = mode;
-    snprintf(r->principal, sizeof r->principal, "%s", principal);
-}
-
 static void check_bearer(gw_auth *a, const gw_request *req, gw_auth_result *r)
 {
     size_t n;
     const char *tok = bearer_of(req, &n);
     if (!tok) {
-        refuse(r, 401, GW_AM_BEARER, GW_AUTH_MISSING,
-               "missing credentials: send Authorization: Bearer <token>", "no bearer token");
+        gw_auth_refuse(r, 401, GW_AM_BEARER, GW_AUTH_MISSING,
+                       "missing credentials: send Authorization: Bearer <token>",
+                       "no bearer token");
         return;
     }
     unsigned char h[32];
@@ -659,13 +609,13 @@ static void check_bearer(gw_auth *a, const gw_request *req, gw_auth_result *r)
     }
     OPENSSL_cleanse(h, sizeof h);
     if (!hit) {
-        refuse(r, 401, GW_AM_BEARER, GW_AUTH_MISMATCH, "bearer token not recognised",
-               "bearer token not recognised");
+        gw_auth_refuse(r, 401, GW_AM_BEARER, GW_AUTH_MISMATCH, "bearer token not recognised",
+                       "bearer token not recognised");
         return;
     }
     char who[32];
     snprintf(who, sizeof who, "bearer:%s", hit->id);
-    admit(r, GW_AM_BEARER, who);
+    gw_auth_admit(r, GW_AM_BEARER, who);
     r->scope = hit->scope ? hit : NULL;
 }
 
@@ -686,25 +636,25 @@ static void check_hmac(gw_auth *a, const hmac_profile *p, const gw_request *req,
         "webhook signature missing or not valid for any configured secret";
     const char *sig = header(req, p->sig_header);
     if (!sig) {
-        refuse(r, 401, GW_AM_HMAC, GW_AUTH_MISSING, bad_sig, "missing signature");
+        gw_auth_refuse(r, 401, GW_AM_HMAC, GW_AUTH_MISSING, bad_sig, "missing signature");
         return;
     }
     const char *ts = *p->ts_header ? header(req, p->ts_header) : NULL;
     if (!ts && p->require_ts) {
-        refuse(r, 401, GW_AM_HMAC, GW_AUTH_MISSING, bad_sig, "missing signed timestamp");
+        gw_auth_refuse(r, 401, GW_AM_HMAC, GW_AUTH_MISSING, bad_sig, "missing signed timestamp");
         return;
     }
     long long tsv = 0;
     if (ts && !parse_ts(ts, &tsv)) {
-        refuse(r, 401, GW_AM_HMAC, GW_AUTH_MISMATCH, "signed timestamp must be Unix seconds",
-               "malformed signed timestamp");
+        gw_auth_refuse(r, 401, GW_AM_HMAC, GW_AUTH_MISMATCH,
+                       "signed timestamp must be Unix seconds", "malformed signed timestamp");
         return;
     }
     if (!strncasecmp(sig, "sha256=", 7))
         sig += 7;
     if (!gw_hmac_sha256_verify(p->secrets, p->n, ts, req->body ? req->body : "",
                                req->body ? req->body_len : 0, sig)) {
-        refuse(r, 401, GW_AM_HMAC, GW_AUTH_MISMATCH, bad_sig, "signature mismatch");
+        gw_auth_refuse(r, 401, GW_AM_HMAC, GW_AUTH_MISMATCH, bad_sig, "signature mismatch");
         return;
     }
     long window = a->cfg->auth_hmac_replay_window_s;
@@ -713,12 +663,17 @@ static void check_hmac(gw_auth *a, const hmac_profile *p, const gw_request *req,
         char d[160];
         snprintf(d, sizeof d, "signed timestamp is more than %ld s away from the gateway's "
                  "clock (replayed, or clock skew)", window);
-        refuse(r, 401, GW_AM_HMAC, GW_AUTH_EXPIRED, d,
-               "signed timestamp outside the replay window (%lld s %s)",
-               skew < 0 ? -skew : skew, skew < 0 ? "ahead" : "old");
+        gw_auth_refuse(r, 401, GW_AM_HMAC, GW_AUTH_EXPIRED, d,
+                       "signed timestamp outside the replay window (%lld s %s)",
+                       skew < 0 ? -skew : skew, skew < 0 ? "ahead" : "old");
         return;
     }
-    admit(r, GW_AM_HMAC, "hmac");
+    gw_auth_admit(r, GW_AM_HMAC, "hmac");
+    /* A signed timestamp makes the request unique: its signature, in one
+     * spelling (verified, so 64 hex digits), names it in the replay cache. */
+    unsigned char md[32];
+    if (ts && gw_hex_decode(sig, md, sizeof md))
+        gw_hex_encode(md, sizeof md, r->nonce);
 }
 
 static bool cn_allowed(const char *list, const char *cn)
@@ -735,13 +690,14 @@ static void check_mtls(gw_auth *a, const gw_request *req, gw_auth_result *r)
 {
     const char *v = req->tls_client_verify;
     if (!v || !*v || !strcmp(v, "NONE")) {
-        refuse(r, 401, GW_AM_MTLS, GW_AUTH_MISSING, "a verified TLS client certificate is required",
-               "no TLS client certificate");
+        gw_auth_refuse(r, 401, GW_AM_MTLS, GW_AUTH_MISSING,
+                       "a verified TLS client certificate is required",
+                       "no TLS client certificate");
         return;
     }
     if (strcmp(v, "SUCCESS")) {
-        refuse(r, 401, GW_AM_MTLS, GW_AUTH_MISMATCH, "TLS client certificate not verified",
-               "TLS client certificate not verified (%.80s)", v);
+        gw_auth_refuse(r, 401, GW_AM_MTLS, GW_AUTH_MISMATCH, "TLS client certificate not verified",
+                       "TLS client certificate not verified (%.80s)", v);
         return;
     }
     const char *cn = req->tls_client_cn ? req->tls_client_cn : "";
@@ -749,245 +705,22 @@ static void check_mtls(gw_auth *a, const gw_request *req, gw_auth_result *r)
         char d[200];
         snprintf(d, sizeof d, "TLS client certificate CN \"%.64s\" is not allowed on this route",
                  cn);
-        refuse(r, 403, GW_AM_MTLS, GW_AUTH_FORBIDDEN, d,
-               "TLS client CN \"%.64s\" not in auth.mtls_allowed_cns", cn);
+        gw_auth_refuse(r, 403, GW_AM_MTLS, GW_AUTH_FORBIDDEN, d,
+                       "TLS client CN \"%.64s\" not in auth.mtls_allowed_cns", cn);
         snprintf(r->principal, sizeof r->principal, "cn:%.80s", cn);
         return;
     }
     char who[96];
     snprintf(who, sizeof who, "cn:%.80s", cn);
-    admit(r, GW_AM_MTLS, who);
+    gw_auth_admit(r, GW_AM_MTLS, who);
 }
 
-/* ---- tokenreview -------------------------------------------------------- */
-
-static review *cache_find(gw_auth *a, const unsigned char key[32], long long now, bool *hit)
-{
-    *hit = false;
-    if (!a->cache_cap)
-        return NULL;
-    uint64_t h;
-    memcpy(&h, key, sizeof h);
-    size_t start = (size_t)(h % a->cache_cap), probes = a->cache_cap < PROBES ? a->cache_cap
-                                                                                : PROBES;
-    for (size_t i = 0; i < probes; i++) {
-        review *e = &a->cache[(start + i) % a->cache_cap];
-        if (e->used && !CRYPTO_memcmp(e->key, key, 32)) {
-            *hit = e->expires_ms > now;
-            return e;
-        }
-    }
-    /* a slot for a new entry: free, else expired, else the one expiring first */
-    review *victim = NULL;
-    for (size_t i = 0; i < probes; i++) {
-        review *e = &a->cache[(start + i) % a->cache_cap];
-        if (!e->used)
-            return e;
-        if (e->expires_ms <= now)
-            victim = victim && victim->expires_ms <= now ? victim : e;
-        else if (!victim || (victim->expires_ms > now && e->expires_ms < victim->expires_ms))
-            victim = e;
-    }
-    return victim;
-}
-
-size_t gw_auth_cache_size(const gw_auth *a)
+static void check_tokenreview(gw_auth *a, const gw_request *req, bool read_route,
+                              long long now_ms, gw_auth_result *r)
 {
     size_t n = 0;
-    for (size_t i = 0; i < a->cache_cap; i++)
-        n += a->cache[i].used;
-    return n;
-}
-
-/* POSTs body to path; on success *j is the answer's JSON.  Otherwise
- * refuses r (error: 503 when temporary, 500 when the apiserver refused
- * us) and returns false. */
-static bool post_review(gw_auth *a, const char *what, const char *path, const char *body,
-                        json_t **j, gw_auth_result *r)
-{
-    long status = 0;
-    char err[256];
-    *j = NULL;
-    gw_err rc = a->post(a->post_arg, path, body, strlen(body), &status, &a->scratch, err,
-                        sizeof err);
-    static const char down[] = "authentication backend (Kubernetes API) unavailable; retry later";
-    if (rc) {
-        refuse(r, 503, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, down, "%s: %s", what, err);
-        return false;
-    }
-    if (status == 429 || status >= 500) {
-        refuse(r, 503, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, down, "%s: apiserver answered %ld", what,
-               status);
-    } else if (status != 200 && status != 201) {
-        refuse(r, 500, GW_AM_TOKENREVIEW, GW_AUTH_ERROR,
-               "the gateway may not ask the Kubernetes API to review tokens (RBAC); see the "
-               "worker log", "%s: apiserver answered %ld (RBAC: create %s?)", what, status, what);
-    } else if (!(*j = json_loadb(a->scratch.data, a->scratch.len, 0, NULL))) {
-        refuse(r, 503, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, down, "%s: answer is not JSON", what);
-    }
-    /* a TokenReview answer echoes the token */
-    OPENSSL_cleanse(a->scratch.data, a->scratch.len);
-    gw_buf_reset(&a->scratch);
-    return *j != NULL;
-}
-
-static json_t *split_list(const char *list)
-{
-    json_t *arr = json_array();
-    const char *it;
-    size_t n;
-    while (arr && next_item(&list, &it, &n))
-        json_array_append_new(arr, json_stringn(it, n));
-    return arr;
-}
-
-/* TokenReview, then SubjectAccessReview.  Returns 0 (admitted), 401 or 403
- * with user set (when known), or -1 with r refused (no answer: not to be
- * cached). */
-static int review_token(gw_auth *a, const char *tok, size_t n, char *user, size_t userlen,
-                        gw_auth_result *r)
-{
-    const gw_config *c = a->cfg;
-    user[0] = '\0';
-    json_t *spec = json_pack("{s:s%}", "token", tok, n);
-    if (spec && *c->auth_tokenreview_audiences)
-        json_object_set_new(spec, "audiences", split_list(c->auth_tokenreview_audiences));
-    json_t *req = spec ? json_pack("{s:s,s:s,s:o}", "apiVersion", "authentication.k8s.io/v1",
-                                   "kind", "TokenReview", "spec", spec) : NULL;
-    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
-    json_decref(req);
-    if (!body) {
-        refuse(r, 500, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, "internal error",
-               "tokenreview: out of memory");
-        return -1;
-    }
-    json_t *ans;
-    bool ok = post_review(a, "tokenreviews", "/apis/authentication.k8s.io/v1/tokenreviews", body,
-                          &ans, r);
-    OPENSSL_cleanse(body, strlen(body));
-    gw_json_free(body);
-    if (!ok)
-        return -1;
-    json_t *st = json_object_get(ans, "status");
-    json_t *u = json_object_get(st, "user");
-    const char *name = json_string_value(json_object_get(u, "username"));
-    if (!json_is_true(json_object_get(st, "authenticated")) || !name) {
-        const char *e = json_string_value(json_object_get(st, "error"));
-        snprintf(r->why, sizeof r->why, "token not authenticated by the apiserver%s%.120s",
-                 e ? ": " : "", e ? e : "");
-        json_decref(ans);
-        return 401;
-    }
-    snprintf(user, userlen, "%s", name);
-    json_t *attrs = json_pack("{s:s,s:s,s:s,s:s}", "namespace", a->sar_namespace, "verb",
-                              c->auth_tokenreview_verb, "group", c->auth_tokenreview_group,
-                              "resource", c->auth_tokenreview_resource);
-    if (attrs && *c->auth_tokenreview_subresource)
-        json_object_set_new(attrs, "subresource", json_string(c->auth_tokenreview_subresource));
-    json_t *sspec = attrs ? json_pack("{s:s,s:o}", "user", name, "resourceAttributes", attrs)
-                          : NULL;
-    json_t *v;
-    if (sspec && (v = json_object_get(u, "uid")) && json_is_string(v))
-        json_object_set(sspec, "uid", v);
-    if (sspec && (v = json_object_get(u, "groups")) && json_is_array(v))
-        json_object_set(sspec, "groups", v);
-    if (sspec && (v = json_object_get(u, "extra")) && json_is_object(v))
-        json_object_set(sspec, "extra", v);
-    json_t *sar = sspec ? json_pack("{s:s,s:s,s:o}", "apiVersion", "authorization.k8s.io/v1",
-                                    "kind", "SubjectAccessReview", "spec", sspec) : NULL;
-    json_decref(ans);
-    body = sar ? json_dumps(sar, JSON_COMPACT) : NULL;
-    json_decref(sar);
-    if (!body) {
-        refuse(r, 500, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, "internal error", "sar: out of memory");
-        return -1;
-    }
-    ok = post_review(a, "subjectaccessreviews",
-                     "/apis/authorization.k8s.io/v1/subjectaccessreviews", body, &ans, r);
-    gw_json_free(body);
-    if (!ok)
-        return -1;
-    st = json_object_get(ans, "status");
-    int status = json_is_true(json_object_get(st, "allowed")) ? 0 : 403;
-    if (status) {
-        const char *why = json_string_value(json_object_get(st, "reason"));
-        snprintf(r->why, sizeof r->why, "user \"%.64s\" denied by SubjectAccessReview%s%.80s",
-                 user, why && *why ? ": " : "", why && *why ? why : "");
-    }
-    json_decref(ans);
-    return status;
-}
-
-/* The refusal (or admission) a review outcome means. */
-static void review_outcome(gw_auth *a, int status, const char *user, gw_auth_result *r)
-{
-    const gw_config *c = a->cfg;
-    if (status == 401) {
-        char why[sizeof r->why];
-        snprintf(why, sizeof why, "%s", r->why[0] ? r->why : "token not authenticated (cached)");
-        refuse(r, 401, GW_AM_TOKENREVIEW, GW_AUTH_MISMATCH,
-               "bearer token not accepted by the Kubernetes API", "%s", why);
-    } else if (status == 403) {
-        char d[320], why[sizeof r->why], what[200];
-        snprintf(why, sizeof why, "%s", r->why[0] ? r->why : "denied (cached)");
-        const char *g = c->auth_tokenreview_group, *sub = c->auth_tokenreview_subresource;
-        snprintf(what, sizeof what, "%.60s%s%.60s%s%.60s", g, *g ? "/" : "",
-                 c->auth_tokenreview_resource, *sub ? "/" : "", sub);
-        snprintf(d, sizeof d, "\"%.64s\" may not %.20s %.100s in namespace \"%.63s\"", user,
-                 c->auth_tokenreview_verb, what, a->sar_namespace);
-        refuse(r, 403, GW_AM_TOKENREVIEW, GW_AUTH_FORBIDDEN, d, "%s", why);
-        snprintf(r->principal, sizeof r->principal, "user:%.140s", user);
-    } else {
-        char who[160];
-        snprintf(who, sizeof who, "user:%.140s", user);
-        admit(r, GW_AM_TOKENREVIEW, who);
-    }
-}
-
-static void check_tokenreview(gw_auth *a, const gw_request *req, long long now_ms,
-                              gw_auth_result *r)
-{
-    size_t n;
     const char *tok = bearer_of(req, &n);
-    if (!tok) {
-        refuse(r, 401, GW_AM_TOKENREVIEW, GW_AUTH_MISSING,
-               "missing credentials: send Authorization: Bearer <token>", "no bearer token");
-        return;
-    }
-    bool printable = n <= 16384;
-    for (size_t i = 0; printable && i < n; i++)
-        printable = tok[i] > 0x20 && tok[i] < 0x7f;
-    if (!printable) { /* no apiserver issues such a token: not worth a review */
-        refuse(r, 401, GW_AM_TOKENREVIEW, GW_AUTH_MISMATCH,
-               "bearer token not accepted by the Kubernetes API", "malformed bearer token");
-        return;
-    }
-    unsigned char key[32];
-    if (!sha256(tok, n, key)) {
-        refuse(r, 500, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, "internal error", "sha256 failed");
-        return;
-    }
-    bool hit;
-    review *e = cache_find(a, key, now_ms, &hit);
-    if (hit) {
-        review_outcome(a, e->status, e->user, r);
-        return;
-    }
-    char user[128];
-    int status = review_token(a, tok, n, user, sizeof user, r);
-    if (status < 0)
-        return; /* r is refused with the error; nothing cached */
-    long ttl = a->cfg->auth_tokenreview_cache_ttl_ms;
-    if (status && ttl > REFUSAL_TTL_MS)
-        ttl = REFUSAL_TTL_MS;
-    if (e && ttl > 0) {
-        memcpy(e->key, key, 32);
-        e->used = true;
-        e->status = status;
-        e->expires_ms = now_ms + ttl;
-        snprintf(e->user, sizeof e->user, "%s", user);
-    }
-    review_outcome(a, status, user, r);
+    gw_tokenreview_check(a->tokenreview, tok, n, read_route, now_ms, r);
 }
 
 /* ---- the entry points ------------------------------------------------------ */
@@ -1009,7 +742,7 @@ void gw_auth_check(gw_auth *a, gw_auth_route route, const gw_request *req, long 
     memset(res, 0, sizeof *res);
     unsigned m = route < GW_AUTH_ROUTE_N ? a->modes[route] : 0;
     if (m & M_NONE) {
-        admit(res, GW_AM_NONE, "none");
+        gw_auth_admit(res, GW_AM_NONE, "none");
         return;
     }
     /* cheap modes first; a network round trip only when nothing else admits */
@@ -1030,7 +763,9 @@ void gw_auth_check(gw_auth *a, gw_auth_route route, const gw_request *req, long 
             check_hmac(a, route == GW_AUTH_ROUTE_GRAFANA ? &a->grafana : &a->generic, req, now_ms,
                        &cur);
         else
-            check_tokenreview(a, req, now_ms, &cur);
+            check_tokenreview(a, req,
+                              route == GW_AUTH_ROUTE_SIGNALS || route == GW_AUTH_ROUTE_METRICS,
+                              now_ms, &cur);
         if (!cur.status) {
             *res = cur;
             return;
@@ -1041,8 +776,8 @@ void gw_auth_check(gw_auth *a, gw_auth_route route, const gw_request *req, long 
         }
     }
     if (!have) { /* no mode at all: gw_auth_new refuses that; fail closed anyway */
-        refuse(res, 500, GW_AM_NONE, GW_AUTH_ERROR, "no authentication mode configured",
-               "no authentication mode configured for this route");
+        gw_auth_refuse(res, 500, GW_AM_NONE, GW_AUTH_ERROR, "no authentication mode configured",
+                       "no authentication mode configured for this route");
         return;
     }
     if (res->reason == GW_AUTH_MISSING && nmodes > 1) {
@@ -1090,4 +825,44 @@ bool gw_auth_in_scope(const gw_auth_result *res, const char *ns)
             p++;
     }
     return false;
+}
+
+bool gw_auth_per_namespace(const gw_auth_result *res)
+{
+    const token *t = res->scope;
+    return (t && t->scope) || res->subject;
+}
+
+int gw_auth_authorize(gw_auth *a, gw_auth_result *res, const char *ns, long long now_ms)
+{
+    if (res->status)
+        return res->status;
+    ns = ns ? ns : "";
+    if (res->scope) {
+        if (gw_auth_in_scope(res, ns))
+            return 0;
+        char nsc[64], d[128];
+        gw_text_clean(ns, strlen(ns), nsc, sizeof nsc);
+        if (*ns)
+            snprintf(d, sizeof d, "namespace \"%s\" is outside this token's scope", nsc);
+        else
+            snprintf(d, sizeof d, "a cluster-scoped target is outside this token's namespace "
+                     "scope");
+        gw_auth_refuse(res, 403, res->mode, GW_AUTH_FORBIDDEN, d, "namespace \"%s\" outside the "
+                       "token's scope", nsc);
+        return 403;
+    }
+    if (!res->subject)
+        return 0;
+    return gw_tokenreview_authorize(a->tokenreview, res, ns, now_ms);
+}
+
+size_t gw_auth_cache_size(const gw_auth *a)
+{
+    return a->tokenreview ? gw_tokenreview_cache_size(a->tokenreview) : 0;
+}
+
+size_t gw_auth_grant_cache_size(const gw_auth *a)
+{
+    return a->tokenreview ? gw_tokenreview_grant_cache_size(a->tokenreview) : 0;
 }

@@ -5,6 +5,9 @@
 #include <stdbool.h>
 
 long long gw_now_ms(void);
+/* CLOCK_MONOTONIC milliseconds: for intervals (never steps with the wall
+ * clock). */
+long long gw_mono_ms(void);
 /* "2026-11-23T11:06:00.123Z" into out (>= 32 bytes). */
 void gw_rfc3339(long long ms, char *out);
 /* Parses RFC 3339 ("...Z" or "...+hh:mm", optional fraction).  false on

@@ -21,6 +21,7 @@
 #include <yaml.h>
 
 #include "auth.h"
+#include "exposure.h"
 #include "text.h"
 
 typedef enum { T_STR, T_INT, T_BOOL, T_DUR_MS, T_DUR_S, T_BYTES } key_type;
@@ -66,7 +67,7 @@ static const key_def keys[] = {
     K("redis", "addr", T_STR, redis_addr, "127.0.0.1:6379",
       "host:port, or unix:/path/to/redis.sock"),
     K("redis", "password_file", T_STR, redis_password_file, "",
-      "file holding the Redis AUTH password (empty: no AUTH)"),
+      "file holding the Redis AUTH password, at most 4096 bytes (empty: no AUTH)"),
     K("redis", "connect_timeout", T_DUR_MS, redis_connect_timeout_ms, "500ms",
       "Redis connect timeout"),
     K("redis", "command_timeout", T_DUR_MS, redis_command_timeout_ms, "500ms",
@@ -78,7 +79,7 @@ static const key_def keys[] = {
     K("redis", "sentinel_master", T_STR, redis_sentinel_master, "",
       "name of the master in Sentinel (required with redis.sentinels)"),
     K("redis", "sentinel_password_file", T_STR, redis_sentinel_password_file, "",
-      "file holding the sentinels' AUTH password (empty: no AUTH to the sentinels)"),
+      "file holding the sentinels' AUTH password, at most 4096 bytes (empty: no AUTH to the sentinels)"),
 
     K("kubernetes", "api_url", T_STR, kube_api_url, "",
       "API server URL; empty: kubeconfig, then in-cluster"),
@@ -104,7 +105,8 @@ static const key_def keys[] = {
     K("kubernetes", "retry_max_delay", T_DUR_MS, kube_retry_max_delay_ms, "1s",
       "longest wait before a repeat; a larger Retry-After from the apiserver ends the retries"),
     K("kubernetes", "breaker_failures", T_INT, kube_breaker_failures, "5",
-      "consecutive failed attempts (network, 5xx, 429) that open the circuit breaker; 0: no breaker"),
+      "consecutive failed calls (network, 5xx, 429 after the call's retries) that open the circuit "
+      "breaker; 0: no breaker"),
     K("kubernetes", "breaker_open_time", T_DUR_MS, kube_breaker_open_ms, "10s",
       "how long the open breaker answers 503 at once before one request probes the apiserver"),
 
@@ -137,7 +139,7 @@ static const key_def keys[] = {
       "accept alerts without a target-resource label (kind Unknown) instead of 400"),
 
     K("grafana", "secret_files", T_STR, grafana_secret_files, "",
-      "files holding HMAC-SHA256 secrets, comma-separated (several: rotation); empty: no check"),
+      "files holding HMAC-SHA256 secrets of at most 4096 bytes, comma-separated (several: rotation); empty: no check"),
     K("grafana", "signature_header", T_STR, grafana_signature_header,
       "X-Grafana-Alerting-Signature", "header carrying the hex HMAC-SHA256 of the body"),
     K("grafana", "timestamp_header", T_STR, grafana_timestamp_header, "",
@@ -152,12 +154,14 @@ static const key_def keys[] = {
     K("auth", "metrics", T_STR, auth_metrics, "none", "modes accepted on GET /metrics (not hmac)"),
     K("auth", "allow_cidrs", T_STR, auth_allow_cidrs, "",
       "client networks allowed on every route but /healthz and /readyz, comma-separated IPv4/IPv6 CIDRs; empty: any (403 otherwise)"),
+    K("auth", "allow_anonymous", T_BOOL, auth_allow_anonymous, "false",
+      "let signal routes (prometheus, grafana, events) stay at none while ALERTGW_LISTEN_ADDR is not loopback; false: that is a configuration error"),
     K("auth", "bearer_tokens", T_STR, auth_bearer_tokens, "",
       "accepted bearer tokens as SHA-256 hex, comma-separated; `<hash>=<namespaces>` limits one to those namespaces (globs separated by a bar)"),
     K("auth", "bearer_tokens_file", T_STR, auth_bearer_tokens_file, "",
       "file with more bearer_tokens entries, one per line (# comments)"),
     K("auth", "hmac_secret_files", T_STR, auth_hmac_secret_files, "",
-      "files holding the hmac mode's HMAC-SHA256 secrets, comma-separated (several: rotation)"),
+      "files holding the hmac mode's HMAC-SHA256 secrets of at most 4096 bytes, comma-separated (several: rotation)"),
     K("auth", "hmac_signature_header", T_STR, auth_hmac_signature_header, "X-Signature-256",
       "header carrying `sha256=<hex HMAC-SHA256>` of the signed string"),
     K("auth", "hmac_timestamp_header", T_STR, auth_hmac_timestamp_header, "X-Signature-Timestamp",
@@ -169,7 +173,7 @@ static const key_def keys[] = {
     K("auth", "mtls_allowed_cns", T_STR, auth_mtls_allowed_cns, "",
       "client certificate CNs the mtls mode admits, comma-separated; `*`: any verified certificate"),
     K("auth", "tokenreview_audiences", T_STR, auth_tokenreview_audiences, "",
-      "audiences the reviewed token must carry, comma-separated; empty: the apiserver's own"),
+      "audiences the reviewed token must carry, comma-separated (asked for, and the answer's status.audiences must list one); empty: the apiserver's own"),
     K("auth", "tokenreview_verb", T_STR, auth_tokenreview_verb, "create",
       "SubjectAccessReview verb a reviewed token's user needs"),
     K("auth", "tokenreview_group", T_STR, auth_tokenreview_group, "kubernaut.ai",
@@ -179,11 +183,13 @@ static const key_def keys[] = {
     K("auth", "tokenreview_subresource", T_STR, auth_tokenreview_subresource, "signals",
       "SubjectAccessReview subresource (a virtual one: granting it allows nothing else)"),
     K("auth", "tokenreview_namespace", T_STR, auth_tokenreview_namespace, "",
-      "SubjectAccessReview namespace; empty: remediation.namespace"),
+      "SubjectAccessReview namespace of the read routes (GET signal state, /metrics); signal routes are authorised in each signal's own namespace; empty: remediation.namespace"),
     K("auth", "tokenreview_cache_ttl", T_DUR_MS, auth_tokenreview_cache_ttl_ms, "1m",
-      "how long a worker reuses a review (refusals: at most 10s; 0: no cache)"),
+      "how long a worker reuses a review or a per-namespace answer (refusals: at most 10s; 0: no cache)"),
     K("auth", "tokenreview_cache_entries", T_INT, auth_tokenreview_cache_entries, "1024",
-      "reviews a worker keeps (by SHA-256 of the token)"),
+      "reviews a worker keeps (by SHA-256 of the token), and as many per-namespace answers"),
+    K("auth", "tokenreview_max_per_second", T_INT, auth_tokenreview_max_per_second, "20",
+      "TokenReview and SubjectAccessReview calls one worker makes per second at most (burst: one second's worth); above it 503 + Retry-After (0: no bound)"),
     K("events", "max_age", T_DUR_S, events_max_age_s, "5m",
       "Kubernetes events older than this are refused (400)"),
     K("events", "max_future", T_DUR_S, events_max_future_s, "2m",
@@ -507,6 +513,132 @@ static void env_name(const key_def *k, char *out, size_t outlen)
         *p = (char)toupper((unsigned char)*p);
 }
 
+/* ALERTGW_* names that are not configuration keys but parameters of the
+ * front ends and of the scripts around them.  They share the workers'
+ * environment (lighttpd hands its whole environment to the workers it
+ * spawns; the units' EnvironmentFile holds both kinds), so the unknown-name
+ * check below must let them pass, and only them: any other ALERTGW_*
+ * variable is an error, so that a misspelt override cannot go unnoticed.
+ * Exact names, no wildcards: a misspelt ALERTGW_TLS_CERT would otherwise
+ * leave the port on plain HTTP without a word.  A front end that reads a
+ * new ALERTGW_* name adds it here (t0600-cli checks every name the
+ * repository's scripts and tests set). */
+static const char *const front_end_vars[] = {
+    /* fcgi/main.c (the YAML file); set by the units, the Apache config,
+     * the Kubernetes Deployment */
+    "ALERTGW_CONFIG",
+    /* lighttpd.conf, 50-alertgw.conf, the Apache config (passed to the
+     * workers), start-local.sh; and the exposure check (exposure.h) */
+    "ALERTGW_LISTEN_ADDR",
+    /* lighttpd.conf, 50-alertgw.conf, the Apache config, start-local.sh */
+    "ALERTGW_LISTEN_PORT",
+    /* lighttpd.conf (sockets, logs, spool), alertgw-container.sh, the
+     * Apache config; metrics.path's default (metrics.c) */
+    "ALERTGW_STATE_DIR",
+    /* lighttpd.conf: the worker binary it spawns */
+    "ALERTGW_FCGI_BIN",
+    /* 50-alertgw.conf: the spawn-fcgi socket it connects to */
+    "ALERTGW_FCGI_SOCKET",
+    /* lighttpd.conf, alertgw-fcgi.service (multiwatch -f), start-local.sh */
+    "ALERTGW_WORKERS",
+    /* lighttpd.conf, 50-alertgw.conf: the hard body cap */
+    "ALERTGW_MAX_REQUEST_KB",
+    /* lighttpd.conf: TLS */
+    "ALERTGW_TLS_CERT", "ALERTGW_TLS_KEY", "ALERTGW_TLS_CLIENT_CA",
+    /* lighttpd.conf, 50-alertgw.conf, lighttpd-ratelimit.lua */
+    "ALERTGW_RATE_LIMIT_RPS", "ALERTGW_RATE_LIMIT_BURST", "ALERTGW_RATE_LIMIT_STATUS",
+    "ALERTGW_RATE_LIMIT_MAX_CLIENTS",
+    /* deploy/kubernetes/alertgw-container.sh: the lighttpd config file */
+    "ALERTGW_LIGHTTPD_CONF",
+    /* developer scripts (start-local.sh passes every ALERTGW_* variable on
+     * to lighttpd and so to the workers): kube-local.sh and test-all.sh
+     * (the kube-apiserver cache), start-local.sh (state dir, no apt-get) */
+    "ALERTGW_CACHE", "ALERTGW_LOCAL_DIR", "ALERTGW_SKIP_INSTALL",
+};
+
+#define NFRONT (sizeof front_end_vars / sizeof front_end_vars[0])
+
+/* Optimal string alignment distance of a and b, ignoring case, capped at
+ * limit + 1 (names are short; longer than 127 bytes: not compared). */
+static size_t name_distance(const char *a, size_t al, const char *b, size_t bl, size_t limit)
+{
+    if (al > 127 || bl > 127)
+        return limit + 1;
+    unsigned char d[128][128]; /* at most 127 */
+    for (size_t i = 0; i <= al; i++)
+        d[i][0] = (unsigned char)i;
+    for (size_t j = 0; j <= bl; j++)
+        d[0][j] = (unsigned char)j;
+    for (size_t i = 1; i <= al; i++) {
+        for (size_t j = 1; j <= bl; j++) {
+            int ca = toupper((unsigned char)a[i - 1]), cb = toupper((unsigned char)b[j - 1]);
+            size_t best = (size_t)d[i - 1][j - 1] + (ca != cb);
+            if ((size_t)d[i - 1][j] + 1 < best)
+                best = (size_t)d[i - 1][j] + 1;
+            if ((size_t)d[i][j - 1] + 1 < best)
+                best = (size_t)d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && ca == toupper((unsigned char)b[j - 2]) &&
+                toupper((unsigned char)a[i - 2]) == cb && (size_t)d[i - 2][j - 2] + 1 < best)
+                best = (size_t)d[i - 2][j - 2] + 1;
+            d[i][j] = (unsigned char)best;
+        }
+    }
+    return d[al][bl] > limit ? limit + 1 : d[al][bl];
+}
+
+/* Every ALERTGW_* variable in the environment must be a key's or a front
+ * end's; the error names the variable and the closest known name when one
+ * is close (at most 2 edits, 3 in names of 12 characters or more after
+ * the prefix). */
+static void check_unknown_env(char *errs, size_t errlen, int *nerr)
+{
+    extern char **environ;
+    char known[128];
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "ALERTGW_", 8))
+            continue;
+        const char *name = *e;
+        size_t len = strcspn(name, "=");
+        bool ok = false;
+        for (size_t i = 0; i < NKEYS && !ok; i++) {
+            env_name(&keys[i], known, sizeof known);
+            ok = strlen(known) == len && !memcmp(known, name, len);
+        }
+        for (size_t i = 0; i < NFRONT && !ok; i++)
+            ok = strlen(front_end_vars[i]) == len && !memcmp(front_end_vars[i], name, len);
+        if (ok)
+            continue;
+        size_t limit = len - 8 >= 12 ? 3 : 2, best = limit + 1;
+        char guess[128] = "", guess_what[128] = "";
+        for (size_t i = 0; i < NKEYS + NFRONT; i++) {
+            if (i < NKEYS)
+                env_name(&keys[i], known, sizeof known);
+            const char *cand = i < NKEYS ? known : front_end_vars[i - NKEYS];
+            size_t d = name_distance(name + 8, len - 8, cand + 8, strlen(cand) - 8, limit);
+            if (d < best) {
+                best = d;
+                snprintf(guess, sizeof guess, "%s", cand);
+                if (i < NKEYS)
+                    snprintf(guess_what, sizeof guess_what, "%s.%s", keys[i].section,
+                             keys[i].key);
+                else
+                    snprintf(guess_what, sizeof guess_what, "a front-end parameter");
+            }
+        }
+        char shown[96];
+        gw_text_clean(name, len, shown, sizeof shown);
+        if (*guess)
+            gw_errs_add(errs, errlen, "%s: unknown environment variable: neither a configuration "
+                        "key (ALERTGW_<SECTION>_<KEY>, docs/configuration.md) nor a front-end "
+                        "parameter; did you mean %s (%s)?", shown, guess, guess_what);
+        else
+            gw_errs_add(errs, errlen, "%s: unknown environment variable: neither a configuration "
+                        "key (ALERTGW_<SECTION>_<KEY>, docs/configuration.md) nor a front-end "
+                        "parameter", shown);
+        (*nerr)++;
+    }
+}
+
 static void load_env(gw_config *cfg, char *errs, size_t errlen, int *nerr)
 {
     char name[128];
@@ -521,6 +653,7 @@ static void load_env(gw_config *cfg, char *errs, size_t errlen, int *nerr)
             (*nerr)++;
         }
     }
+    check_unknown_env(errs, errlen, nerr);
 }
 
 typedef enum { V_SEVERITY, V_LABEL, V_PRIORITY_SLASH, V_COUNT } pair_rule;
@@ -691,6 +824,7 @@ static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
     if (*c->kube_api_url && strncmp(c->kube_api_url, "https://", 8) &&
         strncmp(c->kube_api_url, "http://", 7))
         BAD("kubernetes.api_url: must start with https:// or http://");
+    *nerr += gw_exposure_config_errors(c, getenv("ALERTGW_LISTEN_ADDR"), errs, errlen);
     size_t used = errs && errlen ? strlen(errs) : 0;
     *nerr += gw_auth_config_errors(c, errs && errlen ? errs + used : NULL,
                                    errs && errlen ? errlen - used : 0);

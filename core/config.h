@@ -88,6 +88,7 @@ typedef struct {
     char  *auth_signals;
     char  *auth_metrics;
     char  *auth_allow_cidrs;         /* "10.0.0.0/8,2001:db8::/32"; empty: any address */
+    bool   auth_allow_anonymous;     /* signal routes at none on a non-loopback address */
     char  *auth_bearer_tokens;       /* "<sha256 hex>[=ns|ns-*],..." */
     char  *auth_bearer_tokens_file;  /* the same entries, one per line */
     char  *auth_hmac_secret_files;   /* comma-separated */
@@ -101,9 +102,10 @@ typedef struct {
     char  *auth_tokenreview_group;
     char  *auth_tokenreview_resource;
     char  *auth_tokenreview_subresource;
-    char  *auth_tokenreview_namespace; /* empty: remediation.namespace */
+    char  *auth_tokenreview_namespace; /* the read routes' SAR; empty: remediation.namespace */
     long   auth_tokenreview_cache_ttl_ms;
     long   auth_tokenreview_cache_entries;
+    long   auth_tokenreview_max_per_second; /* review calls per worker; 0: no bound */
 
     /* Kubernetes events */
     long   events_max_age_s;         /* older events: 400 */
@@ -159,7 +161,9 @@ gw_err gw_config_defaults(gw_config *cfg);
 /* Loads defaults, then the YAML file at path (NULL: defaults only), then the
  * environment.  Every problem found is appended, one per line, "key: what"
  * (with "line N" where known) to errs, up to errlen; the return is GW_ECONFIG
- * if there was any. */
+ * if there was any.  Problems include an ALERTGW_* variable that is neither
+ * a key's nor a front end's (config.c: front_end_vars), and signal routes
+ * open to anyone while ALERTGW_LISTEN_ADDR is not loopback (exposure.h). */
 gw_err gw_config_load(gw_config *cfg, const char *path, char *errs, size_t errlen);
 
 void gw_config_free(gw_config *cfg);

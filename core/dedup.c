@@ -23,24 +23,37 @@ static const char script[] =
     "  return {kind, count or 0, first or 0, last or 0, name or '', ns or '', resolved or 0, due or 0,\n"
     "          esc or 0, total or 0, typ or '', escd or 0, member or 0}\n"
     "end\n"
-    "-- the creation budgets (limits.*): per minute, the gateway's (KEYS[7]) and\n"
-    "-- this sender's (KEYS[8]).  Looked at before anything is claimed, taken\n"
-    "-- only when a create goes ahead, so a refused signal costs no budget.\n"
-    "local function over_budget()\n"
-    "  local gmax, smax = tonumber(ARGV[20]), tonumber(ARGV[21])\n"
-    "  if gmax > 0 and num(redis.call('GET', KEYS[7])) >= gmax then return 'gateway' end\n"
-    "  if smax > 0 and num(redis.call('GET', KEYS[8])) >= smax then return 'sender' end\n"
+    "-- The limits on creates, per clock minute (keys expire after 2): the\n"
+    "-- gateway's creation budget (key gk, at most gmax), this sender's (sk,\n"
+    "-- smax) and, for an ordinary request, the namespace cap (ck, cap); 0: no\n"
+    "-- limit.  Nothing is counted for a create that a limit refuses.  An\n"
+    "-- ordinary new fingerprint meets them in op 'limits', right before its\n"
+    "-- create - after the lookup in Kubernetes, so that a signal whose open\n"
+    "-- request Redis had forgotten (re-seeded: a duplicate) is never limited.\n"
+    "-- A storm's aggregate is always a create: op 'hit' applies the budgets\n"
+    "-- when it opens the storm (the namespace cap never applied to it).\n"
+    "local function over_limit(gk, sk, gmax, smax, ck, cap)\n"
+    "  if gmax > 0 and num(redis.call('GET', gk)) >= gmax then return 'gateway' end\n"
+    "  if smax > 0 and num(redis.call('GET', sk)) >= smax then return 'sender' end\n"
+    "  if ck and cap > 0 and num(redis.call('GET', ck)) >= cap then return 'namespace' end\n"
     "  return nil\n"
     "end\n"
-    "local function take_budget()\n"
-    "  for i, max in ipairs({tonumber(ARGV[20]), tonumber(ARGV[21])}) do\n"
-    "    if max > 0 and redis.call('INCR', KEYS[6 + i]) == 1 then redis.call('EXPIRE', KEYS[6 + i], 120) end\n"
+    "local function count_create(gk, sk, gmax, smax, ck, cap)\n"
+    "  for _, b in ipairs({{gk, gmax}, {sk, smax}, {ck, cap}}) do\n"
+    "    if b[1] and b[2] > 0 and redis.call('INCR', b[1]) == 1 then redis.call('EXPIRE', b[1], 120) end\n"
     "  end\n"
     "end\n"
-    "if op == 'hit' then\n"
-    "  local fk, dk, rk, sk, mk, ck = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]\n"
+    "if op == 'limits' then\n"
+    "  local gmax, smax, cap = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])\n"
+    "  local why = over_limit(KEYS[1], KEYS[2], gmax, smax, KEYS[3], cap)\n"
+    "  if why == 'namespace' then return {'capped'} end\n"
+    "  if why then return reply('budget', 0, 0, 0, '', '', 0, 0, 0, 0, why) end\n"
+    "  count_create(KEYS[1], KEYS[2], gmax, smax, KEYS[3], cap)\n"
+    "  return {'none'}\n"
+    "elseif op == 'hit' then\n"
+    "  local fk, dk, rk, sk, mk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]\n"
     "  local ttl, lease, owner, sync = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])\n"
-    "  local group, fp = ARGV[16], ARGV[19]\n"
+    "  local group, fp = ARGV[15], ARGV[18]\n"
     "  local h = redis.call('HMGET', fk, 'state', 'lease', 'synced', 'count', 'first', 'name', 'ns',\n"
     "                       'resolved', 'dirty', 'storm', 'escalated')\n"
     "  if h[1] == 'active' then\n"
@@ -68,7 +81,7 @@ static const char script[] =
     "    end\n"
     "    -- the hot path: one read, one write, the TTL (and once per interval the queue)\n"
     "    local due, esc = 0, 0\n"
-    "    local esc_at = tonumber(ARGV[15])\n"
+    "    local esc_at = tonumber(ARGV[14])\n"
     "    local escd = h[11]\n"
     "    if esc_at > 0 and count >= esc_at and escd ~= '1' then\n"
     "      esc, escd = 1, '1'\n"
@@ -132,9 +145,10 @@ static const char script[] =
     "    end\n"
     "    if typ then\n"
     "      -- the aggregate is a create too: budgeted (its members never are)\n"
-    "      local why = over_budget()\n"
+    "      local gmax, smax = tonumber(ARGV[19]), tonumber(ARGV[20])\n"
+    "      local why = over_limit(KEYS[6], KEYS[7], gmax, smax)\n"
     "      if why then return reply('budget', 0, 0, 0, '', '', 0, 0, 0, 0, why) end\n"
-    "      take_budget()\n"
+    "      count_create(KEYS[6], KEYS[7], gmax, smax)\n"
     "      if not open then\n"
     "        redis.call('UNLINK', sk, mk)\n"
     "        local from = typ == 'pattern' and now - patwin or now - 60000\n"
@@ -145,7 +159,7 @@ static const char script[] =
     "          redis.call('ZADD', mk, unpack(a))\n"
     "        end\n"
     "        redis.call('HSET', sk, 'state', 'pending', 'type', typ, 'opened', now, 'count', 1,\n"
-    "                   'alertname', ARGV[17], 'tns', ARGV[18], 'synced', 0, 'dirty', 0)\n"
+    "                   'alertname', ARGV[16], 'tns', ARGV[17], 'synced', 0, 'dirty', 0)\n"
     "      end\n"
     "      redis.call('ZADD', mk, 'NX', now, res)\n"
     "      redis.call('HSET', sk, 'owner', owner, 'lease', now + lease, 'joined', now, 'last', now)\n"
@@ -157,15 +171,6 @@ static const char script[] =
     "      return reply('storm_new', 1, now, now, '', '', 0, 0, 0, redis.call('ZCARD', mk), typ, 0, 1)\n"
     "    end\n"
     "  end\n"
-    "  local why = over_budget()\n"
-    "  if why then return reply('budget', 0, 0, 0, '', '', 0, 0, 0, 0, why) end\n"
-    "  local cap = tonumber(ARGV[14])\n"
-    "  if cap > 0 then\n"
-    "    local n = redis.call('INCR', ck)\n"
-    "    if n == 1 then redis.call('EXPIRE', ck, 120) end\n"
-    "    if n > cap then return {'capped'} end\n"
-    "  end\n"
-    "  take_budget()\n"
     "  redis.call('HSET', fk, 'state', 'pending', 'owner', owner, 'lease', now + lease,\n"
     "             'count', 1, 'first', now, 'last', now)\n"
     "  redis.call('PEXPIRE', fk, lease)\n"
@@ -419,23 +424,31 @@ static const char *key(keybuf *k, const gw_dedup *d, const char *what, const cha
     return k->s;
 }
 
+/* An OVER_BUDGET reply: which budget, and when its minute ends. */
+static void budget_refusal(gw_dedup_result *res, long long now_ms)
+{
+    res->over_sender = !strcmp(res->storm_type, "sender");
+    res->storm_type[0] = '\0';
+    /* the budgets count per calendar minute: retry when this one ends */
+    res->budget_retry_s = 60 - (long)((now_ms / 1000) % 60);
+}
+
 gw_err gw_dedup_hit(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, long long now_ms,
                     const char *owner, gw_dedup_result *res)
 {
     const gw_config *c = d->cfg;
-    keybuf kf, kd, kr, ks, km, kc, kg, kb;
+    keybuf kf, kd, kr, ks, km, kg, kb;
     char minute[24];
     snprintf(minute, sizeof minute, "%lld", now_ms / 60000);
     const char *keys[] = {
         key(&kf, d, "fp:", fp, NULL),          key(&kd, d, "dirty", "", NULL),
         key(&kr, d, "recent:", sig->group, NULL), key(&ks, d, "storm:", sig->group, NULL),
         key(&km, d, "stormres:", sig->group, NULL),
-        key(&kc, d, "nscap:", *sig->ns ? sig->ns : "_cluster", minute),
         key(&kg, d, "budget:", minute, NULL),
         key(&kb, d, "budget:", sig->sender && *sig->sender ? sig->sender : "_", minute),
     };
     char ttl[24], lease[24], sync[24], rate[24], pat[24], patwin[24], aggwin[24], maxwin[24],
-        cap[24], esc[24], gmax[24], smax[24];
+        esc[24], gmax[24], smax[24];
     snprintf(ttl, sizeof ttl, "%ld", c->dedup_ttl_s);
     snprintf(lease, sizeof lease, "%ld", c->dedup_pending_lease_ms);
     snprintf(sync, sizeof sync, "%ld", c->dedup_status_sync_interval_ms);
@@ -444,20 +457,35 @@ gw_err gw_dedup_hit(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, lon
     snprintf(patwin, sizeof patwin, "%ld", c->storm_pattern_window_ms);
     snprintf(aggwin, sizeof aggwin, "%ld", c->storm_aggregation_window_ms);
     snprintf(maxwin, sizeof maxwin, "%ld", c->storm_max_window_ms);
-    snprintf(cap, sizeof cap, "%ld", c->storm_namespace_cap);
     snprintf(esc, sizeof esc, "%ld", sig->escalate_at);
     snprintf(gmax, sizeof gmax, "%ld", c->limits_creates_per_minute);
     snprintf(smax, sizeof smax, "%ld", c->limits_creates_per_sender_per_minute);
     const char *args[] = { ttl, lease, owner, sync, c->storm_enabled ? "1" : "0", sig->resource,
-                           rate, pat, patwin, aggwin, maxwin, cap, esc, sig->group,
+                           rate, pat, patwin, aggwin, maxwin, esc, sig->group,
                            sig->alertname, sig->ns, fp, gmax, smax };
-    gw_err rc = run(d, 8, keys, "hit", now_ms, 19, args, res);
-    if (!rc && res->kind == GW_DEDUP_OVER_BUDGET) {
-        res->over_sender = !strcmp(res->storm_type, "sender");
-        res->storm_type[0] = '\0';
-        /* the budgets count per calendar minute: retry when this one ends */
-        res->budget_retry_s = 60 - (long)((now_ms / 1000) % 60);
-    }
+    gw_err rc = run(d, 7, keys, "hit", now_ms, 18, args, res);
+    if (!rc && res->kind == GW_DEDUP_OVER_BUDGET)
+        budget_refusal(res, now_ms);
+    return rc;
+}
+
+gw_err gw_dedup_create_limits(gw_dedup *d, const char *ns, const char *sender, long long now_ms,
+                              gw_dedup_result *res)
+{
+    const gw_config *c = d->cfg;
+    keybuf kg, kb, kc;
+    char minute[24], gmax[24], smax[24], cap[24];
+    snprintf(minute, sizeof minute, "%lld", now_ms / 60000);
+    snprintf(gmax, sizeof gmax, "%ld", c->limits_creates_per_minute);
+    snprintf(smax, sizeof smax, "%ld", c->limits_creates_per_sender_per_minute);
+    snprintf(cap, sizeof cap, "%ld", c->storm_namespace_cap);
+    const char *keys[] = { key(&kg, d, "budget:", minute, NULL),
+                           key(&kb, d, "budget:", sender && *sender ? sender : "_", minute),
+                           key(&kc, d, "nscap:", ns && *ns ? ns : "_cluster", minute) };
+    const char *args[] = { gmax, smax, cap };
+    gw_err rc = run(d, 3, keys, "limits", now_ms, 3, args, res);
+    if (!rc && res->kind == GW_DEDUP_OVER_BUDGET)
+        budget_refusal(res, now_ms);
     return rc;
 }
 

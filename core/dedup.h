@@ -29,11 +29,12 @@
  *
  * Life of a fingerprint:
  *   hit on absent key -> storm open? join it (AGGREGATED) : storm threshold
- *   reached? open it (STORM_NEW, claim; OVER_BUDGET when a creation budget
- *   is spent) : creation budget spent? OVER_BUDGET : namespace cap? CAPPED :
- *   pending claim (NEW); the caller looks Kubernetes up, creates, then
- *   activate (or seed, or release).  Duplicates and storm members are never
- *   budgeted.
+ *   reached? open it (STORM_NEW, claim, counted in the creation budgets;
+ *   OVER_BUDGET when one is spent) : pending claim (NEW); the caller looks
+ *   Kubernetes up, then either seeds (an open request was there) or meets
+ *   the create limits (gw_dedup_create_limits: OVER_BUDGET, CAPPED), creates
+ *   and activates (or releases).  Duplicates and storm members are never
+ *   limited.
  *   hit on pending    -> PENDING (the caller waits and retries).
  *   hit on active     -> count+1, DUP (AGGREGATED for storm members).
  * Redis is a cache of Kubernetes: losing a key only costs a lookup. */
@@ -52,7 +53,7 @@ typedef enum {
     GW_DEDUP_NONE,       /* (resolve/get) nothing there */
     GW_DEDUP_AGGREGATED, /* folded into the storm aggregate name/ns */
     GW_DEDUP_STORM_NEW,  /* this signal opened a storm: create the aggregate */
-    GW_DEDUP_CAPPED,     /* namespace over storm.namespace_cap this minute */
+    GW_DEDUP_CAPPED,     /* (create limits) namespace over storm.namespace_cap this minute */
     GW_DEDUP_OVER_BUDGET /* a create over limits.creates_per_[sender_]minute */
 } gw_dedup_kind;
 
@@ -98,6 +99,16 @@ void gw_dedup_group(const char *ns, const char *alertname, char out[17]);
 /* Records one occurrence.  owner is a token unique to this attempt. */
 gw_err gw_dedup_hit(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, long long now_ms,
                     const char *owner, gw_dedup_result *res);
+/* The limits on creates, met right before an ordinary create (after the
+ * lookup in Kubernetes found no open request, so that a re-seed - a
+ * duplicate Redis had forgotten - is never limited): the creation budgets
+ * of this minute (limits.*, the gateway's and the sender's) and the
+ * namespace cap (storm.namespace_cap).  res->kind: OVER_BUDGET (with
+ * over_sender, budget_retry_s) or CAPPED when one is spent, and nothing is
+ * counted; else NONE, and the create is counted in all three. */
+gw_err gw_dedup_create_limits(gw_dedup *d, const char *ns, const char *sender, long long now_ms,
+                              gw_dedup_result *res);
+
 /* The claim became a created request.  res gets count/first.  Returns
  * GW_EBUSY when the claim was lost (lease expired and taken over). */
 gw_err gw_dedup_activate(gw_dedup *d, const char *fp, long long now_ms, const char *owner,

@@ -37,12 +37,26 @@
 #include "kube.h"
 #include "log.h"
 #include "metrics.h"
+#include "nonce.h"
 #include "owners.h"
 #include "problem.h"
 #include "redis.h"
 #include "rr.h"
 #include "rrstore.h"
 #include "text.h"
+
+/* /readyz needs no authentication and passes the allowlist and the rate
+ * limit, and a fresh answer costs a Redis PING and an apiserver LIST (with
+ * retries): each worker reuses its answer for READYZ_REUSE_MS, so probe
+ * traffic never multiplies into apiserver traffic.  A reused problem is
+ * written again with this request's request_id and instance. */
+#define READYZ_REUSE_MS 1000
+typedef struct {
+    long long until_ms;      /* gw_mono_ms(); reused while before it (0: none) */
+    int       status;
+    long      retry_after;
+    char      text[640];     /* 200: the body; else the problem detail */
+} readyz_memo;
 
 struct gw_ctx {
     gw_config          cfg;
@@ -64,6 +78,7 @@ struct gw_ctx {
     unsigned long long owner_failures; /* owner lookups that fell back */
     long               pid;
     bool               draining;
+    readyz_memo        readyz;   /* the last /readyz answer, reused for 1 s */
 };
 
 typedef enum { R_CREATED, R_DUP, R_AGGREGATED, R_IGNORED, R_REJECTED, R_FAILED } result_kind;
@@ -371,10 +386,22 @@ static void create_failed(gw_ctx *ctx, const char *rid, gw_err rc, const char *e
     fail(r, rc == GW_EBUSY ? GW_EKUBE : rc, "kubernetes: %s", err);
 }
 
+static void over_budget(gw_ctx *ctx, const char *rid, const gw_dedup_result *d,
+                        sig_result *r);
+
+static void namespace_capped(gw_ctx *ctx, const gw_signal *s, sig_result *r)
+{
+    gw_metrics_count(ctx->metrics, GW_C_NS_CAPPED);
+    fail(r, GW_EBUSY, "namespace \"%.63s\" reached storm.namespace_cap (%ld new requests per "
+         "minute); retry later", s->target.namespace_, ctx->cfg.storm_namespace_cap);
+}
+
 /* The fingerprint is ours (pending claim): adopt an open request from
- * Kubernetes, or create one.  Releases the claim on failure. */
-static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, const char *rid,
-                        const char *rr_ns, const char *owner, long long now, sig_result *r)
+ * Kubernetes, or create one (within the creation budgets).  Releases the
+ * claim on failure. */
+static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, const char *sender,
+                        const char *rid, const char *rr_ns, const char *owner, long long now,
+                        sig_result *r)
 {
     char err[512];
     gw_rr_ref ref;
@@ -397,6 +424,17 @@ static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, cons
     if (rc != GW_ENOTFOUND) {
         gw_dedup_release(&ctx->dedup, s->fingerprint, NULL, owner);
         fail(r, rc, "kubernetes: %s", err);
+        return;
+    }
+    if ((rc = gw_dedup_create_limits(&ctx->dedup, s->target.namespace_, sender, now, &d)) ||
+        d.kind == GW_DEDUP_OVER_BUDGET || d.kind == GW_DEDUP_CAPPED) {
+        gw_dedup_release(&ctx->dedup, s->fingerprint, NULL, owner);
+        if (rc)
+            fail(r, rc, "redis: %s", ctx->redis.errstr);
+        else if (d.kind == GW_DEDUP_OVER_BUDGET)
+            over_budget(ctx, rid, &d, r);
+        else
+            namespace_capped(ctx, s, r);
         return;
     }
 
@@ -763,20 +801,13 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
             return;
         }
         if (d.kind == GW_DEDUP_NEW) {
-            create_path(ctx, b, s, rid, rr_ns, owner, now, r);
+            create_path(ctx, b, s, sender, rid, rr_ns, owner, now, r);
             return;
         }
         if (d.kind == GW_DEDUP_STORM_NEW) {
             r->storm_total = d.storm_total;
             snprintf(r->storm_type, sizeof r->storm_type, "%s", d.storm_type);
             storm_create_path(ctx, b, s, &ds, rid, rr_ns, owner, now, r);
-            return;
-        }
-        if (d.kind == GW_DEDUP_CAPPED) {
-            gw_metrics_count(ctx->metrics, GW_C_NS_CAPPED);
-            fail(r, GW_EBUSY, "namespace \"%.63s\" reached storm.namespace_cap (%ld new "
-                 "requests per minute); retry later", s->target.namespace_,
-                 ctx->cfg.storm_namespace_cap);
             return;
         }
         if (d.kind == GW_DEDUP_DUP || d.kind == GW_DEDUP_AGGREGATED) {
@@ -1194,32 +1225,107 @@ static const char *authenticate(gw_ctx *ctx, const gw_request *req, gw_response 
     return res->status ? refuse_request(ctx, req, resp, route, res) : NULL;
 }
 
-/* A token scoped to namespaces may only send signals about them: the
- * whole request is refused (403 naming the namespace) before anything is
- * recorded.  NULL when every signal is in scope. */
+/* Whether an earlier signal of b (before index i) names the same
+ * namespace: each namespace is authorised once per request. */
+static bool namespace_seen(const gw_batch *b, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (!b->signals[j].error[0] &&
+            !strcmp(b->signals[j].target.namespace_, b->signals[i].target.namespace_))
+            return true;
+    return false;
+}
+
+/* A sender limited to namespaces (a scoped bearer token, or a tokenreview
+ * sender's RBAC, per namespace: auth.h) may only send signals about them:
+ * every distinct namespace of the batch is authorised, and the first one
+ * refused refuses the whole request (403 naming it; 503 when the apiserver
+ * could not be asked) before anything is recorded.  NULL when every signal
+ * is allowed. */
 static const char *scope_refusal(gw_ctx *ctx, const gw_request *req, gw_response *resp,
                                  const char *route, gw_auth_result *a, const gw_batch *b)
 {
+    if (!gw_auth_per_namespace(a))
+        return NULL;
+    long long now = gw_now_ms();
     for (size_t i = 0; i < b->n; i++) {
         const gw_signal *s = &b->signals[i];
-        if (s->error[0] || gw_auth_in_scope(a, s->target.namespace_))
+        if (s->error[0] || namespace_seen(b, i) ||
+            !gw_auth_authorize(ctx->auth, a, s->target.namespace_, now))
             continue;
-        char ns[80], at[32] = "";
-        gw_text_clean(s->target.namespace_, strlen(s->target.namespace_), ns, sizeof ns);
-        if (b->n > 1)
-            snprintf(at, sizeof at, "alerts[%zu]: ", i);
-        a->status = 403;
-        a->reason = GW_AUTH_FORBIDDEN;
-        if (*ns)
-            snprintf(a->detail, sizeof a->detail, "%snamespace \"%s\" is outside this token's "
-                     "scope", at, ns);
-        else
-            snprintf(a->detail, sizeof a->detail, "%sa cluster-scoped target is outside this "
-                     "token's namespace scope", at);
-        snprintf(a->why, sizeof a->why, "namespace \"%s\" outside the token's scope", ns);
+        if (b->n > 1) {
+            char d[sizeof a->detail + 32];
+            snprintf(d, sizeof d, "alerts[%zu]: %s", i, a->detail);
+            snprintf(a->detail, sizeof a->detail, "%.*s", (int)sizeof a->detail - 1, d);
+        }
         return refuse_request(ctx, req, resp, route, a);
     }
     return NULL;
+}
+
+/* A signed request whose signature the replay cache holds was accepted
+ * before (nonce.h): 200 ignored, reason replay, naming the first answer's
+ * request and fingerprint; nothing is counted again.  NULL when it is new,
+ * or when Redis could not tell (the pipeline then meets Redis itself: a
+ * request is never called a replay unseen). */
+static const char *replay_check(gw_ctx *ctx, const gw_request *req, gw_response *resp,
+                                const char *route, const gw_auth_result *who, char *fp_out)
+{
+    bool seen = false;
+    char first[160], ref[330] = "", msg[300], addr[64];
+    if (!who->nonce[0])
+        return NULL;
+    if (gw_nonce_seen(&ctx->redis, ctx->cfg.redis_key_prefix, who->nonce, &seen, first,
+                      sizeof first)) {
+        gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "replay check: redis: %s",
+               ctx->redis.errstr);
+        return NULL;
+    }
+    if (!seen)
+        return NULL;
+    /* "<request id> <fingerprint>", as remember_nonce wrote it */
+    size_t idlen = strcspn(first, " ");
+    const char *fp = first[idlen] ? first + idlen + 1 : "";
+    first[idlen] = '\0';
+    gw_dedup_result d;
+    if (strlen(fp) == 64 && strspn(fp, "0123456789abcdef") == 64) {
+        snprintf(fp_out, 65, "%s", fp);
+        if (!gw_dedup_get(&ctx->dedup, fp, &d) && d.kind == GW_DEDUP_DUP)
+            snprintf(ref, sizeof ref, "%s/%s", d.ns, d.name);
+    } else {
+        fp = "";
+    }
+    snprintf(msg, sizeof msg, "security_event: %s webhook replayed: a signed request already "
+             "accepted (as request %s) was sent again; not counted", route, first);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "request_id", resp->request_id, "msg",
+                          msg, "event", "security_event", "route", route, "mode", "hmac",
+                          "reason", "replay", "status", 200);
+    if (j && req->remote_addr) {
+        gw_text_clean(req->remote_addr, strlen(req->remote_addr), addr, sizeof addr);
+        json_object_set_new(j, "remote_addr", json_string(addr));
+    }
+    gw_log_json(ctx->log_min, GW_LOG_WARN, j);
+    snprintf(msg, sizeof msg, "this signed request was already accepted (request %s) and is not "
+             "counted again; a new occurrence needs a new signed timestamp", first);
+    reply_json(resp, 200, json_pack("{s:s,s:s,s:s,s:s,s:s}", "status", "ignored", "reason",
+                                    "replay", "message", msg, "fingerprint", fp,
+                                    "remediationRequestRef", ref));
+    return "replay";
+}
+
+/* After a 2xx, an accepted signed request's signature goes into the replay
+ * cache (nonce.h) for twice the replay window.  A failed write is logged:
+ * a replay would then count as one more occurrence, never a new request. */
+static void remember_nonce(gw_ctx *ctx, const gw_response *resp, const gw_auth_result *who,
+                           const char *fp)
+{
+    if (!who->nonce[0] || resp->status < 200 || resp->status > 299)
+        return;
+    if (gw_nonce_remember(&ctx->redis, ctx->cfg.redis_key_prefix, who->nonce, resp->request_id,
+                          fp, 2 * ctx->cfg.auth_hmac_replay_window_s + 1))
+        gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "replay cache: signature not "
+               "remembered (a replay would count as an occurrence): redis: %s",
+               ctx->redis.errstr);
 }
 
 /* Who a creation budget is counted against (limits.creates_per_sender_
@@ -1266,6 +1372,8 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
                                        route, &who);
     if (refused)
         return refused;
+    if ((refused = replay_check(ctx, req, resp, route, &who, fp_out)))
+        return refused;
     if (!json_content_type(req->content_type)) {
         gw_metrics_rejected(ctx->metrics, GW_REJ_MEDIA_TYPE);
         char d[200];
@@ -1306,16 +1414,13 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
         sender_id(req, &who, sender);
         decision = process_batch(ctx, req, resp, src, bp, sender, fp_out);
     }
+    remember_nonce(ctx, resp, &who, fp_out);
     gw_batch_free(&scratch);
     return decision;
 }
 
-static void handle_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
+static void probe_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
 {
-    if (ctx->draining) {
-        reply_problem(ctx, resp, 503, req->path, "shutting down");
-        return;
-    }
     bool redis_ok = gw_redis_ping(&ctx->redis) == GW_OK;
     gw_metrics_up(ctx->metrics, GW_UP_REDIS, redis_ok);
     if (!redis_ok) {
@@ -1354,6 +1459,38 @@ static void handle_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
                                      "kubernetes", "ok", "circuit_breaker",
                                      gw_breaker_state_name(gw_kube_breaker_state(ctx->kube,
                                                                                  NULL))));
+}
+
+/* A stop signal shows at once (never reused); anything else is the memo's
+ * answer while it is fresh. */
+static void handle_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
+{
+    if (ctx->draining) {
+        reply_problem(ctx, resp, 503, req->path, "shutting down");
+        return;
+    }
+    readyz_memo *m = &ctx->readyz;
+    if (gw_mono_ms() < m->until_ms) {
+        if (m->status == 200) {
+            resp->status = 200;
+            resp->content_type = "application/json";
+            gw_buf_appends(&resp->body, m->text);
+        } else {
+            reply_problem(ctx, resp, m->status, req->path, m->text);
+        }
+        resp->retry_after = m->retry_after;
+        return;
+    }
+    probe_readyz(ctx, req, resp);
+    const char *text = resp->status == 200 ? resp->body.data : ctx->detail;
+    size_t n = text ? strlen(text) : 0;
+    m->until_ms = 0;
+    if (!text || n >= sizeof m->text)
+        return; /* not kept: the next probe asks again */
+    memcpy(m->text, text, n + 1);
+    m->status = resp->status;
+    m->retry_after = resp->retry_after;
+    m->until_ms = gw_mono_ms() + READYZ_REUSE_MS;
 }
 
 static bool is_fingerprint(const char *s)
@@ -1423,7 +1560,12 @@ static void handle_metrics(gw_ctx *ctx, const gw_request *req, gw_response *resp
         reply_problem(ctx, resp, 405, req->path, "this route accepts GET only");
         return;
     }
-    if (gw_metrics_write(ctx->metrics, PACKAGE_VERSION, &resp->body)) {
+    gw_err rc = gw_metrics_write(ctx->metrics, PACKAGE_VERSION, &resp->body);
+    gw_err edge = rc ? GW_OK : gw_metrics_write_edge(req->edge_refusals, &resp->body);
+    if (edge == GW_EINVAL)
+        gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "the web server's "
+               "GATEWAY_EDGE_REFUSALS is malformed: gateway_edge_refusals_total left out");
+    if (rc || (edge && edge != GW_EINVAL)) {
         reply_problem(ctx, resp, 500, req->path, "metrics did not fit the response buffer");
         return;
     }

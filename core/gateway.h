@@ -33,6 +33,9 @@ typedef struct {
     const char *tls_client_verify; /* SSL_CLIENT_VERIFY: "SUCCESS", "NONE",
                                     * "FAILED:..."; NULL: not over TLS */
     const char *tls_client_cn;  /* SSL_CLIENT_S_DN_CN; NULL when absent */
+    const char *edge_refusals;  /* GATEWAY_EDGE_REFUSALS, set by the web server
+                                 * on GET /metrics (gw_metrics_write_edge);
+                                 * NULL when absent */
     /* A request header by its HTTP name ("X-Grafana-Alerting-Signature"),
      * NULL when absent; header may be NULL (no headers available). */
     const char *(*header)(void *hctx, const char *name);

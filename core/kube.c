@@ -75,11 +75,15 @@
  * request.  An unauthenticated request was not acted on, so this holds for
  * every method.
  *
- * The circuit breaker (breaker.h) is asked before every attempt and told
- * every attempt's outcome.  While it is open nothing is sent and the call
+ * The circuit breaker (breaker.h) counts calls, as kubernetes.
+ * breaker_failures says: it is asked once when a call starts and told the
+ * call's outcome once, after its repeats (a call whose last attempt failed
+ * is one failure, however many attempts it made; one that got an answer at
+ * a repeat is a success).  While it is open nothing is sent and the call
  * fails at once with GW_EKUBE; gw_kube_last_refused() lets the caller put
- * the time until the next probe in Retry-After.  A probe is a single
- * attempt.  Its state lives in the shared metrics mapping when one is
+ * the time until the next probe in Retry-After.  A call whose repeat finds
+ * the breaker opened meanwhile (by other workers) is not repeated.  A probe
+ * is a single attempt.  Its state lives in the shared metrics mapping when one is
  * attached, so the whole worker pool opens and closes together, and the one
  * worker whose compare-and-swap made a transition logs it.
  *
@@ -91,7 +95,9 @@
  * - The token never appears in an error message, and CURLOPT_VERBOSE is
  *   never set, because it would print the Authorization header.
  * - A bearer token is never sent over plain http:// except to a loopback
- *   address (tests and local test doubles) unless opts->allow_insecure.
+ *   address (tests and local test doubles) unless opts->allow_insecure:
+ *   127.0.0.0/8 written as four decimal parts, ::1, or localhost, parsed
+ *   (is_loopback), never matched as a text prefix.
  * - gw_kube_request(): *http_status is non-zero exactly when it returns
  *   GW_OK.
  * - Redirects are not followed: the API server does not redirect, and a
@@ -117,6 +123,7 @@
 #include <unistd.h>
 
 #include "retry.h"
+#include "text.h"
 
 #define KUBE_CONNECT_TIMEOUT_MS_DEFAULT 2000L
 #define KUBE_RETRY_BASE_MS_DEFAULT      100L
@@ -589,7 +596,7 @@ static gw_err apply_cluster(gw_kube *k, kubeconfig *kc, const char *name, bool a
     if (insecure && !allow_insecure)
         return kc_fail(kc, err, errlen,
                        "%s: insecure-skip-tls-verify is set; refusing to talk to the API "
-                       "server without verifying its certificate (set kube.allow_insecure "
+                       "server without verifying its certificate (set kubernetes.allow_insecure "
                        "to accept that)", where);
     k->insecure = insecure;
     return file_or_data(k, kc, c, where, "certificate-authority", TMP_CA, &k->ca_file, err,
@@ -857,15 +864,27 @@ static gw_err resolve_credentials(gw_kube *k, const gw_kube_opts *o, char *err, 
     return rc;
 }
 
-/* authority is "host[:port]" of length len. */
+/* The host of authority[0..len) ("host[:port]") is this machine: a literal 127.0.0.0/8
+ * address in the four-part dotted form, ::1 in brackets (any spelling),
+ * or the name localhost in any case (libcurl answers it with loopback
+ * itself, never asking DNS).  Parsed, not compared as text: a name such as
+ * 127.evil.example merely starts like an address.  Shorthand and octal/hex
+ * forms (127.1, 0177.0.0.1) are refused: parsers disagree about them, and
+ * an operator can always write 127.0.0.1. */
 static bool is_loopback(const char *authority, size_t len)
 {
-    size_t host = authority[0] == '[' ? strcspn(authority, "]") + 1 : strcspn(authority, ":/?#");
-    if (host > len)
-        return false;
-    return (host == 9 && !strncasecmp(authority, "localhost", 9)) ||
-           (host >= 4 && !strncmp(authority, "127.", 4)) ||
-           (host == 5 && !strncmp(authority, "[::1]", 5));
+    size_t n;
+    if (authority[0] == '[') {
+        const char *close = memchr(authority, ']', len);
+        if (!close)
+            return false;
+        n = (size_t)(close - authority) + 1; /* gw_is_loopback_host takes the brackets */
+    } else {
+        n = strcspn(authority, ":/?#");
+        if (n > len)
+            return false;
+    }
+    return gw_is_loopback_host(authority, n);
 }
 
 /* Checks the scheme and refuses to send a token in clear text anywhere but
@@ -903,7 +922,7 @@ static gw_err check_server(gw_kube *k, bool allow_insecure, char *err, size_t er
     if (!is_loopback(rest, authority))
         return gw_fail(GW_ECONFIG, err, errlen,
                        "API server URL %s: refusing to send a bearer token over plain http:// "
-                       "to a non-loopback host (use https, or set kube.allow_insecure)",
+                       "to a non-loopback host (use https, or set kubernetes.allow_insecure)",
                        k->server);
     return GW_OK;
 }
@@ -1281,7 +1300,7 @@ static void log_transition(gw_kube *k, gw_breaker_transition t, const char *why)
     case GW_BREAKER_OPENED:
         count(k, GW_C_BREAKER_OPENED);
         gw_log(k->log_min, GW_LOG_ERROR, NULL,
-               "kubernetes circuit breaker opened after %ld consecutive failures (last: %s); "
+               "kubernetes circuit breaker opened after %ld consecutive failed calls (last: %s); "
                "Kubernetes-dependent requests get a fast 503 for %ld ms, then one probe",
                k->brk_policy.failures, why, k->brk_policy.open_ms);
         break;
@@ -1362,68 +1381,72 @@ gw_err gw_kube_request(gw_kube *k, const char *method, const char *path,
 
     const long long deadline = mono_ms() + k->timeout_ms;
     const size_t mark = resp->len;
+    long long refuse_in = 0;
+    gw_breaker_transition t;
+    gw_breaker_verdict v = gw_breaker_admit(k->breaker, &k->brk_policy, mono_ms(), &refuse_in, &t);
+    if (v == GW_BREAKER_REJECT) {
+        count(k, GW_C_BREAKER_REJECTED);
+        k->refused = true;
+        k->refused_retry_s = (long)((refuse_in + 999) / 1000);
+        if (k->refused_retry_s < 1)
+            k->refused_retry_s = 1;
+        return gw_fail(GW_EKUBE, err, errlen,
+                       "kube %s %s: not sent: circuit breaker open (the apiserver failed "
+                       "repeatedly); next probe in %lld ms", method, path, refuse_in);
+    }
+    log_transition(k, t, "");
+    const bool probe = v == GW_BREAKER_PROBE;
     bool token_reread = false;
-    gw_err rc = GW_EKUBE;
+    gw_err rc;
     int repeats = 0;
-    for (int n = 0;; n++) {
-        long long now = mono_ms(), refuse_in = 0;
-        gw_breaker_transition t;
-        gw_breaker_verdict v = gw_breaker_admit(k->breaker, &k->brk_policy, now, &refuse_in, &t);
-        if (v == GW_BREAKER_REJECT) {
-            count(k, GW_C_BREAKER_REJECTED);
-            if (n > 0)
-                return rc; /* opened by others meanwhile: the last attempt's outcome stands */
-            k->refused = true;
-            k->refused_retry_s = (long)((refuse_in + 999) / 1000);
-            if (k->refused_retry_s < 1)
-                k->refused_retry_s = 1;
-            return gw_fail(GW_EKUBE, err, errlen,
-                           "kube %s %s: not sent: circuit breaker open (the apiserver failed "
-                           "repeatedly); next probe in %lld ms", method, path, refuse_in);
-        }
-        log_transition(k, t, "");
-        bool probe = v == GW_BREAKER_PROBE;
+    for (;;) {
         truncate_to(resp, mark);
-        long long left = deadline - now;
+        long long left = deadline - mono_ms();
         long long retry_after = 0;
         rc = attempt(k, method, path, content_type, body, body_len,
                      (long)(left > GW_RETRY_MIN_ATTEMPT_MS ? left : GW_RETRY_MIN_ATTEMPT_MS),
                      http_status, &retry_after, resp, err, errlen);
-        /* An answer (any status but 429/5xx, or one too large to keep)
-         * proves the apiserver works; a local failure (out of memory)
-         * proves nothing and is not reported - unless this was the probe,
-         * which must report, and then does so as a failure. */
-        bool answered = rc == GW_ETOOBIG || (rc == GW_OK && !gw_retry_failed(rc, *http_status));
-        bool local = rc != GW_OK && rc != GW_EKUBE && rc != GW_ETOOBIG;
         if (rc == GW_OK && *http_status == 401 && !token_reread && reload_token(k)) {
-            /* the token rotated under us: once more with the new one */
-            gw_breaker_report(k->breaker, &k->brk_policy, mono_ms(), probe, false);
-            token_reread = true;
+            token_reread = true; /* the token rotated under us: once more with the new one */
             continue;
         }
-        t = local && !probe ? GW_BREAKER_NO_CHANGE
-                            : gw_breaker_report(k->breaker, &k->brk_policy, mono_ms(), probe,
-                                                !answered);
-        if (t != GW_BREAKER_NO_CHANGE) {
-            char why[64];
-            if (rc == GW_OK)
-                snprintf(why, sizeof why, "HTTP %ld", *http_status);
-            else
-                snprintf(why, sizeof why, "%s", rc == GW_EKUBE ? "no answer" : gw_err_name(rc));
-            log_transition(k, t, why);
-        }
         if (!gw_retry_failed(rc, *http_status) || retry != GW_KUBE_REPEATABLE || probe)
-            return rc;
+            break;
         long delay = gw_retry_delay_ms(&k->retry, repeats, retry_after, deadline - mono_ms(),
                                        random64());
         if (delay < 0)
-            return rc;
-        repeats++;
-        count(k, GW_C_KUBE_RETRIES);
+            break;
         if (delay > 0) {
             struct timespec ts = { delay / 1000, (delay % 1000) * 1000000L };
             while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
                 ;
         }
+        if (gw_breaker_get(k->breaker, NULL) != GW_BREAKER_CLOSED) {
+            /* the pool's breaker opened meanwhile (other workers' calls
+             * failed too): no repeat; the last attempt's outcome stands */
+            count(k, GW_C_BREAKER_REJECTED);
+            break;
+        }
+        repeats++;
+        count(k, GW_C_KUBE_RETRIES);
     }
+    /* The call's outcome, after its repeats, is what the breaker counts.  An
+     * answer (any status but 429/5xx, or one too large to keep) proves the
+     * apiserver works; a local failure (out of memory) proves nothing and is
+     * not reported - unless this was the probe, which must report, and then
+     * does so as a failure. */
+    bool answered = rc == GW_ETOOBIG || (rc == GW_OK && !gw_retry_failed(rc, *http_status));
+    bool local = rc != GW_OK && rc != GW_EKUBE && rc != GW_ETOOBIG;
+    t = local && !probe ? GW_BREAKER_NO_CHANGE
+                        : gw_breaker_report(k->breaker, &k->brk_policy, mono_ms(), probe,
+                                            !answered);
+    if (t != GW_BREAKER_NO_CHANGE) {
+        char why[64];
+        if (rc == GW_OK)
+            snprintf(why, sizeof why, "HTTP %ld", *http_status);
+        else
+            snprintf(why, sizeof why, "%s", rc == GW_EKUBE ? "no answer" : gw_err_name(rc));
+        log_transition(k, t, why);
+    }
+    return rc;
 }

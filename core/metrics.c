@@ -388,6 +388,49 @@ static gw_err labelled(gw_buf *b, const char *name, const char *help, const char
     return rc;
 }
 
+/* One count of GATEWAY_EDGE_REFUSALS: 1-19 digits, no leading zero. */
+static bool edge_count(const char **p, unsigned long long *out)
+{
+    const char *s = *p;
+    size_t n = strspn(s, "0123456789");
+    if (n == 0 || n > 19 || (n > 1 && s[0] == '0'))
+        return false;
+    unsigned long long v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (unsigned long long)(s[i] - '0');
+    *out = v;
+    *p = s + n;
+    return true;
+}
+
+gw_err gw_metrics_write_edge(const char *spec, gw_buf *b)
+{
+    static const char *const reasons[] = { "rate_limited", "no_worker" };
+    enum { N = sizeof reasons / sizeof reasons[0] };
+    if (!spec)
+        return GW_OK;
+    unsigned long long v[N];
+    const char *p = spec;
+    for (size_t i = 0; i < N; i++) {
+        size_t n = strlen(reasons[i]);
+        if ((i > 0 && *p++ != ',') || strncmp(p, reasons[i], n) || p[n] != '=')
+            return GW_EINVAL;
+        p += n + 1;
+        if (!edge_count(&p, &v[i]))
+            return GW_EINVAL;
+    }
+    if (*p)
+        return GW_EINVAL;
+    const char *name = "gateway_edge_refusals_total";
+    gw_err rc = head(b, name, "counter",
+                     "Requests the web server answered itself, before any worker saw them, by "
+                     "reason: rate_limited (the per-client rate limit), no_worker (no worker "
+                     "could answer); since the web server started.");
+    for (size_t i = 0; i < N && !rc; i++)
+        rc = gw_buf_printf(b, "%s{reason=\"%s\"} %llu\n", name, reasons[i], v[i]);
+    return rc;
+}
+
 gw_err gw_metrics_write(const gw_metrics *m, const char *version, gw_buf *b)
 {
     layout *l = m->l;

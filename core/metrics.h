@@ -96,4 +96,14 @@ gw_breaker *gw_metrics_breaker(gw_metrics *m);
 /* Appends the Prometheus text exposition (version 0.0.4) to b. */
 gw_err gw_metrics_write(const gw_metrics *m, const char *version, gw_buf *b);
 
+/* Requests the web server answered itself, which no worker counter sees:
+ * lighttpd counts them and hands the counts to the worker that renders
+ * /metrics as the FastCGI parameter GATEWAY_EDGE_REFUSALS (lighttpd-edge-
+ * metrics.lua), exactly "rate_limited=<n>,no_worker=<n>" (decimal, no sign,
+ * no leading zero).  Appends gateway_edge_refusals_total{reason} to b.
+ * spec NULL (another web server, or CGI): nothing, GW_OK.  Anything not of
+ * that exact form: nothing appended, GW_EINVAL (the parameter is the web
+ * server's, not a client's, so that is a configuration fault to log). */
+gw_err gw_metrics_write_edge(const char *spec, gw_buf *b);
+
 #endif

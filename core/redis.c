@@ -22,26 +22,19 @@
 #include <string.h>
 #include <strings.h>
 
+#include "secretfile.h"
+
 static struct timeval tv_of(long ms)
 {
     struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
     return tv;
 }
 
+/* A password file, read whole (secretfile.h: never cut short). */
 static gw_err read_secret(const char *key, const char *path, char **out, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return gw_fail(GW_ECONFIG, err, errlen, "%s: %s: %s", key, path, strerror(errno));
-    char buf[512];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-        buf[--n] = '\0';
-    *out = strdup(buf);
-    memset(buf, 0, sizeof buf);
-    return *out ? GW_OK : GW_ENOMEM;
+    size_t len;
+    return gw_secret_file_read(key, path, GW_SECRET_TEXT, out, &len, err, errlen);
 }
 
 gw_err gw_redis_init(gw_redis *r, const gw_redis_opts *o, char *err, size_t errlen)
@@ -366,6 +359,19 @@ gw_err gw_redis_eval(gw_redis *r, const char *src, char sha[41], int argc, const
     }
     snprintf(r->errstr, sizeof r->errstr, "script vanished twice (NOSCRIPT)");
     return GW_EREDIS;
+}
+
+gw_err gw_redis_command(gw_redis *r, int argc, const char **argv, const size_t *lens,
+                        redisReply **reply)
+{
+    redisReply *rep;
+    gw_err rc = command(r, argc, argv, lens, &rep);
+    if (rc)
+        return rc;
+    if (rep->type == REDIS_REPLY_ERROR)
+        return error_reply(r, rep, argv[0]);
+    *reply = rep;
+    return GW_OK;
 }
 
 gw_err gw_redis_ping(gw_redis *r)

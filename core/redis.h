@@ -65,6 +65,13 @@ void   gw_redis_free(gw_redis *r);
 gw_err gw_redis_eval(gw_redis *r, const char *src, char sha[41], int argc, const char **argv,
                      size_t *lens, redisReply **reply);
 
+/* One plain command (argv/lens as for redisCommandArgv).  On GW_OK *reply
+ * is the reply (the caller frees it with freeReplyObject); a Redis error
+ * reply is GW_EREDIS with the message in r->errstr, as is a failed
+ * connection. */
+gw_err gw_redis_command(gw_redis *r, int argc, const char **argv, const size_t *lens,
+                        redisReply **reply);
+
 /* PING, for /readyz. */
 gw_err gw_redis_ping(gw_redis *r);
 

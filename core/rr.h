@@ -42,8 +42,8 @@ void gw_rr_storm_annotations(json_t *ann, const char *type, const char *resource
  * commonAnnotations, externalURL, truncatedAlerts, and Grafana's orgId,
  * state, title, message) and "alerts": [item] - never the other alerts of
  * the batch, so a request about one namespace carries nothing about
- * another, and never fields alertgw does not know.  A new string (free()),
- * NULL on ENOMEM. */
+ * another, and never fields alertgw does not know.  A new string, made by
+ * json_dumps: release it with gw_json_free (jsonmem.h).  NULL on ENOMEM. */
 char *gw_rr_alert_payload(json_t *root, json_t *item);
 
 /* Writes the "rr-<first 12 hex>-<8 random hex>" name into out (>= 25). */

@@ -2,7 +2,10 @@
  * and problem bodies; see text.h. */
 #include "text.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <strings.h>
 
 static bool is_alnum(char c)
 {
@@ -212,4 +215,24 @@ bool gw_pairs_get(const char *list, const char *key, char *out, size_t outlen)
         }
     }
     return false;
+}
+
+bool gw_is_loopback_host(const char *host, size_t len)
+{
+    if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+        host++;
+        len -= 2;
+    }
+    if (len == 9 && !strncasecmp(host, "localhost", 9))
+        return true;
+    char lit[INET6_ADDRSTRLEN];
+    if (len == 0 || len >= sizeof lit || memchr(host, '\0', len))
+        return false;
+    memcpy(lit, host, len);
+    lit[len] = '\0';
+    unsigned char a[16];
+    if (inet_pton(AF_INET, lit, a) == 1) /* glibc: dotted quad only */
+        return a[0] == 127;
+    struct in6_addr a6;
+    return inet_pton(AF_INET6, lit, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }

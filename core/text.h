@@ -53,4 +53,10 @@ bool gw_pairs_next(const char **p, const char **key, size_t *klen, const char **
  * and returns true when found and it fits. */
 bool gw_pairs_get(const char *list, const char *key, char *out, size_t outlen);
 
+/* Whether host[0..len) is loopback: exactly a literal IPv4 address in
+ * 127.0.0.0/8 (dotted quad), the IPv6 address ::1 (bare or in brackets), or
+ * the name localhost (any case).  Nothing else: not 127.evil.example, not
+ * ::ffff:127.0.0.1, not a name that resolves to 127.0.0.1. */
+bool gw_is_loopback_host(const char *host, size_t len);
+
 #endif

@@ -13,6 +13,8 @@ PACKAGES=(
     libfcgi-dev libhiredis-dev libcurl4-openssl-dev libssl-dev libjansson-dev libyaml-dev
     # tests
     libcmocka-dev bats bats-assert bats-support curl jq openssl
+    clang libclang-rt-14-dev   # the libFuzzer targets (configure CC=clang --enable-fuzzing)
+    llvm                       # llvm-symbolizer: file and line in sanitizer and libFuzzer reports
     python3-yaml               # t2400 reads the deploy/kubernetes manifests
     prometheus                 # promtool (/metrics exposition, alert rules and their unit tests) and
                                # the server (t2100 evaluates the rules against the real gateway)

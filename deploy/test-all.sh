@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # deploy/test-all.sh - the one test command (README, and .ci/run runs it):
-# installs every dependency, builds alertgw twice (a plain -Werror build and
-# an ASan+UBSan build, which runs the unit tests and serves as the worker in
-# the end-to-end suites), builds
+# installs every dependency, builds alertgw three times (a plain -Werror
+# build; an ASan+UBSan build, which runs the unit tests and serves as the
+# worker in the end-to-end suites; the clang libFuzzer build, whose fuzz
+# targets each run a short smoke pass), builds
 # or reuses the cached kube-apiserver, runs the unit tests and the bats
 # suites against real lighttpd, Redis and kube-apiserver, and ends with one
 # line "N passed, N failed".  Exit status is non-zero on any failure.
 #
 # Knobs: ALERTGW_CACHE (kube-apiserver cache, /var/cache/alertgw),
 # TEST_BATS ("shell-tests" or a list of .bats files), TEST_SKIP_DEPS=1,
-# TEST_PLAIN_WORKERS=1 (end-to-end suites with the plain worker).
+# TEST_PLAIN_WORKERS=1 (end-to-end suites with the plain worker),
+# FUZZ_SMOKE_SECONDS (per fuzz target, default 20).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,7 +28,7 @@ if [[ ${TEST_SKIP_DEPS:-0} != 1 ]]; then
     ./deploy/install-deps.sh || { echo "test-all: dependencies could not be installed" >&2; echo "0 passed, 1 failed"; exit 1; }
 fi
 
-# Both builds are out of tree (build/plain, build/asan).  autoconf refuses
+# The builds are out of tree (build/plain, build/asan, build/fuzz).  autoconf refuses
 # those while the source tree itself is configured, so an in-tree build is
 # cleaned first.
 step "build (plain, -Werror)"
@@ -45,6 +47,9 @@ if ! { autoreconf -fi >"$LOG_DIR/autoreconf.log" 2>&1 &&
     exit 1
 fi
 export GW_FCGI_BIN=$PLAIN_DIR/fcgi/alertgw-fcgi
+# The plain build stays named when GW_FCGI_BIN becomes the sanitizer build
+# below: t0600-cli reads its hardening (PIE, RELRO, fortify) with readelf.
+export GW_PLAIN_FCGI_BIN=$PLAIN_DIR/fcgi/alertgw-fcgi
 
 step "build (ASan+UBSan) and unit tests"
 if ( cd "$ASAN_DIR" && "$ROOT/configure" --enable-asan --enable-werror >"$LOG_DIR/configure-asan.log" 2>&1 &&
@@ -70,6 +75,33 @@ for log in "$ASAN_DIR"/tests/test_*.log; do
     fi
 done
 echo "unit tests: $passed passed, $failed failed"
+
+# The coverage-guided fuzz targets (tests/fuzz/, clang libFuzzer + ASan +
+# UBSan) in their own build: each fuzzes for FUZZ_SMOKE_SECONDS (20) from
+# its committed seeds and counts as one test; a finding's input is kept in
+# test-logs/fuzz/ (tests/fuzz/smoke.sh).
+step "fuzz targets (libFuzzer smoke pass)"
+FUZZ_DIR=$ROOT/build/fuzz
+mkdir -p "$FUZZ_DIR"
+rm -rf "$LOG_DIR/fuzz"
+if ( cd "$FUZZ_DIR" && "$ROOT/configure" CC=clang --enable-fuzzing --enable-werror >"$LOG_DIR/configure-fuzz.log" 2>&1 &&
+     make -j"$(nproc)" >"$LOG_DIR/make-fuzz.log" 2>&1 ); then
+    tests/fuzz/smoke.sh "$FUZZ_DIR" "$LOG_DIR/fuzz" 2>&1 | tee "$LOG_DIR/fuzz.tap"
+    fp=$(grep -c '^ok ' "$LOG_DIR/fuzz.tap" || true)
+    ff=$(grep -c '^not ok ' "$LOG_DIR/fuzz.tap" || true)
+    planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$LOG_DIR/fuzz.tap" | head -n 1)
+    if [[ -z $planned || $planned == 0 ]] || (( fp + ff < planned )); then
+        echo "fuzz: only $(( fp + ff )) of ${planned:-?} targets reported"
+        ff=$(( ff + ${planned:-1} - fp - ff ))
+        (( ff > 0 )) || ff=1
+    fi
+    passed=$(( passed + fp ))
+    failed=$(( failed + ff ))
+    echo "fuzz targets: $fp passed, $ff failed"
+else
+    tail -n 40 "$LOG_DIR/make-fuzz.log" "$LOG_DIR/configure-fuzz.log" 2>/dev/null
+    die_step "the fuzzing build failed (see $LOG_DIR/make-fuzz.log)"
+fi
 
 step "kube-apiserver (cached build)"
 if ! ./deploy/kube-local.sh build >"$LOG_DIR/kube-build.log" 2>&1; then

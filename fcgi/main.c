@@ -8,7 +8,16 @@
  *
  * Signals: SIGTERM, SIGINT and SIGUSR1 (lighttpd's graceful restart) ask for
  * shutdown; the request in hand is finished first, because the flag is only
- * looked at between requests.  SIGHUP re-reads the configuration (file and
+ * looked at between requests.  Then the worker drains: the context is
+ * marked draining (/readyz answers 503 "shutting down"), the connections
+ * already queued on the listening socket are accepted and served (non-
+ * blocking accept until none is waiting, for at most DRAIN_MAX_MS), and
+ * the worker exits.  The web server connected those requests to this
+ * worker before it knew of the stop; exiting without them would reset
+ * every one of them, so a graceful stop would turn accepted webhooks into
+ * errors.  The bound is for a socket that never empties (traffic that keeps
+ * coming while /readyz takes the pod out of rotation); what is still
+ * queued then is reset, which the web server answers 503 + Retry-After.  SIGHUP re-reads the configuration (file and
  * ALERTGW_* environment) between requests: a valid one replaces the
  * context (new Redis and Kubernetes connections), an invalid one is logged
  * with every error and the running configuration stays.  The handlers use
@@ -25,6 +34,10 @@
  * reach nothing else.  SIGPIPE is ignored so a vanished peer is an error
  * return, not a death.
  *
+ * At start, before anything is read, the process makes itself not dumpable
+ * (PR_SET_DUMPABLE 0): no core file with the secrets in it, no ptrace by
+ * the same user.
+ *
  * Other modes: --check-config FILE (exit 1 on errors, each with its key),
  * --config-reference (Markdown table of every key, for docs/). */
 #include <errno.h>
@@ -35,15 +48,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <curl/curl.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 
+#include "clock.h"
 #include "config.h"
 #include "gateway.h"
 #include "jsonmem.h"
 #include "log.h"
+#include "secretfile.h"
+
+/* Longest time a stopping worker keeps serving queued connections. */
+#define DRAIN_MAX_MS 5000
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 static void on_stop(int sig)
@@ -214,6 +233,7 @@ static void serve(gw_ctx *ctx, const io *x, gw_buf *body, gw_response *resp)
         .remote_addr = param(x, "REMOTE_ADDR"),
         .tls_client_verify = param(x, "SSL_CLIENT_VERIFY"),
         .tls_client_cn = param(x, "SSL_CLIENT_S_DN_CN"),
+        .edge_refusals = param(x, "GATEWAY_EDGE_REFUSALS"),
         .header = header_of,
         .hctx = (void *)x,
     };
@@ -278,12 +298,39 @@ static void reload(gw_ctx **ctx, const char *cfg_path, gw_buf *body)
            "configuration reloaded from %s", src);
 }
 
+/* After a stop signal: /readyz says "shutting down", and what is already
+ * queued on the socket (which is non-blocking) is served before the exit. */
+static void drain_queue(gw_ctx *ctx, FCGX_Request *request, const io *x, gw_buf *body,
+                        gw_response *resp)
+{
+    gw_ctx_set_draining(ctx);
+    const long long until = gw_mono_ms() + DRAIN_MAX_MS;
+    while (gw_mono_ms() < until) {
+        if (FCGX_Accept_r(request) < 0)
+            break; /* -EAGAIN: none waiting */
+        serve(ctx, x, body, resp);
+        finish(request, x);
+    }
+}
+
+/* --check-config: the configuration as a worker loads it (file and
+ * environment), then the secret files it names, read as a worker reads them
+ * at start-up (an over-long one is an error; one this user cannot read is
+ * a warning, since the check may run elsewhere).  Connections and the other
+ * files (kubeconfig, token lists) are left to start-up. */
 static int check_config(const char *path)
 {
     gw_config cfg;
-    char errs[8192];
+    char errs[8192], notes[4096] = "";
     gw_err rc = gw_config_load(&cfg, path, errs, sizeof errs);
+    if (rc != GW_ENOMEM && gw_secret_files_check(&cfg, errs, sizeof errs, notes, sizeof notes))
+        rc = GW_ECONFIG;
     gw_config_free(&cfg);
+    for (const char *n = notes; *n;) {
+        size_t len = strcspn(n, "\n");
+        fprintf(stderr, "%s: warning (not checked): %.*s\n", path, (int)len, n);
+        n += len + (n[len] == '\n');
+    }
     if (rc) {
         fprintf(stderr, "%s: configuration errors:\n%s", path, errs);
         return 1;
@@ -294,6 +341,12 @@ static int check_config(const char *path)
 
 int main(int argc, char **argv)
 {
+    /* Not dumpable, before any secret is read: no core file (it would hold
+     * the HMAC secrets, tokens and Redis password), and no ptrace or
+     * /proc/PID/mem by other processes of the same user.  The units add
+     * LimitCORE=0, the container entry point ulimit -c 0. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        fprintf(stderr, "alertgw-fcgi: cannot turn core dumps off (prctl): %s\n", strerror(errno));
     /* Before anything makes a JSON value: every jansson allocation is
      * counted, so a body's parse has a memory budget (jsonmem.h). */
     gw_jsonmem_install();
@@ -412,6 +465,8 @@ int main(int argc, char **argv)
                 gw_response_done(ctx, &resp);
                 gw_buf_trim(&body, 256 * 1024);
             }
+            if (stop_requested && rc == 0)
+                drain_queue(ctx, &request, &x, &body, &resp);
             FCGX_Free(&request, 1);
         }
     }

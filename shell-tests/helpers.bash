@@ -721,7 +721,8 @@ LogLevel info
 FcgidIPCDir $dir/run/fcgid
 FcgidProcessTableFile $dir/run/fcgid_shm
 $env_lines
-Define ALERTGW_LISTEN 127.0.0.1:$port
+Define ALERTGW_LISTEN_ADDR 127.0.0.1
+Define ALERTGW_LISTEN_PORT $port
 Define ALERTGW_FCGI_BIN $bin
 Define ALERTGW_CONFIG $dir/worker/alertgw.yaml
 Define ALERTGW_STATE_DIR $dir/worker/state

@@ -349,6 +349,58 @@ busy_worker() {
     assert_equal "$(kube_rr_count "$fp")" 1
 }
 
+# edge_no_worker: gateway_edge_refusals_total{reason="no_worker"} in the last
+# response (a 200 from GET /metrics).
+edge_no_worker() {
+    awk '$1 == "gateway_edge_refusals_total{reason=\"no_worker\"}" { print $2; found = 1 }
+         END { if (!found) print "absent" }' <<<"$HTTP_BODY"
+}
+
+# The answers lighttpd-errors.lua gives when no worker can answer reach no
+# worker, so they are counted in lighttpd and handed to the worker that
+# renders /metrics: the counter rises by exactly the number of them (each
+# request carries an X-Request-ID; those no worker logged are the script's).
+@test "answers no worker could give are counted in gateway_edge_refusals_total{reason=\"no_worker\"}" {
+    local conf="$GW_TMP/crashloop2.yaml" rid rids=() m0 m1 by_lua=0 w i deadline
+    printf 'auth:\n  prometheus: none\n' >"$conf"
+    gw_stop_lighttpd
+    touch "$GW_TMP/lighttpd-custom"
+    gw_start_lighttpd ALERTGW_CONFIG="$conf" || fail "lighttpd did not start"
+    gw_request GET /metrics
+    assert_status 200
+    m0=$(edge_no_worker)
+    [[ $m0 =~ ^[0-9]+$ ]] || fail "no gateway_edge_refusals_total{reason=\"no_worker\"}: $m0"
+
+    printf 'auth:\n  prometheus: bogus\n' >"$conf"
+    for w in $(gw_worker_pids); do kill -KILL "$w"; done
+    for i in 1 2 3 4 5; do
+        rid=nowork-$i-$RANDOM
+        rids+=("$rid")
+        gw_request GET /healthz -H "X-Request-ID: $rid"
+        assert_problem 503 service-unavailable /healthz
+    done
+    printf 'auth:\n  prometheus: none\n' >"$conf"
+    # scrape until a worker answers; the scrapes that get a 503 meanwhile
+    # may be the script's answers too
+    deadline=$(( $(date +%s) + 30 ))
+    for (( i = 0; ; i++ )); do
+        rid=nowork-scrape-$i-$RANDOM
+        gw_request GET /metrics -H "X-Request-ID: $rid"
+        [[ $HTTP_STATUS == 200 ]] && break
+        assert_problem 503 service-unavailable /metrics
+        rids+=("$rid")
+        (( $(date +%s) < deadline )) || fail "no worker answered /metrics within 30 s"
+        sleep 0.2
+    done
+    m1=$(edge_no_worker)
+    for rid in "${rids[@]}"; do
+        grep -q "\"request_id\":\"$rid\"" "$GW_TMP/lighttpd/stderr.log" || (( ++by_lua ))
+    done
+    (( by_lua >= 5 )) || fail "only $by_lua of ${#rids[@]} answers came from lighttpd-errors.lua"
+    echo "# $by_lua of ${#rids[@]} 503s answered by lighttpd-errors.lua; counter +$(( m1 - m0 ))" >&3
+    assert_equal "$(( m1 - m0 ))" "$by_lua"
+}
+
 @test "SIGTERM: a worker finishes the request in hand (201), then exits" {
     local name fp out workers w
     name=$(gw_uniq sigterm)

@@ -19,16 +19,17 @@ teardown()      { gw_teardown_test; }
 
 ROUTE=/api/v1/signals/grafana
 
-# grafana_body NAME DEPLOYMENT: a Grafana 11/12 contact-point webhook body.
+# grafana_body NAME DEPLOYMENT [NAMESPACE]: a Grafana 11/12 contact-point
+# webhook body (namespace prod unless given).
 grafana_body() {
-    jq -cn --arg an "$1" --arg d "$2" --arg s "$(gw_now -60)" '
+    jq -cn --arg an "$1" --arg d "$2" --arg ns "${3:-prod}" --arg s "$(gw_now -60)" '
         {receiver: "alertgw", status: "firing", orgId: 1, version: "1",
          groupKey: ("{}:{alertname=\"" + $an + "\"}"), truncatedAlerts: 0,
          title: ("[FIRING:1] " + $an), state: "alerting", message: "…",
          groupLabels: {alertname: $an}, commonLabels: {alertname: $an},
          commonAnnotations: {}, externalURL: "http://grafana.test/",
          alerts: [{status: "firing",
-                   labels: {alertname: $an, deployment: $d, namespace: "prod",
+                   labels: {alertname: $an, deployment: $d, namespace: $ns,
                             severity: "critical", grafana_folder: "Kubernetes"},
                    annotations: {summary: "from grafana"},
                    startsAt: $s, endsAt: "0001-01-01T00:00:00Z",
@@ -113,4 +114,38 @@ sign() {
     post_exact "$body" -H "X-Grafana-Alerting-Signature: $(sign current-secret "$body" "$ts")" \
         -H "X-Grafana-Alerting-Signature-Timestamp: $ts"
     assert_status 201
+}
+
+@test "with a timestamp header, a signed Grafana webhook sent again inside the window is 200 ignored (reason replay) and counts nothing" {
+    # the timestamp header, as in the test before
+    gw_stop_lighttpd
+    gw_start_lighttpd ALERTGW_GRAFANA_SECRET_FILES="$GW_SECRETS/current" \
+        ALERTGW_GRAFANA_TIMESTAMP_HEADER=X-Grafana-Alerting-Signature-Timestamp
+    local ns d fp body ts sig rr
+    ns=$(gw_uniq graf-replay)
+    kube_namespace "$ns"
+    d=$(gw_uniq dep)
+    fp=$(fp_of "$ns:Deployment:$d")
+    body=$(grafana_body GrafanaReplay "$d" "$ns")
+    ts=$(date +%s)
+    sig=$(sign current-secret "$body" "$ts")
+    post_exact "$body" -H "X-Grafana-Alerting-Signature: $sig" \
+        -H "X-Grafana-Alerting-Signature-Timestamp: $ts"
+    assert_status 201
+    rr=$(gw_body_jq .remediationRequestName)
+    post_exact "$body" -H "X-Grafana-Alerting-Signature: $sig" \
+        -H "X-Grafana-Alerting-Signature-Timestamp: $ts"
+    assert_status 200
+    assert_equal "$(gw_body_jq .status)" ignored
+    assert_equal "$(gw_body_jq .reason)" replay
+    assert_equal "$(gw_body_jq .fingerprint)" "$fp"
+    assert_equal "$(gw_body_jq .remediationRequestRef)" "$GW_RR_NAMESPACE/$rr"
+    gw_request GET "/api/v1/signals/$fp"
+    assert_equal "$(gw_body_jq .count)" 1
+    assert_equal "$(kube_rr_count "$fp")" 1
+    # Grafana's next notification carries a new timestamp: counted
+    post_exact "$body" -H "X-Grafana-Alerting-Signature: $(sign current-secret "$body" "$(( ts + 1 ))")" \
+        -H "X-Grafana-Alerting-Signature-Timestamp: $(( ts + 1 ))"
+    assert_status 202
+    assert_equal "$(gw_body_jq .metadata.count)" 2
 }

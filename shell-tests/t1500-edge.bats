@@ -493,6 +493,38 @@ edge_rl() { # [STATUS]: 1 request/s per client, burst 3
         grep -q 'most from 127\.0\.0\.1' || fail "report does not name the client"
 }
 
+# edge_refusals REASON [CURL ARGS...]: gateway_edge_refusals_total{reason}
+# from GET /metrics ("absent" without the series; fails unless 200).
+edge_refusals() {
+    local reason=$1; shift
+    gw_request GET /metrics "$@" || return 1
+    [[ $HTTP_STATUS == 200 ]] || { echo "GET /metrics: $HTTP_STATUS $HTTP_BODY" >&2; return 1; }
+    awk -v k="gateway_edge_refusals_total{reason=\"$reason\"}" \
+        '$1 == k { print $2; found = 1 } END { if (!found) print "absent" }' <<<"$HTTP_BODY"
+}
+
+@test "rate limit: every refusal is counted in gateway_edge_refusals_total, and no client can forge the count" {
+    edge_rl
+    local m0 m1 refused codes
+    # the scrapes come from addresses of their own, with their own buckets
+    m0=$(edge_refusals rate_limited --interface 127.0.0.7) || fail "no /metrics"
+    [[ $m0 =~ ^[0-9]+$ ]] || fail "gateway_edge_refusals_total{reason=\"rate_limited\"}: $m0"
+    codes=$(burst_codes 8 /no/such/route)
+    refused=$(grep -c '^503$' <<<"$codes" || true)
+    (( refused >= 4 )) || fail "expected at least 4 refusals: $(xargs <<<"$codes")"
+    m1=$(edge_refusals rate_limited --interface 127.0.0.8)
+    assert_equal "$(( m1 - m0 ))" "$refused"
+    [[ $(edge_refusals no_worker --interface 127.0.0.8) =~ ^[0-9]+$ ]] || fail "no no_worker series"
+    # the count reaches the worker as a FastCGI parameter that only
+    # lighttpd sets; a request header of any spelling is not it
+    assert_equal "$(edge_refusals rate_limited --interface 127.0.0.9 \
+        -H 'Gateway-Edge-Refusals: rate_limited=999999,no_worker=999999' \
+        -H 'GATEWAY_EDGE_REFUSALS: rate_limited=999999,no_worker=999999')" "$m1"
+    command -v promtool >/dev/null || skip "promtool not installed"
+    run promtool check metrics <<<"$HTTP_BODY"
+    assert_success
+}
+
 @test "rate limit: at ALERTGW_RATE_LIMIT_MAX_CLIENTS addresses the least recently seen is forgotten" {
     # 1 token per 10 s: nothing refills during the test
     edge_mode rl-evict ALERTGW_RATE_LIMIT_RPS=0.1 ALERTGW_RATE_LIMIT_BURST=2 \

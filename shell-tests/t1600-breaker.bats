@@ -1,11 +1,12 @@
 #!/usr/bin/env bats
 # t1600-breaker: the Kubernetes circuit breaker, shared by the worker pool.
 # With the apiserver stopped, new alerts are answered 503 + Retry-After;
-# after kubernetes.breaker_failures consecutive failures the breaker opens
-# for the whole pool (one log line, gauge 1 in /metrics, /readyz says so)
-# and further alerts get a fast 503 without a call.  Once the apiserver is
-# back, the first request after the open time probes, the breaker closes,
-# and every alert resent like Alertmanager exists exactly once.
+# after kubernetes.breaker_failures consecutive failed calls (each after its
+# retries) the breaker opens for the whole pool (one log line, gauge 1 in
+# /metrics, /readyz says so) and further alerts get a fast 503 without a
+# call.  Once the apiserver is back, the first request after the open time
+# probes, the breaker closes, and every alert resent like Alertmanager
+# exists exactly once.
 
 load helpers
 
@@ -42,10 +43,14 @@ _state_is() { [[ $(metric gateway_circuit_breaker_state) == "$1" ]]; }
 @test "apiserver down: breaker opens for the pool, fast 503s; back up: each alert exactly once" {
     local ns i n=8 t0 ms rejected_before opened_lines
     ns=$(gw_uniq brk)
-    # the gateway ignores signals about namespaces the cluster does not have
-    kube_namespaces "$ns"
+    # Each alert names a namespace of its own, which exists (signals about
+    # a namespace that does not exist are ignored): with the apiserver down
+    # each post's namespace read is then one failed call.  A worker keeps a
+    # failed read for a few seconds, and the breaker counts calls, so eight
+    # alerts about one namespace would be at most one call per worker.
     for i in $(seq 1 $n); do
-        am_body "BreakerTest$i" deployment="d-$i" namespace="$ns" severity=critical >"$GW_TMP/b.$i.json"
+        kube_namespace "$ns-$i"
+        am_body "BreakerTest$i" deployment="d-$i" namespace="$ns-$i" severity=critical >"$GW_TMP/b.$i.json"
     done
     gw_wait_for 10 _state_is 0 || fail "breaker not closed at the start: $(metric gateway_circuit_breaker_state)"
 
@@ -56,10 +61,11 @@ _state_is() { [[ $(metric gateway_circuit_breaker_state) == "$1" ]]; }
         gw_post_alert "@$GW_TMP/b.$i.json"
         assert_503_retry_after
     done
-    # 8 lookups x 3 attempts against a closed port: far more than 5 in a row
+    # 8 failed calls (each a namespace read whose 3 attempts hit a closed
+    # port): more than the 5 failed calls in a row that open it
     gw_wait_for 5 _state_is 1 || fail "breaker state $(metric gateway_circuit_breaker_state), expected 1 (open)"
     # exactly one worker made the transition, and logged it
-    opened_lines=$(grep -c 'circuit breaker opened after 5 consecutive failures' "$GW_TMP/lighttpd/stderr.log")
+    opened_lines=$(grep -c 'circuit breaker opened after 5 consecutive failed calls' "$GW_TMP/lighttpd/stderr.log")
     assert_equal "$opened_lines" 1
     [[ $(metric gateway_circuit_breaker_opened_total) -ge 1 ]] || fail "opened_total not counted"
 
@@ -91,7 +97,7 @@ _state_is() { [[ $(metric gateway_circuit_breaker_state) == "$1" ]]; }
     gw_start_apiserver || fail "kube-local.sh start-apiserver failed: $(tail -n 5 "$GW_TMP/kube-fault.log")"
     # nothing was created while it was down
     for i in $(seq 1 $n); do
-        assert_equal "$(kube_rr_count "$(fp_of "$ns:Deployment:d-$i")")" 0
+        assert_equal "$(kube_rr_count "$(fp_of "$ns-$i:Deployment:d-$i")")" 0
     done
 
     # resent like Alertmanager: after the open time a probe closes the
@@ -109,7 +115,7 @@ _state_is() { [[ $(metric gateway_circuit_breaker_state) == "$1" ]]; }
         gw_post_alert "@$GW_TMP/b.$i.json"
         assert_status 202
         assert_equal "$(gw_body_jq .status)" duplicate
-        assert_equal "$(kube_rr_count "$(fp_of "$ns:Deployment:d-$i")")" 1
+        assert_equal "$(kube_rr_count "$(fp_of "$ns-$i:Deployment:d-$i")")" 1
     done
 
     gw_request GET /readyz

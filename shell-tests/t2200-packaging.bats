@@ -35,12 +35,28 @@ setup_file() {
     fi
     gw_start_redis unix || return 1
     gw_start_kube || return 1
-    # The namespaces the webhooks name: prod, and docs/install.md's default
-    # (which every cluster has).  The gateway ignores signals about
-    # namespaces the cluster does not have.  The installed configuration's
-    # creation budgets stay as installed: this file creates four requests.
-    kube_namespaces prod default
+    # The installed config (the example) wants bearer tokens: one for the
+    # tests, its hash where the workers are told to look.
+    openssl rand -hex 32 >"$GW_TMP/token"
+    printf '%s' "$(<"$GW_TMP/token")" | sha256sum | cut -d' ' -f1 >"$GW_TMP/bearer-tokens"
+    # The front end's user for the spawn-fcgi mode (the unit's alertgw-web):
+    # an existing unprivileged account here; without root, spawn-fcgi
+    # cannot give the socket away and everything runs as the caller.
+    if (( EUID == 0 )); then
+        printf '%s\n' nobody nogroup >"$GW_TMP/front-user"
+    else
+        printf '%s\n' "$(id -un)" "$(id -gn)" >"$GW_TMP/front-user"
+    fi
+    # lighttpd running as that user reaches the socket and the Lua files
+    # below $GW_TMP (which mktemp made 0700)
+    chmod 0711 "$GW_TMP"
+    # the namespace the webhooks name (signals about others are ignored)
+    gw_uniq prod >"$GW_TMP/ns"
+    kube_namespace "$(<"$GW_TMP/ns")" || return 1
 }
+
+# _post_alert BODY: POST to the Alertmanager route with the test's token.
+_post_alert() { gw_post_alert "$1" -H "Authorization: Bearer $(<"$GW_TMP/token")"; }
 
 teardown_file() {
     _stop_spawn_fcgi
@@ -77,7 +93,7 @@ dest_paths() {
              /etc/alertgw/alertgw.yaml.example /etc/alertgw/alertgw.yaml \
              /etc/lighttpd/conf-available/50-alertgw.conf \
              /usr/share/alertgw/lighttpd.conf /usr/share/alertgw/lighttpd-errors.lua \
-             /usr/share/alertgw/lighttpd-ratelimit.lua \
+             /usr/share/alertgw/lighttpd-ratelimit.lua /usr/share/alertgw/lighttpd-edge-metrics.lua \
              "$u/alertgw.service" "$u/alertgw-fcgi.service"; do
         [[ -s $DEST$f ]] || fail "not installed: $f"
     done
@@ -85,6 +101,7 @@ dest_paths() {
     # the lua files are the repository's, unchanged
     cmp "$GW_ROOT/lighttpd-errors.lua" "$DEST/usr/share/alertgw/lighttpd-errors.lua"
     cmp "$GW_ROOT/lighttpd-ratelimit.lua" "$DEST/usr/share/alertgw/lighttpd-ratelimit.lua"
+    cmp "$GW_ROOT/lighttpd-edge-metrics.lua" "$DEST/usr/share/alertgw/lighttpd-edge-metrics.lua"
     cmp "$GW_ROOT/lighttpd.conf" "$DEST/usr/share/alertgw/lighttpd.conf"
     local version
     version=$(sed -n 's/^AC_INIT(\[alertgw\], \[\([^]]*\)\].*/\1/p' "$GW_ROOT/configure.ac")
@@ -123,6 +140,13 @@ dest_paths() {
     assert_output --partial "configuration OK"
     run "$DEST/usr/bin/alertgw-fcgi" --check-config "$DEST/etc/alertgw/alertgw.yaml.example"
     assert_success
+    # the example authenticates every signal route: fine on a public address
+    ALERTGW_LISTEN_ADDR=0.0.0.0 run "$DEST/usr/bin/alertgw-fcgi" --check-config \
+        "$DEST/etc/alertgw/alertgw.yaml.example"
+    assert_success
+    # and the units' default is loopback
+    grep -q '^Environment=ALERTGW_LISTEN_ADDR=127.0.0.1$' "$DEST$(unit_dir)/alertgw.service"
+    grep -q 'ALERTGW_LISTEN_ADDR:-127.0.0.1}' "$DEST/etc/lighttpd/conf-available/50-alertgw.conf"
 }
 
 @test "make install never overwrites alertgw.yaml; uninstall keeps a changed one only" {
@@ -148,6 +172,7 @@ dest_paths() {
     local snip=$DEST/etc/lighttpd/conf-available/50-alertgw.conf dir=$GW_TMP/lighttpd-tt
     grep -q '"/usr/share/alertgw/lighttpd-errors.lua"' "$snip"
     grep -q '/usr/share/alertgw/lighttpd-ratelimit.lua' "$snip"
+    grep -q '"/usr/share/alertgw/lighttpd-edge-metrics.lua"' "$snip"
     mkdir -p "$dir"
     dest_paths "$snip" >"$dir/50-alertgw.conf"
     printf '%s\n' "server.document-root = \"$dir\"" 'server.bind = "127.0.0.1"' \
@@ -161,6 +186,8 @@ dest_paths() {
     assert_success
     assert_line --regexp "^ *magnet.attract-raw-url-to *= \(\"$DEST/usr/share/alertgw/lighttpd-ratelimit.lua\"\)\$"
     assert_line --regexp "^ *magnet.attract-response-start-to *= \(\"$DEST/usr/share/alertgw/lighttpd-errors.lua\"\)\$"
+    # on GET /metrics the edge counts are handed over, after the rate limit
+    assert_line --regexp "^ *magnet.attract-raw-url-to *= \(\"$DEST/usr/share/alertgw/lighttpd-ratelimit.lua\", \"$DEST/usr/share/alertgw/lighttpd-edge-metrics.lua\"\)\$"
     # the dedicated lighttpd of alertgw.service: the installed lighttpd.conf
     # finds its scripts next to itself
     run env -i PATH="$PATH" ALERTGW_STATE_DIR="$dir" ALERTGW_FCGI_BIN="$DEST/usr/bin/alertgw-fcgi" \
@@ -185,6 +212,7 @@ dest_paths() {
                    PrivateTmp=yes RuntimeDirectory=alertgw CapabilityBoundingSet= \
                    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' \
                    SystemCallFilter=@system-service EnvironmentFile=-/etc/default/alertgw \
+                   LimitCORE=0 \
                    ExecReload= 'ExecStartPre=/usr/bin/alertgw-fcgi --check-config'; do
             grep -q "^$key" "$DEST$u/$f" || fail "$f: no line starting '$key'"
         done
@@ -201,12 +229,21 @@ dest_paths() {
 ## --- the spawn-fcgi mode, for real --------------------------------------------
 
 # _spawn_cmdline: the ExecStart of the installed alertgw-fcgi.service with
-# the socket in $GW_TMP/spawn, 2 workers and the DESTDIR binary.
+# the socket in $GW_TMP/spawn, 2 workers and the DESTDIR binary.  The unit
+# starts it as root ("!"): spawn-fcgi gives the socket to the front end's
+# user (-U/-G alertgw-web) and drops the workers to alertgw (-u/-g).  Here
+# the front end's user is $GW_TMP/front-user, and the workers keep the
+# test's user (they read the test's files; the unit's User=alertgw is
+# systemd's business, not spawn-fcgi's).
 _spawn_cmdline() {
-    sed -n 's/^ExecStart=//p' "$DEST$(unit_dir)/alertgw-fcgi.service" |
+    local fu fg
+    { read -r fu; read -r fg; } <"$GW_TMP/front-user"
+    sed -n 's/^ExecStart=!//p' "$DEST$(unit_dir)/alertgw-fcgi.service" |
         sed -e "s|/run/alertgw/alertgw.sock|$GW_TMP/spawn/alertgw.sock|" \
             -e 's|\${ALERTGW_WORKERS}|2|' \
-            -e "s|/usr/bin/alertgw-fcgi|$DEST/usr/bin/alertgw-fcgi|"
+            -e "s|/usr/bin/alertgw-fcgi|$DEST/usr/bin/alertgw-fcgi|" \
+            -e 's| -u alertgw -g alertgw | |' \
+            -e "s| -U alertgw-web -G alertgw-web | -U $fu -G $fg |"
 }
 
 _stop_spawn_fcgi() {
@@ -223,10 +260,19 @@ _healthz() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$GW_URL/h
 _n_workers() { [[ $(gw_worker_pids "$1" | wc -w) == "$2" ]]; }
 
 @test "spawn-fcgi mode: the unit's command line serves behind lighttpd with 50-alertgw.conf" {
-    local cmd argv sdir=$GW_TMP/spawn ldir=$GW_TMP/lighttpd port mw
+    local cmd argv sdir=$GW_TMP/spawn ldir=$GW_TMP/lighttpd port mw fu fg
+    { read -r fu; read -r fg; } <"$GW_TMP/front-user"
+    # the unit: spawn-fcgi as root, the socket 0600 for alertgw-web, the
+    # workers as alertgw, and the directory open to alertgw-web by name only
+    local unit=$DEST$(unit_dir)/alertgw-fcgi.service
+    grep -q '^ExecStart=!.*/spawn-fcgi -n -s /run/alertgw/alertgw.sock -u alertgw -g alertgw -U alertgw-web -G alertgw-web -M 0600 -- ' "$unit" ||
+        fail "ExecStart: $(grep '^ExecStart=' "$unit")"
+    grep -q '^RuntimeDirectoryMode=0711$' "$unit"
+    grep -q '^User=alertgw$' "$unit"
     mkdir -p "$sdir" "$ldir"
+    chmod 0711 "$sdir"
     cmd=$(_spawn_cmdline)
-    [[ $cmd == "$(command -v spawn-fcgi) -n -s $sdir/alertgw.sock "*" -- "*multiwatch" -f 2 "*"-- $DEST/usr/bin/alertgw-fcgi" ]] ||
+    [[ $cmd == "$(command -v spawn-fcgi) -n -s $sdir/alertgw.sock "*" -M 0600 -- "*multiwatch" -f 2 "*"-- $DEST/usr/bin/alertgw-fcgi" ]] ||
         fail "unexpected ExecStart: $cmd"
     read -ra argv <<<"$cmd"
     env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$GW_TMP" TZ=UTC \
@@ -236,6 +282,7 @@ _n_workers() { [[ $(gw_worker_pids "$1" | wc -w) == "$2" ]]; }
         ALERTGW_KUBERNETES_KUBECONFIG="${KUBECONFIG_GATEWAY:-}" \
         ALERTGW_REMEDIATION_NAMESPACE="$GW_RR_NAMESPACE" \
         ALERTGW_DEDUP_STATUS_SYNC_INTERVAL=0s \
+        ALERTGW_AUTH_BEARER_TOKENS_FILE="$GW_TMP/bearer-tokens" \
         "${argv[@]}" >"$sdir/stderr.log" 2>&1 3>&- &
     mw=$!
     echo "$mw" >"$sdir/multiwatch.pid"
@@ -243,15 +290,33 @@ _n_workers() { [[ $(gw_worker_pids "$1" | wc -w) == "$2" ]]; }
     gw_wait_for 10 _n_workers "$mw" 2 || fail "multiwatch ($mw) has not 2 workers: $(gw_worker_pids "$mw")"
     [[ $(cat "/proc/$mw/comm") == multiwatch ]] || fail "pid $mw is $(cat "/proc/$mw/comm")"
     [[ -S $sdir/alertgw.sock ]] || fail "no socket $sdir/alertgw.sock"
-    run stat -c %a "$sdir/alertgw.sock"
-    assert_output 660
+    # only the front end's user may speak FastCGI to the workers: whoever
+    # can connect forges REMOTE_ADDR and the client certificate
+    run stat -c '%a %U %G' "$sdir/alertgw.sock"
+    assert_output "600 $fu $fg"
+    if (( EUID == 0 )); then
+        # www-data (the shared web user) cannot connect; the front end's user can
+        run setpriv --reuid=www-data --regid=www-data --clear-groups \
+            curl -s -o /dev/null --max-time 2 --unix-socket "$sdir/alertgw.sock" http://x/
+        assert_failure 7
+        run setpriv --reuid="$fu" --regid="$fg" --clear-groups \
+            curl -s -o /dev/null --max-time 2 --unix-socket "$sdir/alertgw.sock" http://x/
+        (( status != 7 )) || fail "the front end's user $fu cannot connect to the socket"
+    fi
 
     dest_paths "$DEST/etc/lighttpd/conf-available/50-alertgw.conf" >"$ldir/50-alertgw.conf"
     port=$(gw_free_port)
+    # the host's lighttpd, as docs/install.md sets it up: run as the front
+    # end's user
     printf '%s\n' "server.document-root = \"$ldir\"" 'server.bind = "127.0.0.1"' \
         "server.port = $(gw_free_port)" "server.errorlog = \"$ldir/error.log\"" \
         'server.modules = ( "mod_access" )' \
         "include \"$ldir/50-alertgw.conf\"" >"$ldir/main.conf"
+    if (( EUID == 0 )); then
+        printf '%s\n' "server.username = \"$fu\"" "server.groupname = \"$fg\"" >>"$ldir/main.conf"
+        # its log directory is its own (Debian: /var/log/lighttpd)
+        chown "$fu:$fg" "$ldir"
+    fi
     env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin TZ=UTC ALERTGW_LISTEN_ADDR=127.0.0.1 \
         ALERTGW_LISTEN_PORT="$port" ALERTGW_FCGI_SOCKET="$sdir/alertgw.sock" \
         lighttpd -D -f "$ldir/main.conf" >>"$ldir/stderr.log" 2>&1 3>&- &
@@ -262,14 +327,18 @@ _n_workers() { [[ $(gw_worker_pids "$1" | wc -w) == "$2" ]]; }
 }
 
 @test "spawn-fcgi mode: an Alertmanager webhook is 201, its duplicate 202" {
-    local name fp body
+    local name fp body ns
     GW_URL=$(<"$GW_TMP/url")
+    ns=$(<"$GW_TMP/ns")
     name=$(gw_uniq pkg)
-    fp=$(fp_of "prod:Deployment:$name")
-    body=$(am_body PkgFiring deployment="$name" namespace=prod severity=critical)
+    fp=$(fp_of "$ns:Deployment:$name")
+    body=$(am_body PkgFiring deployment="$name" namespace="$ns" severity=critical)
+    # the installed config wants the token
     gw_post_alert "$body"
+    assert_status 401
+    _post_alert "$body"
     assert_status 201
-    gw_post_alert "$body"
+    _post_alert "$body"
     assert_status 202
     assert_equal "$(kube_rr_count "$fp")" 1
 }
@@ -279,11 +348,13 @@ _n_workers() { [[ $(gw_worker_pids "$1" | wc -w) == "$2" ]]; }
     GW_URL=$(<"$GW_TMP/url")
     body=$(sed -n "/^cat >\/tmp\/alert.json <<'EOF'\$/,/^EOF\$/p" "$GW_ROOT/docs/install.md" | sed '1d;$d')
     jq -e . >/dev/null <<<"$body" || fail "docs/install.md: the example webhook is not JSON: $body"
-    gw_post_alert "$body"
+    grep -q -- '-H "Authorization: Bearer $TOKEN"' "$GW_ROOT/docs/install.md" ||
+        fail "docs/install.md: the first webhook sends no token"
+    _post_alert "$body"
     # 202 when a borrowed apiserver (GW_KUBE_ENV) has seen it before
     [[ $HTTP_STATUS == 201 || ( -n ${GW_KUBE_ENV:-} && $HTTP_STATUS == 202 ) ]] ||
         fail "expected 201, got $HTTP_STATUS: $HTTP_BODY"
-    gw_post_alert "$body"
+    _post_alert "$body"
     assert_status 202
 }
 
@@ -295,7 +366,7 @@ _n_workers() { [[ $(gw_worker_pids "$1" | wc -w) == "$2" ]]; }
     gw_wait_for 10 _n_workers "$mw" 2 || fail "workers after SIGHUP: $(gw_worker_pids "$mw")"
     alive "$mw" || fail "multiwatch went away"
     name=$(gw_uniq pkg-reload)
-    gw_post_alert "$(am_body PkgReload deployment="$name" namespace=prod severity=warning)"
+    _post_alert "$(am_body PkgReload deployment="$name" namespace="$(<"$GW_TMP/ns")" severity=warning)"
     assert_status 201
 }
 
@@ -313,7 +384,7 @@ _n_workers() { [[ $(gw_worker_pids "$1" | wc -w) == "$2" ]]; }
     done
     rm -f "$GW_TMP/spawn/multiwatch.pid"
     # no worker: lighttpd-errors.lua (from pkgdatadir) answers
-    gw_post_alert "$(am_body PkgDown deployment=x namespace=prod)"
+    _post_alert "$(am_body PkgDown deployment=x namespace="$(<"$GW_TMP/ns")")"
     assert_503_retry_after
 }
 
@@ -327,7 +398,8 @@ _pool_env() {
         ALERTGW_LISTEN_ADDR=127.0.0.1 "ALERTGW_LISTEN_PORT=$1" \
         ALERTGW_WORKERS=2 "ALERTGW_REDIS_ADDR=unix:$GW_TMP/redis/redis.sock" \
         "ALERTGW_KUBERNETES_KUBECONFIG=${KUBECONFIG_GATEWAY:-}" \
-        "ALERTGW_REMEDIATION_NAMESPACE=$GW_RR_NAMESPACE" ALERTGW_DEDUP_STATUS_SYNC_INTERVAL=0s
+        "ALERTGW_REMEDIATION_NAMESPACE=$GW_RR_NAMESPACE" ALERTGW_DEDUP_STATUS_SYNC_INTERVAL=0s \
+        "ALERTGW_AUTH_BEARER_TOKENS_FILE=$GW_TMP/bearer-tokens"
 }
 
 _stop_pool() {
@@ -341,22 +413,42 @@ _stop_pool() {
 }
 
 @test "lighttpd-managed pool: the unit's ExecStart and Environment serve; USR1 reload and SIGINT stop are graceful" {
-    local dir=$GW_TMP/pool port cmd argv env pid old new name body w
+    local dir=$GW_TMP/pool port cmd argv env pid old new name body w sock unit
+    unit=$DEST$(unit_dir)/alertgw.service
     mkdir -p "$dir"
+    # the unit's state directory mode and umask
+    chmod "$(sed -n 's/^StateDirectoryMode=//p' "$unit")" "$dir"
     port=$(gw_free_port)
     cmd=$(sed -n 's/^ExecStart=//p' "$DEST$(unit_dir)/alertgw.service" | dest_paths /dev/stdin)
     [[ $cmd == "$(command -v lighttpd) -D -f $DEST/usr/share/alertgw/lighttpd.conf" ]] || fail "unexpected ExecStart: $cmd"
     read -ra argv <<<"$cmd"
     mapfile -t env < <(_pool_env "$port")
-    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin TZ=UTC "${env[@]}" "${argv[@]}" >"$dir/stderr.log" 2>&1 3>&- &
+    ( umask "$(sed -n 's/^UMask=//p' "$unit")"
+      exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin TZ=UTC "${env[@]}" "${argv[@]}" \
+        >"$dir/stderr.log" 2>&1 3>&- ) &
     pid=$!
     echo "$pid" >"$dir/pid"
     export GW_URL=http://127.0.0.1:$port
     gw_wait_for 15 _healthz || { tail "$dir"/*.log; fail "$GW_URL/healthz did not answer 200"; }
     gw_wait_for 10 _n_workers "$pid" 2 || fail "workers: $(gw_worker_pids "$pid")"
+    # lighttpd and its workers are one user; their sockets, in the 0750
+    # state directory, are that user's alone
+    [[ $(stat -c %a "$dir") == 750 ]] || fail "state dir mode $(stat -c %a "$dir")"
+    for sock in "$dir"/alertgw.sock-*; do
+        [[ -S $sock ]] || fail "no worker socket in $dir"
+        [[ $(stat -c %U "$sock") == "$(stat -c %U "/proc/$pid")" ]] ||
+            fail "$sock belongs to $(stat -c %U "$sock"), lighttpd runs as $(stat -c %U "/proc/$pid")"
+        (( ( 8#$(stat -c %a "$sock") & 8#022 ) == 0 )) ||
+            fail "$sock is writable (connectable) by group or others: $(stat -c %a "$sock")"
+        if (( EUID == 0 )); then
+            run setpriv --reuid=www-data --regid=www-data --clear-groups \
+                curl -s -o /dev/null --max-time 2 --unix-socket "$sock" http://x/
+            assert_failure 7
+        fi
+    done
     name=$(gw_uniq pkg-pool)
-    body=$(am_body PkgPool deployment="$name" namespace=prod severity=critical)
-    gw_post_alert "$body"
+    body=$(am_body PkgPool deployment="$name" namespace="$(<"$GW_TMP/ns")" severity=critical)
+    _post_alert "$body"
     assert_status 201
     [[ -s $dir/metrics.shm ]] || fail "the workers did not use ALERTGW_METRICS_PATH"
 
@@ -367,7 +459,7 @@ _stop_pool() {
     gw_wait_for 15 _new_pool || fail "after USR1: workers $(gw_worker_pids "$pid"), before: $old"
     alive "$pid" || fail "lighttpd exited on USR1"
     gw_wait_for 10 _healthz || fail "no /healthz after the reload"
-    gw_post_alert "$body"
+    _post_alert "$body"
     assert_status 202
 
     # KillSignal=SIGINT: lighttpd and the workers go

@@ -308,13 +308,22 @@ can() {
 _can_is() { local ns=$1 want=$2; shift 2; [[ $(can "$ns" "$@") == "$want" ]]; }
 
 @test "the ConfigMap's alertgw.yaml passes --check-config; a broken one does not" {
-    local cfg bin
+    local cfg bin listen
     cfg=$(extract_config)
     bin=$(fcgi_bin)
     grep -q '^redis:' "$cfg"
-    run "$bin" --check-config "$cfg"
+    # with the pod's listen address, which is not loopback: every signal
+    # route must authenticate
+    listen=$(yq_get "$KDIR/configmap.yaml" 'cm("alertgw-lighttpd")["data"]["ALERTGW_LISTEN_ADDR"]')
+    assert_equal "$listen" 0.0.0.0
+    ALERTGW_LISTEN_ADDR=$listen run "$bin" --check-config "$cfg"
     assert_success
     assert_output --partial 'configuration OK'
+    sed 's/^  events: bearer$/  events: none/' "$cfg" >"$GW_TMP/bad-alertgw.yaml"
+    ALERTGW_LISTEN_ADDR=$listen run "$bin" --check-config "$GW_TMP/bad-alertgw.yaml"
+    assert_failure
+    assert_output --partial 'auth.events'
+    assert_output --partial 'auth.allow_anonymous'
     # the check can fail: an unknown key and a bad value
     { cat "$cfg"; printf 'dedup:\n  ttll: 5m\n'; } >"$GW_TMP/bad-alertgw.yaml"
     run "$bin" --check-config "$GW_TMP/bad-alertgw.yaml"
@@ -377,7 +386,9 @@ start_container() {
     mapfile -t envs < <(cm_env alertgw-lighttpd)
     for attempt in 1 2 3; do
         port=$(gw_free_port) || return 1
-        env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$GW_TMP" TZ=UTC "${envs[@]}" \
+        # the soft core limit raised to the hard one, so that the entry
+        # point's own ulimit -c 0 is what the test sees
+        prlimit --core="$(ulimit -H -c):" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$GW_TMP" TZ=UTC "${envs[@]}" \
             ALERTGW_LISTEN_ADDR=127.0.0.1 ALERTGW_LISTEN_PORT="$port" \
             ALERTGW_STATE_DIR="$dir/state" ALERTGW_FCGI_BIN="$(fcgi_bin)" \
             ALERTGW_LIGHTTPD_CONF="$GW_ROOT/lighttpd.conf" \
@@ -412,6 +423,14 @@ _container_up() {
     start_container || fail "the container entry point did not start"
     gw_request GET /readyz
     assert_status 200
+
+    # no core files: lighttpd and its workers run with a core limit of 0
+    local lpid w
+    lpid=$(<"$dir/state/lighttpd.pid")
+    for w in "$lpid" $(gw_worker_pids "$lpid"); do
+        grep -qE '^Max core file size +0 +0 ' "/proc/$w/limits" ||
+            fail "pid $w: $(grep 'core file' "/proc/$w/limits")"
+    done
 
     # lighttpd's access log is the entry point's stdout
     gw_wait_for 5 grep -q '"GET /readyz HTTP/1.1" 200' "$dir/stdout.log" ||

@@ -186,6 +186,26 @@ post_as() {
     gw_start_lighttpd
 }
 
+@test "a budget is spent by creates only: re-seeding Redis from Kubernetes after it lost its keys is free" {
+    local run k
+    run=$(gw_uniq seed)
+    gw_stop_lighttpd
+    gw_start_lighttpd ALERTGW_REDIS_KEY_PREFIX="$run:" ALERTGW_LIMITS_CREATES_PER_SENDER_PER_MINUTE=2
+    fresh_minute
+    gw_post_alert "$(am_body "Seed-$run" deployment="s1-$run" namespace=abuse-a)"; assert_status 201
+    gw_post_alert "$(am_body "Seed-$run" deployment="s2-$run" namespace=abuse-a)"; assert_status 201
+    # Redis forgets the fingerprints (a restart, an eviction) but not the budget
+    for k in $(gw_redis_cli --scan --pattern "$run:fp:*"); do gw_redis_cli del "$k" >/dev/null; done
+    # the resends find their open requests in Kubernetes: duplicates, not creates
+    gw_post_alert "$(am_body "Seed-$run" deployment="s1-$run" namespace=abuse-a)"; assert_status 202
+    gw_post_alert "$(am_body "Seed-$run" deployment="s2-$run" namespace=abuse-a)"; assert_status 202
+    # and the budget is still what the two creates left: nothing
+    gw_post_alert "$(am_body "Seed-$run" deployment="s3-$run" namespace=abuse-a)"
+    assert_503_retry_after
+    gw_stop_lighttpd
+    gw_start_lighttpd
+}
+
 # event_json NS APIVERSION: a fresh Warning event about pod p in NS.
 event_json() {
     jq -cn --arg ns "$1" --arg av "$2" --arg t "$(gw_now -5)" '{

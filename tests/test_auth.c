@@ -371,6 +371,64 @@ static void replay_window_edges(void **state)
     drop_secrets(&s);
 }
 
+/* A signature over a timestamp names the request for the replay cache
+ * (res.nonce: the signature in lowercase hex, so a change of case or of
+ * the "sha256=" prefix is the same request); a body-only signature has
+ * none. */
+static void hmac_nonce_names_timestamped_requests(void **state)
+{
+    (void)state;
+    secrets s;
+    make_secrets(&s);
+    char env1[200], env2[200];
+    snprintf(env1, sizeof env1, "ALERTGW_AUTH_HMAC_SECRET_FILES=%s", s.s1);
+    snprintf(env2, sizeof env2, "ALERTGW_GRAFANA_SECRET_FILES=%s", s.s1);
+    const char *env[] = { "ALERTGW_AUTH_PROMETHEUS=hmac", env1, env2,
+                          "ALERTGW_GRAFANA_TIMESTAMP_HEADER=X-Grafana-Alerting-Signature-Timestamp",
+                          NULL };
+    fx f;
+    start(&f, env, NULL, NULL);
+    gw_auth_result res;
+    char sig[80], sig_ts[80], upper[80];
+    sign("current-secret", NULL, body, sig);
+    sign("current-secret", NOW_S, body, sig_ts);
+    const char *plain[] = { "X-Signature-256", sig, NULL };
+    gw_request r = post_req(body, plain);
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 0);
+    assert_string_equal(res.nonce, "");
+    const char *ts_ok[] = { "X-Signature-256", sig_ts, "X-Signature-Timestamp", NOW_S, NULL };
+    r = post_req(body, ts_ok);
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 0);
+    assert_string_equal(res.nonce, sig_ts + 7);
+    /* the same signature in upper case, without the prefix: the same nonce */
+    snprintf(upper, sizeof upper, "%s", sig_ts + 7);
+    for (char *p = upper; *p; p++)
+        *p = (char)(*p >= 'a' && *p <= 'f' ? *p - 32 : *p);
+    const char *ts_upper[] = { "X-Signature-256", upper, "X-Signature-Timestamp", NOW_S, NULL };
+    r = post_req(body, ts_upper);
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 0);
+    assert_string_equal(res.nonce, sig_ts + 7);
+    /* refused: no nonce */
+    const char *ts_moved[] = { "X-Signature-256", sig_ts, "X-Signature-Timestamp",
+                               "1700000001", NULL };
+    r = post_req(body, ts_moved);
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 401);
+    assert_string_equal(res.nonce, "");
+    /* Grafana's signature with its timestamp header */
+    const char *graf[] = { "X-Grafana-Alerting-Signature", sig_ts + 7,
+                           "X-Grafana-Alerting-Signature-Timestamp", NOW_S, NULL };
+    r = post_req(body, graf);
+    check(&f, GW_AUTH_ROUTE_GRAFANA, &r, &res);
+    assert_int_equal(res.status, 0);
+    assert_string_equal(res.nonce, sig_ts + 7);
+    stop(&f);
+    drop_secrets(&s);
+}
+
 static void key_rotation_and_grafana_route(void **state)
 {
     (void)state;
@@ -592,13 +650,20 @@ static void config_errors(void **state)
 
 /* --------------------------------------------------------- tokenreview */
 
-/* A canned apiserver: "good-token" is system:serviceaccount:ns:sender
- * (allowed), "denied-token" system:serviceaccount:ns:other (not allowed),
- * anything else unauthenticated.  mode: 0 answers, 1 unreachable, 2 answers
- * 500, 3 answers 403. */
+/* A canned apiserver: "good-token" is system:serviceaccount:ns:sender,
+ * "denied-token" system:serviceaccount:ns:other, anything else
+ * unauthenticated.  The SubjectAccessReview allows the sender in every
+ * namespace but those starting with "deny-", cluster-wide only when
+ * cluster_ok; the other user nowhere.  mode: 0 answers, 1 unreachable,
+ * 2 answers 500, 3 answers 403.  aud: 0 a well-behaved apiserver (echoes
+ * spec.audiences in status.audiences; without them, its own), 1 one that
+ * ignores spec.audiences (answers its own), 2 one that sends no
+ * status.audiences at all. */
 typedef struct {
     int  mode;
-    int  calls;
+    int  aud;
+    bool cluster_ok;
+    int  calls, tr_calls, sar_calls;
     char last_tr[2048], last_sar[2048];
 } fake_api;
 
@@ -619,23 +684,38 @@ static gw_err fake_post(void *arg, const char *path, const char *b, size_t len, 
     json_t *spec = json_object_get(j, "spec");
     *status = 201;
     if (strstr(path, "/tokenreviews")) {
+        f->tr_calls++;
         snprintf(f->last_tr, sizeof f->last_tr, "%.*s", (int)len, b);
         const char *tok = json_string_value(json_object_get(spec, "token"));
         const char *user = !strcmp(tok, "good-token")     ? "system:serviceaccount:ns:sender"
                            : !strcmp(tok, "denied-token") ? "system:serviceaccount:ns:other"
                                                           : NULL;
-        if (user)
+        json_t *asked = json_object_get(spec, "audiences");
+        char *auds = f->aud == 0 && asked ? json_dumps(asked, JSON_COMPACT)
+                                          : strdup("[\"https://kubernetes.default.svc\"]");
+        assert_non_null(auds);
+        if (user && f->aud == 2)
             gw_buf_printf(resp, "{\"status\":{\"authenticated\":true,\"user\":{\"username\":"
                           "\"%s\",\"uid\":\"u-1\",\"groups\":[\"system:serviceaccounts\"]}},"
                           "\"spec\":{\"token\":\"%s\"}}", user, tok);
+        else if (user)
+            gw_buf_printf(resp, "{\"status\":{\"authenticated\":true,\"user\":{\"username\":"
+                          "\"%s\",\"uid\":\"u-1\",\"groups\":[\"system:serviceaccounts\"]},"
+                          "\"audiences\":%s},\"spec\":{\"token\":\"%s\"}}", user, auds, tok);
         else
             gw_buf_appends(resp, "{\"status\":{\"authenticated\":false,\"error\":\"invalid "
                                  "bearer token\"}}");
+        free(auds);
     } else {
+        f->sar_calls++;
         snprintf(f->last_sar, sizeof f->last_sar, "%.*s", (int)len, b);
         const char *user = json_string_value(json_object_get(spec, "user"));
+        const char *ns = json_string_value(
+            json_object_get(json_object_get(spec, "resourceAttributes"), "namespace"));
+        bool ok = !strcmp(user, "system:serviceaccount:ns:sender") &&
+                  (ns ? strncmp(ns, "deny-", 5) != 0 : f->cluster_ok);
         gw_buf_printf(resp, "{\"status\":{\"allowed\":%s,\"reason\":\"RBAC\"}}",
-                      !strcmp(user, "system:serviceaccount:ns:sender") ? "true" : "false");
+                      ok ? "true" : "false");
     }
     json_decref(j);
     return GW_OK;
@@ -653,7 +733,9 @@ static gw_request bearer_req(const char **h, const char *tok, char *buf, size_t 
 static void tokenreview_allow_deny_unknown_and_cache(void **state)
 {
     (void)state;
-    const char *env[] = { "ALERTGW_AUTH_PROMETHEUS=tokenreview",
+    /* a read route: one SubjectAccessReview in auth.tokenreview_namespace
+     * (default remediation.namespace) */
+    const char *env[] = { "ALERTGW_AUTH_METRICS=tokenreview",
                           "ALERTGW_AUTH_TOKENREVIEW_AUDIENCES=alertgw",
                           "ALERTGW_AUTH_TOKENREVIEW_CACHE_TTL=1m", NULL };
     fake_api api = { 0 };
@@ -664,14 +746,14 @@ static void tokenreview_allow_deny_unknown_and_cache(void **state)
     char buf[128];
 
     gw_request r = post_req(body, NULL);
-    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    check(&f, GW_AUTH_ROUTE_METRICS, &r, &res);
     assert_int_equal(res.status, 401);
     assert_int_equal(res.mode, GW_AM_TOKENREVIEW);
     assert_int_equal(res.reason, GW_AUTH_MISSING);
     assert_int_equal(api.calls, 0);
 
     r = bearer_req(h, "good-token", buf, sizeof buf);
-    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    check(&f, GW_AUTH_ROUTE_METRICS, &r, &res);
     assert_int_equal(res.status, 0);
     assert_string_equal(res.principal, "user:system:serviceaccount:ns:sender");
     assert_int_equal(api.calls, 2);
@@ -683,31 +765,34 @@ static void tokenreview_allow_deny_unknown_and_cache(void **state)
     assert_contains(api.last_sar, "\"groups\":[\"system:serviceaccounts\"]");
     assert_null(strstr(api.last_sar, "good-token"));
     /* cached: no further call within the TTL */
-    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    check(&f, GW_AUTH_ROUTE_METRICS, &r, &res);
     assert_int_equal(res.status, 0);
     assert_int_equal(api.calls, 2);
     /* after the TTL it is asked again */
-    gw_auth_check(f.auth, GW_AUTH_ROUTE_PROMETHEUS, &r, NOW_MS + 60001, &res);
+    gw_auth_check(f.auth, GW_AUTH_ROUTE_METRICS, &r, NOW_MS + 60001, &res);
     assert_int_equal(res.status, 0);
     assert_int_equal(api.calls, 4);
 
     r = bearer_req(h, "denied-token", buf, sizeof buf);
-    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    check(&f, GW_AUTH_ROUTE_METRICS, &r, &res);
     assert_int_equal(res.status, 403);
     assert_int_equal(res.reason, GW_AUTH_FORBIDDEN);
     assert_contains(res.detail, "\"system:serviceaccount:ns:other\" may not create "
                                 "kubernaut.ai/remediationrequests/signals in namespace "
                                 "\"kubernaut-system\"");
     int before = api.calls;
-    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res); /* cached refusal */
+    check(&f, GW_AUTH_ROUTE_METRICS, &r, &res); /* cached refusal */
     assert_int_equal(res.status, 403);
     assert_int_equal(api.calls, before);
-    /* a refusal is cached for at most 10 s even with a longer TTL */
-    gw_auth_check(f.auth, GW_AUTH_ROUTE_PROMETHEUS, &r, NOW_MS + 10001, &res);
-    assert_int_equal(api.calls, before + 2);
+    /* a refusal is cached for at most 10 s even with a longer TTL (the
+     * token itself was authenticated: only the SubjectAccessReview is
+     * asked again) */
+    gw_auth_check(f.auth, GW_AUTH_ROUTE_METRICS, &r, NOW_MS + 10001, &res);
+    assert_int_equal(res.status, 403);
+    assert_int_equal(api.calls, before + 1);
 
     r = bearer_req(h, "bogus", buf, sizeof buf);
-    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    check(&f, GW_AUTH_ROUTE_METRICS, &r, &res);
     assert_int_equal(res.status, 401);
     assert_int_equal(res.reason, GW_AUTH_MISMATCH);
     assert_contains(res.challenge, "invalid_token");
@@ -717,7 +802,7 @@ static void tokenreview_allow_deny_unknown_and_cache(void **state)
     /* a token with control characters never reaches the apiserver */
     before = api.calls;
     r = bearer_req(h, "bad\001token", buf, sizeof buf);
-    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    check(&f, GW_AUTH_ROUTE_METRICS, &r, &res);
     assert_int_equal(res.status, 401);
     assert_int_equal(api.calls, before);
     stop(&f);
@@ -758,7 +843,8 @@ static void tokenreview_cache_is_bounded(void **state)
 {
     (void)state;
     const char *env[] = { "ALERTGW_AUTH_PROMETHEUS=tokenreview",
-                          "ALERTGW_AUTH_TOKENREVIEW_CACHE_ENTRIES=4", NULL };
+                          "ALERTGW_AUTH_TOKENREVIEW_CACHE_ENTRIES=4",
+                          "ALERTGW_AUTH_TOKENREVIEW_MAX_PER_SECOND=0", NULL };
     fake_api api = { 0 };
     fx f;
     start(&f, env, fake_post, &api);
@@ -782,16 +868,317 @@ static void tokenreview_cache_is_bounded(void **state)
     assert_int_equal(api.calls, before);
     stop(&f);
 
-    /* cache_ttl 0: every request is reviewed */
-    const char *nocache[] = { "ALERTGW_AUTH_PROMETHEUS=tokenreview",
+    /* cache_ttl 0: every request is reviewed (a TokenReview and, on a read
+     * route, a SubjectAccessReview) */
+    const char *nocache[] = { "ALERTGW_AUTH_METRICS=tokenreview",
                               "ALERTGW_AUTH_TOKENREVIEW_CACHE_TTL=0s", NULL };
     api.calls = 0;
     start(&f, nocache, fake_post, &api);
-    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
-    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    check(&f, GW_AUTH_ROUTE_METRICS, &r, &res);
+    check(&f, GW_AUTH_ROUTE_METRICS, &r, &res);
     assert_int_equal(api.calls, 4);
     assert_int_equal(gw_auth_cache_size(f.auth), 0);
     stop(&f);
+}
+
+/* status.audiences must name one of auth.tokenreview_audiences: an
+ * apiserver that ignores spec.audiences (or predates them) would otherwise
+ * admit a token minted for any other service. */
+static void tokenreview_audiences_must_match(void **state)
+{
+    (void)state;
+    const char *env[] = { "ALERTGW_AUTH_PROMETHEUS=tokenreview",
+                          "ALERTGW_AUTH_TOKENREVIEW_AUDIENCES=alertgw, alertgw-b", NULL };
+    fake_api api = { 0 };
+    fx f;
+    start(&f, env, fake_post, &api);
+    gw_auth_result res;
+    const char *h[3];
+    char buf[128];
+    gw_request r = bearer_req(h, "good-token", buf, sizeof buf);
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 0);
+    assert_contains(api.last_tr, "\"audiences\":[\"alertgw\",\"alertgw-b\"]");
+    stop(&f);
+
+    for (int aud = 1; aud <= 2; aud++) {
+        api = (fake_api){ .aud = aud };
+        start(&f, env, fake_post, &api);
+        check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+        if (res.status != 401)
+            fail_msg("aud mode %d: status %d, want 401", aud, res.status);
+        assert_int_equal(res.mode, GW_AM_TOKENREVIEW);
+        assert_int_equal(res.reason, GW_AUTH_MISMATCH);
+        assert_string_equal(res.detail, "bearer token not accepted by the Kubernetes API");
+        assert_contains(res.why, "auth.tokenreview_audiences");
+        assert_contains(res.challenge, "invalid_token");
+        /* refused like any unauthenticated token: cached, no SAR asked */
+        check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+        assert_int_equal(res.status, 401);
+        assert_int_equal(api.tr_calls, 1);
+        assert_int_equal(api.sar_calls, 0);
+        stop(&f);
+    }
+    /* no audiences configured: the apiserver's own are what it checked */
+    const char *noaud[] = { "ALERTGW_AUTH_PROMETHEUS=tokenreview", NULL };
+    api = (fake_api){ .aud = 1 };
+    start(&f, noaud, fake_post, &api);
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 0);
+    assert_null(strstr(api.last_tr, "audiences"));
+    stop(&f);
+}
+
+/* A signal route authorises every namespace a request names with its own
+ * SubjectAccessReview (cached per token and namespace); the read routes
+ * keep the one in auth.tokenreview_namespace. */
+static void tokenreview_authorises_each_signal_namespace(void **state)
+{
+    (void)state;
+    const char *env[] = { "ALERTGW_AUTH_PROMETHEUS=tokenreview",
+                          "ALERTGW_AUTH_METRICS=tokenreview",
+                          "ALERTGW_AUTH_TOKENREVIEW_NAMESPACE=monitoring",
+                          "ALERTGW_AUTH_TOKENREVIEW_CACHE_TTL=1m", NULL };
+    fake_api api = { 0 };
+    fx f;
+    start(&f, env, fake_post, &api);
+    gw_auth_result res;
+    const char *h[3];
+    char buf[128];
+    gw_request r = bearer_req(h, "good-token", buf, sizeof buf);
+    /* authentication alone on a signal route: the namespaces come later */
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 0);
+    assert_int_equal(api.tr_calls, 1);
+    assert_int_equal(api.sar_calls, 0);
+    assert_true(gw_auth_per_namespace(&res));
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "team-a", NOW_MS), 0);
+    assert_int_equal(api.sar_calls, 1);
+    assert_contains(api.last_sar, "\"namespace\":\"team-a\"");
+    assert_contains(api.last_sar, "\"user\":\"system:serviceaccount:ns:sender\"");
+    assert_contains(api.last_sar, "\"uid\":\"u-1\"");
+    assert_contains(api.last_sar, "\"groups\":[\"system:serviceaccounts\"]");
+    assert_contains(api.last_sar, "\"subresource\":\"signals\"");
+    assert_null(strstr(api.last_sar, "good-token"));
+    /* the answer is cached per (token, namespace) */
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "team-a", NOW_MS + 1000), 0);
+    assert_int_equal(api.sar_calls, 1);
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "team-b", NOW_MS), 0);
+    assert_int_equal(api.sar_calls, 2);
+    /* a namespace the sender has no RBAC for: 403 naming it */
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "deny-x", NOW_MS), 403);
+    assert_int_equal(res.status, 403);
+    assert_int_equal(res.mode, GW_AM_TOKENREVIEW);
+    assert_int_equal(res.reason, GW_AUTH_FORBIDDEN);
+    assert_string_equal(res.detail, "\"system:serviceaccount:ns:sender\" may not create "
+                                    "kubernaut.ai/remediationrequests/signals in namespace "
+                                    "\"deny-x\"");
+    assert_string_equal(res.principal, "user:system:serviceaccount:ns:sender");
+    assert_contains(res.why, "deny-x");
+    /* the next request: cached review, cached refusal (at most 10 s) */
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 0);
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "deny-x", NOW_MS + 9999), 403);
+    assert_int_equal(api.sar_calls, 3);
+    assert_int_equal(api.tr_calls, 1);
+    gw_auth_check(f.auth, GW_AUTH_ROUTE_PROMETHEUS, &r, NOW_MS + 10001, &res);
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "deny-x", NOW_MS + 10001), 403);
+    assert_int_equal(api.sar_calls, 4);
+    /* a cluster-scoped target: a cluster-wide review, namespace omitted */
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "", NOW_MS), 403);
+    assert_null(strstr(api.last_sar, "\"namespace\""));
+    assert_contains(api.last_sar, "\"resourceAttributes\":{");
+    assert_string_equal(res.detail, "\"system:serviceaccount:ns:sender\" may not create "
+                                    "kubernaut.ai/remediationrequests/signals cluster-wide "
+                                    "(the target is cluster-scoped)");
+    api.cluster_ok = true;
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "", NOW_MS + 10001), 0);
+    /* the apiserver unreachable: 503, not cached */
+    api.mode = 1;
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 0); /* the review is cached */
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "team-c", NOW_MS), 503);
+    assert_int_equal(res.reason, GW_AUTH_ERROR);
+    api.mode = 0;
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "team-c", NOW_MS), 0);
+    /* another token's answers are its own */
+    r = bearer_req(h, "denied-token", buf, sizeof buf);
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 0);
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "team-a", NOW_MS), 403);
+
+    /* the read routes: one review in auth.tokenreview_namespace */
+    r = bearer_req(h, "good-token", buf, sizeof buf);
+    int before = api.sar_calls;
+    check(&f, GW_AUTH_ROUTE_METRICS, &r, &res);
+    assert_int_equal(res.status, 0);
+    assert_false(gw_auth_per_namespace(&res));
+    assert_int_equal(api.sar_calls, before + 1);
+    assert_contains(api.last_sar, "\"namespace\":\"monitoring\"");
+    check(&f, GW_AUTH_ROUTE_METRICS, &r, &res);
+    assert_int_equal(api.sar_calls, before + 1);
+    stop(&f);
+
+    /* cache_ttl 0: every namespace of every request is asked */
+    const char *nocache[] = { "ALERTGW_AUTH_PROMETHEUS=tokenreview",
+                              "ALERTGW_AUTH_TOKENREVIEW_CACHE_TTL=0s", NULL };
+    api = (fake_api){ 0 };
+    start(&f, nocache, fake_post, &api);
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "team-a", NOW_MS), 0);
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "team-a", NOW_MS), 0);
+    assert_int_equal(api.sar_calls, 2);
+    stop(&f);
+}
+
+/* The per-(token, namespace) cache is bounded like the review cache. */
+static void tokenreview_namespace_cache_is_bounded(void **state)
+{
+    (void)state;
+    const char *env[] = { "ALERTGW_AUTH_PROMETHEUS=tokenreview",
+                          "ALERTGW_AUTH_TOKENREVIEW_CACHE_ENTRIES=4",
+                          "ALERTGW_AUTH_TOKENREVIEW_MAX_PER_SECOND=0", NULL };
+    fake_api api = { 0 };
+    fx f;
+    start(&f, env, fake_post, &api);
+    gw_auth_result res;
+    const char *h[3];
+    char buf[128], ns[32];
+    gw_request r = bearer_req(h, "good-token", buf, sizeof buf);
+    for (int i = 0; i < 100; i++) {
+        check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+        snprintf(ns, sizeof ns, "ns-%d", i);
+        assert_int_equal(gw_auth_authorize(f.auth, &res, ns, NOW_MS), 0);
+        assert_true(gw_auth_grant_cache_size(f.auth) <= 4);
+    }
+    assert_int_equal(gw_auth_grant_cache_size(f.auth), 4);
+    assert_int_equal(api.sar_calls, 100);
+    stop(&f);
+}
+
+/* Bearer scopes answer through the same call: a scoped token outside its
+ * namespaces is 403 without any apiserver involved. */
+static void bearer_scope_through_authorize(void **state)
+{
+    (void)state;
+    char ha[65], e[200];
+    sha256_hex("scoped-token-123", ha);
+    snprintf(e, sizeof e, "ALERTGW_AUTH_BEARER_TOKENS=%s=team-*", ha);
+    const char *env[] = { "ALERTGW_AUTH_PROMETHEUS=bearer", e, NULL };
+    fx f;
+    start(&f, env, NULL, NULL);
+    gw_auth_result res;
+    const char *h[] = { "Authorization", "Bearer scoped-token-123", NULL };
+    gw_request r = post_req(body, h);
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 0);
+    assert_true(gw_auth_per_namespace(&res));
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "team-a", NOW_MS), 0);
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "prod", NOW_MS), 403);
+    assert_string_equal(res.detail, "namespace \"prod\" is outside this token's scope");
+    assert_int_equal(res.reason, GW_AUTH_FORBIDDEN);
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "", NOW_MS), 403);
+    assert_string_equal(res.detail,
+                        "a cluster-scoped target is outside this token's namespace scope");
+    /* an unscoped admission has nothing to check */
+    const char *none[] = { NULL };
+    r = post_req(body, none);
+    check(&f, GW_AUTH_ROUTE_EVENTS, &r, &res);
+    assert_false(gw_auth_per_namespace(&res));
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "anything", NOW_MS), 0);
+    stop(&f);
+}
+
+/* auth.tokenreview_max_per_second: a token bucket over every review call
+ * (TokenReview and SubjectAccessReview) a worker makes; above it 503 (the
+ * sender retries), never 401, and nothing is cached. */
+static void tokenreview_rate_is_bounded(void **state)
+{
+    (void)state;
+    const char *env[] = { "ALERTGW_AUTH_PROMETHEUS=tokenreview",
+                          "ALERTGW_AUTH_TOKENREVIEW_MAX_PER_SECOND=5", NULL };
+    fake_api api = { 0 };
+    fx f;
+    start(&f, env, fake_post, &api);
+    gw_auth_result res;
+    const char *h[3];
+    char buf[128], tok[32];
+    /* random tokens: five reviews, then 503 without a call */
+    for (int i = 0; i < 8; i++) {
+        snprintf(tok, sizeof tok, "random-%d", i);
+        gw_request r = bearer_req(h, tok, buf, sizeof buf);
+        check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+        if (i < 5) {
+            assert_int_equal(res.status, 401);
+            continue;
+        }
+        assert_int_equal(res.status, 503);
+        assert_int_equal(res.mode, GW_AM_TOKENREVIEW);
+        assert_int_equal(res.reason, GW_AUTH_ERROR);
+        assert_contains(res.detail, "retry later");
+        assert_contains(res.why, "auth.tokenreview_max_per_second");
+        assert_null(res.challenge);
+    }
+    assert_int_equal(api.calls, 5);
+    /* a cached answer needs no call: still served */
+    gw_request r = bearer_req(h, "random-0", buf, sizeof buf);
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 401);
+    /* a valid token arriving now is refused 503 (retried), never 401 */
+    r = bearer_req(h, "good-token", buf, sizeof buf);
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 503);
+    assert_int_equal(gw_auth_cache_size(f.auth), 5);
+    /* 200 ms later one token is back: the review passes; the namespace
+     * review needs another one */
+    gw_auth_check(f.auth, GW_AUTH_ROUTE_PROMETHEUS, &r, NOW_MS + 200, &res);
+    assert_int_equal(res.status, 0);
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "team-a", NOW_MS + 200), 503);
+    assert_int_equal(res.reason, GW_AUTH_ERROR);
+    assert_int_equal(api.calls, 6);
+    /* the sender's retry: the review is cached, the namespace is asked */
+    gw_auth_check(f.auth, GW_AUTH_ROUTE_PROMETHEUS, &r, NOW_MS + 400, &res);
+    assert_int_equal(res.status, 0);
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "team-a", NOW_MS + 400), 0);
+    assert_int_equal(api.calls, 7);
+    /* a refused result stays refused */
+    res.status = 503;
+    assert_int_equal(gw_auth_authorize(f.auth, &res, "team-a", NOW_MS + 400), 503);
+    /* the bucket holds one second's worth, no more, however long it idled */
+    for (int i = 0; i < 8; i++) {
+        snprintf(tok, sizeof tok, "later-%d", i);
+        r = bearer_req(h, tok, buf, sizeof buf);
+        gw_auth_check(f.auth, GW_AUTH_ROUTE_PROMETHEUS, &r, NOW_MS + 3600000, &res);
+        assert_int_equal(res.status, i < 5 ? 401 : 503);
+    }
+    /* a clock stepped back an hour: the bucket fills from the new time on,
+     * not only once the old one is reached again */
+    r = bearer_req(h, "back-0", buf, sizeof buf);
+    gw_auth_check(f.auth, GW_AUTH_ROUTE_PROMETHEUS, &r, NOW_MS, &res);
+    assert_int_equal(res.status, 503);
+    r = bearer_req(h, "back-1", buf, sizeof buf);
+    gw_auth_check(f.auth, GW_AUTH_ROUTE_PROMETHEUS, &r, NOW_MS + 1000, &res);
+    assert_int_equal(res.status, 401);
+    stop(&f);
+    /* 0: no bound */
+    const char *unbounded[] = { "ALERTGW_AUTH_PROMETHEUS=tokenreview",
+                                "ALERTGW_AUTH_TOKENREVIEW_MAX_PER_SECOND=0", NULL };
+    api = (fake_api){ 0 };
+    start(&f, unbounded, fake_post, &api);
+    for (int i = 0; i < 100; i++) {
+        snprintf(tok, sizeof tok, "random-%d", i);
+        r = bearer_req(h, tok, buf, sizeof buf);
+        check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+        assert_int_equal(res.status, 401);
+    }
+    assert_int_equal(api.calls, 100);
+    stop(&f);
+    const char *negative[] = { "ALERTGW_AUTH_TOKENREVIEW_MAX_PER_SECOND=-1", NULL };
+    expect_config_error(negative, "auth.tokenreview_max_per_second");
 }
 
 /* ------------------------------------------------------ several modes */
@@ -865,6 +1252,7 @@ int main(void)
         cmocka_unit_test(bearer_tokens_file),
         cmocka_unit_test(hmac_without_and_with_timestamp),
         cmocka_unit_test(replay_window_edges),
+        cmocka_unit_test(hmac_nonce_names_timestamped_requests),
         cmocka_unit_test(key_rotation_and_grafana_route),
         cmocka_unit_test(mtls_verify_and_cn),
         cmocka_unit_test(cidr_matching_v4_v6),
@@ -873,6 +1261,11 @@ int main(void)
         cmocka_unit_test(tokenreview_allow_deny_unknown_and_cache),
         cmocka_unit_test(tokenreview_outages_are_503_and_not_cached),
         cmocka_unit_test(tokenreview_cache_is_bounded),
+        cmocka_unit_test(tokenreview_audiences_must_match),
+        cmocka_unit_test(tokenreview_authorises_each_signal_namespace),
+        cmocka_unit_test(tokenreview_namespace_cache_is_bounded),
+        cmocka_unit_test(bearer_scope_through_authorize),
+        cmocka_unit_test(tokenreview_rate_is_bounded),
         cmocka_unit_test(any_mode_admits_and_the_telling_failure_is_reported),
     };
     return cmocka_run_group_tests_name("auth", tests, NULL, NULL);

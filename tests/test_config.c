@@ -563,6 +563,132 @@ static void env_value_validated(void **state)
     assert_contains(f->errs, "remediation.namespace_mode");
 }
 
+
+/* A misspelt override must not pass unnoticed: it names the variable and
+ * the key it probably meant. */
+static void unknown_env_variable_named(void **state)
+{
+    fixture *f = *state;
+    setenv("ALERTGW_REDIS_ADRR", "10.0.0.5:6379", 1);
+    assert_int_equal(load(f, NULL), GW_ECONFIG);
+    assert_contains(f->errs, "ALERTGW_REDIS_ADRR: unknown");
+    assert_contains(f->errs, "did you mean ALERTGW_REDIS_ADDR (redis.addr)?");
+    assert_int_equal(count_lines(f->errs), 1);
+    /* the typo is not applied anywhere */
+    assert_string_equal(f->cfg.redis_addr, "127.0.0.1:6379");
+    clear_alertgw_env();
+
+    /* a lower-case key: the same name in upper case */
+    setenv("ALERTGW_log_level", "debug", 1);
+    assert_int_equal(load(f, NULL), GW_ECONFIG);
+    assert_contains(f->errs, "did you mean ALERTGW_LOG_LEVEL (log.level)?");
+    clear_alertgw_env();
+
+    /* a front-end parameter is suggested as such */
+    setenv("ALERTGW_TLS_CRT", "/etc/alertgw/tls.pem", 1);
+    assert_int_equal(load(f, NULL), GW_ECONFIG);
+    assert_contains(f->errs, "did you mean ALERTGW_TLS_CERT");
+    clear_alertgw_env();
+
+    /* nothing close: the error stays, without a guess */
+    setenv("ALERTGW_COMPLETELY_DIFFERENT", "1", 1);
+    assert_int_equal(load(f, NULL), GW_ECONFIG);
+    assert_contains(f->errs, "ALERTGW_COMPLETELY_DIFFERENT: unknown");
+    assert_not_contains(f->errs, "did you mean");
+    clear_alertgw_env();
+
+    /* an empty value is still a variable that is set */
+    setenv("ALERTGW_DEDUP_TTTL", "", 1);
+    assert_int_equal(load(f, NULL), GW_ECONFIG);
+    assert_contains(f->errs, "ALERTGW_DEDUP_TTL (dedup.ttl)");
+}
+
+static void reserved_env_variables_accepted(void **state)
+{
+    fixture *f = *state;
+    static const char *reserved[] = {
+        "ALERTGW_CONFIG", "ALERTGW_LISTEN_ADDR", "ALERTGW_LISTEN_PORT", "ALERTGW_STATE_DIR",
+        "ALERTGW_FCGI_BIN", "ALERTGW_FCGI_SOCKET", "ALERTGW_WORKERS", "ALERTGW_MAX_REQUEST_KB",
+        "ALERTGW_TLS_CERT", "ALERTGW_TLS_KEY", "ALERTGW_TLS_CLIENT_CA",
+        "ALERTGW_RATE_LIMIT_RPS", "ALERTGW_RATE_LIMIT_BURST", "ALERTGW_RATE_LIMIT_STATUS",
+        "ALERTGW_RATE_LIMIT_MAX_CLIENTS", "ALERTGW_LIGHTTPD_CONF", "ALERTGW_CACHE",
+        "ALERTGW_LOCAL_DIR", "ALERTGW_SKIP_INSTALL",
+    };
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        setenv(reserved[i], strcmp(reserved[i], "ALERTGW_LISTEN_ADDR") ? "x" : "127.0.0.1", 1);
+    if (load(f, NULL))
+        fail_msg("reserved names refused: %s", f->errs);
+    /* the wildcard is not: a misspelt TLS parameter would leave the port on
+     * plain HTTP without a word */
+    setenv("ALERTGW_TLS_CLIENT_CA_FILE", "x", 1);
+    setenv("ALERTGW_RATE_LIMIT_RPSS", "x", 1);
+    assert_int_equal(load(f, NULL), GW_ECONFIG);
+    assert_contains(f->errs, "ALERTGW_TLS_CLIENT_CA_FILE: unknown");
+    assert_contains(f->errs, "ALERTGW_RATE_LIMIT_RPSS: unknown");
+    assert_int_equal(count_lines(f->errs), 2);
+}
+
+/* --------------------------------------------- exposure: listen address */
+
+static void public_listen_refuses_anonymous_signal_routes(void **state)
+{
+    fixture *f = *state;
+    setenv("ALERTGW_LISTEN_ADDR", "0.0.0.0", 1);
+    assert_int_equal(load(f, NULL), GW_ECONFIG);
+    assert_contains(f->errs, "auth.prometheus, auth.grafana, auth.events:");
+    assert_contains(f->errs, "0.0.0.0");
+    assert_contains(f->errs, "ALERTGW_LISTEN_ADDR");
+    assert_contains(f->errs, "bearer, hmac, mtls or tokenreview");
+    assert_contains(f->errs, "auth.allow_anonymous: true");
+    assert_not_contains(f->errs, "auth.signals");
+    assert_not_contains(f->errs, "auth.metrics");
+    assert_int_equal(count_lines(f->errs), 1);
+
+    /* grafana's empty default is hmac once secret files are set; only the
+     * routes still open are named */
+    assert_int_equal(load_yaml(f, "auth:\n  prometheus: bearer\n  bearer_tokens: "
+                                  "0000000000000000000000000000000000000000000000000000000000000000\n"
+                                  "grafana:\n  secret_files: /nonexistent/grafana.key\n"),
+                     GW_ECONFIG);
+    assert_contains(f->errs, "auth.events:");
+    assert_not_contains(f->errs, "auth.prometheus");
+    assert_not_contains(f->errs, "auth.grafana");
+
+    /* every signal route authenticates: accepted */
+    assert_int_equal(load_yaml(f, "auth:\n  prometheus: bearer\n  grafana: mtls\n"
+                                  "  events: tokenreview\n  mtls_allowed_cns: am\n  bearer_tokens: "
+                                  "0000000000000000000000000000000000000000000000000000000000000000\n"),
+                     GW_OK);
+
+    /* said on purpose */
+    assert_int_equal(load_yaml(f, "auth:\n  allow_anonymous: true\n"), GW_OK);
+    assert_true(f->cfg.auth_allow_anonymous);
+    assert_int_equal(load_yaml(f, "auth:\n  allow_anonymous: false\n"), GW_ECONFIG);
+}
+
+static void loopback_listen_allows_anonymous(void **state)
+{
+    fixture *f = *state;
+    static const char *loopback[] = { "127.0.0.1", "127.255.0.9", "::1", "[::1]", "localhost",
+                                      "LocalHost", "" };
+    static const char *other[] = { "0.0.0.0", "::", "10.1.2.3", "127.evil.example",
+                                   "127.0.0.1.nip.io", "127.1", "::ffff:127.0.0.1",
+                                   "localhost.example", "[::]", " 127.0.0.1" };
+    assert_int_equal(load(f, NULL), GW_OK); /* unset: lighttpd.conf's 127.0.0.1 */
+    assert_false(f->cfg.auth_allow_anonymous);
+    for (size_t i = 0; i < sizeof loopback / sizeof loopback[0]; i++) {
+        setenv("ALERTGW_LISTEN_ADDR", loopback[i], 1);
+        if (load(f, NULL))
+            fail_msg("\"%s\" refused: %s", loopback[i], f->errs);
+    }
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        setenv("ALERTGW_LISTEN_ADDR", other[i], 1);
+        if (load(f, NULL) != GW_ECONFIG)
+            fail_msg("\"%s\" counted as loopback", other[i]);
+        assert_contains(f->errs, "auth.prometheus");
+    }
+}
+
 /* ------------------------------------------------------------- reference */
 
 static char *reference(void)
@@ -618,7 +744,8 @@ static void reference_lists_every_key(void **state)
         "auth.tokenreview_audiences", "auth.tokenreview_verb", "auth.tokenreview_group",
         "auth.tokenreview_resource", "auth.tokenreview_subresource",
         "auth.tokenreview_namespace", "auth.tokenreview_cache_ttl",
-        "auth.tokenreview_cache_entries",
+        "auth.tokenreview_cache_entries", "auth.tokenreview_max_per_second",
+        "auth.allow_anonymous",
     };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         char want[96], env[96];
@@ -685,6 +812,10 @@ int main(void)
         T(env_overrides_file),
         T(bad_env_value_named),
         T(env_value_validated),
+        T(unknown_env_variable_named),
+        T(reserved_env_variables_accepted),
+        T(public_listen_refuses_anonymous_signal_routes),
+        T(loopback_listen_allows_anonymous),
         T(reference_lists_every_key),
         T(reference_defaults_load),
     };

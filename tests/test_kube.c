@@ -625,6 +625,49 @@ static void test_plain_http_token_refused(void **state)
     assert_non_null(strstr(err, "https://"));
 }
 
+/* Plain http with a token is allowed only to this machine: a literal
+ * 127.0.0.0/8 address in dotted-quad form, ::1 (any spelling) or the name
+ * localhost (either case: libcurl resolves it itself, never through DNS).
+ * A name that merely starts with "127." is any host on the internet, and
+ * the shorthand 127.1 is refused too: inet_pton takes only the four-part
+ * form, and shorthand or octal/hex forms are read differently by
+ * different parsers, so the strict form is the one that cannot surprise. */
+static void test_plain_http_loopback_only(void **state)
+{
+    fx *f = *state;
+    char tok[192], err[512], url[256];
+    snprintf(tok, sizeof tok, "%s/t", f->dir);
+    write_file(tok, "loopback-secret\n");
+    static const struct {
+        const char *host;
+        bool        ok;
+    } cases[] = {
+        { "127.evil.example", false }, { "127.0.0.1.nip.io", false }, { "127.1", false },
+        { "127.0.0.1", true },         { "127.255.0.9", true },        { "[::1]", true },
+        { "localhost", true },         { "LOCALHOST", true },          { "[0:0:0:0:0:0:0:1]", true },
+        { "127.0.0.1.", false },       { "127.0.0.256", false },       { "0177.0.0.1", false },
+        { "0x7f.0.0.1", false },       { "2130706433", false },        { "128.0.0.1", false },
+        { "localhost.evil.example", false }, { "[::2]", false },       { "[::ffff:127.0.0.1]", false },
+        { "[::1%25lo]", false },       { "127.0.0.01", false },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int with_port = 0; with_port < 2; with_port++) {
+            snprintf(url, sizeof url, "http://%s%s/", cases[i].host, with_port ? ":8080" : "");
+            gw_kube_opts o = { .api_url = url, .token_file = tok };
+            gw_kube *k = NULL;
+            err[0] = '\0';
+            gw_err rc = gw_kube_new(&o, &k, err, sizeof err);
+            if ((rc == GW_OK) != cases[i].ok)
+                fail_msg("%s: %s (%s)", url, rc == GW_OK ? "accepted as loopback" : "refused",
+                         err);
+            if (rc == GW_OK)
+                gw_kube_free(k);
+            else
+                assert_non_null(strstr(err, "plain http"));
+        }
+    }
+}
+
 static void test_closed_port(void **state)
 {
     fx *f = *state;
@@ -954,6 +997,60 @@ static void test_breaker_opens_and_probes(void **state)
     gw_kube_free(k);
 }
 
+/* kubernetes.breaker_failures counts failed calls, not attempts: with 2
+ * repeats a failing call is 3 requests, and the breaker still opens after
+ * exactly breaker_failures such calls, not after the first one.  The probe
+ * that follows the open time is a single attempt. */
+static void test_breaker_counts_calls_not_attempts(void **state)
+{
+    fx *f = *state;
+    gw_kube *k = new_retrying(f, 2, 5000, 20, 3, 300);
+    gw_buf resp;
+    gw_buf_init(&resp, 4096);
+    long status;
+    srv_respond(&f->srv, 503, 2);
+    for (int i = 1; i <= 3; i++) {
+        assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+        assert_int_equal(status, 503);
+        assert_false(gw_kube_last_refused(k, NULL));
+        assert_int_equal(srv_nreq(&f->srv), 3 * i); /* every attempt was made */
+        assert_int_equal(gw_kube_breaker_state(k, NULL),
+                         i < 3 ? GW_BREAKER_CLOSED : GW_BREAKER_OPEN);
+    }
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_EKUBE);
+    assert_true(gw_kube_last_refused(k, NULL));
+    assert_int_equal(srv_nreq(&f->srv), 9);
+    /* the probe after the open time: one attempt, however many repeats a
+     * call may have; it fails, so the breaker is open again */
+    struct timespec pause = { 0, 350 * 1000000L };
+    nanosleep(&pause, NULL);
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(srv_nreq(&f->srv), 10);
+    assert_int_equal(gw_kube_breaker_state(k, NULL), GW_BREAKER_OPEN);
+    /* back up: the next probe closes it */
+    srv_respond(&f->srv, 200, 2);
+    nanosleep(&pause, NULL);
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(gw_kube_breaker_state(k, NULL), GW_BREAKER_CLOSED);
+    /* a call whose repeat succeeds is a successful call: it resets the
+     * count, so two failed calls, a call that fails once and then gets an
+     * answer, and two more failed calls leave the breaker closed */
+    srv_respond(&f->srv, 503, 2);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    srv_script(&f->srv, 2, (const int[]){ 502, 200 });
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(status, 200);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(gw_kube_breaker_state(k, NULL), GW_BREAKER_CLOSED);
+    /* a call that is never repeated (GW_KUBE_ONCE) is one failed call too */
+    assert_int_equal(call(k, "POST", GW_KUBE_ONCE, &status, &resp), GW_OK);
+    assert_int_equal(gw_kube_breaker_state(k, NULL), GW_BREAKER_OPEN);
+    gw_buf_free(&resp);
+    gw_kube_free(k);
+}
+
 static void test_401_rereads_token(void **state)
 {
     fx *f = *state;
@@ -1055,6 +1152,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kubeconfig_env_first_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nothing_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_http_token_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plain_http_loopback_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_closed_port, setup, teardown),
         cmocka_unit_test_setup_teardown(test_methods_do_not_leak, setup, teardown),
         cmocka_unit_test_setup_teardown(test_response_too_big, setup, teardown),
@@ -1063,6 +1161,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_after_honoured_or_given_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attempts_fit_the_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_breaker_opens_and_probes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_breaker_counts_calls_not_attempts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_401_rereads_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_repeat_409_is_ours, setup, teardown),
     };

@@ -201,6 +201,46 @@ static void every_family_has_help_and_type(void **state)
     unlink(path);
 }
 
+/* gateway_edge_refusals_total: rendered from the web server's exact
+ * "rate_limited=<n>,no_worker=<n>", nothing for an absent parameter, and
+ * nothing (GW_EINVAL) for anything else, so no value can inject a label or
+ * a line. */
+static void edge_refusals_parsed_strictly(void **state)
+{
+    (void)state;
+    gw_buf b;
+    gw_buf_init(&b, 4096);
+    assert_int_equal(gw_metrics_write_edge(NULL, &b), GW_OK);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(gw_metrics_write_edge("rate_limited=12,no_worker=0", &b), GW_OK);
+    assert_string_equal(b.data,
+        "# HELP gateway_edge_refusals_total Requests the web server answered itself, before "
+        "any worker saw them, by reason: rate_limited (the per-client rate limit), no_worker "
+        "(no worker could answer); since the web server started.\n"
+        "# TYPE gateway_edge_refusals_total counter\n"
+        "gateway_edge_refusals_total{reason=\"rate_limited\"} 12\n"
+        "gateway_edge_refusals_total{reason=\"no_worker\"} 0\n");
+    gw_buf_reset(&b);
+    assert_int_equal(gw_metrics_write_edge("rate_limited=9999999999999999999,no_worker=2147483647",
+                                           &b), GW_OK);
+    assert_contains(b.data, "{reason=\"rate_limited\"} 9999999999999999999\n");
+    static const char *const bad[] = {
+        "", "rate_limited=1", "no_worker=1,rate_limited=1", "rate_limited=1,no_worker=1,",
+        "rate_limited=1,no_worker=1 ", " rate_limited=1,no_worker=1", "rate_limited=-1,no_worker=1",
+        "rate_limited=+1,no_worker=1", "rate_limited=01,no_worker=1", "rate_limited=,no_worker=1",
+        "rate_limited=1;no_worker=1", "rate_limited=1,no_worker=1\nx 1",
+        "rate_limited=1,no_worker=1,other=3", "rate_limited=10000000000000000000,no_worker=1",
+        "rate_limited=1.5,no_worker=1", "RATE_LIMITED=1,no_worker=1", "rate_limited=1,no_worker",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        gw_buf_reset(&b);
+        if (gw_metrics_write_edge(bad[i], &b) != GW_EINVAL)
+            fail_msg("accepted \"%s\"", bad[i]);
+        assert_int_equal(b.len, 0);
+    }
+    gw_buf_free(&b);
+}
+
 /* gateway_auth_failures_total: one series per (mode, reason) pair that
  * can occur, each counted apart; out-of-range labels are ignored. */
 static void auth_failures_by_mode_and_reason(void **state)
@@ -246,6 +286,7 @@ int main(void)
         cmocka_unit_test(unusable_path_counts_privately),
         cmocka_unit_test(every_family_has_help_and_type),
         cmocka_unit_test(auth_failures_by_mode_and_reason),
+        cmocka_unit_test(edge_refusals_parsed_strictly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

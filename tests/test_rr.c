@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "jsonmem.h"
 #include "rr.h"
 #include "target.h"
 
@@ -396,6 +397,35 @@ static void original_payload_cut_and_marked(void **state)
     assert_string_equal(str_at(rr, "spec.signalFingerprint"), FP);
 }
 
+/* One alert's originalPayload: the group's known fields and that alert,
+ * nothing of the batch's other alerts and nothing alertgw does not know. */
+static void alert_payload_is_the_alerts_own_part(void **state)
+{
+    (void)state;
+    json_t *root = json_loads(
+        "{\"version\":\"4\",\"groupKey\":\"{}:{alertname=\\\"A\\\"}\",\"status\":\"firing\","
+        "\"receiver\":\"r\",\"groupLabels\":{\"alertname\":\"A\"},\"commonLabels\":{},"
+        "\"externalURL\":\"http://am\",\"junk\":[1,2,3],"
+        "\"alerts\":[{\"labels\":{\"namespace\":\"team-a\",\"pod\":\"p1\"}},"
+        "{\"labels\":{\"namespace\":\"team-b\",\"pod\":\"secret-b\"}}]}", 0, NULL);
+    assert_non_null(root);
+    json_t *second = json_array_get(json_object_get(root, "alerts"), 1);
+    char *p = gw_rr_alert_payload(root, second);
+    assert_non_null(p);
+    json_t *got = json_loads(p, 0, NULL);
+    assert_non_null(got);
+    assert_int_equal(json_array_size(json_object_get(got, "alerts")), 1);
+    assert_true(json_equal(json_array_get(json_object_get(got, "alerts"), 0), second));
+    assert_string_equal(json_string_value(json_object_get(got, "receiver")), "r");
+    assert_string_equal(json_string_value(json_object_get(got, "groupKey")), "{}:{alertname=\"A\"}");
+    assert_null(json_object_get(got, "junk"));
+    assert_null(strstr(p, "team-a"));
+    assert_null(strstr(p, "p1"));
+    json_decref(got);
+    gw_json_free(p);
+    json_decref(root);
+}
+
 static void group_version_kind_from_config(void **state)
 {
     fixture *f = *state;
@@ -475,6 +505,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(original_payload_small, setup, teardown),
         cmocka_unit_test_setup_teardown(original_payload_cut_and_marked, setup, teardown),
         cmocka_unit_test_setup_teardown(group_version_kind_from_config, setup, teardown),
+        cmocka_unit_test(alert_payload_is_the_alerts_own_part),
         cmocka_unit_test_setup_teardown(namespace_from_input, setup, teardown),
         cmocka_unit_test(name_format),
     };

@@ -8,6 +8,7 @@
 #   lighttpd.conf; here they are links to the container's stderr and
 #   stdout, so `kubectl logs` shows them next to the workers' JSON lines
 #   (which go to the stderr they inherit) and nothing grows in the emptyDir.
+# - No core dumps (ulimit -c 0 below).
 # - SIGTERM (what the kubelet sends) and SIGINT become SIGINT for lighttpd:
 #   its graceful shutdown (stop accepting, finish the requests in hand, send
 #   the workers their kill-signal 15 so each finishes its request).  SIGTERM
@@ -17,6 +18,10 @@
 # ConfigMap alertgw-lighttpd), and ALERTGW_LIGHTTPD_CONF (the config file,
 # default /usr/local/share/alertgw/lighttpd/lighttpd.conf).
 set -eu
+
+# No core files: a worker's would hold the secrets (the workers also make
+# themselves non-dumpable).  Inherited by lighttpd and every worker.
+ulimit -c 0
 
 conf=${ALERTGW_LIGHTTPD_CONF:-/usr/local/share/alertgw/lighttpd/lighttpd.conf}
 state=${ALERTGW_STATE_DIR:-/run/alertgw}
