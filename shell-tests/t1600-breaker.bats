@@ -12,9 +12,8 @@ load helpers
 
 # A shorter open time keeps the test quick; 5 failures (the default) open it.
 # The creation budgets keep their defaults (120 new requests a minute per
-# sender; every client here is the one sender 127.0.0.1): about 25 in all,
-# the resends during the outage included (each claims, so each is
-# budgeted).
+# sender; every client here is the one sender 127.0.0.1): about 20 creates
+# in all, the ones the apiserver refuses included.
 setup_file() {
     gw_setup_stack ALERTGW_KUBERNETES_BREAKER_OPEN_TIME=8s ALERTGW_SERVER_RETRY_AFTER=30s
 }
