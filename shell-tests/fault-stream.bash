@@ -4,11 +4,27 @@
 
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 
+# The namespaces the stream's alerts name: each new alert is a pod of its
+# own in one of them, in turn.  The gateway ignores signals about
+# namespaces the cluster does not have, so a suite that loads this file
+# creates them in its setup_file:
+#     kube_namespaces $STREAM_NAMESPACES
+# The stream sends hundreds of new alerts a minute, all from 127.0.0.1 (one
+# sender), dozens a minute in each namespace: the suite starts the gateway
+# with both creation budgets and the per-namespace cap off, and storms off
+# (ALERTGW_LIMITS_CREATES_PER_MINUTE=0, ALERTGW_LIMITS_CREATES_PER_SENDER_
+# PER_MINUTE=0, ALERTGW_STORM_NAMESPACE_CAP=0, ALERTGW_STORM_ENABLED=false),
+# so that the 503 column of the table is the fault's doing and never a
+# limit's (t1100 tests storms and the cap, t2700 the budgets).
+STREAM_NAMESPACES=$(printf 'fs-ns-%d ' $(seq 1 16))
+
 # stream_start NAME: the client stream in the background (ledger in $GW_TMP).
 stream_start() {
+    local namespaces
     STREAM_NAME=$1
+    namespaces=$(tr -s ' ' ',' <<<"${STREAM_NAMESPACES% }")
     python3 "$GW_ROOT/shell-tests/fault-stream.py" "$GW_URL/api/v1/signals/prometheus" \
-        "fs-$1" "$SECONDS_PER_RUN" "$GW_TMP/ledger-$1.json" 4 90 \
+        "fs-$1" "$SECONDS_PER_RUN" "$GW_TMP/ledger-$1.json" "$namespaces" 4 90 \
         >"$GW_TMP/stream-$1.log" 2>&1 3>&- &
     STREAM_PID=$!
 }

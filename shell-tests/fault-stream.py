@@ -4,13 +4,16 @@ webhooks (new and duplicate alerts mixed) from several threads, each
 resent like Alertmanager does until the gateway answers 2xx, with a ledger of
 every answer.
 
-    fault-stream.py URL PREFIX SECONDS LEDGER [THREADS] [DRAIN_SECONDS]
+    fault-stream.py URL PREFIX SECONDS LEDGER NAMESPACES [THREADS] [DRAIN_SECONDS]
 
 Sends for SECONDS, then keeps resending every alert whose last answer was not
-2xx for at most DRAIN_SECONDS more.  Each alert is one pod in its own
-namespace "<PREFIX>-<n>" (no storm), so its fingerprint is
-sha256("<ns>:Pod:<pod>").  A delivery is one alert's first send or one of its
-resends as a duplicate (a later, independent notification of the same alert).
+2xx for at most DRAIN_SECONDS more.  Each alert is its own pod "<PREFIX>-<n>"
+in one of NAMESPACES (a comma-separated list, taken in turn), so its
+fingerprint is sha256("<ns>:Pod:<pod>").  The namespaces must exist (the
+gateway ignores signals about namespaces the cluster does not have), and
+the gateway must take hundreds of new alerts a minute from one client: the
+caller sees to both (fault-stream.bash).  A delivery is one alert's first
+send or one of its resends as a duplicate (a later, independent notification of the same alert).
 Writes LEDGER as JSON: {"signals": {fp: {"ok": N 2xx, "answers": {...}}},
 "sent": requests, "codes": {status: count}}.  Bounded: 127.0.0.1 only, one
 request in flight per thread, every request times out after 20 s.
@@ -56,11 +59,16 @@ def post(url, body):
 
 
 def main():
+    if len(sys.argv) < 6:
+        sys.exit("usage: fault-stream.py URL PREFIX SECONDS LEDGER NAMESPACES [THREADS] [DRAIN_SECONDS]")
     url, prefix, seconds, ledger = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
-    threads = int(sys.argv[5]) if len(sys.argv) > 5 else 4
-    drain = float(sys.argv[6]) if len(sys.argv) > 6 else 90
+    namespaces = [ns for ns in sys.argv[5].split(",") if ns]
+    threads = int(sys.argv[6]) if len(sys.argv) > 6 else 4
+    drain = float(sys.argv[7]) if len(sys.argv) > 7 else 90
     if not url.startswith("http://127.0.0.1:"):
         sys.exit("fault-stream: loopback only")
+    if not namespaces:
+        sys.exit("fault-stream: no namespaces")
     lock = threading.Lock()
     signals = {}   # fp -> {"ok": n, "answers": {code: n}}
     known = []     # (ns, pod, fp) already stored once: candidates for duplicates
@@ -100,7 +108,8 @@ def main():
                     ns, pod, fp = rnd.choice(known)
                 else:
                     counter[0] += 1
-                    ns, pod = "%s-%d" % (prefix, counter[0]), "p"
+                    ns = namespaces[counter[0] % len(namespaces)]
+                    pod = "%s-%d" % (prefix, counter[0])
                     fp = hashlib.sha256(("%s:Pod:%s" % (ns, pod)).encode()).hexdigest()
                     signals.setdefault(fp, {"ok": 0, "answers": {}})
             if deliver(ns, pod, fp, give_up) and not dup:

@@ -7,7 +7,11 @@
 
 load helpers
 
-setup_file()    { gw_setup_stack; }
+setup_file() {
+    gw_setup_stack || return 1
+    # the gateway ignores signals about namespaces the cluster does not have
+    kube_namespaces prod staging dev shop ops
+}
 teardown_file() { gw_teardown_stack; }
 teardown()      { gw_teardown_test; }
 
@@ -157,6 +161,8 @@ _count_is() { [[ $(kube_rr_occurrences "$1") == "$2" ]]; }
     gw_post_alert "$(am_body --status resolved JobLate cronjob="$name" namespace=ops severity=warning)"
     assert_status 200
     assert_equal "$(gw_body_jq .status)" ignored
+    assert_equal "$(gw_body_jq .reason)" resolved
+    [[ -n $(gw_body_jq '.message // ""') ]] || fail "no message: $HTTP_BODY"
     assert_equal "$(kube_rr_count "$fp")" 0
 }
 

@@ -6,7 +6,13 @@
 
 load helpers
 
-setup_file()    { gw_setup_stack; }
+setup_file() {
+    gw_setup_stack || return 1
+    # a real namespace, so that "nothing is created" is the refusal's doing
+    # and not the namespace check's (signals about a namespace the cluster
+    # does not have are 200 ignored)
+    kube_namespaces prod
+}
 teardown_file() { gw_teardown_stack; }
 teardown()      { gw_teardown_test; }
 

@@ -11,6 +11,8 @@ load helpers
 
 setup_file() {
     gw_setup_stack || return 1
+    # the gateway ignores signals about namespaces the cluster does not have
+    kube_namespaces prod || return 1
     command -v prometheus-alertmanager >/dev/null ||
         { echo "prometheus-alertmanager missing: deploy/install-deps.sh" >&2; return 1; }
     local dir=$GW_TMP/alertmanager port attempt

@@ -7,7 +7,11 @@
 
 load helpers
 
-setup_file()    { gw_setup_stack; }
+setup_file() {
+    gw_setup_stack || return 1
+    # the gateway ignores signals about namespaces the cluster does not have
+    kube_namespaces prod
+}
 teardown_file() { gw_teardown_stack; }
 teardown()      { gw_teardown_test; }
 

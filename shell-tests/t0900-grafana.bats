@@ -10,7 +10,9 @@ setup_file() {
     export GW_SECRETS
     printf 'current-secret\n' >"$GW_SECRETS/current"
     printf 'previous-secret' >"$GW_SECRETS/previous"
-    gw_setup_stack ALERTGW_GRAFANA_SECRET_FILES="$GW_SECRETS/current,$GW_SECRETS/previous"
+    gw_setup_stack ALERTGW_GRAFANA_SECRET_FILES="$GW_SECRETS/current,$GW_SECRETS/previous" || return 1
+    # the gateway ignores signals about namespaces the cluster does not have
+    kube_namespaces prod
 }
 teardown_file() { gw_teardown_stack; rm -rf "$GW_SECRETS"; }
 teardown()      { gw_teardown_test; }

@@ -77,7 +77,9 @@ rr_of() { kube_get_rr "$(gw_body_jq '.remediationRequestName // (.metadata.remed
 @test "namespace-name pattern beats the alert label; the alert label beats unknown" {
     local u
     u=$(gw_uniq x)
-    # no Namespace object exists: the read is a cached 404
+    # both namespaces exist, without an environment label (a signal about
+    # a namespace the cluster does not have is ignored)
+    kube_namespaces "prod-$u" "apps-$u"
     gw_post_alert "$(am_body EnvTest deployment=a namespace="prod-$u" severity=critical environment=staging)"
     assert_status 201
     assert_equal "$(gw_body_jq .environment)" production
@@ -95,6 +97,7 @@ rr_of() { kube_get_rr "$(gw_body_jq '.remediationRequestName // (.metadata.remed
 @test "escalation: the 3rd occurrence in production raises P1 to P0 and annotates, once" {
     local ns body rr
     ns=prod-$(gw_uniq esc)
+    kube_namespaces "$ns"
     body=$(am_body Escalate deployment=api namespace="$ns" severity=warning)
     gw_post_alert "$body"
     assert_status 201
@@ -174,6 +177,8 @@ make_deployment() {
 @test "owner resolution: a pod that cannot be read falls back to the pod itself" {
     local ns
     ns=$(gw_uniq own)
+    # the namespace exists, the pod does not (its read is a 404)
+    kube_namespaces "$ns"
     gw_post_alert "$(am_body PodCrash pod=ghost-1 namespace="$ns" severity=critical)"
     assert_status 201
     assert_equal "$(gw_body_jq .fingerprint)" "$(fp_of "$ns:Pod:ghost-1")"
@@ -204,7 +209,9 @@ make_deployment() {
     gw_post_alert "$(am_body ScopeTest deployment=c namespace="$other" severity=critical)"
     assert_status 200
     assert_equal "$(gw_body_jq .status)" ignored
-    [[ $(gw_body_jq .reason) == *scope.require_label* ]] || fail "reason: $HTTP_BODY"
+    # the reason is a code for machines, the message says why to a human
+    assert_equal "$(gw_body_jq .reason)" out-of-scope
+    [[ $(gw_body_jq .message) == *scope.require_label* ]] || fail "message: $HTTP_BODY"
     assert_equal "$(kube_rr_count "$(fp_of "$other:Deployment:c")")" 0
     # ... unless the resource itself is labelled
     make_deployment "$other" labelled

@@ -8,6 +8,11 @@
 load helpers
 
 setup_file() {
+    # The creation budgets keep their defaults (120 new requests a minute
+    # per sender; every client here is the one sender 127.0.0.1): about
+    # 45 creates in all (the first four pods of each storm and its
+    # aggregate; members are never budgeted), at most 20 in a minute, so
+    # the cap test's 503 is the cap's.
     gw_setup_stack ALERTGW_STORM_AGGREGATION_WINDOW=3s ALERTGW_STORM_NAMESPACE_CAP=8
 }
 teardown_file() { gw_teardown_stack; }
@@ -22,6 +27,7 @@ storm_rrs() {
 @test "12 alerts on 12 pods in one namespace: 4 requests and 1 aggregate, every alert accounted for" {
     local ns i codes="" agg aggname
     ns=$(gw_uniq storm)
+    kube_namespaces "$ns"
     for i in $(seq 1 12); do
         gw_post_alert "$(am_body PodCrashLooping pod="web-$i" namespace="$ns" severity=critical)"
         codes+="$HTTP_STATUS "
@@ -62,6 +68,7 @@ storm_rrs() {
 @test "a storm member's repeat counts on the aggregate; GET shows the membership" {
     local ns i fp aggname
     ns=$(gw_uniq storm)
+    kube_namespaces "$ns"
     for i in $(seq 1 6); do
         gw_post_alert "$(am_body NodeDown pod="db-$i" namespace="$ns" severity=warning)"
     done
@@ -93,6 +100,7 @@ storm_rrs() {
 @test "other namespaces and other alert names do not join a storm" {
     local a b i
     a=$(gw_uniq calm); b=$(gw_uniq calm)
+    kube_namespaces "$a" "$b"
     for i in 1 2 3 4; do
         gw_post_alert "$(am_body DiskFull pod="p-$i" namespace="$a" severity=warning)"
         assert_status 201
@@ -108,6 +116,7 @@ storm_rrs() {
 @test "the window closes after quiet; members keep counting on their aggregate" {
     local ns i first second
     ns=$(gw_uniq storm)
+    kube_namespaces "$ns"
     for i in $(seq 1 5); do
         gw_post_alert "$(am_body Flapping pod="f-$i" namespace="$ns" severity=warning)"
     done
@@ -132,6 +141,7 @@ storm_rrs() {
     gw_stop_lighttpd
     gw_start_lighttpd ALERTGW_STORM_AGGREGATION_WINDOW=3s ALERTGW_STORM_MAX_WINDOW=8s
     ns=$(gw_uniq long)
+    kube_namespaces "$ns"
     for i in $(seq 1 5); do
         gw_post_alert "$(am_body Endless pod="e-$i" namespace="$ns" severity=warning)"
     done
@@ -162,6 +172,7 @@ storm_rrs() {
     gw_stop_lighttpd
     gw_start_lighttpd ALERTGW_STORM_RATE_THRESHOLD=3 ALERTGW_STORM_PATTERN_THRESHOLD=50
     ns=$(gw_uniq rate)
+    kube_namespaces "$ns"
     for i in 1 2 3; do
         gw_post_alert "$(am_body Burst pod="r-$i" namespace="$ns" severity=warning)"
         assert_status 201
@@ -177,6 +188,7 @@ storm_rrs() {
     gw_stop_lighttpd
     gw_start_lighttpd ALERTGW_STORM_NAMESPACE_CAP=8
     ns=$(gw_uniq cap)
+    kube_namespaces "$ns"
     # the cap counts per clock minute: start well inside one
     (( 10#$(date +%S) < 45 )) || sleep $(( 62 - 10#$(date +%S) ))
     # distinct alert names: no storm rule applies, only the cap
@@ -193,6 +205,8 @@ storm_rrs() {
     gw_post_alert "$(am_body Rule1 deployment=d-1 namespace="$ns" severity=warning)"
     assert_status 202
     # other namespaces are not affected
-    gw_post_alert "$(am_body Rule9 deployment=d-9 namespace="$(gw_uniq cap)" severity=warning)"
+    ns=$(gw_uniq cap)
+    kube_namespaces "$ns"
+    gw_post_alert "$(am_body Rule9 deployment=d-9 namespace="$ns" severity=warning)"
     assert_status 201
 }

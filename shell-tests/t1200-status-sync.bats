@@ -6,7 +6,11 @@
 
 load helpers
 
-setup_file()    { gw_setup_stack ALERTGW_DEDUP_STATUS_SYNC_INTERVAL=2s; }
+setup_file() {
+    gw_setup_stack ALERTGW_DEDUP_STATUS_SYNC_INTERVAL=2s || return 1
+    # the gateway ignores signals about namespaces the cluster does not have
+    kube_namespaces prod
+}
 teardown_file() { gw_teardown_stack; }
 teardown()      { gw_teardown_test; }
 

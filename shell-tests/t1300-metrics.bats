@@ -6,7 +6,11 @@
 
 load helpers
 
-setup_file()    { gw_setup_stack; }
+setup_file() {
+    gw_setup_stack || return 1
+    # the gateway ignores signals about namespaces the cluster does not have
+    kube_namespaces prod
+}
 teardown_file() { gw_teardown_stack; }
 teardown()      { gw_teardown_test; }
 
@@ -24,6 +28,7 @@ scrape() {
     before_created=$(metric gateway_crds_created_total)
     before_dup=$(metric gateway_signals_deduplicated_total)
     ns=$(gw_uniq met)
+    kube_namespaces "$ns"
     # 10 new alerts (distinct alert names: no storm) and 30 duplicates, in
     # parallel so that every worker takes some
     for i in $(seq 1 10); do

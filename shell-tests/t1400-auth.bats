@@ -14,6 +14,8 @@ load helpers
 
 setup_file() {
     gw_setup_stack || return 1
+    # the gateway ignores signals about namespaces the cluster does not have
+    kube_namespaces prod || return 1
     mkdir -p "$GW_TMP/auth"
     TOK_A=$(openssl rand -hex 24)       # unscoped
     TOK_SCOPED=$(openssl rand -hex 24)  # namespaces scoped-* and team-x only
@@ -136,6 +138,8 @@ scrape() {
     local ns_in ns_out d fp_in fp_out
     ns_in=$(gw_uniq scoped)
     ns_out=$(gw_uniq elsewhere)
+    # both exist: the token's scope, not the namespace check, refuses ns_out
+    kube_namespaces "$ns_in" "$ns_out"
     d=$(gw_uniq dep)
     fp_in=$(fp_of "$ns_in:Deployment:$d")
     fp_out=$(fp_of "$ns_out:Deployment:$d")
@@ -602,6 +606,7 @@ _created() { gw_post_alert "$1" -H "Authorization: Bearer $2"; [[ $HTTP_STATUS =
     unauth=$(metric 'gateway_signals_rejected_total{reason="unauthorized"}')
     forb=$(metric 'gateway_signals_rejected_total{reason="forbidden"}')
     ns=$(gw_uniq other)
+    kube_namespaces "$ns"
     d=$(gw_uniq m)
     b=$(am_body AuthMetrics deployment="$d" namespace="$ns" severity=info)
     for i in 1 2; do gw_post_alert "$b"; assert_status 401; done

@@ -16,6 +16,8 @@ load helpers
 setup_file() {
     export GW_WORKERS=2
     gw_setup_stack || return 1
+    # the gateway ignores signals about namespaces the cluster does not have
+    kube_namespaces prod || return 1
     edge_make_certs || return 1
     export GW_CACERT="$GW_TMP/tls/ca.pem"
 }

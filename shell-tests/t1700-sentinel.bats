@@ -85,6 +85,8 @@ EOF
     printf '%s\n' "$SENTINEL_PW" >"$GW_TMP/ha/sentinel.pw"
     chmod 600 "$GW_TMP/ha/"*.pw
     gw_start_kube || return 1
+    # the gateway ignores signals about namespaces the cluster does not have
+    kube_namespaces prod || return 1
     gw_start_lighttpd \
         ALERTGW_REDIS_SENTINELS="127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}" \
         ALERTGW_REDIS_SENTINEL_MASTER="$SENTINEL_MASTER" \

@@ -10,7 +10,12 @@
 load helpers
 
 setup_file() {
-    gw_setup_stack
+    # The creation budgets keep their defaults (120 new requests a minute
+    # per sender; every client here is the one sender 127.0.0.1): the
+    # in-flight burst creates 24, the rest of the file a handful.
+    gw_setup_stack || return 1
+    # the gateway ignores signals about namespaces the cluster does not have
+    kube_namespaces hostile || return 1
     gw_worker_pids >"$GW_TMP/workers.before"
 }
 teardown_file() { gw_teardown_stack; }
@@ -195,6 +200,7 @@ resend_until_2xx() {
     for i in $(seq 1 $n); do
         # one namespace each: 24 pods in one namespace would be a storm
         am_body InFlight "namespace=inflight-$i" pod=p >"$GW_TMP/if-$i.json"
+        kube_namespaces "inflight-$i"
     done
     local pids=()
     for i in $(seq 1 $n); do

@@ -16,8 +16,16 @@ load fault-stream
 
 setup_file() {
     # storms off: 60 new alerts a minute would fold into an aggregate and the
-    # ledger would have to follow storm membership; t1100 covers storms
-    gw_setup_stack ALERTGW_STORM_ENABLED=false
+    # ledger would have to follow storm membership; t1100 covers storms.
+    # The stream creates hundreds of requests a minute from one sender
+    # (127.0.0.1), dozens in each of its namespaces: no creation budget and
+    # no per-namespace cap, so that every 503 is the fault's (t2700 and
+    # t1100 test those limits)
+    gw_setup_stack ALERTGW_STORM_ENABLED=false ALERTGW_STORM_NAMESPACE_CAP=0 \
+        ALERTGW_LIMITS_CREATES_PER_MINUTE=0 ALERTGW_LIMITS_CREATES_PER_SENDER_PER_MINUTE=0 || return 1
+    # the namespaces the stream names (the gateway ignores signals about
+    # namespaces the cluster does not have)
+    kube_namespaces $STREAM_NAMESPACES || return 1
     printf '%-28s %8s %6s %6s %6s %5s %7s %12s\n' fault sent 2xx 503 other lost doubled undercounted \
         >"$GW_TMP/fault-table"
 }

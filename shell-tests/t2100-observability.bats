@@ -18,6 +18,8 @@ DASH=deploy/grafana/alertgw-dashboard.json
 setup_file() {
     # a cap, so that gateway_requests_in_flight_limit > 0 has data too
     gw_setup_stack ALERTGW_SERVER_MAX_IN_FLIGHT=64 || return 1
+    # the gateway ignores signals about namespaces the cluster does not have
+    kube_namespaces prod || return 1
     # warm-up before Prometheus looks: the first RemediationRequest of a
     # fresh apiserver can take over a second, which is not what the healthy
     # p99 test is about (rates only see what happens after the first scrape)

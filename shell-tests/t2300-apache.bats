@@ -15,9 +15,15 @@ load helpers
 # all is CGIPassAuth's doing (Apache withholds it from FastCGI otherwise).
 METRICS_TOKEN=t2300-metrics-token-5f0c2a
 
+# The workers get their settings as FcgidInitialEnv lines (the arguments of
+# gw_setup_apache_stack), not from lighttpd's environment.  The creation
+# budgets keep their defaults (120 new requests a minute per sender; every
+# client here is the one sender 127.0.0.1): the file creates about 17.
 setup_file() {
     gw_setup_apache_stack ALERTGW_AUTH_METRICS=bearer \
-        "ALERTGW_AUTH_BEARER_TOKENS=$(printf '%s' "$METRICS_TOKEN" | sha256sum | cut -d' ' -f1)"
+        "ALERTGW_AUTH_BEARER_TOKENS=$(printf '%s' "$METRICS_TOKEN" | sha256sum | cut -d' ' -f1)" || return 1
+    # the gateway ignores signals about namespaces the cluster does not have
+    kube_namespaces prod staging
 }
 teardown_file() { gw_teardown_apache_stack; }
 
@@ -232,6 +238,7 @@ metric() {
     [[ $before_415 == absent ]] && before_415=0
     [[ $before_405 == absent ]] && before_405=0
     ns=$(gw_uniq met)
+    kube_namespaces "$ns"
     for i in $(seq 1 10); do
         am_body "MetricTest$i" deployment="d-$i" namespace="$ns" severity=critical >"$GW_TMP/m.$i.json"
     done

@@ -31,6 +31,9 @@ setup_file() {
     export GW_TMP
     gw_start_redis unix || return 1
     gw_start_kube || return 1
+    # the container's gateway ignores signals about namespaces the cluster
+    # does not have
+    kube_namespaces prod || return 1
     command -v amtool >/dev/null && command -v prometheus-alertmanager >/dev/null ||
         { echo "amtool/prometheus-alertmanager missing: deploy/install-deps.sh" >&2; return 1; }
     python3 -c 'import yaml' 2>/dev/null ||

@@ -24,6 +24,7 @@ has_line() { [[ -n $(line_of "$1") ]]; }
 @test "the request line has every documented field, with the documented types" {
     local ns rid line
     ns=$(gw_uniq logs)
+    kube_namespaces "$ns"
     rid=logs-$(gw_uniq r)
     gw_post_alert "$(am_body LogFields namespace="$ns" pod=p severity=critical)" \
         -H "Authorization: Bearer $TOKEN" -H "X-Request-ID: $rid"
@@ -73,9 +74,12 @@ has_line() { [[ -n $(line_of "$1") ]]; }
 }
 
 @test "credentials never reach the log" {
-    gw_post_alert "$(am_body LogSecret namespace="$(gw_uniq logs)" pod=p)" -H "Authorization: Bearer wrong-$TOKEN"
+    local ns
+    ns=$(gw_uniq logs)
+    kube_namespaces "$ns"
+    gw_post_alert "$(am_body LogSecret namespace="$ns" pod=p)" -H "Authorization: Bearer wrong-$TOKEN"
     assert_status 401
-    gw_post_alert "$(am_body LogSecret namespace="$(gw_uniq logs)" pod=p)" -H "Authorization: Bearer $TOKEN"
+    gw_post_alert "$(am_body LogSecret namespace="$ns" pod=p)" -H "Authorization: Bearer $TOKEN"
     assert_status 201
     sleep 0.5
     ! LOG | grep -qF "$TOKEN" || fail "a bearer token reached the log: $(LOG | grep -F "$TOKEN" | head -n 1)"
@@ -85,9 +89,11 @@ has_line() { [[ -n $(line_of "$1") ]]; }
 @test "log.level: warn keeps the request lines of refusals and drops the successes" {
     gw_stop_lighttpd
     gw_start_lighttpd ALERTGW_LOG_LEVEL=warn ALERTGW_AUTH_PROMETHEUS=none
-    local ok bad
+    local ok bad ns
     ok=warn-ok-$(gw_uniq r) bad=warn-bad-$(gw_uniq r)
-    gw_post_alert "$(am_body LogLevel namespace="$(gw_uniq logs)" pod=p)" -H "X-Request-ID: $ok"
+    ns=$(gw_uniq logs)
+    kube_namespaces "$ns"
+    gw_post_alert "$(am_body LogLevel namespace="$ns" pod=p)" -H "X-Request-ID: $ok"
     assert_status 201
     gw_post_alert '{"alerts": [' -H "X-Request-ID: $bad"
     assert_status 400
