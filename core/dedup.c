@@ -50,6 +50,12 @@ static const char script[] =
     "  if why then return reply('budget', 0, 0, 0, '', '', 0, 0, 0, 0, why) end\n"
     "  count_create(KEYS[1], KEYS[2], gmax, smax, KEYS[3], cap)\n"
     "  return {'none'}\n"
+    "elseif op == 'uncount' then\n"
+    "  -- the create that 'limits' counted failed: it gives its count back\n"
+    "  for i = 1, #KEYS do\n"
+    "    if num(redis.call('GET', KEYS[i])) > 0 then redis.call('DECR', KEYS[i]) end\n"
+    "  end\n"
+    "  return {'none'}\n"
     "elseif op == 'hit' then\n"
     "  local fk, dk, rk, sk, mk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]\n"
     "  local ttl, lease, owner, sync = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])\n"
@@ -469,24 +475,50 @@ gw_err gw_dedup_hit(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, lon
     return rc;
 }
 
+/* The keys of the create limits of the minute of now_ms: the gateway's
+ * and the sender's budget, and with ns (not NULL) the namespace cap.
+ * Returns how many. */
+typedef struct {
+    keybuf g, s, c;
+} limit_keys;
+
+static int create_limit_keys(const gw_dedup *d, const char *ns, const char *sender,
+                             long long now_ms, limit_keys *k, const char *keys[3])
+{
+    char minute[24];
+    snprintf(minute, sizeof minute, "%lld", now_ms / 60000);
+    keys[0] = key(&k->g, d, "budget:", minute, NULL);
+    keys[1] = key(&k->s, d, "budget:", sender && *sender ? sender : "_", minute);
+    if (!ns)
+        return 2;
+    keys[2] = key(&k->c, d, "nscap:", *ns ? ns : "_cluster", minute);
+    return 3;
+}
+
 gw_err gw_dedup_create_limits(gw_dedup *d, const char *ns, const char *sender, long long now_ms,
                               gw_dedup_result *res)
 {
     const gw_config *c = d->cfg;
-    keybuf kg, kb, kc;
-    char minute[24], gmax[24], smax[24], cap[24];
-    snprintf(minute, sizeof minute, "%lld", now_ms / 60000);
+    limit_keys k;
+    const char *keys[3];
+    create_limit_keys(d, ns ? ns : "", sender, now_ms, &k, keys);
+    char gmax[24], smax[24], cap[24];
     snprintf(gmax, sizeof gmax, "%ld", c->limits_creates_per_minute);
     snprintf(smax, sizeof smax, "%ld", c->limits_creates_per_sender_per_minute);
     snprintf(cap, sizeof cap, "%ld", c->storm_namespace_cap);
-    const char *keys[] = { key(&kg, d, "budget:", minute, NULL),
-                           key(&kb, d, "budget:", sender && *sender ? sender : "_", minute),
-                           key(&kc, d, "nscap:", ns && *ns ? ns : "_cluster", minute) };
     const char *args[] = { gmax, smax, cap };
     gw_err rc = run(d, 3, keys, "limits", now_ms, 3, args, res);
     if (!rc && res->kind == GW_DEDUP_OVER_BUDGET)
         budget_refusal(res, now_ms);
     return rc;
+}
+
+gw_err gw_dedup_create_uncount(gw_dedup *d, const char *ns, const char *sender, long long now_ms)
+{
+    limit_keys k;
+    const char *keys[3];
+    int n = create_limit_keys(d, ns, sender, now_ms, &k, keys);
+    return run(d, n, keys, "uncount", now_ms, 0, NULL, NULL);
 }
 
 static gw_err set_active(gw_dedup *d, const char *op, const char *fp, long long now_ms,

@@ -108,6 +108,12 @@ gw_err gw_dedup_hit(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, lon
  * counted; else NONE, and the create is counted in all three. */
 gw_err gw_dedup_create_limits(gw_dedup *d, const char *ns, const char *sender, long long now_ms,
                               gw_dedup_result *res);
+/* The create that gw_dedup_create_limits counted at now_ms (the same
+ * value: the same minute's keys) failed: its count is given back, so an
+ * apiserver that refuses or fails creates does not spend the budgets.
+ * ns NULL: a storm's aggregate, which gw_dedup_hit counted in the budgets
+ * only. */
+gw_err gw_dedup_create_uncount(gw_dedup *d, const char *ns, const char *sender, long long now_ms);
 
 /* The claim became a created request.  res gets count/first.  Returns
  * GW_EBUSY when the claim was lost (lease expired and taken over). */

@@ -448,6 +448,7 @@ static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, cons
     gw_json_free(payload);
     if (rc) {
         gw_dedup_release(&ctx->dedup, s->fingerprint, NULL, owner);
+        gw_dedup_create_uncount(&ctx->dedup, s->target.namespace_, sender, now);
         create_failed(ctx, rid, rc, err, r);
         return;
     }
@@ -510,6 +511,7 @@ static void storm_create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s
     }
     if (rc) {
         gw_dedup_release(&ctx->dedup, s->fingerprint, ds->group, owner);
+        gw_dedup_create_uncount(&ctx->dedup, NULL, ds->sender, now);
         create_failed(ctx, rid, rc, err, r);
         return;
     }

@@ -284,6 +284,42 @@ event_json() {
         fail "the apiserver's message is not in the log under $rid"
 }
 
+@test "a create the apiserver refuses gives its budget back" {
+    local run rules path=apis/rbac.authorization.k8s.io/v1/clusterroles/alertgw i
+    run=$(gw_uniq refund)
+    gw_stop_lighttpd
+    gw_start_lighttpd ALERTGW_REDIS_KEY_PREFIX="$run:" ALERTGW_LIMITS_CREATES_PER_SENDER_PER_MINUTE=2
+    fresh_minute
+    rules=$(kube_api "$path" | jq -c '{rules: .rules}')
+    echo "$rules" >"$GW_TMP/rbac.rules"
+    kube_merge "$path" "$(jq -c '.rules |= map(if .resources == ["remediationrequests"]
+                                               then .verbs -= ["create"] else . end)' <<<"$rules")"
+    for i in $(seq 1 20); do # until the authorizer sees the change
+        gw_post_alert "$(am_body "Refund0-$run" deployment="r0-$run" namespace=abuse-a)"
+        [[ $HTTP_STATUS == 500 ]] && break
+        sleep 0.5
+    done
+    assert_status 500
+    # three more refused creates (distinct alert names: no storm) - none of
+    # them may spend the budget of 2
+    for i in 1 2 3; do
+        gw_post_alert "$(am_body "Refund$i-$run" deployment="r$i-$run" namespace=abuse-a)"
+        assert_status 500
+    done
+    kube_merge "$path" "$rules"
+    rm -f "$GW_TMP/rbac.rules"
+    for i in $(seq 1 20); do
+        gw_post_alert "$(am_body "Refund4-$run" deployment="r4-$run" namespace=abuse-a)"
+        [[ $HTTP_STATUS != 500 ]] && break
+        sleep 0.5
+    done
+    assert_status 201
+    gw_post_alert "$(am_body "Refund5-$run" deployment="r5-$run" namespace=abuse-a)"
+    assert_status 201
+    gw_stop_lighttpd
+    gw_start_lighttpd
+}
+
 @test "memory bombs: 413 for a parse over server.max_parse_bytes, worker RSS stays under 64 MiB" {
     local w rss hwm i bin
     # measured on the build without sanitizers (ASan's shadow and
