@@ -201,6 +201,15 @@ else
     source "$STATE/kube/kube.env"
     set +a
     KCFG=$KUBECONFIG_GATEWAY
+    # The namespaces the examples (the README's, example-alert.json) name:
+    # alertgw ignores signals about namespaces that are not in the cluster.
+    for ns in demo prod; do
+        curl -sS -o /dev/null --max-time 10 --cacert "$KUBE_CA_FILE" \
+            -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" -H 'Content-Type: application/json' \
+            -X POST --data "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$ns\"}}" \
+            "$KUBE_API_URL/api/v1/namespaces" || die "could not create the namespace $ns"
+    done
+    log "namespaces demo and prod created for the examples"
 fi
 
 ## --- lighttpd + workers ----------------------------------------------------
