@@ -301,6 +301,17 @@ void gw_dedup_init(gw_dedup *d, gw_redis *r, const gw_config *cfg)
     memset(d, 0, sizeof *d);
     d->redis = r;
     d->cfg = cfg;
+    snprintf(d->ttl, sizeof d->ttl, "%ld", cfg->dedup_ttl_s);
+    snprintf(d->lease, sizeof d->lease, "%ld", cfg->dedup_pending_lease_ms);
+    snprintf(d->sync, sizeof d->sync, "%ld", cfg->dedup_status_sync_interval_ms);
+    snprintf(d->rate, sizeof d->rate, "%ld", cfg->storm_rate_threshold);
+    snprintf(d->pattern, sizeof d->pattern, "%ld", cfg->storm_pattern_threshold);
+    snprintf(d->pattern_win, sizeof d->pattern_win, "%ld", cfg->storm_pattern_window_ms);
+    snprintf(d->agg_win, sizeof d->agg_win, "%ld", cfg->storm_aggregation_window_ms);
+    snprintf(d->max_win, sizeof d->max_win, "%ld", cfg->storm_max_window_ms);
+    snprintf(d->gmax, sizeof d->gmax, "%ld", cfg->limits_creates_per_minute);
+    snprintf(d->smax, sizeof d->smax, "%ld", cfg->limits_creates_per_sender_per_minute);
+    snprintf(d->cap, sizeof d->cap, "%ld", cfg->storm_namespace_cap);
 }
 
 void gw_dedup_group(const char *ns, const char *alertname, char out[17])
@@ -453,22 +464,12 @@ gw_err gw_dedup_hit(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, lon
         key(&kg, d, "budget:", minute, NULL),
         key(&kb, d, "budget:", sig->sender && *sig->sender ? sig->sender : "_", minute),
     };
-    char ttl[24], lease[24], sync[24], rate[24], pat[24], patwin[24], aggwin[24], maxwin[24],
-        esc[24], gmax[24], smax[24];
-    snprintf(ttl, sizeof ttl, "%ld", c->dedup_ttl_s);
-    snprintf(lease, sizeof lease, "%ld", c->dedup_pending_lease_ms);
-    snprintf(sync, sizeof sync, "%ld", c->dedup_status_sync_interval_ms);
-    snprintf(rate, sizeof rate, "%ld", c->storm_rate_threshold);
-    snprintf(pat, sizeof pat, "%ld", c->storm_pattern_threshold);
-    snprintf(patwin, sizeof patwin, "%ld", c->storm_pattern_window_ms);
-    snprintf(aggwin, sizeof aggwin, "%ld", c->storm_aggregation_window_ms);
-    snprintf(maxwin, sizeof maxwin, "%ld", c->storm_max_window_ms);
+    char esc[24];
     snprintf(esc, sizeof esc, "%ld", sig->escalate_at);
-    snprintf(gmax, sizeof gmax, "%ld", c->limits_creates_per_minute);
-    snprintf(smax, sizeof smax, "%ld", c->limits_creates_per_sender_per_minute);
-    const char *args[] = { ttl, lease, owner, sync, c->storm_enabled ? "1" : "0", sig->resource,
-                           rate, pat, patwin, aggwin, maxwin, esc, sig->group,
-                           sig->alertname, sig->ns, fp, gmax, smax };
+    const char *args[] = { d->ttl, d->lease, owner, d->sync, c->storm_enabled ? "1" : "0",
+                           sig->resource, d->rate, d->pattern, d->pattern_win, d->agg_win,
+                           d->max_win, esc, sig->group, sig->alertname, sig->ns, fp, d->gmax,
+                           d->smax };
     gw_err rc = run(d, 7, keys, "hit", now_ms, 18, args, res);
     if (!rc && res->kind == GW_DEDUP_OVER_BUDGET)
         budget_refusal(res, now_ms);
@@ -498,15 +499,10 @@ static int create_limit_keys(const gw_dedup *d, const char *ns, const char *send
 gw_err gw_dedup_create_limits(gw_dedup *d, const char *ns, const char *sender, long long now_ms,
                               gw_dedup_result *res)
 {
-    const gw_config *c = d->cfg;
     limit_keys k;
     const char *keys[3];
     create_limit_keys(d, ns ? ns : "", sender, now_ms, &k, keys);
-    char gmax[24], smax[24], cap[24];
-    snprintf(gmax, sizeof gmax, "%ld", c->limits_creates_per_minute);
-    snprintf(smax, sizeof smax, "%ld", c->limits_creates_per_sender_per_minute);
-    snprintf(cap, sizeof cap, "%ld", c->storm_namespace_cap);
-    const char *args[] = { gmax, smax, cap };
+    const char *args[] = { d->gmax, d->smax, d->cap };
     gw_err rc = run(d, 3, keys, "limits", now_ms, 3, args, res);
     if (!rc && res->kind == GW_DEDUP_OVER_BUDGET)
         budget_refusal(res, now_ms);
@@ -526,9 +522,7 @@ static gw_err set_active(gw_dedup *d, const char *op, const char *fp, long long 
 {
     keybuf kf;
     const char *keys[] = { key(&kf, d, "fp:", fp, NULL) };
-    char ttl[24];
-    snprintf(ttl, sizeof ttl, "%ld", d->cfg->dedup_ttl_s);
-    const char *args[8] = { ttl };
+    const char *args[8] = { d->ttl };
     for (int i = 0; i < nextra && i < 7; i++)
         args[i + 1] = extra[i];
     return run(d, 1, keys, op, now_ms, 1 + nextra, args, res);
@@ -559,9 +553,7 @@ gw_err gw_dedup_storm_activate(gw_dedup *d, const char *fp, const char *group, l
     keybuf kf, ks, km;
     const char *keys[] = { key(&kf, d, "fp:", fp, NULL), key(&ks, d, "storm:", group, NULL),
                            key(&km, d, "stormres:", group, NULL) };
-    char ttl[24];
-    snprintf(ttl, sizeof ttl, "%ld", d->cfg->dedup_ttl_s);
-    const char *args[] = { owner, name, ns, ttl, group };
+    const char *args[] = { owner, name, ns, d->ttl, group };
     return run(d, 3, keys, "storm_activate", now_ms, 5, args, res);
 }
 

@@ -74,6 +74,9 @@ struct gw_ctx {
     gw_kcache         *objects;  /* namespaces, ConfigMap, owners (owned) */
     gw_metrics        *metrics;  /* shared counters (owned mapping) */
     gw_buf             kscratch; /* the object cache's answers */
+    char               cm_path[400]; /* the environment ConfigMap's path; "": none */
+    char               sender_src[256]; /* the last sender identity hashed ... */
+    char               sender_hex[17];  /* ... and its id: one sender sends most requests */
     long long          next_tick_ms;   /* when gw_tick next asks Redis */
     unsigned long long owner_failures; /* owner lookups that fell back */
     long               pid;
@@ -178,6 +181,11 @@ gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
         return rc;
     }
     gw_buf_init(&ctx->kscratch, 4u << 20);
+    if (!gw_k8s_path(ctx->cm_path, sizeof ctx->cm_path, "v1",
+                     ctx->cfg.environment_configmap_namespace, "configmaps",
+                     ctx->cfg.environment_configmap_name))
+        gw_log(ctx->log_min, GW_LOG_WARN, NULL, "environment.configmap_namespace / "
+               "configmap_name: not Kubernetes names; the override ConfigMap is not read");
     ctx->objects = gw_kcache_new((size_t)ctx->cfg.k8s_cache_entries, kube_fetch, ctx->kube,
                                  &ctx->kscratch);
     if (!ctx->objects) {
@@ -574,24 +582,22 @@ static gw_err cached(gw_ctx *ctx, const char *rid, const char *path, long ttl_ms
 /* Environment per spec 3.6 from the cached ConfigMap and namespace.  A
  * failed read falls through to the next source: classification never
  * fails a signal. */
-static void classify(gw_ctx *ctx, const gw_signal *s, const char *rid, long long now,
-                     sig_result *r)
+static void classify(gw_ctx *ctx, const gw_signal *s, const char *ns_path, const char *rid,
+                     long long now, sig_result *r)
 {
     const gw_config *c = &ctx->cfg;
     const char *ns = s->target.namespace_;
     const char *override = NULL, *ns_label = NULL;
-    char ov[64], nl[64], path[400];
+    char ov[64], nl[64];
     json_t *obj;
     if (c->environment_lookup && *ns) {
-        if (gw_k8s_path(path, sizeof path, "v1", c->environment_configmap_namespace,
-                        "configmaps", c->environment_configmap_name) &&
-            cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj) == GW_OK) {
+        if (*ctx->cm_path &&
+            cached(ctx, rid, ctx->cm_path, c->environment_cache_ttl_ms, now, &obj) == GW_OK) {
             const char *v = json_string_value(json_object_get(json_object_get(obj, "data"), ns));
             if (v && strlen(v) < sizeof ov)
                 override = strcpy(ov, v);
         }
-        if (gw_k8s_path(path, sizeof path, "v1", NULL, "namespaces", ns) &&
-            cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj) == GW_OK) {
+        if (*ns_path && cached(ctx, rid, ns_path, c->environment_cache_ttl_ms, now, &obj) == GW_OK) {
             const char *v = json_string_value(
                 json_object_get(json_object_get(obj, "labels"), c->environment_namespace_label));
             if (v && strlen(v) < sizeof nl)
@@ -605,18 +611,16 @@ static void classify(gw_ctx *ctx, const gw_signal *s, const char *rid, long long
 /* scope.require_label: the namespace or the resource itself must carry
  * `<scope.label>: "true"`.  GW_OK with *why NULL when managed; an error
  * when neither could be read (the signal is retried, never dropped). */
-static gw_err scope_check(gw_ctx *ctx, const gw_signal *s, const char *rid, long long now,
-                          const char **why)
+static gw_err scope_check(gw_ctx *ctx, const gw_signal *s, const char *ns_path, const char *rid,
+                          long long now, const char **why)
 {
     const gw_config *c = &ctx->cfg;
     char path[600];
     json_t *obj;
     gw_err rc = GW_ENOTFOUND;
     *why = NULL;
-    if (*s->target.namespace_) {
-        rc = gw_k8s_path(path, sizeof path, "v1", NULL, "namespaces", s->target.namespace_)
-                 ? cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj)
-                 : GW_ENOTFOUND;
+    if (*ns_path) {
+        rc = cached(ctx, rid, ns_path, c->environment_cache_ttl_ms, now, &obj);
         if (rc == GW_OK && gw_scope_labelled(obj, c->scope_label))
             return GW_OK;
         if (rc && rc != GW_ENOTFOUND)
@@ -674,15 +678,15 @@ static void resolve_owner(gw_ctx *ctx, gw_signal *s, gw_owned_target *owned, con
  * environment.cache_ttl per worker, a stale answer when a refresh fails).
  * GW_OK: it exists, or the target is cluster-scoped; GW_ENOTFOUND; or the
  * error of a lookup that could not be made. */
-static gw_err namespace_check(gw_ctx *ctx, const gw_signal *s, const char *rid, long long now)
+static gw_err namespace_check(gw_ctx *ctx, const gw_signal *s, const char *ns_path,
+                              const char *rid, long long now)
 {
-    char path[128];
     json_t *obj;
     if (!*s->target.namespace_)
         return GW_OK;
-    if (!gw_k8s_path(path, sizeof path, "v1", NULL, "namespaces", s->target.namespace_))
+    if (!*ns_path)
         return GW_ENOTFOUND; /* not a namespace name: none can exist (adapters refuse it) */
-    return cached(ctx, rid, path, ctx->cfg.environment_cache_ttl_ms, now, &obj);
+    return cached(ctx, rid, ns_path, ctx->cfg.environment_cache_ttl_ms, now, &obj);
 }
 
 /* The failure of a create that a creation budget refused (503). */
@@ -724,7 +728,11 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
     /* An error here (apiserver down, nothing cached) does not stop a
      * duplicate, which creates nothing; a signal that would create is
      * answered 503 below. */
-    gw_err ns_rc = namespace_check(ctx, s, rid, now);
+    /* the namespace's path, for its existence, scope and environment */
+    char ns_path[128] = "";
+    if (*s->target.namespace_)
+        gw_k8s_path(ns_path, sizeof ns_path, "v1", NULL, "namespaces", s->target.namespace_);
+    gw_err ns_rc = namespace_check(ctx, s, ns_path, rid, now);
     if (ns_rc == GW_ENOTFOUND) {
         char ns[80];
         gw_text_clean(s->target.namespace_, strlen(s->target.namespace_), ns, sizeof ns);
@@ -736,11 +744,13 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
     if (ctx->cfg.owners_resolve) {
         resolve_owner(ctx, &sig, &owned, rid, now);
         snprintf(r->fp, sizeof r->fp, "%s", sig.fingerprint);
+        if (!*sig.target.namespace_) /* a cluster-scoped owner (a Node) */
+            ns_path[0] = '\0';
     }
     gw_err rc;
     if (ctx->cfg.scope_require_label) {
         const char *why;
-        if ((rc = scope_check(ctx, s, rid, now, &why))) {
+        if ((rc = scope_check(ctx, s, ns_path, rid, now, &why))) {
             fail(r, rc == GW_EKUBECONF ? GW_EKUBE : rc, "%s",
                  "scope check: namespace labels unreadable; retry");
             return;
@@ -750,7 +760,7 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
             return;
         }
     }
-    classify(ctx, s, rid, now, r);
+    classify(ctx, s, ns_path, rid, now, r);
     gw_dedup_result d;
 
     if (s->resolved) {
@@ -1333,19 +1343,24 @@ static void remember_nonce(gw_ctx *ctx, const gw_response *resp, const gw_auth_r
 /* Who a creation budget is counted against (limits.creates_per_sender_
  * per_minute): the admitted identity when the mode names one (bearer
  * token, TLS client CN, reviewed user), else the client address.  16 hex
- * of its SHA-256, so no client text reaches a Redis key. */
-static void sender_id(const gw_request *req, const gw_auth_result *who, char out[17])
+ * of its SHA-256, so no client text reaches a Redis key; the last one is
+ * kept in ctx (borrowed by the caller until the next request). */
+static const char *sender_id(gw_ctx *ctx, const gw_request *req, const gw_auth_result *who)
 {
-    char id[256];
+    char id[sizeof ctx->sender_src];
     if (who->mode == GW_AM_BEARER || who->mode == GW_AM_MTLS || who->mode == GW_AM_TOKENREVIEW)
         snprintf(id, sizeof id, "%s", who->principal);
     else
         snprintf(id, sizeof id, "addr:%.200s", req->remote_addr ? req->remote_addr : "");
+    if (ctx->sender_hex[0] && !strcmp(id, ctx->sender_src))
+        return ctx->sender_hex;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     if (!EVP_Digest(id, strlen(id), md, &n, EVP_sha256(), NULL) || n < 8)
         memset(md, 0, 8);
-    gw_hex_encode(md, 8, out);
+    gw_hex_encode(md, 8, ctx->sender_hex);
+    memcpy(ctx->sender_src, id, sizeof id);
+    return ctx->sender_hex;
 }
 
 static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response *resp,
@@ -1412,9 +1427,7 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
     }
     const char *decision = scope_refusal(ctx, req, resp, route, &who, bp);
     if (!decision) {
-        char sender[17];
-        sender_id(req, &who, sender);
-        decision = process_batch(ctx, req, resp, src, bp, sender, fp_out);
+        decision = process_batch(ctx, req, resp, src, bp, sender_id(ctx, req, &who), fp_out);
     }
     remember_nonce(ctx, resp, &who, fp_out);
     gw_batch_free(&scratch);

@@ -107,16 +107,32 @@ bool gw_is_api_version(const char *s)
 
 /* Appends "/" and seg, percent-encoding every byte outside RFC 3986's
  * unreserved set.  false when it does not fit. */
+static bool unreserved(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || digit((char)c) || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
 static bool add_segment(char *out, size_t outlen, size_t *len, const char *seg, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     if (*len + 1 >= outlen)
         return false;
     out[(*len)++] = '/';
+    size_t plain_run = 0;
+    while (plain_run < n && unreserved((unsigned char)seg[plain_run]))
+        plain_run++;
+    if (plain_run == n) { /* the usual case: a valid name needs no escape */
+        if (*len + n >= outlen)
+            return false;
+        memcpy(out + *len, seg, n);
+        *len += n;
+        out[*len] = '\0';
+        return true;
+    }
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)seg[i];
-        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || digit((char)c) ||
-                     c == '-' || c == '.' || c == '_' || c == '~';
+        bool plain = unreserved(c);
         if (*len + (plain ? 1 : 3) >= outlen)
             return false;
         if (plain) {
