@@ -725,13 +725,13 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
     long long now = gw_now_ms();
     gw_signal sig = *in;
     const gw_signal *s = &sig;
-    /* An error here (apiserver down, nothing cached) does not stop a
-     * duplicate, which creates nothing; a signal that would create is
-     * answered 503 below. */
     /* the namespace's path, for its existence, scope and environment */
     char ns_path[128] = "";
     if (*s->target.namespace_)
         gw_k8s_path(ns_path, sizeof ns_path, "v1", NULL, "namespaces", s->target.namespace_);
+    /* An error here (apiserver down, nothing cached) does not stop a
+     * duplicate, which creates nothing; a signal that would create is
+     * answered 503 below. */
     gw_err ns_rc = namespace_check(ctx, s, ns_path, rid, now);
     if (ns_rc == GW_ENOTFOUND) {
         char ns[80];
