@@ -10,10 +10,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+#include "text.h"
+
 static const char *str_or(json_t *obj, const char *key, const char *dflt)
 {
     const char *v = json_string_value(json_object_get(obj, key));
     return v && *v ? v : dflt;
+}
+
+/* startsAt / endsAt: absent, or an RFC 3339 string (any year: an unset
+ * endsAt is Go's zero time, 0001-01-01T00:00:00Z).  Another JSON type
+ * (a Unix number, null, ...) is not a timestamp: it was once taken as
+ * absent, so a typo went unnoticed.  *ms is 0 when absent or before 1970. */
+static bool timestamp(json_t *alert, const char *key, const char *where, gw_signal *s,
+                      const char **text, long long *ms)
+{
+    json_t *v = json_object_get(alert, key);
+    *text = "";
+    *ms = 0;
+    if (!v)
+        return true;
+    const char *t = json_string_value(v);
+    long long when;
+    if (!t) {
+        gw_fail(GW_EINVAL, s->error, sizeof s->error,
+                "%s.%s: must be an RFC 3339 string (e.g. \"2026-11-23T10:00:00Z\"), not a JSON "
+                "%s", where, key, json_is_number(v) ? "number" : json_is_null(v) ? "null"
+                                  : json_is_boolean(v) ? "boolean" : json_is_object(v) ? "object"
+                                                                                       : "array");
+        return false;
+    }
+    if (!gw_is_rfc3339(t, &when)) {
+        char shown[48];
+        gw_text_clean(t, strlen(t), shown, sizeof shown);
+        gw_fail(GW_EINVAL, s->error, sizeof s->error,
+                "%s.%s: \"%s\" is not an RFC 3339 timestamp", where, key, shown);
+        return false;
+    }
+    *text = t;
+    *ms = when > 0 ? when : 0;
+    return true;
 }
 
 static void parse_alert(const gw_config *cfg, json_t *alert, size_t i, const char *group_status,
@@ -53,7 +90,11 @@ static void parse_alert(const gw_config *cfg, json_t *alert, size_t i, const cha
         return;
     }
     s->resolved = !strcmp(st, "resolved");
-    s->firing_time = str_or(alert, "startsAt", "");
+    const char *ends;
+    long long ends_ms;
+    if (!timestamp(alert, "startsAt", where, s, &s->firing_time, &s->firing_ms) ||
+        !timestamp(alert, "endsAt", where, s, &ends, &ends_ms))
+        return;
     gw_signal_finish(cfg, s, common_labels, where);
 }
 
@@ -105,4 +146,16 @@ gw_err gw_grafana_parse(const gw_config *cfg, const char *body, size_t len, gw_b
                         char *err, size_t errlen)
 {
     return parse_webhook(cfg, body, len, "grafana", out, err, errlen);
+}
+
+gw_err gw_am_check_clock(const gw_config *cfg, const gw_signal *s, size_t index, long long now_ms,
+                         char *err, size_t errlen)
+{
+    long long ahead = s->firing_ms - now_ms;
+    if (!s->firing_ms || ahead <= cfg->events_max_future_s * 1000)
+        return GW_OK;
+    return gw_fail(GW_EINVAL, err, errlen,
+                   "alerts[%zu].startsAt: %.40s is %lld s in the future, more than "
+                   "events.max_future (%ld s): check the sender's clock", index, s->firing_time,
+                   ahead / 1000, cfg->events_max_future_s);
 }

@@ -24,4 +24,13 @@ gw_err gw_am_parse(const gw_config *cfg, const char *body, size_t len, gw_batch 
 gw_err gw_grafana_parse(const gw_config *cfg, const char *body, size_t len, gw_batch *out,
                         char *err, size_t errlen);
 
+/* The clock check of alert number index of a parsed webhook, made per
+ * request because the parse is memoised (bodycache.h): a startsAt more than
+ * events.max_future ahead of now_ms is GW_EINVAL, err naming
+ * alerts[<index>].startsAt.  endsAt is never checked against the clock:
+ * Alertmanager sends a firing alert's endsAt in the future (now plus its
+ * resolve_timeout). */
+gw_err gw_am_check_clock(const gw_config *cfg, const gw_signal *s, size_t index, long long now_ms,
+                         char *err, size_t errlen);
+
 #endif

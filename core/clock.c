@@ -40,7 +40,7 @@ static bool digits(const char *s, int n, int *out)
     return true;
 }
 
-bool gw_parse_rfc3339(const char *s, long long *ms)
+static bool parse(const char *s, int min_year, long long *ms)
 {
     int Y, M, D, h, m, sec;
     if (strlen(s) < 20 || !digits(s, 4, &Y) || s[4] != '-' || !digits(s + 5, 2, &M) ||
@@ -48,7 +48,7 @@ bool gw_parse_rfc3339(const char *s, long long *ms)
         !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &m) || s[16] != ':' ||
         !digits(s + 17, 2, &sec))
         return false;
-    if (Y < 1970 || M < 1 || M > 12 || D < 1 || h > 23 || m > 59 || sec > 60)
+    if (Y < min_year || M < 1 || M > 12 || D < 1 || h > 23 || m > 59 || sec > 60)
         return false;
     /* timegm() would roll "02-30" over into March: reject it instead */
     static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
@@ -94,5 +94,19 @@ bool gw_parse_rfc3339(const char *s, long long *ms)
     tm.tm_sec = sec;
     time_t t = timegm(&tm);
     *ms = ((long long)t - off) * 1000 + frac_ms;
+    return true;
+}
+
+bool gw_parse_rfc3339(const char *s, long long *ms)
+{
+    return parse(s, 1970, ms);
+}
+
+bool gw_is_rfc3339(const char *s, long long *ms)
+{
+    long long v;
+    if (!parse(s, 0, &v))
+        return false;
+    *ms = v;
     return true;
 }

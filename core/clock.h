@@ -13,5 +13,10 @@ void gw_rfc3339(long long ms, char *out);
 /* Parses RFC 3339 ("...Z" or "...+hh:mm", optional fraction).  false on
  * anything else, including years outside 1970..9999. */
 bool gw_parse_rfc3339(const char *s, long long *ms);
+/* The syntax check of a client's timestamp: RFC 3339 like
+ * gw_parse_rfc3339 but any year from 0000, because Alertmanager writes an
+ * unset endsAt as Go's zero time "0001-01-01T00:00:00Z".  *ms (negative
+ * before 1970) is set only when true. */
+bool gw_is_rfc3339(const char *s, long long *ms);
 
 #endif

@@ -24,6 +24,51 @@ static const char *severity_for(const gw_config *cfg, const char *reason, char *
     return "warning";
 }
 
+/* Every timestamp field of the event is an RFC 3339 string or null
+ * (Kubernetes writes an unset time as null): another JSON type, or a string
+ * that is not RFC 3339, is refused naming the field, even when another
+ * field would have been the one used.  obj NULL or null: nothing there. */
+static gw_err check_time(json_t *obj, const char *key, const char *name, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        return GW_OK;
+    const char *t = json_string_value(v);
+    long long ms;
+    if (!t)
+        return gw_fail(GW_EINVAL, err, errlen, "%s: must be an RFC 3339 string or null, not a "
+                       "JSON %s", name, json_is_number(v) ? "number" : json_is_boolean(v)
+                       ? "boolean" : json_is_object(v) ? "object" : "array");
+    if (!gw_is_rfc3339(t, &ms)) {
+        char shown[48];
+        gw_text_clean(t, strlen(t), shown, sizeof shown);
+        return gw_fail(GW_EINVAL, err, errlen, "%s: \"%s\" is not an RFC 3339 timestamp", name,
+                       shown);
+    }
+    return GW_OK;
+}
+
+static gw_err check_times(json_t *ev, char *err, size_t errlen)
+{
+    json_t *series = json_object_get(ev, "series");
+    if (series && !json_is_null(series) && !json_is_object(series))
+        return gw_fail(GW_EINVAL, err, errlen, "series: must be an object {count, "
+                       "lastObservedTime (RFC 3339)} or null");
+    json_t *meta = json_object_get(ev, "metadata");
+    gw_err rc = check_time(ev, "firstTimestamp", "firstTimestamp", err, errlen);
+    rc = rc ? rc : check_time(ev, "lastTimestamp", "lastTimestamp", err, errlen);
+    rc = rc ? rc : check_time(ev, "eventTime", "eventTime", err, errlen);
+    rc = rc ? rc : check_time(ev, "deprecatedFirstTimestamp", "deprecatedFirstTimestamp", err,
+                              errlen);
+    rc = rc ? rc : check_time(ev, "deprecatedLastTimestamp", "deprecatedLastTimestamp", err,
+                              errlen);
+    rc = rc ? rc : check_time(series, "lastObservedTime", "series.lastObservedTime", err, errlen);
+    if (json_is_object(meta))
+        rc = rc ? rc : check_time(meta, "creationTimestamp", "metadata.creationTimestamp", err,
+                                  errlen);
+    return rc;
+}
+
 /* The newest timestamp the event carries, by shape. */
 static const char *event_time(json_t *ev, bool v1)
 {
@@ -68,6 +113,9 @@ static gw_err fill(const gw_config *cfg, gw_batch *b, json_t *ev, long long now_
     if (strlen(reason) > 253)
         return gw_fail(GW_EINVAL, err, errlen, "reason: longer than 253 bytes");
 
+    gw_err trc = check_times(ev, err, errlen);
+    if (trc)
+        return trc;
     const char *when = event_time(ev, v1);
     long long ts;
     if (!when)

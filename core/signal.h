@@ -34,6 +34,8 @@ typedef struct {
     json_t     *labels;      /* borrowed object (may be an empty object) */
     json_t     *annotations; /* borrowed object (may be an empty object) */
     const char *firing_time; /* RFC 3339, as received; "" when absent */
+    long long   firing_ms;   /* firing_time in ms since 1970; 0 when absent
+                              * (or before 1970: Go's zero time) */
     const char *ignored;     /* non-NULL: accepted but not acted on (200), why */
     const char *ignored_reason; /* with ignored: the answer's reason code
                                  * ("normal-event") */

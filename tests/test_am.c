@@ -490,6 +490,102 @@ static void too_many_annotations(void **state)
     assert_contains(f->batch.signals[0].error, "limit 2");
 }
 
+/* ------------------------------------------------------------ timestamps */
+
+/* startsAt and endsAt are RFC 3339 strings; a number, a bool, an object or
+ * null is not a timestamp and is named with its alert index (it was taken
+ * as absent once).  Alertmanager's "unset" endsAt, the zero time of Go
+ * (year 1), stays accepted. */
+static void timestamps_of_the_wrong_type_are_rejected(void **state)
+{
+    fixture *f = *state;
+    static const struct { const char *alert, *want; } cases[] = {
+        { "\"startsAt\":1700000000", "alerts[1].startsAt" },
+        { "\"startsAt\":true", "alerts[1].startsAt" },
+        { "\"startsAt\":null", "alerts[1].startsAt" },
+        { "\"startsAt\":{\"t\":\"2026-11-23T10:00:00Z\"}", "alerts[1].startsAt" },
+        { "\"startsAt\":\"yesterday\"", "alerts[1].startsAt" },
+        { "\"startsAt\":\"2026-11-23 10:00:00\"", "alerts[1].startsAt" },
+        { "\"startsAt\":\"\"", "alerts[1].startsAt" },
+        { "\"endsAt\":1700000000", "alerts[1].endsAt" },
+        { "\"endsAt\":[]", "alerts[1].endsAt" },
+        { "\"endsAt\":\"2026-13-01T00:00:00Z\"", "alerts[1].endsAt" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[1024];
+        snprintf(body, sizeof body,
+                 "{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"A\","
+                 "\"namespace\":\"prod\",\"deployment\":\"ok\"},"
+                 "\"startsAt\":\"2026-11-23T10:00:00Z\",\"endsAt\":\"0001-01-01T00:00:00Z\"},"
+                 "{\"status\":\"firing\",\"labels\":{\"alertname\":\"A\",\"namespace\":\"prod\","
+                 "\"deployment\":\"api\"},%s}]}", cases[i].alert);
+        use_text(f, body);
+        assert_int_equal(parse(f), GW_OK);
+        assert_string_equal(f->batch.signals[0].error, "");
+        assert_contains(f->batch.signals[1].error, cases[i].want);
+        assert_contains(f->batch.signals[1].error, "RFC 3339");
+        /* Grafana's alerts are Alertmanager's */
+        gw_batch_free(&f->batch);
+        assert_int_equal(gw_grafana_parse(&f->cfg, f->body, f->len, &f->batch, f->err,
+                                          sizeof f->err), GW_OK);
+        assert_contains(f->batch.signals[1].error, cases[i].want);
+    }
+}
+
+static void alertmanager_timestamps_are_accepted(void **state)
+{
+    fixture *f = *state;
+    use_text(f, "{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"A\","
+                "\"namespace\":\"prod\",\"deployment\":\"api\"},"
+                "\"startsAt\":\"2026-11-23T10:51:15.5+01:00\",\"endsAt\":\"0001-01-01T00:00:00Z\"},"
+                "{\"status\":\"resolved\",\"labels\":{\"alertname\":\"A\",\"namespace\":\"prod\","
+                "\"deployment\":\"web\"},\"startsAt\":\"2026-11-23T10:00:00.123456789Z\","
+                "\"endsAt\":\"2026-11-23T10:05:00Z\"},"
+                "{\"status\":\"firing\",\"labels\":{\"alertname\":\"A\",\"namespace\":\"prod\","
+                "\"deployment\":\"db\"}}]}");
+    assert_int_equal(parse(f), GW_OK);
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(f->batch.signals[i].error, "");
+    /* 2026-11-23T09:51:15.500Z */
+    assert_true(f->batch.signals[0].firing_ms == 1795427475500LL);
+    assert_true(f->batch.signals[1].firing_ms == 1795428000123LL);
+    assert_true(f->batch.signals[2].firing_ms == 0); /* absent */
+}
+
+/* The clock check is made per request, not in the (memoised) parse:
+ * startsAt more than events.max_future ahead is refused, endsAt in the
+ * future is normal (Alertmanager sends now + resolve_timeout). */
+static void starts_at_in_the_future_is_refused(void **state)
+{
+    fixture *f = *state;
+    const long long now = 1795428000000LL; /* 2026-11-23T10:00:00Z */
+    use_text(f, "{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"A\","
+                "\"namespace\":\"prod\",\"deployment\":\"api\"},"
+                "\"startsAt\":\"2026-11-23T10:10:00Z\",\"endsAt\":\"2026-11-23T11:00:00Z\"},"
+                "{\"status\":\"firing\",\"labels\":{\"alertname\":\"A\",\"namespace\":\"prod\","
+                "\"deployment\":\"web\"},\"startsAt\":\"2026-11-23T10:01:59Z\","
+                "\"endsAt\":\"2026-11-24T10:00:00Z\"}]}");
+    assert_int_equal(parse(f), GW_OK);
+    char err[256] = "";
+    assert_int_equal(gw_am_check_clock(&f->cfg, &f->batch.signals[0], 0, now, err, sizeof err),
+                     GW_EINVAL);
+    assert_contains(err, "alerts[0].startsAt");
+    assert_contains(err, "future");
+    assert_contains(err, "events.max_future");
+    err[0] = '\0';
+    assert_int_equal(gw_am_check_clock(&f->cfg, &f->batch.signals[1], 1, now, err, sizeof err),
+                     GW_OK);
+    assert_string_equal(err, "");
+    /* the same alert later is fine: the memo may hand it out again */
+    assert_int_equal(gw_am_check_clock(&f->cfg, &f->batch.signals[0], 0, now + 480000, err,
+                                       sizeof err), GW_OK);
+    /* the bound is configurable */
+    f->cfg.events_max_future_s = 30;
+    assert_int_equal(gw_am_check_clock(&f->cfg, &f->batch.signals[1], 1, now, err, sizeof err),
+                     GW_EINVAL);
+    assert_contains(err, "alerts[1].startsAt");
+}
+
 /* ------------------------------------------------ cluster and defaults */
 
 static void cluster_from_alert_or_common_labels(void **state)
@@ -600,6 +696,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(severity_defaults_to_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(include_signal_name, setup, teardown),
         cmocka_unit_test_setup_teardown(long_signal_name_and_severity, setup, teardown),
+        cmocka_unit_test_setup_teardown(timestamps_of_the_wrong_type_are_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(alertmanager_timestamps_are_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(starts_at_in_the_future_is_refused, setup, teardown),
     };
     return cmocka_run_group_tests_name("am", tests, NULL, NULL);
 }

@@ -201,6 +201,42 @@ static void bad_events_name_the_field(void **state)
     }
 }
 
+/* Every timestamp field is an RFC 3339 string or null (Kubernetes writes
+ * an unset time as null); another JSON type, or a string that is not
+ * RFC 3339, is refused naming the field, also when another field would
+ * have been used. */
+static void timestamps_of_the_wrong_type_are_refused(void **state)
+{
+    fx *f = *state;
+    static const char head[] =
+        "{\"type\":\"Warning\",\"reason\":\"X\",\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"p\","
+        "\"namespace\":\"prod\"},";
+    static const struct { const char *ts, *want; } bad[] = {
+        { "\"lastTimestamp\":1795427940", "lastTimestamp" },
+        { "\"lastTimestamp\":1795427940,\"firstTimestamp\":\"2026-11-23T09:59:00Z\"", "lastTimestamp" },
+        { "\"firstTimestamp\":true,\"lastTimestamp\":\"2026-11-23T09:59:00Z\"", "firstTimestamp" },
+        { "\"firstTimestamp\":\"garbage\",\"lastTimestamp\":\"2026-11-23T09:59:00Z\"", "firstTimestamp" },
+        { "\"eventTime\":12,\"lastTimestamp\":\"2026-11-23T09:59:00Z\"", "eventTime" },
+        { "\"eventTime\":{},\"lastTimestamp\":\"2026-11-23T09:59:00Z\"", "eventTime" },
+        { "\"series\":{\"count\":2,\"lastObservedTime\":1795427940},"
+          "\"eventTime\":\"2026-11-23T09:59:00Z\"", "series.lastObservedTime" },
+        { "\"series\":\"often\",\"eventTime\":\"2026-11-23T09:59:00Z\"", "series" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char body[1024];
+        snprintf(body, sizeof body, "%s%s}", head, bad[i].ts);
+        assert_int_equal(parse(f, body, NOW_MS), GW_EINVAL);
+        assert_contains(f->err, bad[i].want);
+        assert_contains(f->err, "RFC 3339");
+    }
+    /* null is Kubernetes' "unset": the next field counts */
+    char body[1024];
+    snprintf(body, sizeof body, "%s%s}", head,
+             "\"eventTime\":null,\"firstTimestamp\":null,\"series\":null,"
+             "\"lastTimestamp\":\"2026-11-23T09:59:00Z\"");
+    assert_int_equal(parse(f, body, NOW_MS), GW_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +249,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(normal_events_are_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(stale_and_future_events_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_events_name_the_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(timestamps_of_the_wrong_type_are_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
