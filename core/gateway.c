@@ -718,11 +718,17 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
         snprintf(r->msg, sizeof r->msg, "%s", in->error);
         return;
     }
+    long long now = gw_now_ms();
+    /* an alert's clock check is per request: the parse is memoised */
+    if (in->item && gw_am_check_clock(&ctx->cfg, in, (size_t)(in - b->signals), now, r->msg,
+                                      sizeof r->msg)) {
+        r->kind = R_REJECTED;
+        return;
+    }
     if (in->ignored) {
         ignore(r, in->ignored_reason ? in->ignored_reason : "ignored", "%s", in->ignored);
         return;
     }
-    long long now = gw_now_ms();
     gw_signal sig = *in;
     const gw_signal *s = &sig;
     /* the namespace's path, for its existence, scope and environment */
@@ -976,9 +982,16 @@ static gw_err write_stored(gw_buf *b, const sig_result *r)
     if (r->escalated)
         rc = rc ? rc : gw_buf_appends(b, ",\"escalated\":true");
     if (r->kind == R_AGGREGATED) {
+        /* the spec's type, remediationRequestRef, resourceCount; resources
+         * is resourceCount's older name, kept as an alias */
+        char ref[330];
+        ref_string(r, ref, sizeof ref);
         rc = rc ? rc : gw_buf_appends(b, ",\"storm\":{\"type\":");
         rc = rc ? rc : gw_json_str(b, r->storm_type);
-        rc = rc ? rc : gw_buf_printf(b, ",\"resources\":%lld,\"opened\":%s}", r->storm_total,
+        rc = rc ? rc : gw_buf_appends(b, ",\"remediationRequestRef\":");
+        rc = rc ? rc : gw_json_str(b, ref);
+        rc = rc ? rc : gw_buf_printf(b, ",\"resourceCount\":%lld,\"resources\":%lld,"
+                                     "\"opened\":%s}", r->storm_total, r->storm_total,
                                      r->storm_opened ? "true" : "false");
     }
     if (!created) {
@@ -1098,6 +1111,12 @@ static void reply_batch(gw_ctx *ctx, const gw_request *req, gw_response *resp, c
             json_object_set_new(e, "environment", json_string(r->env));
             json_object_set_new(e, "priority", json_string(r->prio));
         }
+        if (r->kind == R_AGGREGATED) /* as in the single answer */
+            json_object_set_new(e, "storm", json_pack("{s:s,s:s,s:I,s:I,s:b}", "type",
+                                                      r->storm_type, "remediationRequestRef", ref,
+                                                      "resourceCount", (json_int_t)r->storm_total,
+                                                      "resources", (json_int_t)r->storm_total,
+                                                      "opened", r->storm_opened));
         json_array_append_new(results, e);
     }
     json_t *j = json_pack("{s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "results", results, "summary",
@@ -1558,10 +1577,14 @@ static void handle_signal_get(gw_ctx *ctx, const gw_request *req, gw_response *r
     }
     json_object_set_new(j, "escalated", json_boolean(d.escalated));
     if (d.member)
-        json_object_set_new(j, "storm", json_pack("{s:b,s:s,s:I,s:s}", "member", 1, "type",
-                                                  d.storm_type, "resources",
-                                                  (json_int_t)d.storm_total,
-                                                  "aggregateRef", ref));
+        /* the names of the 202 aggregated answer; resources and
+         * aggregateRef are the older names, kept as aliases */
+        json_object_set_new(j, "storm", json_pack("{s:b,s:s,s:s,s:I,s:I,s:s}", "member", 1,
+                                                  "type", d.storm_type, "remediationRequestRef",
+                                                  ref, "resourceCount",
+                                                  (json_int_t)d.storm_total, "resources",
+                                                  (json_int_t)d.storm_total, "aggregateRef",
+                                                  ref));
     else
         json_object_set_new(j, "storm", json_pack("{s:b}", "member", 0));
     reply_json(resp, 200, j);
