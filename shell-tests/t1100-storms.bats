@@ -39,12 +39,16 @@ storm_rrs() {
             assert_equal "$(gw_body_jq .status)" aggregated
             assert_equal "$(gw_body_jq .storm.type)" pattern
             assert_equal "$(gw_body_jq .storm.opened)" true
-            aggname=$(gw_body_jq .remediationRequestName) ;;
+            aggname=$(gw_body_jq .remediationRequestName)
+            assert_equal "$(gw_body_jq .storm.remediationRequestRef)" "$GW_RR_NAMESPACE/$aggname"
+            assert_equal "$(gw_body_jq .storm.resourceCount)" 5 ;;
         *)
             assert_status 202
             assert_equal "$(gw_body_jq .status)" aggregated
             assert_equal "$(gw_body_jq .storm.opened)" false
-            assert_equal "$(gw_body_jq .remediationRequestName)" "$aggname" ;;
+            assert_equal "$(gw_body_jq .remediationRequestName)" "$aggname"
+            assert_equal "$(gw_body_jq .storm.remediationRequestRef)" "$GW_RR_NAMESPACE/$aggname"
+            assert_equal "$(gw_body_jq .storm.resourceCount)" "$i" ;;
         esac
     done
     echo "# answers: $codes" >&3
@@ -89,6 +93,9 @@ storm_rrs() {
     assert_status 200
     assert_equal "$(gw_body_jq .storm.member)" true
     assert_equal "$(gw_body_jq .storm.type)" pattern
+    assert_equal "$(gw_body_jq .storm.resourceCount)" 6
+    assert_equal "$(gw_body_jq .storm.remediationRequestRef)" "$GW_RR_NAMESPACE/$aggname"
+    # the older names, kept as aliases
     assert_equal "$(gw_body_jq .storm.resources)" 6
     assert_equal "$(gw_body_jq .storm.aggregateRef)" "$GW_RR_NAMESPACE/$aggname"
     assert_equal "$(gw_body_jq .count)" 2
