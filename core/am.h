@@ -3,8 +3,10 @@
  * Parses one webhook body with jansson (duplicate keys rejected) into a
  * gw_batch: one gw_signal per alert.  Problems with the envelope (not JSON,
  * no alerts array, too many alerts) fail the whole call; problems with one
- * alert (no alertname, no target label, ...) only mark that signal, so a
- * multi-alert webhook still delivers its good alerts. */
+ * alert (no alertname, no target label, a startsAt/endsAt that is not an
+ * RFC 3339 string, ...) only mark that signal, so a multi-alert webhook
+ * still delivers its good alerts.  The parse does not look at the clock (it
+ * is memoised): gw_am_check_clock does, per request. */
 #ifndef GW_AM_H
 #define GW_AM_H
 

@@ -193,7 +193,7 @@ static const key_def keys[] = {
     K("events", "max_age", T_DUR_S, events_max_age_s, "5m",
       "Kubernetes events older than this are refused (400)"),
     K("events", "max_future", T_DUR_S, events_max_future_s, "2m",
-      "event timestamps further in the future are refused (400)"),
+      "Kubernetes event timestamps and an alert's startsAt further in the future are refused (400); an alert's endsAt is never checked against the clock"),
     K("events", "severity_overrides", T_STR, events_severity_overrides, "",
       "reason=severity pairs, comma-separated (OOMKilled=critical); others are warning"),
 

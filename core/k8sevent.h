@@ -9,7 +9,8 @@
  * event's object, so an event and an alert about the same workload have the
  * same fingerprint.  Events older than events.max_age or dated more than
  * events.max_future ahead are refused: a replayed backlog must not start
- * remediations.
+ * remediations.  Every timestamp field is an RFC 3339 string or null
+ * (Kubernetes' unset time); another JSON type is refused naming the field.
  *
  * Because of that clock check the result is not a pure function of the
  * body, so these bodies do not go through the body memo. */
