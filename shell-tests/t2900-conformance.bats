@@ -115,6 +115,7 @@ core_event() {
         assert_equal "$(gw_body_jq ".results[$i].storm.remediationRequestRef")" "$ref"
         assert_equal "$(gw_body_jq ".results[$i].storm.resourceCount")" "$(( 7 + i ))"
     done
+    check_example multi-status-storm
 
     # GET: the same names
     fp=$(fp_of "$sns:Pod:web-6")
