@@ -225,7 +225,8 @@ static const key_def keys[] = {
       "environment=N pairs: the Nth occurrence raises the priority one step (empty: never)"),
 
     K("scope", "require_label", T_BOOL, scope_require_label, "false",
-      "act only on namespaces or resources labelled `<scope.label>=true`; others 200 ignored"),
+      "act only on resources labelled `<scope.label>=true`, or in namespaces so labelled "
+      "unless the resource says `false`; others 200 ignored"),
     K("scope", "label", T_STR, scope_label, "kubernaut.ai/managed", "the opt-in label"),
 
     K("owners", "resolve", T_BOOL, owners_resolve, "false",
