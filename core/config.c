@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* config.c - the configuration key table and its loaders.
  *
  * Design (after lighttpd's config tables): one static table, `keys`, lists

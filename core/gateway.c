@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gateway.c - the request pipeline; see gateway.h.
  *
  * Per signal (spec section 3): adapter -> fingerprint -> dedup hit in Redis

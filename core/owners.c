@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* owners.c - see owners.h. */
 #include "owners.h"
 

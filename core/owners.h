@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* owners.h - Kubernetes object paths, owner resolution and the scope label.
  *
  * Owner resolution (owners.resolve): alerts on different pods of one

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # deploy/install-deps.sh - every Debian 12 package alertgw needs to build,
 # run and test, installed with apt-get (run as root).  Idempotent: packages
 # already present are skipped, and apt-get update runs only when something

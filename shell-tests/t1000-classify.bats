@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # t1000-classify: environment (ConfigMap > namespace label > namespace
 # pattern > alert label > unknown), the priority table and escalation,
 # owner resolution and the scope label, through lighttpd against the real

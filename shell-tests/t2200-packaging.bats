@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 bats_require_minimum_version 1.5.0
 # t2200-packaging: what `make install` gives a host, and that it works.
 #
@@ -481,4 +482,31 @@ _stop_pool() {
     fi
     assert_output --partial "archives ready for distribution"
     [[ -s $PKG_BUILD/alertgw-$(sed -n 's/^AC_INIT(\[alertgw\], \[\([^]]*\)\].*/\1/p' "$GW_ROOT/configure.ac").tar.gz ]]
+}
+
+@test "the release tarball holds every tracked file but the git and docker ignore lists" {
+    git -C "$GW_ROOT" rev-parse --git-dir >/dev/null 2>&1 || skip "not a git checkout"
+    local tarball v
+    v=$(sed -n 's/^AC_INIT(\[alertgw\], \[\([^]]*\)\].*/\1/p' "$GW_ROOT/configure.ac")
+    tarball=$PKG_BUILD/alertgw-$v.tar.gz
+    [[ -s $tarball ]] || run make -C "$PKG_BUILD" dist
+    [[ -s $tarball ]] || fail "no $tarball"
+    run comm -13 <(tar tzf "$tarball" | sed "s|^alertgw-$v/||" | grep -v '/$' | sort) \
+                 <(git -C "$GW_ROOT" ls-files | grep -vxE '\.gitignore|\.dockerignore' | sort)
+    assert_success
+    assert_output ""   # a file here is tracked but missing from EXTRA_DIST
+    tar tzf "$tarball" | grep -qx "alertgw-$v/LICENSE" || fail "LICENSE is not in the tarball"
+    [[ -f $DEST/usr/share/doc/alertgw/LICENSE ]] || fail "make install did not install LICENSE"
+}
+
+@test "every source file, script and unit carries the SPDX license line" {
+    git -C "$GW_ROOT" rev-parse --git-dir >/dev/null 2>&1 || skip "not a git checkout"
+    local f missing=()
+    # data (JSON, fuzz seeds, test fixtures) and prose cannot or need not
+    while read -r f; do
+        head -n 3 "$GW_ROOT/$f" | grep -q 'SPDX-License-Identifier: Apache-2.0' || missing+=("$f")
+    done < <(git -C "$GW_ROOT" ls-files | grep -vE '\.(json|md)$|^tests/data/|^tests/fuzz/[^/]+/|^LICENSE$')
+    (( ${#missing[@]} == 0 )) || fail "no SPDX line: ${missing[*]}"
+    grep -q 'Apache License' "$GW_ROOT/LICENSE" || fail "LICENSE is not the Apache License"
+    grep -q 'Version 2.0, January 2004' "$GW_ROOT/LICENSE" || fail "LICENSE is not version 2.0"
 }

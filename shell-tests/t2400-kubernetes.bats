@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # t2400-kubernetes: deploy/kubernetes against the real kube-apiserver
 # (v1.20.2, deploy/kube-local.sh) and the real tools the examples are for.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_classify.c - unit tests for classification and the Kubernetes object
  * helpers, all with plain data: core/classify.c (environment precedence,
  * patterns, aliases, the priority table, escalation), core/text.c's
