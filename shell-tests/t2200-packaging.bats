@@ -510,3 +510,24 @@ _stop_pool() {
     grep -q 'Apache License' "$GW_ROOT/LICENSE" || fail "LICENSE is not the Apache License"
     grep -q 'Version 2.0, January 2004' "$GW_ROOT/LICENSE" || fail "LICENSE is not version 2.0"
 }
+
+@test "deploy/install-deps.sh leaves no service of the test stack enabled for the next boot or running" {
+    (( EUID == 0 )) || skip "needs root"
+    local s d
+    run "$GW_ROOT/deploy/install-deps.sh"
+    assert_success
+    for s in lighttpd redis-server etcd prometheus prometheus-alertmanager apache2 \
+             apache-htcacheclean stunnel4; do
+        if [[ -f /lib/systemd/system/$s.service ]]; then
+            run systemctl is-enabled "$s.service"
+            [[ $output != enabled* ]] || fail "$s.service is enabled for the next boot"
+        fi
+        for d in /etc/rc2.d /etc/rc3.d /etc/rc4.d /etc/rc5.d; do
+            compgen -G "$d/S??$s" >/dev/null && fail "$d starts $s at boot"
+        done
+        if [[ -d /run/systemd/system ]]; then
+            systemctl is-active --quiet "$s.service" && fail "$s runs"
+        fi
+    done
+    true
+}
