@@ -537,6 +537,9 @@ static const char *const front_end_vars[] = {
     /* lighttpd.conf (sockets, logs, spool), alertgw-container.sh, the
      * Apache config; metrics.path's default (metrics.c) */
     "ALERTGW_STATE_DIR",
+    /* lighttpd.conf: where the access log (and a file error log) go, and
+     * whether the error log is a file or lighttpd's stderr */
+    "ALERTGW_LOG_DIR", "ALERTGW_ERROR_LOG",
     /* lighttpd.conf: the worker binary it spawns */
     "ALERTGW_FCGI_BIN",
     /* 50-alertgw.conf: the spawn-fcgi socket it connects to */
