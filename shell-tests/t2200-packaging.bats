@@ -559,3 +559,24 @@ _stop_pool() {
     done
     true
 }
+
+@test "the binary's default config, the man page and the lighttpd snippet follow ./configure --sysconfdir" {
+    local pre=$GW_TMP/prefix b=$GW_TMP/build-prefix
+    mkdir -p "$b"
+    ( cd "$b" && "$GW_ROOT/configure" --prefix="$pre" >configure.out 2>&1 &&
+      make -j2 fcgi/alertgw-fcgi man/alertgw-fcgi.8 deploy/lighttpd/50-alertgw.conf >make.out 2>&1 ) ||
+        fail "build with --prefix=$pre failed: $(tail -n 5 "$b"/*.out)"
+    run "$b/fcgi/alertgw-fcgi" --no-such-option
+    assert_failure 2
+    assert_output --partial "(default $pre/etc/alertgw/alertgw.yaml if present)"
+    grep -q "$pre/etc/alertgw/alertgw.yaml" "$b/man/alertgw-fcgi.8" || fail "the man page names another config"
+    grep -q "$pre/etc/lighttpd/conf-available/50-alertgw.conf" "$b/deploy/lighttpd/50-alertgw.conf" ||
+        fail "the snippet names another place"
+    # and the binary reads that file when ALERTGW_CONFIG is unset
+    mkdir -p "$pre/etc/alertgw"
+    echo 'dedup: {ttl: "not a duration"}' >"$pre/etc/alertgw/alertgw.yaml"
+    run env -i PATH=/usr/bin:/bin REQUEST_METHOD=GET SCRIPT_NAME= PATH_INFO=/healthz \
+        "$b/fcgi/alertgw-fcgi" </dev/null
+    assert_failure
+    assert_output --partial "configuration errors ($pre/etc/alertgw/alertgw.yaml)"
+}
