@@ -63,6 +63,11 @@
 #include "secretfile.h"
 
 /* Longest time a stopping worker keeps serving queued connections. */
+/* Set by Makefile.am from ./configure --sysconfdir. */
+#ifndef GW_DEFAULT_CONFIG
+#error "GW_DEFAULT_CONFIG: the default config path comes from configure's sysconfdir"
+#endif
+
 #define DRAIN_MAX_MS 5000
 
 static volatile sig_atomic_t stop_requested, reload_requested;
@@ -372,7 +377,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: alertgw-fcgi [--check-config FILE | --config-reference | --version]\n"
                         "  without arguments: FastCGI responder (stdin is a listening socket)\n"
                         "  or CGI program; configuration from $ALERTGW_CONFIG "
-                        "(default /etc/alertgw/alertgw.yaml if present) and ALERTGW_* variables\n");
+                        "(default " GW_DEFAULT_CONFIG " if present) and ALERTGW_* variables\n");
         return 2;
     }
 
@@ -383,10 +388,10 @@ int main(int argc, char **argv)
     }
     const char *cfg_path = getenv("ALERTGW_CONFIG");
     if (!cfg_path) {
-        FILE *f = fopen("/etc/alertgw/alertgw.yaml", "r");
+        FILE *f = fopen(GW_DEFAULT_CONFIG, "r");
         if (f) {
             fclose(f);
-            cfg_path = "/etc/alertgw/alertgw.yaml";
+            cfg_path = GW_DEFAULT_CONFIG;
         }
     }
     gw_config cfg;

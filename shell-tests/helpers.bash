@@ -604,7 +604,7 @@ gw_teardown_test() {
 ## --- Apache httpd + mod_fcgid (t2300-apache) ---------------------------------
 #
 # The same stack with Apache in front instead of lighttpd: apache2 with
-# deploy/apache/alertgw-fcgid.conf on a free 127.0.0.1 port, in
+# deploy/apache/alertgw-fcgid.conf(.in) on a free 127.0.0.1 port, in
 # $GW_TMP/apache.  Run as root, Apache's children and so the workers run as
 # www-data (Apache refuses to serve as root), so everything a worker needs
 # is made reachable for it: $GW_TMP gets o+x, the workers' own files
@@ -650,7 +650,8 @@ _gw_san_opts() {
 
 # gw_start_apache [NAME=VALUE...]: writes $GW_TMP/apache/apache2.conf
 # (modules, pid file, logs, www-data, the Define parameters of
-# deploy/apache/alertgw-fcgid.conf, which it includes unchanged) and the
+# alertgw-fcgid.conf, generated from its .in as make does and included
+# unchanged) and the
 # workers' YAML, starts apache2 -DFOREGROUND, waits (bounded) until
 # /healthz answers 200 and exports GW_URL.  GW_WORKERS sets the pool size.
 gw_start_apache() {
@@ -729,8 +730,12 @@ Define ALERTGW_CONFIG $dir/worker/alertgw.yaml
 Define ALERTGW_STATE_DIR $dir/worker/state
 Define ALERTGW_WORKERS ${GW_WORKERS:-4}
 Define ALERTGW_LOG_DIR $dir/logs
-Include $GW_ROOT/deploy/apache/alertgw-fcgid.conf
+Include $dir/alertgw-fcgid.conf
 CONF
+        # the config as make generates it (the paths are Defines above)
+        sed -e 's|@bindir@|/usr/local/bin|g' -e 's|@sysconfdir@|/etc|g' \
+            -e 's|@pkgdatadir@|/usr/local/share/alertgw|g' \
+            "$GW_ROOT/deploy/apache/alertgw-fcgid.conf.in" >"$dir/alertgw-fcgid.conf"
         env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin TZ=UTC \
             apache2 -f "$dir/apache2.conf" -DFOREGROUND >>"$dir/logs/stderr.log" 2>&1 3>&- &
         pid=$!

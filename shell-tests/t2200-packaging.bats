@@ -95,10 +95,14 @@ dest_paths() {
              /etc/lighttpd/conf-available/50-alertgw.conf \
              /usr/share/alertgw/lighttpd.conf /usr/share/alertgw/lighttpd-errors.lua \
              /usr/share/alertgw/lighttpd-ratelimit.lua /usr/share/alertgw/lighttpd-edge-metrics.lua \
+             /usr/share/alertgw/apache/alertgw-fcgid.conf /etc/logrotate.d/alertgw \
+             /usr/share/doc/alertgw/LICENSE \
              "$u/alertgw.service" "$u/alertgw-fcgi.service"; do
         [[ -s $DEST$f ]] || fail "not installed: $f"
     done
     [[ -x $DEST/usr/bin/alertgw-fcgi ]] || fail "binary not executable"
+    grep -q 'Define ALERTGW_CONFIG /etc/alertgw/alertgw.yaml' "$DEST/usr/share/alertgw/apache/alertgw-fcgid.conf"
+    grep -q 'Define ALERTGW_FCGI_BIN /usr/bin/alertgw-fcgi' "$DEST/usr/share/alertgw/apache/alertgw-fcgid.conf"
     # the lua files are the repository's, unchanged
     cmp "$GW_ROOT/lighttpd-errors.lua" "$DEST/usr/share/alertgw/lighttpd-errors.lua"
     cmp "$GW_ROOT/lighttpd-ratelimit.lua" "$DEST/usr/share/alertgw/lighttpd-ratelimit.lua"
@@ -111,7 +115,8 @@ dest_paths() {
     assert_output "alertgw-fcgi $version"
     # nothing left unsubstituted in the generated files
     run grep -l '@[a-zA-Z_]*@' "$DEST/usr/share/man/man8/alertgw-fcgi.8" \
-        "$DEST/etc/lighttpd/conf-available/50-alertgw.conf" "$DEST$u/alertgw.service" "$DEST$u/alertgw-fcgi.service"
+        "$DEST/etc/lighttpd/conf-available/50-alertgw.conf" "$DEST$u/alertgw.service" "$DEST$u/alertgw-fcgi.service" \
+        "$DEST/usr/share/alertgw/apache/alertgw-fcgid.conf"
     assert_failure 1
 }
 
@@ -558,4 +563,30 @@ _stop_pool() {
         fi
     done
     true
+}
+
+@test "the binary's default config, the man page and the lighttpd snippet follow ./configure --sysconfdir" {
+    local pre=$GW_TMP/prefix b=$GW_TMP/build-prefix
+    mkdir -p "$b"
+    ( cd "$b" && "$GW_ROOT/configure" --prefix="$pre" >configure.out 2>&1 &&
+      make -j2 fcgi/alertgw-fcgi man/alertgw-fcgi.8 deploy/lighttpd/50-alertgw.conf >make.out 2>&1 ) ||
+        fail "build with --prefix=$pre failed: $(tail -n 5 "$b"/*.out)"
+    run "$b/fcgi/alertgw-fcgi" --no-such-option
+    assert_failure 2
+    assert_output --partial "(default $pre/etc/alertgw/alertgw.yaml if present)"
+    grep -q "$pre/etc/alertgw/alertgw.yaml" "$b/man/alertgw-fcgi.8" || fail "the man page names another config"
+    grep -q "$pre/etc/lighttpd/conf-available/50-alertgw.conf" "$b/deploy/lighttpd/50-alertgw.conf" ||
+        fail "the snippet names another place"
+    make -C "$b" deploy/apache/alertgw-fcgid.conf >/dev/null
+    grep -q "Define ALERTGW_CONFIG $pre/etc/alertgw/alertgw.yaml" "$b/deploy/apache/alertgw-fcgid.conf" ||
+        fail "the Apache config names another config file"
+    grep -q "Define ALERTGW_FCGI_BIN $pre/bin/alertgw-fcgi" "$b/deploy/apache/alertgw-fcgid.conf" ||
+        fail "the Apache config names another binary"
+    # and the binary reads that file when ALERTGW_CONFIG is unset
+    mkdir -p "$pre/etc/alertgw"
+    echo 'dedup: {ttl: "not a duration"}' >"$pre/etc/alertgw/alertgw.yaml"
+    run env -i PATH=/usr/bin:/bin REQUEST_METHOD=GET SCRIPT_NAME= PATH_INFO=/healthz \
+        "$b/fcgi/alertgw-fcgi" </dev/null
+    assert_failure
+    assert_output --partial "configuration errors ($pre/etc/alertgw/alertgw.yaml)"
 }

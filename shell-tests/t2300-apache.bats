@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
 # t2300-apache: alertgw behind Debian's real Apache httpd with mod_fcgid and
-# deploy/apache/alertgw-fcgid.conf (included unchanged; gw_start_apache
+# deploy/apache/alertgw-fcgid.conf.in (generated as make does, included unchanged; gw_start_apache
 # only Defines its parameters), against real Redis and kube-apiserver: the
 # core cases of the lighttpd suites (t0100, t0200, t0300, t1300) through
 # Apache - created / deduplicated, the problem+json errors, the body caps,
