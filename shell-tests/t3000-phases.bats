@@ -208,6 +208,20 @@ restart_gw() {
     assert_equal "$(gw_body_jq .remediationRequestName)" "$r2"
 }
 
+@test "the CRD declares the orchestrator's status fields the rules read" {
+    local schema name
+    schema=$(kube_api apis/apiextensions.k8s.io/v1/customresourcedefinitions/remediationrequests.kubernaut.ai |
+        jq -c '.spec.versions[] | select(.name == "v1alpha1") | .schema.openAPIV3Schema.properties.status.properties')
+    assert_equal "$(jq -r '.completionStatus.properties.outcome.type' <<<"$schema")" string
+    assert_equal "$(jq -r '.routingStatus.properties.nextAllowedExecution.format' <<<"$schema")" date-time
+    # so the apiserver refuses a backoff time that is not one
+    name=$(gw_uniq schema)
+    handmade "$name" "$(fp_of "phases:Deployment:$name")"
+    assert_equal "$(kube_api "$RRS/$name/status" -o /dev/null -w '%{http_code}' -X PATCH \
+        -H 'Content-Type: application/merge-patch+json' \
+        --data '{"status":{"routingStatus":{"nextAllowedExecution":"tomorrow"}}}')" 422
+}
+
 ## --- requests from other producers -----------------------------------------
 
 @test "fallback off (default): a request without the label is not found; a new one is made" {
