@@ -11,7 +11,14 @@
  * create has succeeded - once.  The spec's rule "409 AlreadyExists counts
  * as success for the same fingerprint" is exactly that check.  Choosing a
  * new name on every 409, as a plain retry would, could make two objects
- * for one fingerprint. */
+ * for one fingerprint.
+ *
+ * Finding the open request of a fingerprint: the label lookup (one read
+ * of the watch cache) and, when configured and that finds none open, the
+ * list-and-filter on spec.signalFingerprint (paged quorum reads; see
+ * find_by_field).  Which request is open, and which of several is taken,
+ * is rrphase.c's decision, the same one the status sync applies to its
+ * patch answer. */
 #include "rrstore.h"
 
 #include <stdio.h>
