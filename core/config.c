@@ -121,6 +121,14 @@ static const key_def keys[] = {
       "controller: all requests in `namespace`; signal: in the signal's namespace"),
     K("remediation", "original_payload_max", T_BYTES, rr_original_payload_max, "32KiB",
       "cap on spec.originalPayload (longer bodies are cut and marked)"),
+    K("remediation", "fingerprint_field_fallback", T_BOOL, rr_field_fallback, "false",
+      "when the kubernaut.ai/fingerprint label finds no open request, also list the request "
+      "namespace and match spec.signalFingerprint (requests made by other producers, e.g. "
+      "upstream's gateway); costs paged apiserver reads on every create"),
+    K("remediation", "fingerprint_field_fallback_page_size", T_INT, rr_field_fallback_page, "100",
+      "requests per page (limit) of that list; a page too large to buffer is read again in halves"),
+    K("remediation", "fingerprint_field_fallback_max_items", T_INT, rr_field_fallback_max, "2000",
+      "most requests that list reads per lookup; a request beyond it is not found (logged)"),
 
     K("dedup", "ttl", T_DUR_S, dedup_ttl_s, "5m",
       "how long a fingerprint stays in Redis after its last occurrence"),
@@ -752,6 +760,12 @@ static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
         BAD("redis.addr: must not be empty");
     if (!*c->rr_namespace && !strcmp(c->rr_namespace_mode, "controller"))
         BAD("remediation.namespace: must not be empty with namespace_mode controller");
+    if (c->rr_field_fallback_page < 1 || c->rr_field_fallback_page > 1000)
+        BAD("remediation.fingerprint_field_fallback_page_size: must be 1..1000, not %ld",
+            c->rr_field_fallback_page);
+    if (c->rr_field_fallback_max < 1 || c->rr_field_fallback_max > 100000)
+        BAD("remediation.fingerprint_field_fallback_max_items: must be 1..100000, not %ld",
+            c->rr_field_fallback_max);
     if (c->server_prometheus_path[0] != '/')
         BAD("server.prometheus_path: must start with /");
     check_pairs(c->events_severity_overrides, "events.severity_overrides", "reason=severity",

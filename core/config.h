@@ -65,6 +65,9 @@ typedef struct {
     char  *rr_namespace;
     char  *rr_namespace_mode;        /* "controller" or "signal" */
     long   rr_original_payload_max;
+    bool   rr_field_fallback;        /* also look up by spec.signalFingerprint */
+    long   rr_field_fallback_page;   /* its page size (limit) */
+    long   rr_field_fallback_max;    /* most requests it reads per lookup */
 
     /* dedup */
     long   dedup_ttl_s;

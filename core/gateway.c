@@ -431,6 +431,8 @@ static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, cons
         sync_status(ctx, rid, s->fingerprint, ref.ns, ref.name, d.count, d.first_ms, d.last_ms);
         return;
     }
+    if (rc == GW_ENOTFOUND && *err) /* the fingerprint field fallback stopped at its cap */
+        gw_log(ctx->log_min, GW_LOG_WARN, rid, "%s", err);
     if (rc != GW_ENOTFOUND) {
         gw_dedup_release(&ctx->dedup, s->fingerprint, NULL, owner);
         fail(r, rc, "kubernetes: %s", err);

@@ -12,7 +12,14 @@
  * create has succeeded - once.  The spec's rule "409 AlreadyExists counts
  * as success for the same fingerprint" is exactly that check.  Choosing a
  * new name on every 409, as a plain retry would, could make two objects
- * for one fingerprint. */
+ * for one fingerprint.
+ *
+ * Finding the open request of a fingerprint: the label lookup (one read
+ * of the watch cache) and, when configured and that finds none open, the
+ * list-and-filter on spec.signalFingerprint (paged quorum reads; see
+ * find_by_field).  Which request is open, and which of several is taken,
+ * is rrphase.c's decision, the same one the status sync applies to its
+ * patch answer. */
 #include "rrstore.h"
 
 #include <stdio.h>
@@ -22,18 +29,6 @@
 #include "clock.h"
 #include "jsonmem.h"
 #include "k8sname.h"
-
-bool gw_rr_phase_terminal(const char *phase)
-{
-    static const char *const terminal[] = { "Completed", "Failed", "TimedOut", "Skipped",
-                                            "Cancelled" };
-    if (!phase)
-        return false;
-    for (size_t i = 0; i < sizeof terminal / sizeof terminal[0]; i++)
-        if (!strcmp(phase, terminal[i]))
-            return true;
-    return false;
-}
 
 /* The path of the requests in ns, or of the request name in ns (name not
  * NULL).  Built by gw_k8s_path, which checks every part: a namespace or a
@@ -72,13 +67,18 @@ static void read_dedup(json_t *obj, long long *count, long long *first_ms)
         *first_ms = 0;
 }
 
-static const char *phase_of(json_t *obj)
+static void ref_of(json_t *item, const char *ns, gw_rr_ref *out)
 {
-    return json_string_value(json_object_get(json_object_get(obj, "status"), "overallPhase"));
+    snprintf(out->name, sizeof out->name, "%s",
+             json_string_value(json_object_get(json_object_get(item, "metadata"), "name")));
+    snprintf(out->ns, sizeof out->ns, "%s", ns);
+    read_dedup(item, &out->count, &out->first_ms);
 }
 
-gw_err gw_rrstore_find_open(gw_kube *k, const gw_config *cfg, const char *ns, const char *fp,
-                            gw_buf *scratch, gw_rr_ref *out, char *err, size_t errlen)
+/* The lookup by label: one GET from the watch cache. */
+static gw_err find_by_label(gw_kube *k, const gw_config *cfg, const char *ns, const char *fp,
+                            long long now, gw_buf *scratch, gw_rr_ref *out, char *err,
+                            size_t errlen)
 {
     char path[600], coll[400];
     rr_path(cfg, ns, NULL, coll, sizeof coll);
@@ -101,26 +101,128 @@ gw_err gw_rrstore_find_open(gw_kube *k, const gw_config *cfg, const char *ns, co
     json_t *list = json_loadb(scratch->data, scratch->len, 0, NULL);
     if (!list)
         return gw_fail(GW_EKUBE, err, errlen, "lookup: apiserver answer is not JSON");
-    rc = GW_ENOTFOUND;
-    size_t i;
-    json_t *item;
-    json_array_foreach(json_object_get(list, "items"), i, item) {
-        json_t *meta = json_object_get(item, "metadata");
-        const char *name = json_string_value(json_object_get(meta, "name"));
-        const char *sfp = json_string_value(
-            json_object_get(json_object_get(item, "spec"), "signalFingerprint"));
-        if (!name || json_object_get(meta, "deletionTimestamp") || gw_rr_phase_terminal(phase_of(item)))
-            continue;
-        if (sfp && strcmp(sfp, fp))
-            continue; /* the label holds 63 of 64 hex: confirm the whole fingerprint */
-        snprintf(out->name, sizeof out->name, "%s", name);
-        snprintf(out->ns, sizeof out->ns, "%s", ns);
-        read_dedup(item, &out->count, &out->first_ms);
-        rc = GW_OK;
-        break;
-    }
+    gw_rr_open state;
+    long long until;
+    /* the label holds 63 of 64 hex: gw_rr_pick confirms the whole
+     * fingerprint where the spec has one */
+    json_t *item = gw_rr_pick(json_object_get(list, "items"), fp, false, now, &state, &until);
+    if (item)
+        ref_of(item, ns, out);
     json_decref(list);
-    return rc;
+    return item ? GW_OK : GW_ENOTFOUND;
+}
+
+/* Percent-encodes a continue token (opaque, base64 in practice) for the
+ * query string.  false when it does not fit. */
+static bool query_escape(const char *s, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                     c == '-' || c == '.' || c == '_' || c == '~';
+        if (n + (plain ? 1 : 3) >= outlen)
+            return false;
+        if (plain) {
+            out[n++] = (char)c;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[c >> 4];
+            out[n++] = hex[c & 15];
+        }
+    }
+    out[n] = '\0';
+    return true;
+}
+
+/* The lookup by spec.signalFingerprint, for requests that other producers
+ * made without our label (remediation.fingerprint_field_fallback).  The
+ * apiserver of a custom resource has no field selector on spec, so the
+ * namespace is listed and filtered here, in pages of
+ * fingerprint_field_fallback_page_size (limit/continue), at most
+ * fingerprint_field_fallback_max_items requests in all.  These are quorum
+ * reads: the watch cache ignores limit (resourceVersion=0 would send the
+ * whole namespace in one answer), while an etcd read is paged, so no
+ * answer holds more than one page.  A page too large for the buffer
+ * (requests carry payloads) is asked for again with half the limit.  An
+ * active request ends the walk; otherwise every page is read, so that the
+ * preference among open requests (rrphase.h) sees them all.  GW_ENOTFOUND
+ * with err set ("stopped after ...") when the cap cut the walk short. */
+static gw_err find_by_field(gw_kube *k, const gw_config *cfg, const char *ns, const char *fp,
+                            long long now, gw_buf *scratch, gw_rr_ref *out, char *err,
+                            size_t errlen)
+{
+    char coll[400], path[4600], cont[4096] = "";
+    rr_path(cfg, ns, NULL, coll, sizeof coll);
+    long limit = cfg->rr_field_fallback_page, budget = cfg->rr_field_fallback_max;
+    gw_rr_open best = GW_RR_CLOSED;
+    long long best_until = 0;
+    for (;;) {
+        if (budget <= 0) {
+            gw_fail(GW_ENOTFOUND, err, errlen, "lookup by spec.signalFingerprint stopped after "
+                    "%ld requests in namespace %s (remediation.fingerprint_field_fallback_max_items)",
+                    cfg->rr_field_fallback_max, ns);
+            break;
+        }
+        long want = limit < budget ? limit : budget;
+        snprintf(path, sizeof path, "%s?limit=%ld%s%s", coll, want, *cont ? "&continue=" : "",
+                 cont);
+        long status;
+        gw_buf_reset(scratch);
+        gw_err rc = gw_kube_request(k, "GET", path, NULL, NULL, 0, GW_KUBE_REPEATABLE, &status,
+                                    scratch, err, errlen);
+        if (rc == GW_ETOOBIG && want > 1) {
+            limit = want / 2;
+            continue;
+        }
+        if (rc)
+            return rc == GW_ETOOBIG ? gw_fail(GW_EKUBE, err, errlen, "lookup by "
+                                              "spec.signalFingerprint: one request is larger "
+                                              "than the buffer") : rc;
+        if (status == 410) /* the continue token outlived etcd's compaction: retry later */
+            return gw_fail(GW_EKUBE, err, errlen, "lookup by spec.signalFingerprint: the list "
+                           "expired between pages (410)");
+        if (status != 200)
+            return classify(status, scratch, "lookup by spec.signalFingerprint", err, errlen);
+        json_t *list = json_loadb(scratch->data, scratch->len, 0, NULL);
+        if (!list)
+            return gw_fail(GW_EKUBE, err, errlen, "lookup: apiserver answer is not JSON");
+        json_t *items = json_object_get(list, "items");
+        gw_rr_open state;
+        long long until;
+        json_t *item = gw_rr_pick(items, fp, true, now, &state, &until);
+        if (item && gw_rr_prefer(state, until, best, best_until)) {
+            ref_of(item, ns, out);
+            best = state;
+            best_until = until;
+        }
+        size_t n = json_array_size(items);
+        budget -= n ? (long)n : 1; /* an empty page still counts: the walk ends */
+        const char *next = json_string_value(
+            json_object_get(json_object_get(list, "metadata"), "continue"));
+        bool more = next && *next && best != GW_RR_ACTIVE;
+        bool fits = !more || query_escape(next, cont, sizeof cont);
+        json_decref(list);
+        if (!fits)
+            return gw_fail(GW_EKUBE, err, errlen, "lookup by spec.signalFingerprint: "
+                           "continue token too long");
+        if (!more)
+            break;
+    }
+    return best != GW_RR_CLOSED ? GW_OK : GW_ENOTFOUND;
+}
+
+gw_err gw_rrstore_find_open(gw_kube *k, const gw_config *cfg, const char *ns, const char *fp,
+                            gw_buf *scratch, gw_rr_ref *out, char *err, size_t errlen)
+{
+    if (errlen)
+        *err = '\0';
+    long long now = gw_now_ms();
+    gw_err rc = find_by_label(k, cfg, ns, fp, now, scratch, out, err, errlen);
+    if (rc != GW_ENOTFOUND || !cfg->rr_field_fallback)
+        return rc;
+    return find_by_field(k, cfg, ns, fp, now, scratch, out, err, errlen);
 }
 
 /* After 409 AlreadyExists on a create of `name`: is the object under that
@@ -233,8 +335,9 @@ gw_err gw_rrstore_patch_dedup(gw_kube *k, const gw_config *cfg, const char *ns, 
         return classify(status, scratch, "patch status", err, errlen);
     json_t *obj = json_loadb(scratch->data, scratch->len, 0, NULL);
     if (obj) {
-        *finished = gw_rr_phase_terminal(phase_of(obj)) ||
-                    json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp");
+        /* re-evaluated on every sync, so a backoff that has run out
+         * (nextAllowedExecution passed) closes the request here */
+        *finished = gw_rr_state(obj, gw_now_ms(), NULL) == GW_RR_CLOSED;
         json_decref(obj);
     }
     return GW_OK;

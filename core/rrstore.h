@@ -14,6 +14,7 @@
 #include "config.h"
 #include "err.h"
 #include "kube.h"
+#include "rrphase.h"
 
 typedef struct {
     char      name[254];
@@ -22,8 +23,13 @@ typedef struct {
     long long first_ms;   /* status.deduplication.firstSeenAt, 0 if none */
 } gw_rr_ref;
 
-/* Finds a request for fp in ns that is still open (not being deleted, no
- * terminal status.overallPhase).  GW_ENOTFOUND when there is none. */
+/* Finds a request for fp in ns that is still open by the rules of
+ * rrphase.h (the preferred one when several are): first by the
+ * kubernaut.ai/fingerprint label; when that finds none open and
+ * cfg->rr_field_fallback is set, by a paged list of ns filtered on
+ * spec.signalFingerprint (requests of other producers; see rrstore.c).
+ * GW_ENOTFOUND when there is none; err is then "" or says why the search
+ * stopped short (the fallback's item cap), for the log. */
 gw_err gw_rrstore_find_open(gw_kube *k, const gw_config *cfg, const char *ns, const char *fp,
                             gw_buf *scratch, gw_rr_ref *out, char *err, size_t errlen);
 
@@ -35,8 +41,9 @@ gw_err gw_rrstore_create(gw_kube *k, const gw_config *cfg, json_t *obj, gw_buf *
                          char *err, size_t errlen);
 
 /* Merge-patches status.deduplication.  *finished is set when the object is
- * gone (404) or reports a terminal overallPhase: the next occurrence must
- * create a new request. */
+ * gone (404) or the patched object it answers with is closed by the rules
+ * of rrphase.h, judged now: the next occurrence must create a new
+ * request. */
 gw_err gw_rrstore_patch_dedup(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
                               long long count, long long first_ms, long long last_ms,
                               gw_buf *scratch, bool *finished, char *err, size_t errlen);
@@ -56,8 +63,5 @@ gw_err gw_rrstore_annotate(gw_kube *k, const gw_config *cfg, const char *ns, con
  * GW_OK with *http_status set whenever an answer arrived (200 = ready). */
 gw_err gw_rrstore_probe(gw_kube *k, const gw_config *cfg, gw_buf *scratch, long *http_status,
                         char *err, size_t errlen);
-
-/* true for Completed, Failed, TimedOut, Skipped, Cancelled. */
-bool gw_rr_phase_terminal(const char *phase);
 
 #endif

@@ -136,6 +136,9 @@ static void check_defaults(const gw_config *c)
     assert_string_equal(c->rr_namespace, "kubernaut-system");
     assert_string_equal(c->rr_namespace_mode, "controller");
     assert_int_equal(c->rr_original_payload_max, 32768);
+    assert_false(c->rr_field_fallback);
+    assert_int_equal(c->rr_field_fallback_page, 100);
+    assert_int_equal(c->rr_field_fallback_max, 2000);
     assert_int_equal(c->dedup_ttl_s, 300);
     assert_int_equal(c->dedup_pending_lease_ms, 10000);
     assert_int_equal(c->dedup_pending_wait_ms, 2000);
@@ -459,6 +462,15 @@ static void validation(void **state)
     assert_contains(f->errs, "remediation.namespace_mode");
     assert_contains(f->errs, "controller or signal");
     assert_int_equal(load_yaml(f, "remediation:\n  namespace_mode: signal\n"), GW_OK);
+    assert_int_equal(load_yaml(f, "remediation:\n  fingerprint_field_fallback_page_size: 0\n"),
+                     GW_ECONFIG);
+    assert_contains(f->errs, "remediation.fingerprint_field_fallback_page_size: must be 1..1000");
+    assert_int_equal(load_yaml(f, "remediation:\n  fingerprint_field_fallback_max_items: 0\n"),
+                     GW_ECONFIG);
+    assert_contains(f->errs, "remediation.fingerprint_field_fallback_max_items: must be 1..100000");
+    assert_int_equal(load_yaml(f, "remediation:\n  fingerprint_field_fallback: true\n"
+                                  "  fingerprint_field_fallback_page_size: 2\n"
+                                  "  fingerprint_field_fallback_max_items: 10\n"), GW_OK);
 
     assert_int_equal(load_yaml(f, "log:\n  level: verbose\n"), GW_ECONFIG);
     assert_contains(f->errs, "log.level");
@@ -725,7 +737,9 @@ static void reference_lists_every_key(void **state)
         "kubernetes.breaker_failures", "kubernetes.breaker_open_time",
         "remediation.group", "remediation.version", "remediation.kind", "remediation.plural",
         "remediation.namespace", "remediation.namespace_mode",
-        "remediation.original_payload_max", "dedup.ttl", "dedup.pending_lease",
+        "remediation.original_payload_max", "remediation.fingerprint_field_fallback",
+        "remediation.fingerprint_field_fallback_page_size",
+        "remediation.fingerprint_field_fallback_max_items", "dedup.ttl", "dedup.pending_lease",
         "dedup.pending_wait", "dedup.status_sync_interval", "fingerprint.include_signal_name",
         "fingerprint.cluster_label", "signals.allow_unknown_target", "events.max_age",
         "events.max_future", "events.severity_overrides", "environment.lookup",
