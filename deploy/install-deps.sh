@@ -23,8 +23,9 @@ PACKAGES=(
     lighttpd spawn-fcgi redis-server etcd-server prometheus-alertmanager
     multiwatch procps          # spawn-fcgi mode (alertgw-fcgi.service): the worker supervisor; pkill for its reload
     # packaging checks (t2200): man page rendering, systemd-analyze verify of the units,
-    # logrotate -d of the access-log rotation
+    # logrotate -d of the access-log rotation; the Debian package (t3200)
     man-db groff-base systemd logrotate
+    debhelper dh-autoreconf dpkg-dev lintian
     lighttpd-mod-openssl       # TLS (ALERTGW_TLS_CERT in lighttpd.conf)
     lighttpd-modules-lua       # mod_magnet: lighttpd-errors.lua, the rate limit (lighttpd-ratelimit.lua)
     stunnel4                   # TLS to Redis (hiredis 0.14 has none): docs/security.md, t2000
