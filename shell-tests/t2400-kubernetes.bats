@@ -73,21 +73,20 @@ print(v if isinstance(v, str) else json.dumps(v), end="")
 EOF
 }
 
-# cm_env NAME: the ConfigMap's data as KEY=VALUE lines (what envFrom gives).
-cm_env() {
-    yq_get "$KDIR/configmap.yaml" "\"\\n\".join(f\"{k}={v}\" for k, v in cm(\"$1\")[\"data\"].items())"
-}
+# cm_env: the generated ConfigMap alertgw-lighttpd as KEY=VALUE lines (what
+# envFrom gives): lighttpd.env without its comments.
+cm_env() { grep -v -e '^#' -e '^$' "$KDIR/lighttpd.env"; }
 
 # The alertgw.yaml of the ConfigMap, extracted to a file (printed).
 extract_config() {
     local out=$GW_TMP/alertgw.yaml
-    yq_get "$KDIR/configmap.yaml" 'cm("alertgw-config")["data"]["alertgw.yaml"]' >"$out"
+    cp "$KDIR/alertgw.yaml" "$out"
     echo "$out"
 }
 
 fcgi_bin() { echo "${GW_FCGI_BIN:-$GW_ROOT/fcgi/alertgw-fcgi}"; }
 
-@test "the CRD: Established, short name rr, printer columns priority/environment/count/age" {
+@test "the CRD: Established, short name rr, printer columns signal/target/phase/priority/environment/count/age" {
     run k apply -f "$CRD_FILE"
     assert_success
     run k wait --for condition=established --timeout=60s crd/remediationrequests.kubernaut.ai
@@ -96,7 +95,7 @@ fcgi_bin() { echo "${GW_FCGI_BIN:-$GW_ROOT/fcgi/alertgw-fcgi}"; }
     # the default columns are exactly these (the wide ones carry priority 1)
     assert_equal "$(k get crd remediationrequests.kubernaut.ai -o json | jq -r '
         [.spec.versions[0].additionalPrinterColumns[] | select((.priority // 0) == 0) | .name] | join(",")')" \
-        Priority,Environment,Count,Age
+        Signal,Target,Phase,Priority,Environment,Count,Age
 
     local name=rr-t2400$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n') fp
     fp=$(fp_of "prod:Deployment:$name")
@@ -124,12 +123,13 @@ EOF
     # by its short name, with the columns
     run k -n kubernaut-system get rr "$name"
     assert_success
-    assert_line --index 0 --regexp '^NAME +PRIORITY +ENVIRONMENT +COUNT +AGE$'
-    assert_line --index 1 --regexp "^$name +P0 +production +7 +[0-9]+s$"
+    assert_line --index 0 --regexp '^NAME +SIGNAL +TARGET +PHASE +PRIORITY +ENVIRONMENT +COUNT +AGE$'
+    # (no phase yet: an empty column)
+    assert_line --index 1 --regexp "^$name +KubePodCrashLooping +$name +P0 +production +7 +[0-9]+s$"
     run k -n kubernaut-system get rr "$name" -o wide
     assert_success
-    assert_line --index 0 --regexp '^NAME +PRIORITY +ENVIRONMENT +COUNT +PHASE +SIGNAL +AGE$'
-    assert_line --index 1 --regexp "^$name +P0 +production +7 .* KubePodCrashLooping +[0-9]+s$"
+    assert_line --index 0 --regexp '^NAME +SIGNAL +TARGET +PHASE +PRIORITY +ENVIRONMENT +COUNT +KIND +TARGET-NAMESPACE +AGE$'
+    assert_line --index 1 --regexp "^$name +KubePodCrashLooping +$name +P0 +production +7 +Deployment +prod +[0-9]+s$"
     k -n kubernaut-system delete rr "$name" >/dev/null
 }
 
@@ -167,36 +167,148 @@ EOF
     assert_failure
 }
 
-@test "every manifest passes kubectl apply --dry-run=server" {
-    local out=$GW_TMP/kustomized.yaml f kinds
-    k kustomize "$KDIR" >"$out"
-    # the base holds what kustomization.yaml says it does
-    kinds=$(yq_get "$out" '" ".join(sorted(d["kind"] + "/" + d["metadata"]["name"] for d in docs))')
-    assert_equal "$kinds" "$(echo ClusterRole/alertgw-namespaces ClusterRoleBinding/alertgw-namespaces \
-        ConfigMap/alertgw-config ConfigMap/alertgw-lighttpd \
-        CustomResourceDefinition/remediationrequests.kubernaut.ai Deployment/alertgw \
-        Namespace/kubernaut-system PodDisruptionBudget/alertgw Role/alertgw \
-        Role/alertgw-environment-overrides RoleBinding/alertgw \
-        RoleBinding/alertgw-environment-overrides Service/alertgw ServiceAccount/alertgw)"
-    run k apply --dry-run=server -f "$out"
+# old_server: a manifest as this v1.20 test apiserver takes it: only the
+# versions it lacks are swapped (policy/v1 PodDisruptionBudget: 1.21).
+old_server() { sed 's|^apiVersion: policy/v1$|apiVersion: policy/v1beta1|'; }
+
+# The default layout needs kustomize v4 (kubectl 1.21+); this server's
+# kubectl 1.20 carries kustomize v2.0.3, so the files are checked one by
+# one, the generated ConfigMaps made with `kubectl create configmap`.
+@test "every manifest passes kubectl apply --dry-run=server, file by file; kustomization.yaml names them all" {
+    local f out
+    # what kustomization.yaml puts together, read with a YAML parser
+    run python3 - "$KDIR" <<'EOF'
+import os, sys, yaml
+d = sys.argv[1]
+k = yaml.safe_load(open(os.path.join(d, "kustomization.yaml")))
+assert "bases" not in k, "bases: is deprecated; resources: only"
+assert k["resources"] == ["serviceaccount.yaml", "rbac-base.yaml", "rbac-environment.yaml",
+                          "deployment.yaml", "pdb.yaml", "service.yaml"], k["resources"]
+assert not any("crd" in r or "namespace" in r for r in k["resources"]), "the CRD and Namespace are crd/'s"
+gen = {g["name"]: g for g in k["configMapGenerator"]}
+assert gen["alertgw-config"]["files"] == ["alertgw.yaml"]
+assert gen["alertgw-lighttpd"]["envs"] == ["lighttpd.env"]
+c = yaml.safe_load(open(os.path.join(d, "crd", "kustomization.yaml")))
+assert c["resources"] == ["namespace.yaml", "../../crd"], c["resources"]
+dep = yaml.safe_load(open(os.path.join(d, "deployment.yaml")))
+pod = dep["spec"]["template"]["spec"]
+refs = {e["configMapRef"]["name"] for ct in pod["containers"] for e in ct.get("envFrom", []) if "configMapRef" in e}
+refs |= {v["configMap"]["name"] for v in pod.get("volumes", []) if "configMap" in v}
+assert refs == set(gen), f"the Deployment refers to {refs}, the generators make {set(gen)}"
+img = {i["name"]: i for i in k["images"]}
+assert pod["containers"][0]["image"] in img, "the Deployment's image is not the images: entry"
+e = img[pod["containers"][0]["image"]]
+print(f'{e["newName"]}:{e["newTag"]}')
+EOF
     assert_success
-    assert_line 'deployment.apps/alertgw created (server dry run)'
-    assert_line 'poddisruptionbudget.policy/alertgw created (server dry run)'
-    assert_line 'service/alertgw created (server dry run)'
-    assert_line 'configmap/alertgw-config created (server dry run)'
-    assert_line 'role.rbac.authorization.k8s.io/alertgw created (server dry run)'
-    refute_output --partial error
-    # the image name and tag come from kustomization.yaml
-    assert_equal "$(yq_get "$out" 'next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]')" alertgw:0.1.0
-    for f in rbac-owners.yaml rbac-tokenreview.yaml networkpolicy.yaml secret.example.yaml; do
-        run k apply --dry-run=server -f "$KDIR/$f"
+    # the rendered image reference names a registry (a host with a dot or a
+    # port, or localhost) and a tag
+    [[ $output =~ ^([a-z0-9.-]+\.[a-z]+|[a-z0-9.-]+:[0-9]+|localhost)/[a-z0-9._/-]+:[A-Za-z0-9._-]+$ ]] ||
+        fail "image reference without a registry or a tag: $output"
+    # every file, on its own
+    for f in crd/namespace.yaml ../crd/remediationrequests.yaml serviceaccount.yaml rbac-base.yaml \
+             rbac-environment.yaml deployment.yaml pdb.yaml service.yaml \
+             rbac-owners.yaml rbac-tokenreview.yaml networkpolicy.yaml secret.example.yaml; do
+        run k apply --dry-run=server -f - < <(old_server <"$KDIR/$f")
         assert_success
-        assert_output --partial 'created (server dry run)'
+        assert_output --partial '(server dry run)'
+        refute_output --partial error
     done
+    # the two generated ConfigMaps
+    out=$(k -n kubernaut-system create configmap alertgw-config --from-file="$KDIR/alertgw.yaml" \
+        --dry-run=client -o yaml)
+    run k apply --dry-run=server -f - <<<"$out"
+    assert_success
+    out=$(k -n kubernaut-system create configmap alertgw-lighttpd --from-env-file="$KDIR/lighttpd.env" \
+        --dry-run=client -o yaml)
+    run k apply --dry-run=server -f - <<<"$out"
+    assert_success
+    printf '%s\n' "$out" >"$GW_TMP/alertgw-lighttpd.yaml"
+    assert_equal "$(yq_get "$GW_TMP/alertgw-lighttpd.yaml" 'docs[0]["data"]["ALERTGW_LISTEN_PORT"]')" 8080
     # nothing was stored
     run k -n kubernaut-system get deployment alertgw
     assert_failure
     assert_output --partial NotFound
+}
+
+# removed_apis DIR: every Kubernetes object in DIR/kubernetes (all of it),
+# DIR/crd and DIR/rbac.yaml, read with a YAML parser; fails naming each one
+# whose apiVersion Kubernetes removed by 1.25.
+removed_apis() {
+    python3 - "$1" <<'EOF'
+import glob, os, sys, yaml
+removed = {  # group/version: the release that removed it
+    "extensions/v1beta1": "1.22", "apps/v1beta1": "1.16", "apps/v1beta2": "1.16",
+    "policy/v1beta1": "1.25", "batch/v1beta1": "1.25", "batch/v2alpha1": "1.21",
+    "rbac.authorization.k8s.io/v1beta1": "1.22", "rbac.authorization.k8s.io/v1alpha1": "1.22",
+    "apiextensions.k8s.io/v1beta1": "1.22", "admissionregistration.k8s.io/v1beta1": "1.22",
+    "networking.k8s.io/v1beta1": "1.22", "scheduling.k8s.io/v1beta1": "1.22",
+    "storage.k8s.io/v1beta1": "1.22", "certificates.k8s.io/v1beta1": "1.22",
+    "coordination.k8s.io/v1beta1": "1.22", "apiregistration.k8s.io/v1beta1": "1.22",
+    "authentication.k8s.io/v1beta1": "1.22", "authorization.k8s.io/v1beta1": "1.22",
+    "autoscaling/v2beta1": "1.25", "discovery.k8s.io/v1beta1": "1.25",
+    "events.k8s.io/v1beta1": "1.25", "node.k8s.io/v1beta1": "1.25",
+}
+root = sys.argv[1]
+files = sorted(set(glob.glob(f"{root}/kubernetes/**/*.yaml", recursive=True)) |
+               set(glob.glob(f"{root}/crd/*.yaml")) | {f"{root}/rbac.yaml"})
+bad, n = [], 0
+for f in files:
+    for doc in yaml.safe_load_all(open(f)):
+        if not isinstance(doc, dict) or "apiVersion" not in doc:
+            continue  # alertgw.yaml, Alertmanager and Grafana configuration
+        n += 1
+        v = doc["apiVersion"]
+        if v in removed:
+            bad.append(f"{os.path.relpath(f, root)}: {doc.get('kind')} {v} (removed in {removed[v]})")
+print(f"{n} objects in {len(files)} files")
+for b in bad:
+    print(b)
+sys.exit(1 if bad else 0)
+EOF
+}
+
+@test "no default manifest uses an API removed from Kubernetes by 1.25 (read with a YAML parser)" {
+    run removed_apis "$GW_ROOT/deploy"
+    assert_success
+    assert_output --regexp '^[0-9]+ objects in [0-9]+ files$'
+    # the check can fail
+    mkdir -p "$GW_TMP/removed/kubernetes"
+    sed 's|^apiVersion: policy/v1$|apiVersion: policy/v1beta1|' "$KDIR/pdb.yaml" >"$GW_TMP/removed/kubernetes/pdb.yaml"
+    cp "$GW_ROOT/deploy/rbac.yaml" "$GW_TMP/removed/"
+    run removed_apis "$GW_TMP/removed"
+    assert_failure
+    assert_output --partial 'kubernetes/pdb.yaml: PodDisruptionBudget policy/v1beta1 (removed in 1.25)'
+}
+
+@test "the Prometheus Operator component: the ServiceMonitor finds the Service; the rules are alertgw-rules.yaml's, selecting service=\"alertgw\"" {
+    local c=$KDIR/components/prometheus-operator
+    run python3 - "$KDIR" "$GW_ROOT/deploy/prometheus/alertgw-rules.yaml" "$GW_TMP/operator-rules.yaml" <<'EOF'
+import json, os, sys, yaml
+d, rules, out = sys.argv[1:4]
+c = os.path.join(d, "components", "prometheus-operator")
+k = yaml.safe_load(open(os.path.join(c, "kustomization.yaml")))
+assert k["kind"] == "Component", k["kind"]
+assert k["resources"] == ["servicemonitor.yaml", "prometheusrule.yaml"]
+sm = yaml.safe_load(open(os.path.join(c, "servicemonitor.yaml")))
+svc = yaml.safe_load(open(os.path.join(d, "service.yaml")))
+labels = svc["metadata"]["labels"]
+assert all(labels.get(k) == v for k, v in sm["spec"]["selector"]["matchLabels"].items()), "selector misses the Service"
+assert svc["metadata"]["namespace"] in sm["spec"]["namespaceSelector"]["matchNames"]
+ports = {p["name"] for p in svc["spec"]["ports"]}
+assert all(e["port"] in ports for e in sm["spec"]["endpoints"]), "no such Service port"
+pr = yaml.safe_load(open(os.path.join(c, "prometheusrule.yaml")))
+host = yaml.safe_load(open(rules))
+got = json.dumps(pr["spec"]["groups"])
+assert 'job=\\"alertgw\\"' not in got, "a rule still selects job=alertgw"
+assert got.replace('service=\\"alertgw\\"', 'job=\\"alertgw\\"') == json.dumps(host["groups"]), \
+    "the PrometheusRule's groups drifted from alertgw-rules.yaml"
+yaml.safe_dump({"groups": pr["spec"]["groups"]}, open(out, "w"))
+EOF
+    assert_success
+    run promtool check rules "$GW_TMP/operator-rules.yaml"
+    assert_success
+    grep -q 'service="alertgw"' "$c/prometheusrule.yaml"
 }
 
 @test "broken copies of the manifests are refused by the apiserver" {
@@ -219,7 +331,7 @@ EOF
     assert_failure
     assert_output --partial 'replicaz'
     # a wrong value, past the client-side check: the server refuses it
-    sed 's/minAvailable: 1/minAvailable: "one"/' "$KDIR/pdb.yaml" >"$bad/pdb.yaml"
+    sed 's/minAvailable: 1/minAvailable: "one"/' "$KDIR/pdb.yaml" | old_server >"$bad/pdb.yaml"
     run cmp -s "$KDIR/pdb.yaml" "$bad/pdb.yaml"
     assert_failure   # the copy differs
     run k apply --dry-run=server --validate=false -f "$bad/pdb.yaml"
@@ -315,7 +427,7 @@ _can_is() { local ns=$1 want=$2; shift 2; [[ $(can "$ns" "$@") == "$want" ]]; }
     grep -q '^redis:' "$cfg"
     # with the pod's listen address, which is not loopback: every signal
     # route must authenticate
-    listen=$(yq_get "$KDIR/configmap.yaml" 'cm("alertgw-lighttpd")["data"]["ALERTGW_LISTEN_ADDR"]')
+    listen=$(sed -n 's/^ALERTGW_LISTEN_ADDR=//p' "$KDIR/lighttpd.env")
     assert_equal "$listen" 0.0.0.0
     ALERTGW_LISTEN_ADDR=$listen run "$bin" --check-config "$cfg"
     assert_success
