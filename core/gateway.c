@@ -34,6 +34,7 @@
 #include "k8sname.h"
 #include "jsonmem.h"
 #include "kcache.h"
+#include "kinds.h"
 #include "kube.h"
 #include "log.h"
 #include "metrics.h"
@@ -43,6 +44,7 @@
 #include "redis.h"
 #include "rr.h"
 #include "rrstore.h"
+#include "target.h"
 #include "text.h"
 
 /* /readyz needs no authentication and passes the allowlist and the rate
@@ -72,6 +74,7 @@ struct gw_ctx {
     char               detail[512]; /* the last problem detail, for the log line */
     gw_auth           *auth;     /* per-route authentication (owned) */
     gw_kcache         *objects;  /* namespaces, ConfigMap, owners (owned) */
+    gw_kinds          *kinds;    /* API discovery, on first need (owned) */
     gw_metrics        *metrics;  /* shared counters (owned mapping) */
     gw_buf             kscratch; /* the object cache's answers */
     char               cm_path[400]; /* the environment ConfigMap's path; "": none */
@@ -188,7 +191,9 @@ gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
                "configmap_name: not Kubernetes names; the override ConfigMap is not read");
     ctx->objects = gw_kcache_new((size_t)ctx->cfg.k8s_cache_entries, kube_fetch, ctx->kube,
                                  &ctx->kscratch);
-    if (!ctx->objects) {
+    ctx->kinds = gw_kinds_new(kube_fetch, ctx->kube, ctx->cfg.kube_discovery_ttl_ms,
+                              ctx->cfg.target_workload_kinds);
+    if (!ctx->objects || !ctx->kinds) {
         gw_ctx_free(ctx);
         return GW_ENOMEM;
     }
@@ -220,6 +225,7 @@ void gw_ctx_free(gw_ctx *ctx)
         return;
     gw_auth_free(ctx->auth);
     gw_kcache_free(ctx->objects);
+    gw_kinds_free(ctx->kinds);
     gw_metrics_close(ctx->metrics);
     gw_buf_free(&ctx->kscratch);
     gw_kube_free(ctx->kube);
@@ -626,7 +632,7 @@ static gw_err scope_check(gw_ctx *ctx, const gw_signal *s, const char *ns_path, 
         if (rc && rc != GW_ENOTFOUND)
             return rc;
     }
-    if (gw_object_path(s->target.kind, s->target.api_version, s->target.namespace_,
+    if (gw_object_path(ctx->kinds, s->target.kind, s->target.api_version, s->target.namespace_,
                        s->target.name, path, sizeof path)) {
         rc = cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj);
         if (rc == GW_OK && gw_scope_labelled(obj, c->scope_label))
@@ -648,7 +654,7 @@ static void resolve_owner(gw_ctx *ctx, gw_signal *s, gw_owned_target *owned, con
     int hops = 0;
     if (!strcmp(s->target.kind, "Unknown"))
         return;
-    gw_err rc = gw_owner_resolve(ctx->objects, &ctx->cfg, &s->target, now, owned, &hops, err,
+    gw_err rc = gw_owner_resolve(ctx->kinds, ctx->objects, &ctx->cfg, &s->target, now, owned, &hops, err,
                                  sizeof err);
     char fp[65];
     if (!rc && hops &&
@@ -708,23 +714,41 @@ static void over_budget(gw_ctx *ctx, const char *rid, const gw_dedup_result *d, 
     gw_log(ctx->log_min, GW_LOG_WARN, rid, "creation budget: %s", r->msg);
 }
 
+/* The target with the cluster's kinds and versions (kinds.h, target.h):
+ * discovery once per kubernetes.discovery_ttl per worker, on first need;
+ * otherwise a lookup in the worker's table, no apiserver call. */
+static void refine_target(gw_ctx *ctx, gw_signal *s, gw_target_store *st, const char *rid,
+                          long long now)
+{
+    char err[256];
+    int fetched;
+    if (gw_kinds_ensure(ctx->kinds, now, &fetched, err, sizeof err) && fetched)
+        gw_log(ctx->log_min, GW_LOG_WARN, rid, "API discovery failed, using %s: %s",
+               gw_kinds_discovered(ctx->kinds) ? "the last good discovery"
+                                               : "the built-in kinds table", err);
+    gw_target_refine(ctx->kinds, &ctx->cfg, s, st);
+}
+
 static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
                            const char *sender, const char *rid, sig_result *r)
 {
     memset(r, 0, sizeof *r);
-    snprintf(r->fp, sizeof r->fp, "%s", in->fingerprint);
-    if (in->error[0]) {
-        r->kind = R_REJECTED;
-        snprintf(r->msg, sizeof r->msg, "%s", in->error);
-        return;
-    }
-    if (in->ignored) {
-        ignore(r, in->ignored_reason ? in->ignored_reason : "ignored", "%s", in->ignored);
-        return;
-    }
     long long now = gw_now_ms();
     gw_signal sig = *in;
     const gw_signal *s = &sig;
+    gw_target_store tstore;
+    if (!sig.ignored && (!sig.error[0] || sig.label_target))
+        refine_target(ctx, &sig, &tstore, rid, now);
+    snprintf(r->fp, sizeof r->fp, "%s", sig.fingerprint);
+    if (sig.error[0]) {
+        r->kind = R_REJECTED;
+        snprintf(r->msg, sizeof r->msg, "%s", sig.error);
+        return;
+    }
+    if (sig.ignored) {
+        ignore(r, sig.ignored_reason ? sig.ignored_reason : "ignored", "%s", sig.ignored);
+        return;
+    }
     /* the namespace's path, for its existence, scope and environment */
     char ns_path[128] = "";
     if (*s->target.namespace_)
