@@ -722,10 +722,17 @@ static void refine_target(gw_ctx *ctx, gw_signal *s, gw_target_store *st, const 
 {
     char err[256];
     int fetched;
-    if (gw_kinds_ensure(ctx->kinds, now, &fetched, err, sizeof err) && fetched)
+    gw_err rc = gw_kinds_ensure(ctx->kinds, now, &fetched, err, sizeof err);
+    if (rc && fetched)
         gw_log(ctx->log_min, GW_LOG_WARN, rid, "API discovery failed, using %s: %s",
                gw_kinds_discovered(ctx->kinds) ? "the last good discovery"
                                                : "the built-in kinds table", err);
+    else if (fetched) {
+        size_t nw;
+        gw_kinds_workloads(ctx->kinds, &nw);
+        gw_log(ctx->log_min, GW_LOG_INFO, rid, "API discovery: %zu kinds, %zu workload custom "
+               "resources", gw_kinds_count(ctx->kinds), nw);
+    }
     gw_target_refine(ctx->kinds, &ctx->cfg, s, st);
 }
 
