@@ -117,6 +117,11 @@ gw_err gw_owner_resolve(gw_kinds *kinds, gw_kcache *c, const gw_config *cfg, con
         }
         if (rc == GW_ENOTFOUND && depth > 0)
             break; /* an owner being deleted: its child is the top */
+        gw_kind d;
+        if (rc == GW_EKUBECONF && depth > 0 && gw_kinds_find_av(kinds, cur.kind, cur.api_version,
+                                                                &d) && !d.builtin)
+            break; /* a custom resource owner the gateway may not read (no
+                    * RBAC for it): the top, as its child names it */
         if (rc) {
             /* the resource itself, as the spec asks: never half a chain */
             *out = orig;

@@ -426,6 +426,18 @@ static void owner_walk_crd(void **state)
     /* an ownerReference naming a kind in another group is not read with
      * this one's plural */
     assert_false(gw_object_path(k, "Rollout", "other.io/v1", "prod", "web", p, sizeof p));
+    /* a custom resource owner the gateway may not read (no RBAC for it) is
+     * the top, as before discovery: its child names it */
+    fake_set(&f, "/api/v1/namespaces/prod/pods/web-2", 200,
+             "{\"metadata\":{\"ownerReferences\":[{\"apiVersion\":\"argoproj.io/v1alpha1\","
+             "\"kind\":\"Rollout\",\"name\":\"locked\",\"controller\":true}]}}");
+    fake_set(&f, "/apis/argoproj.io/v1alpha1/namespaces/prod/rollouts/locked", 403,
+             "{\"kind\":\"Status\",\"code\":403}");
+    gw_target pod2 = { "Pod", "web-2", "prod", "v1" };
+    assert_int_equal(gw_owner_resolve(k, c, &cfg, &pod2, 1000, &o, &hops, err, sizeof err), GW_OK);
+    assert_int_equal(hops, 1);
+    assert_string_equal(o.t.kind, "Rollout");
+    assert_string_equal(o.t.name, "locked");
     gw_kcache_free(c);
     gw_buf_free(&scratch);
     gw_config_free(&cfg);
