@@ -110,6 +110,9 @@ teardown() {
     gw_post_alert "$(am_body RolloutDegraded rollout=web pod=web-abc namespace="$NS" severity=critical)"
     assert_status 202
     assert_equal "$(gw_body_jq .fingerprint)" "$(fp_of "$NS:Rollout:web")"
+    kube_create "apis/apps/v1/namespaces/$NS/deployments" '{"apiVersion":"apps/v1","kind":"Deployment",
+        "metadata":{"name":"api"},"spec":{"selector":{"matchLabels":{"app":"api"}},
+        "template":{"metadata":{"labels":{"app":"api"}},"spec":{"containers":[{"name":"c","image":"busybox"}]}}}}' >/dev/null
     gw_post_alert "$(am_body RolloutDegraded rollout=web deployment=api namespace="$NS" severity=critical)"
     assert_status 201
     assert_equal "$(gw_body_jq .fingerprint)" "$(fp_of "$NS:Deployment:api")"
@@ -157,6 +160,27 @@ teardown() {
         assert_status 202
     done
     assert_equal "$(discoveries)" 1
+}
+
+@test "a CRD installed after the first discovery: its kind is found by an early refresh (<= 30 s)" {
+    local uid at wait before
+    crd Widget widgets example.com
+    grant_get example.com widgets
+    uid=$(kube_create "apis/example.com/v1alpha1/namespaces/$NS/widgets" \
+        '{"apiVersion":"example.com/v1alpha1","kind":"Widget","metadata":{"name":"w1"}}' | jq -r .metadata.uid)
+    owned_pod "$NS" w1-pod example.com/v1alpha1 Widget w1 "$uid"
+    # an early refresh is at most one per 30 s: wait until the first
+    # discovery is that old
+    at=$(grep '"API discovery: ' "$GW_TMP/lighttpd/stderr.log" | head -n1 | jq -r .time)
+    wait=$(( $(date -d "$at" +%s) + 31 - $(date +%s) ))
+    (( wait > 0 )) && sleep "$wait"
+    before=$(apiserver_reads widgets)
+    gw_post_alert "$(am_body PodCrash pod=w1-pod namespace="$NS" severity=critical)"
+    assert_status 201
+    assert_equal "$(rr_of | jq -cS .spec.targetResource)" \
+        "$(jq -cSn --arg ns "$NS" '{kind:"Widget",name:"w1",namespace:$ns,apiVersion:"example.com/v1alpha1"}')"
+    # the new kind was known, so the owner was read (to follow it further)
+    (( $(apiserver_reads widgets) > before )) || fail "the Widget was not read"
 }
 
 @test "discovery refused (RBAC): the built-in table, CronJob batch/v1, no CRD kinds" {
