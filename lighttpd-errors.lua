@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- lighttpd-errors.lua - the last resort for lighttpd's own error answers in
 -- alertgw's lighttpd.conf (mod_magnet "response-start", lighttpd 1.4.69,
 -- Lua 5.4).  lighttpd.conf always runs it, as every answer starts; keep it

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- lighttpd-ratelimit.lua - the per-client-address token bucket of alertgw's
 -- lighttpd.conf (mod_magnet, lighttpd 1.4.69, Lua 5.4).  lighttpd.conf runs
 -- it for every request, before the request reaches a worker, only when

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench/bench.sh - alertgw's performance figures, measured on the real stack.
 #
 # Starts redis-server (unix socket), etcd + kube-apiserver (deploy/

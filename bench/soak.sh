@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench/soak.sh - does anything grow with the number of requests served?
 #
 # Starts the real stack as bench.sh does (redis on a unix socket, etcd +

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* trivial-fcgi.c - the benchmark's ceiling: a FastCGI responder that reads
  * the body and answers 202 with a small JSON body, nothing else.  Measured
  * in the same run as alertgw so the ratio between them is the figure. */

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- wrk-report.lua - shared wrk script for bench.sh and soak.sh.
 -- BENCH_MODE=fixed posts the same body every time (the duplicate path and the
 -- ceiling); BENCH_MODE=unique gives every request its own pod name

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* am.c - Alertmanager v4 webhook adapter; see am.h.
  *
  * Strings in the signals point into the jansson document owned by the

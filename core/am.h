@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* am.h - the Prometheus Alertmanager webhook adapter (payload version 4).
  *
  * Parses one webhook body with jansson (duplicate keys rejected) into a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* auth.h - who may call which route: per-route authentication and the
  * client IP allowlist (issue 6; docs/security.md, "Authentication").
  *

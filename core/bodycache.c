@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bodycache.c - see bodycache.h. */
 #include "bodycache.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bodycache.h - per-worker memo of parsed webhook bodies.
  *
  * Alertmanager resends a whole group every repeat_interval and on every

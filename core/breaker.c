@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* breaker.c - see breaker.h.
  *
  * Every transition is one compare-and-swap on `word`, made by whichever

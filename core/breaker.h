@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* breaker.h - a circuit breaker shared by every worker of a pool.
  *
  * Workers are separate processes, so the breaker's state is a small struct

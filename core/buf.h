@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* buf.h - a growable byte buffer with a hard maximum (curl's dynbuf idea).
  *
  * Growing past `max` fails with GW_ETOOBIG instead of reallocating forever;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* classify.c - see classify.h. */
 #include "classify.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* classify.h - environment and priority of a signal (spec section 3.6-3.7).
  *
  * Pure functions of the configuration and of what the caller has already

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* clock.h - wall-clock milliseconds and RFC 3339 text, UTC only. */
 #ifndef GW_CLOCK_H
 #define GW_CLOCK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* config.c - the configuration key table and its loaders.
  *
  * Design (after lighttpd's config tables): one static table, `keys`, lists
@@ -232,7 +233,8 @@ static const key_def keys[] = {
       "environment=N pairs: the Nth occurrence raises the priority one step (empty: never)"),
 
     K("scope", "require_label", T_BOOL, scope_require_label, "false",
-      "act only on namespaces or resources labelled `<scope.label>=true`; others 200 ignored"),
+      "act only on resources labelled `<scope.label>=true`, or in namespaces so labelled "
+      "unless the resource says `false`; others 200 ignored"),
     K("scope", "label", T_STR, scope_label, "kubernaut.ai/managed", "the opt-in label"),
 
     K("owners", "resolve", T_BOOL, owners_resolve, "false",
@@ -542,6 +544,9 @@ static const char *const front_end_vars[] = {
     /* lighttpd.conf (sockets, logs, spool), alertgw-container.sh, the
      * Apache config; metrics.path's default (metrics.c) */
     "ALERTGW_STATE_DIR",
+    /* lighttpd.conf: where the access log (and a file error log) go, and
+     * whether the error log is a file or lighttpd's stderr */
+    "ALERTGW_LOG_DIR", "ALERTGW_ERROR_LOG",
     /* lighttpd.conf: the worker binary it spawns */
     "ALERTGW_FCGI_BIN",
     /* 50-alertgw.conf: the spawn-fcgi socket it connects to */

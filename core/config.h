@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* config.h - alertgw configuration: one YAML file plus ALERTGW_* overrides.
  *
  * Every key lives in one static table in config.c (name, type, default,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* dedup.c - the dedup/storm Lua script and its C wrappers; see dedup.h.
  *
  * The script dispatches on ARGV[1] so that one SHA covers every operation.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* dedup.h - deduplication and storm state in Redis.
  *
  * Every operation is one EVALSHA of one Lua script, so each decision -

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* err.c - names and formatting for gw_err. */
 #include "err.h"
 

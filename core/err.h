@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* err.h - the one error enum of libalertgw.
  *
  * Every fallible function returns gw_err and, where it can say more, writes a

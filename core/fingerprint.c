@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fingerprint.c - see fingerprint.h. */
 #include "fingerprint.h"
 

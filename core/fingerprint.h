@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fingerprint.h - the identity of a problem.
  *
  * SHA-256 (OpenSSL) of "<namespace>:<Kind>:<name>", or

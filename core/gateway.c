@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gateway.c - the request pipeline; see gateway.h.
  *
  * Per signal (spec section 3): adapter -> fingerprint -> dedup hit in Redis
@@ -12,6 +13,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -614,34 +616,63 @@ static void classify(gw_ctx *ctx, const gw_signal *s, const char *ns_path, const
     gw_classify_priority(c, s->severity, r->env, r->prio);
 }
 
-/* scope.require_label: the namespace or the resource itself must carry
- * `<scope.label>: "true"`.  GW_OK with *why NULL when managed; an error
- * when neither could be read (the signal is retried, never dropped). */
-static gw_err scope_check(gw_ctx *ctx, const gw_signal *s, const char *ns_path, const char *rid,
-                          long long now, const char **why)
+/* scope.require_label, first explicit answer wins: the resource the alert
+ * names, then the owner it resolved to (when owners.resolve moved it), then
+ * the namespace.  `<scope.label>: "false"` on a resource opts it out even
+ * in a managed namespace; "true" opts it in anywhere.  A resource that
+ * cannot be read for a configuration reason (404, or 403 where the RBAC
+ * grants no `get` on its kind) has no say and the namespace decides; any
+ * other failed read is an error (the signal is retried, never dropped).
+ * GW_OK with why[0] == '\0' when in scope; otherwise why says how to opt
+ * in. */
+static gw_err scope_check(gw_ctx *ctx, const gw_target *named, const gw_signal *s,
+                          const char *ns_path, const char *rid, long long now, char *why,
+                          size_t whylen)
 {
     const gw_config *c = &ctx->cfg;
+    const gw_target *t[2] = { named, &s->target };
     char path[600];
     json_t *obj;
-    gw_err rc = GW_ENOTFOUND;
-    *why = NULL;
+    gw_err rc;
+    why[0] = '\0';
+    for (int i = 0; i < 2; i++) {
+        if (i == 1 && !strcmp(t[1]->kind, t[0]->kind) && !strcmp(t[1]->name, t[0]->name))
+            break;
+        if (!gw_object_path(ctx->kinds, t[i]->kind, t[i]->api_version, t[i]->namespace_,
+                            t[i]->name, path, sizeof path))
+            continue;
+        rc = cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj);
+        if (rc && rc != GW_ENOTFOUND && rc != GW_EKUBECONF)
+            return rc;
+        int v = rc ? -1 : gw_scope_label(obj, c->scope_label);
+        if (v == 1)
+            return GW_OK;
+        if (v == 0) {
+            char kind[64];
+            snprintf(kind, sizeof kind, "%s", t[i]->kind);
+            for (char *k = kind; *k; k++)
+                *k = (char)tolower((unsigned char)*k);
+            snprintf(why, whylen, "out of scope: %s \"%s\" is labelled %s=false, which opts it "
+                     "out (scope.require_label); to opt it in: kubectl label %s %s%s%s %s=true "
+                     "--overwrite", t[i]->kind, t[i]->name, c->scope_label, kind, t[i]->name,
+                     *t[i]->namespace_ ? " -n " : "", t[i]->namespace_, c->scope_label);
+            return GW_OK;
+        }
+    }
     if (*ns_path) {
         rc = cached(ctx, rid, ns_path, c->environment_cache_ttl_ms, now, &obj);
-        if (rc == GW_OK && gw_scope_labelled(obj, c->scope_label))
+        if (rc == GW_OK && gw_scope_label(obj, c->scope_label) == 1)
             return GW_OK;
         if (rc && rc != GW_ENOTFOUND)
             return rc;
+        snprintf(why, whylen, "out of scope: neither namespace \"%s\" nor the resource is "
+                 "labelled %s=true (scope.require_label); to opt the namespace in: kubectl "
+                 "label namespace %s %s=true", s->target.namespace_, c->scope_label,
+                 s->target.namespace_, c->scope_label);
+        return GW_OK;
     }
-    if (gw_object_path(ctx->kinds, s->target.kind, s->target.api_version, s->target.namespace_,
-                       s->target.name, path, sizeof path)) {
-        rc = cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj);
-        if (rc == GW_OK && gw_scope_labelled(obj, c->scope_label))
-            return GW_OK;
-        if (rc && rc != GW_ENOTFOUND)
-            return rc;
-    }
-    *why = "out of scope: neither the namespace nor the resource is labelled for alertgw "
-           "(scope.require_label)";
+    snprintf(why, whylen, "out of scope: the resource is not labelled %s=true "
+             "(scope.require_label)", c->scope_label);
     return GW_OK;
 }
 
@@ -654,8 +685,8 @@ static void resolve_owner(gw_ctx *ctx, gw_signal *s, gw_owned_target *owned, con
     int hops = 0;
     if (!strcmp(s->target.kind, "Unknown"))
         return;
-    gw_err rc = gw_owner_resolve(ctx->kinds, ctx->objects, &ctx->cfg, &s->target, now, owned, &hops, err,
-                                 sizeof err);
+    gw_err rc = gw_owner_resolve(ctx->kinds, ctx->objects, &ctx->cfg, &s->target, now, owned,
+                                 &hops, err, sizeof err);
     char fp[65];
     if (!rc && hops &&
         (rc = gw_fingerprint(s->cluster, &owned->t,
@@ -772,6 +803,7 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
         return;
     }
     gw_owned_target owned;
+    const gw_target named = sig.target; /* the resource the signal names */
     if (ctx->cfg.owners_resolve) {
         resolve_owner(ctx, &sig, &owned, rid, now);
         snprintf(r->fp, sizeof r->fp, "%s", sig.fingerprint);
@@ -780,13 +812,13 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
     }
     gw_err rc;
     if (ctx->cfg.scope_require_label) {
-        const char *why;
-        if ((rc = scope_check(ctx, s, ns_path, rid, now, &why))) {
+        char why[400];
+        if ((rc = scope_check(ctx, &named, s, ns_path, rid, now, why, sizeof why))) {
             fail(r, rc == GW_EKUBECONF ? GW_EKUBE : rc, "%s",
                  "scope check: namespace labels unreadable; retry");
             return;
         }
-        if (why) {
+        if (*why) {
             ignore(r, "out-of-scope", "%s", why);
             return;
         }

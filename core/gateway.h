@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gateway.h - the request pipeline: one HTTP request in, one response out.
  *
  * The front end (fcgi/) fills a gw_request from the web server's variables,

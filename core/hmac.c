@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hmac.c - see hmac.h.  OpenSSL's EVP_MAC API, so a timestamp prefix is fed
  * incrementally instead of copying the body. */
 #include "hmac.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hmac.h - HMAC-SHA256 body signatures (Grafana's X-Grafana-Alerting-
  * Signature and the generic X-Signature-256; auth.c's hmac mode).
  *

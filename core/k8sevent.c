@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* k8sevent.c - Kubernetes Event adapter; see k8sevent.h. */
 #include "k8sevent.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* k8sevent.h - the Kubernetes Event adapter.
  *
  * One Event per request, in any of three shapes: core/v1 (`involvedObject`,

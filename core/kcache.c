@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kcache.c - see kcache.h.
  *
  * Open addressing with linear probing over a power-of-two table twice the

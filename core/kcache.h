@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kcache.h - per-process cache of Kubernetes objects read by path.
  *
  * Environment classification, scope and owner resolution read namespaces,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kube.c - HTTPS transport to the Kubernetes API server; see kube.h.
  *
  * Design

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kube.h - HTTPS transport to the Kubernetes API server (libcurl).
  *
  * One gw_kube per worker process holds one reused curl easy handle (keep-

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* log.h - one JSON object per line on stderr.
  *
  * Lines are built with jansson, so quotes and control characters are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* metrics.h - Prometheus metrics summed over every worker process.
  *
  * The counters live in one file mapped MAP_SHARED by every worker of a pool

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* owners.c - see owners.h. */
 #include "owners.h"
 
@@ -140,8 +141,8 @@ gw_err gw_owner_resolve(gw_kinds *kinds, gw_kcache *c, const gw_config *cfg, con
     return GW_OK;
 }
 
-bool gw_scope_labelled(json_t *cached, const char *label)
+int gw_scope_label(json_t *cached, const char *label)
 {
     const char *v = json_string_value(json_object_get(json_object_get(cached, "labels"), label));
-    return v && !strcmp(v, "true");
+    return !v ? -1 : !strcmp(v, "true") ? 1 : !strcmp(v, "false") ? 0 : -1;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* owners.h - Kubernetes object paths, owner resolution and the scope label.
  *
  * Owner resolution (owners.resolve): alerts on different pods of one
@@ -63,7 +64,8 @@ gw_err gw_owner_resolve(gw_kinds *k, gw_kcache *c, const gw_config *cfg, const g
                         long long now_ms, gw_owned_target *out, int *hops, char *err,
                         size_t errlen);
 
-/* Whether a cached object's labels carry `label: "true"`. */
-bool gw_scope_labelled(json_t *cached, const char *label);
+/* What a cached object's `label` says about scope: 1 for "true", 0 for
+ * "false", -1 when absent or anything else (the next source decides). */
+int gw_scope_label(json_t *cached, const char *label);
 
 #endif

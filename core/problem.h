@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* problem.h - RFC 7807 problem+json bodies. */
 #ifndef GW_PROBLEM_H
 #define GW_PROBLEM_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis.c - see redis.h.
  *
  * Sentinel discovery follows the Redis "Sentinel client guidelines": ask

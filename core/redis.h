@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis.h - one Redis connection per worker (hiredis), failing the hiredis way.
  *
  * gw_redis connects lazily and, after any error (transport, timeout, or an

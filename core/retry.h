@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* retry.h - when and how long to wait before repeating a Kubernetes call.
  *
  * Pure functions (no clock, no randomness of their own) so that the policy

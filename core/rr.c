@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rr.c - RemediationRequest JSON builder; see rr.h. */
 #include "rr.h"
 

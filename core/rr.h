@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rr.h - builds the RemediationRequest object (spec section 4) as JSON.
  *
  * Pure: no I/O.  Every value comes from the signal or the arguments; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rrstore.c - see rrstore.h.
  *
  * Which calls kube.c may repeat after a failure whose outcome it cannot

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rrstore.h - RemediationRequests in the apiserver: find, create, patch status.
  *
  * Thin layer over gw_kube_request that knows the resource path, reads the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* signal.c - batch ownership and the adapter-independent signal checks. */
 #include "signal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* signal.h - the normalised signal every adapter produces.
  *
  * A gw_batch owns the parsed JSON document of one webhook body (`root`); the

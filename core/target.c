@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* target.c - target-resource selection from alert labels; see target.h. */
 #include "target.h"
 

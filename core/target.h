@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* target.h - which Kubernetes resource an alert is about, from its labels.
  *
  * A label whose key is a lower-case Kubernetes kind (`deployment`, `pod`,

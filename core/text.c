@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* text.c - byte-level text helpers for values that reach Kubernetes, logs
  * and problem bodies; see text.h. */
 #include "text.h"

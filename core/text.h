@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* text.h - byte-level text helpers.
  *
  * Everything a client sends is hostile: these make any byte sequence safe to

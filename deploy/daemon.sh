@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # deploy/daemon.sh - sourced by kube-local.sh and start-local.sh.
 #
 # alive PID: the process exists and is not a zombie.  Daemons started with

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # kube-local.sh: a real, local Kubernetes API server (etcd + kube-apiserver
 # v1.20.2) for alertgw's tests, built from Debian 12's `kubernetes` source
 # package with Debian's Go and cached.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # start-local.sh - run a complete alertgw gateway on this machine, in the
 # foreground, until Ctrl-C or SIGTERM:
 #

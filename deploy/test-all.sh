@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # deploy/test-all.sh - the one test command (README, and .ci/run runs it):
 # installs every dependency, builds alertgw three times (a plain -Werror
 # build; an ASan+UBSan build, which runs the unit tests and serves as the

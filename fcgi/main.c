@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* main.c - alertgw-fcgi: the FastCGI / CGI front end.
  *
  * Runs as a FastCGI responder when stdin is a listening socket (spawned by

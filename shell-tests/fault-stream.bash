@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # fault-stream.bash - the resending client stream and its ledger check,
 # shared by the fault suite (t1900) and the reload suite (t2500).  Load after
 # helpers.bash.  The ledger row is appended to $GW_TMP/fault-table.

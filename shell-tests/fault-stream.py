@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """fault-stream.py - the fault suite's client: a steady stream of Alertmanager
 webhooks (new and duplicate alerts mixed) from several threads, each
 resent like Alertmanager does until the gateway answers 2xx, with a ledger of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shell-tests/helpers.bash - starts and stops the real services for the bats
 # end-to-end tests, and the small tools the tests share.
 #

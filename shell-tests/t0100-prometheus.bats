@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # t0100-prometheus: the Alertmanager route end to end, through lighttpd, the
 # workers, Redis and a real kube-apiserver: health, a new alert becomes one
 # RemediationRequest with the right fields, repeats count on it, a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # t0200-errors: every way a client can get it wrong is answered with the
 # right status and an RFC 7807 problem body (type, title, status, detail,
 # instance = the path, request_id = the X-Request-ID header), and nothing is

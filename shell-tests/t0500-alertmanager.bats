@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # t0500-alertmanager: a real Prometheus Alertmanager (Debian's
 # prometheus-alertmanager) delivers the webhooks.  Alerts are injected
 # through its v2 API; Alertmanager groups them, resends unchanged groups every

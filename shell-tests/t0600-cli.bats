@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 bats_require_minimum_version 1.5.0
 # t0600-cli: the binary's own modes, no services: --check-config, and the
 # one-shot CGI program it becomes when stdin is not a FastCGI socket.

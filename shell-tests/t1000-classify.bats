@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # t1000-classify: environment (ConfigMap > namespace label > namespace
 # pattern > alert label > unknown), the priority table and escalation,
 # owner resolution and the scope label, through lighttpd against the real
@@ -219,4 +220,40 @@ make_deployment() {
         '{"metadata":{"labels":{"kubernaut.ai/managed":"true"}}}'
     gw_post_alert "$(am_body ScopeTest deployment=labelled namespace="$other" severity=critical)"
     assert_status 201
+}
+
+@test "scope precedence: the resource's own label decides first, then the namespace's; the ignored answer says how to opt in" {
+    local managed other
+    gw_stop_lighttpd
+    GW_WORKERS=1 gw_start_lighttpd ALERTGW_SCOPE_REQUIRE_LABEL=true
+    managed=$(gw_uniq managed)
+    other=$(gw_uniq other)
+    kube_namespace "$managed" kubernaut.ai/managed=true
+    kube_namespace "$other"
+    # a pod labelled false in a managed namespace: opted out
+    kube_create "api/v1/namespaces/$managed/pods" '{"apiVersion":"v1","kind":"Pod",
+        "metadata":{"name":"batch-1","labels":{"kubernaut.ai/managed":"false"}},
+        "spec":{"containers":[{"name":"c","image":"busybox"}]}}' >/dev/null
+    gw_post_alert "$(am_body ScopePrecedence pod=batch-1 namespace="$managed" severity=critical)"
+    assert_status 200
+    assert_equal "$(gw_body_jq .status)" ignored
+    assert_equal "$(gw_body_jq .reason)" out-of-scope
+    assert_equal "$(kube_rr_count "$(fp_of "$managed:Pod:batch-1")")" 0
+    [[ $(gw_body_jq .message) == *"kubectl label pod batch-1 -n $managed kubernaut.ai/managed=true --overwrite"* ]] ||
+        fail "the answer does not say how to opt the pod in: $HTTP_BODY"
+    # an unlabelled pod in the same namespace: the namespace decides (in)
+    gw_post_alert "$(am_body ScopePrecedence pod=web-1 namespace="$managed" severity=critical)"
+    assert_status 201
+    # a pod labelled true in an unmanaged namespace: opted in
+    kube_create "api/v1/namespaces/$other/pods" '{"apiVersion":"v1","kind":"Pod",
+        "metadata":{"name":"db-0","labels":{"kubernaut.ai/managed":"true"}},
+        "spec":{"containers":[{"name":"c","image":"busybox"}]}}' >/dev/null
+    gw_post_alert "$(am_body ScopePrecedence pod=db-0 namespace="$other" severity=critical)"
+    assert_status 201
+    # an unlabelled pod there: out, and the answer names the namespace command
+    gw_post_alert "$(am_body ScopePrecedence pod=db-1 namespace="$other" severity=critical)"
+    assert_status 200
+    assert_equal "$(gw_body_jq .reason)" out-of-scope
+    [[ $(gw_body_jq .message) == *"kubectl label namespace $other kubernaut.ai/managed=true"* ]] ||
+        fail "the answer does not say how to opt the namespace in: $HTTP_BODY"
 }

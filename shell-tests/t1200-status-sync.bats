@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # t1200-status-sync: status.deduplication converges to the true count within
 # status_sync_interval (here 2 s) with coalesced patches - not one per
 # alert - across four worker processes, including when no further alert

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # t1500-edge: what lighttpd.conf does before a request reaches a worker,
 # against the real stack: TLS (1.2 and 1.3 only, forward-secret AEAD
 # ciphers), optional client certificates that reach the worker as

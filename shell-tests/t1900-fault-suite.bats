@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # t1900-fault-suite: the promise under faults (issue 6).  For each fault, a
 # steady stream of webhooks (new and duplicate alerts mixed, 4 client threads,
 # 4 workers; shell-tests/fault-stream.py, which resends every non-2xx like

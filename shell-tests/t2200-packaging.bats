@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 bats_require_minimum_version 1.5.0
 # t2200-packaging: what `make install` gives a host, and that it works.
 #
@@ -395,6 +396,7 @@ _pool_env() {
     sed -n 's/^Environment=//p' "$DEST$(unit_dir)/alertgw.service" | dest_paths /dev/stdin |
         sed "s|^ALERTGW_CONFIG=/etc/|ALERTGW_CONFIG=$DEST/etc/|"
     printf '%s\n' "ALERTGW_STATE_DIR=$GW_TMP/pool" "ALERTGW_METRICS_PATH=$GW_TMP/pool/metrics.shm" \
+        "ALERTGW_LOG_DIR=$GW_TMP/pool/logs" \
         ALERTGW_LISTEN_ADDR=127.0.0.1 "ALERTGW_LISTEN_PORT=$1" \
         ALERTGW_WORKERS=2 "ALERTGW_REDIS_ADDR=unix:$GW_TMP/redis/redis.sock" \
         "ALERTGW_KUBERNETES_KUBECONFIG=${KUBECONFIG_GATEWAY:-}" \
@@ -416,8 +418,12 @@ _stop_pool() {
     local dir=$GW_TMP/pool port cmd argv env pid old new name body w sock unit
     unit=$DEST$(unit_dir)/alertgw.service
     mkdir -p "$dir"
-    # the unit's state directory mode and umask
+    # the unit's state and logs directory modes and umask
     chmod "$(sed -n 's/^StateDirectoryMode=//p' "$unit")" "$dir"
+    mkdir -p "$dir/logs"
+    chmod "$(sed -n 's/^LogsDirectoryMode=//p' "$unit")" "$dir/logs"
+    grep -qx 'LogsDirectory=alertgw' "$unit" || fail "no LogsDirectory=alertgw"
+    grep -qx 'Environment=ALERTGW_LOG_DIR=/var/log/alertgw' "$unit" || fail "the access log is not in /var/log/alertgw"
     port=$(gw_free_port)
     cmd=$(sed -n 's/^ExecStart=//p' "$DEST$(unit_dir)/alertgw.service" | dest_paths /dev/stdin)
     [[ $cmd == "$(command -v lighttpd) -D -f $DEST/usr/share/alertgw/lighttpd.conf" ]] || fail "unexpected ExecStart: $cmd"
@@ -451,6 +457,29 @@ _stop_pool() {
     _post_alert "$body"
     assert_status 201
     [[ -s $dir/metrics.shm ]] || fail "the workers did not use ALERTGW_METRICS_PATH"
+    # one place for logs: lighttpd's own lines and the workers' JSON lines
+    # on stderr (the journal under systemd), no error.log file; the access
+    # log in the logs directory, and a SIGHUP to lighttpd (logrotate's
+    # postrotate) reopens it
+    grep -q 'server started' "$dir/stderr.log" || fail "lighttpd's error log is not on stderr: $(tail -n 3 "$dir/stderr.log")"
+    grep -q '"level":"info"' "$dir/stderr.log" || fail "the workers' log is not on stderr"
+    [[ ! -e $dir/error.log && ! -e $dir/logs/error.log ]] || fail "an error.log file was written"
+    gw_wait_for 5 grep -q '"POST /api/v1/signals/prometheus HTTP/1.1" 201' "$dir/logs/access.log" ||
+        fail "no access-log line in $dir/logs"
+    mv "$dir/logs/access.log" "$dir/logs/access.log.1"
+    kill -HUP "$pid"
+    gw_wait_for 5 grep -q 'logfiles cycled' "$dir/stderr.log" || fail "lighttpd did not reopen its logs on SIGHUP"
+    alive "$pid" || fail "lighttpd exited on SIGHUP"
+    curl -s -o /dev/null "$GW_URL/healthz"
+    gw_wait_for 5 grep -q '"GET /healthz HTTP/1.1" 200' "$dir/logs/access.log" ||
+        fail "after SIGHUP the access log was not reopened"
+    # the installed rotation names that file and signals lighttpd alone
+    local lr=$DEST/etc/logrotate.d/alertgw
+    [[ -f $lr ]] || fail "no $lr"
+    grep -q '^/var/log/alertgw/access.log {' "$lr" || fail "$lr does not rotate /var/log/alertgw/access.log"
+    grep -q 'systemctl kill --kill-whom=main --signal=HUP alertgw.service' "$lr" || fail "$lr: no SIGHUP to lighttpd"
+    run logrotate -d "$lr"
+    assert_success
 
     # ExecReload: kill -USR1 $MAINPID (graceful restart, new workers)
     old=$(gw_worker_pids "$pid" | sort)
@@ -481,4 +510,52 @@ _stop_pool() {
     fi
     assert_output --partial "archives ready for distribution"
     [[ -s $PKG_BUILD/alertgw-$(sed -n 's/^AC_INIT(\[alertgw\], \[\([^]]*\)\].*/\1/p' "$GW_ROOT/configure.ac").tar.gz ]]
+}
+
+@test "the release tarball holds every tracked file but the git and docker ignore lists" {
+    git -C "$GW_ROOT" rev-parse --git-dir >/dev/null 2>&1 || skip "not a git checkout"
+    local tarball v
+    v=$(sed -n 's/^AC_INIT(\[alertgw\], \[\([^]]*\)\].*/\1/p' "$GW_ROOT/configure.ac")
+    tarball=$PKG_BUILD/alertgw-$v.tar.gz
+    [[ -s $tarball ]] || run make -C "$PKG_BUILD" dist
+    [[ -s $tarball ]] || fail "no $tarball"
+    run comm -13 <(tar tzf "$tarball" | sed "s|^alertgw-$v/||" | grep -v '/$' | sort) \
+                 <(git -C "$GW_ROOT" ls-files | grep -vxE '\.gitignore|\.dockerignore' | sort)
+    assert_success
+    assert_output ""   # a file here is tracked but missing from EXTRA_DIST
+    tar tzf "$tarball" | grep -qx "alertgw-$v/LICENSE" || fail "LICENSE is not in the tarball"
+    [[ -f $DEST/usr/share/doc/alertgw/LICENSE ]] || fail "make install did not install LICENSE"
+}
+
+@test "every source file, script and unit carries the SPDX license line" {
+    git -C "$GW_ROOT" rev-parse --git-dir >/dev/null 2>&1 || skip "not a git checkout"
+    local f missing=()
+    # data (JSON, fuzz seeds, test fixtures) and prose cannot or need not
+    while read -r f; do
+        head -n 3 "$GW_ROOT/$f" | grep -q 'SPDX-License-Identifier: Apache-2.0' || missing+=("$f")
+    done < <(git -C "$GW_ROOT" ls-files | grep -vE '\.(json|md)$|^tests/data/|^tests/fuzz/[^/]+/|^LICENSE$')
+    (( ${#missing[@]} == 0 )) || fail "no SPDX line: ${missing[*]}"
+    grep -q 'Apache License' "$GW_ROOT/LICENSE" || fail "LICENSE is not the Apache License"
+    grep -q 'Version 2.0, January 2004' "$GW_ROOT/LICENSE" || fail "LICENSE is not version 2.0"
+}
+
+@test "deploy/install-deps.sh leaves no service of the test stack enabled for the next boot or running" {
+    (( EUID == 0 )) || skip "needs root"
+    local s d
+    run "$GW_ROOT/deploy/install-deps.sh"
+    assert_success
+    for s in lighttpd redis-server etcd prometheus prometheus-alertmanager apache2 \
+             apache-htcacheclean stunnel4; do
+        if [[ -f /lib/systemd/system/$s.service ]]; then
+            run systemctl is-enabled "$s.service"
+            [[ $output != enabled* ]] || fail "$s.service is enabled for the next boot"
+        fi
+        for d in /etc/rc2.d /etc/rc3.d /etc/rc4.d /etc/rc5.d; do
+            compgen -G "$d/S??$s" >/dev/null && fail "$d starts $s at boot"
+        done
+        if [[ -d /run/systemd/system ]]; then
+            systemctl is-active --quiet "$s.service" && fail "$s runs"
+        fi
+    done
+    true
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # t2300-apache: alertgw behind Debian's real Apache httpd with mod_fcgid and
 # deploy/apache/alertgw-fcgid.conf (included unchanged; gw_start_apache
 # only Defines its parameters), against real Redis and kube-apiserver: the

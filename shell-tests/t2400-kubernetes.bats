@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # t2400-kubernetes: deploy/kubernetes against the real kube-apiserver
 # (v1.20.2, deploy/kube-local.sh) and the real tools the examples are for.
 #
@@ -365,8 +366,10 @@ _can_is() { local ns=$1 want=$2; shift 2; [[ $(can "$ns" "$@") == "$want" ]]; }
     assert_success
     assert_output --partial SUCCESS
     assert_equal "$(yq_get "$KDIR/alertmanager-receiver.yaml" \
-        'docs[0]["receivers"][0]["webhook_configs"][0]["http_config"]["bearer_token_file"]')" \
+        'docs[0]["receivers"][0]["webhook_configs"][0]["http_config"]["authorization"]["credentials_file"]')" \
         /etc/alertmanager/secrets/alertgw-sender/token
+    # the current form, not the deprecated bearer_token_file
+    grep -q 'bearer_token_file' "$KDIR/alertmanager-receiver.yaml" && fail "bearer_token_file is deprecated"
     sed 's/send_resolved: true/send_resolved: maybe/' "$KDIR/alertmanager-receiver.yaml" \
         >"$GW_TMP/bad-am.yaml"
     run amtool check-config "$GW_TMP/bad-am.yaml"
@@ -491,7 +494,7 @@ c["route"].update(group_wait="1s", group_interval="2s", repeat_interval="1h")
 w = c["receivers"][0]["webhook_configs"][0]
 assert w["url"].endswith("/api/v1/signals/prometheus")
 w["url"] = sys.argv[3] + "/api/v1/signals/prometheus"
-w["http_config"]["bearer_token_file"] = sys.argv[4]
+w["http_config"]["authorization"]["credentials_file"] = sys.argv[4]
 yaml.safe_dump(c, open(sys.argv[2], "w"))
 EOF
     run amtool check-config "$am/alertmanager.yml"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # t2500-reload: configuration reload without dropping accepted webhooks
 # (issue 7).  SIGHUP makes each worker re-read its configuration between
 # requests; a valid file takes effect, an invalid one is refused with every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_am.c - unit tests for core/am.c (and the shared signal tail in
  * core/signal.c) on real Alertmanager v4 webhook bodies.
  *

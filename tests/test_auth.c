@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_auth.c - per-route authentication (core/auth.c): bearer hashes and
  * namespace scope, HMAC with and without a signed timestamp, the replay
  * window's edges, key rotation, mTLS verify and CN, the IP allowlist (IPv4,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_bodycache.c - the parsed-body memo: identical bytes give the same
  * batch without a parse, anything else parses, memory stays bounded. */
 #include <stdarg.h>

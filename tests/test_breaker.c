@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_breaker.c - unit tests for core/breaker.c (the circuit breaker state
  * machine) and core/retry.c (when and how long to wait before a repeat).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_classify.c - unit tests for classification and the Kubernetes object
  * helpers, all with plain data: core/classify.c (environment precedence,
  * patterns, aliases, the priority table, escalation), core/text.c's
@@ -536,15 +537,20 @@ static void owners_fall_back_to_the_resource(void **state)
 static void scope_label(void **state)
 {
     (void)state;
-    json_t *o = json_pack("{s:{s:s,s:s}}", "labels", "kubernaut.ai/managed", "true", "x", "y");
-    assert_true(gw_scope_labelled(o, "kubernaut.ai/managed"));
-    assert_false(gw_scope_labelled(o, "x"));
-    assert_false(gw_scope_labelled(o, "missing"));
+    json_t *o = json_pack("{s:{s:s,s:s,s:s}}", "labels", "kubernaut.ai/managed", "true", "x", "y",
+                          "off", "false");
+    assert_int_equal(gw_scope_label(o, "kubernaut.ai/managed"), 1);
+    assert_int_equal(gw_scope_label(o, "off"), 0);
+    assert_int_equal(gw_scope_label(o, "x"), -1);
+    assert_int_equal(gw_scope_label(o, "missing"), -1);
     json_decref(o);
     o = json_pack("{s:{s:s}}", "labels", "kubernaut.ai/managed", "True");
-    assert_false(gw_scope_labelled(o, "kubernaut.ai/managed")); /* exactly "true" */
+    assert_int_equal(gw_scope_label(o, "kubernaut.ai/managed"), -1); /* exactly "true" */
     json_decref(o);
-    assert_false(gw_scope_labelled(NULL, "kubernaut.ai/managed"));
+    o = json_pack("{s:{s:i}}", "labels", "kubernaut.ai/managed", 0);
+    assert_int_equal(gw_scope_label(o, "kubernaut.ai/managed"), -1); /* not a string */
+    json_decref(o);
+    assert_int_equal(gw_scope_label(NULL, "kubernaut.ai/managed"), -1);
 }
 
 int main(void)

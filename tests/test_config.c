@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_config.c - unit tests for core/config.c: defaults, the YAML file,
  * ALERTGW_* environment overrides, error reporting (key and line, all at
  * once) and the generated reference.

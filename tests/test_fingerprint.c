@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_fingerprint.c - unit tests for core/fingerprint.c.
  *
  * The vectors were computed independently of this code when the test was

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_fuzz.c - corpus replay and mutation fuzzing of every parser, run
  * under ASan+UBSan by the unit suite (build/asan).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_hmac.c - HMAC-SHA256 signature checks; vectors from
  * `printf '%s' BODY | openssl dgst -sha256 -hmac s3cret`. */
 #include <stdarg.h>

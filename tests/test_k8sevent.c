@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_k8sevent.c - the Kubernetes Event adapter: the three shapes, the
  * type rule, freshness, severity overrides and the shared fingerprint. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_kube.c - unit tests for core/kube.c (credential resolution and the
  * request path).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_metrics.c - unit tests for core/metrics.c: two mappings of one file
  * share their counters (as the workers of a pool do), a file of another
  * layout is replaced rather than misread, an unusable path falls back to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_rr.c - unit tests for core/rr.c: the RemediationRequest object as
  * the Kubernaut CRD (and alertgw's own) expects it, spec section 4. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_target.c - unit tests for core/target.c: which resource an alert is
  * about, and the RFC 1123 name checks behind it. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_text.c - unit tests for the small pure helpers: core/text.c (label
  * values, UTF-8 cutting and cleaning, key=value lists), core/clock.c
  * (RFC 3339) and core/problem.c (RFC 7807 bodies). */

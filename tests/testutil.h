@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* testutil.h - assertions the unit tests share (include after cmocka.h). */
 #ifndef GW_TESTUTIL_H
 #define GW_TESTUTIL_H

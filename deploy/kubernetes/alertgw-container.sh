@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # alertgw-container.sh - the container's entry point (installed as
 # /usr/local/bin/alertgw-container by deploy/kubernetes/Dockerfile): runs
 # lighttpd in the foreground with the reference lighttpd.conf, which starts
