@@ -702,8 +702,12 @@ static void resolve_owner(gw_ctx *ctx, gw_signal *s, gw_owned_target *owned, con
                "owner resolution failed (%llu so far), using the resource itself: %s", n, err);
         return;
     }
-    if (!hops)
+    if (!hops) {
+        /* read at another version after an early discovery (owners.h) */
+        if (strcmp(owned->api_version, s->target.api_version))
+            s->target.api_version = owned->api_version;
         return;
+    }
     s->target = owned->t;
     memcpy(s->fingerprint, fp, sizeof fp);
 }

@@ -444,6 +444,52 @@ static void owner_walk_crd(void **state)
     gw_kinds_free(k);
 }
 
+/* A 404 on the target's path after an upgrade: discovery again (rate-
+ * limited), the target read once more at the version it now gives. */
+static void owner_walk_404_refresh(void **state)
+{
+    (void)state;
+    fake_api f = { 0 };
+    cluster_v120(&f);
+    gw_kinds *k = gw_kinds_new(fake_fetch, &f, 600000, "");
+    char err[256];
+    int fetched;
+    assert_int_equal(gw_kinds_ensure(k, 1000, &fetched, err, sizeof err), GW_OK);
+    gw_target cj = { "CronJob", "backup", "ops", "batch/v1beta1" };
+    /* the cluster is upgraded: CronJob moves to batch/v1 */
+    fake_set(&f, "/apis/batch/v1", 200,
+             "{\"resources\":[" RES("jobs", "Job", "true") "," RES("cronjobs", "CronJob", "true")
+             "]}");
+    fake_set(&f, "/apis/batch/v1beta1", 404, "{}");
+    fake_set(&f, "/apis/batch/v1/namespaces/ops/cronjobs/backup", 200,
+             "{\"metadata\":{\"name\":\"backup\"}}");
+    gw_buf scratch;
+    gw_buf_init(&scratch, 1 << 16);
+    gw_kcache *c = gw_kcache_new(64, fake_fetch, &f, &scratch);
+    gw_config cfg;
+    assert_int_equal(gw_config_defaults(&cfg), GW_OK);
+    gw_owned_target o;
+    int hops;
+    /* within the rate limit: no discovery, the 404 stands */
+    int calls = f.calls;
+    assert_int_equal(gw_owner_resolve(k, c, &cfg, &cj, 2000, &o, &hops, err, sizeof err),
+                     GW_ENOTFOUND);
+    assert_int_equal(f.calls, calls + 1); /* the object's GET only */
+    /* after it: discovered again, read at batch/v1 */
+    gw_target cj2 = { "CronJob", "nightly", "ops", "batch/v1beta1" };
+    fake_set(&f, "/apis/batch/v1/namespaces/ops/cronjobs/nightly", 200,
+             "{\"metadata\":{\"name\":\"nightly\"}}");
+    assert_int_equal(gw_owner_resolve(k, c, &cfg, &cj2, 1000 + GW_KINDS_RETRY_MS, &o, &hops, err,
+                                      sizeof err), GW_OK);
+    assert_int_equal(hops, 0);
+    assert_string_equal(o.t.api_version, "batch/v1");
+    assert_string_equal(f.last, "/apis/batch/v1/namespaces/ops/cronjobs/nightly");
+    gw_kcache_free(c);
+    gw_buf_free(&scratch);
+    gw_config_free(&cfg);
+    gw_kinds_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +500,7 @@ int main(void)
         cmocka_unit_test(discovery_bounds),
         cmocka_unit_test(refine_targets),
         cmocka_unit_test(owner_walk_crd),
+        cmocka_unit_test(owner_walk_404_refresh),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
