@@ -23,6 +23,7 @@
 
 #include "auth.h"
 #include "exposure.h"
+#include "k8sname.h"
 #include "text.h"
 
 typedef enum { T_STR, T_INT, T_BOOL, T_DUR_MS, T_DUR_S, T_BYTES } key_type;
@@ -110,6 +111,9 @@ static const key_def keys[] = {
       "breaker; 0: no breaker"),
     K("kubernetes", "breaker_open_time", T_DUR_MS, kube_breaker_open_ms, "10s",
       "how long the open breaker answers 503 at once before one request probes the apiserver"),
+    K("kubernetes", "discovery_ttl", T_DUR_MS, kube_discovery_ttl_ms, "10m",
+      "how long a worker reuses the cluster's API discovery (kinds, versions, plurals); 0: no "
+      "discovery, the built-in kinds table only"),
 
     K("remediation", "group", T_STR, rr_group, "kubernaut.ai", "RemediationRequest API group"),
     K("remediation", "version", T_STR, rr_version, "v1alpha1", "RemediationRequest API version"),
@@ -146,6 +150,9 @@ static const key_def keys[] = {
       "label naming the cluster; when present it is part of the fingerprint"),
     K("signals", "allow_unknown_target", T_BOOL, signals_allow_unknown_target, "false",
       "accept alerts without a target-resource label (kind Unknown) instead of 400"),
+    K("target", "workload_kinds", T_STR, target_workload_kinds, "",
+      "comma-separated kinds of namespaced custom resources that are workloads (alert label = "
+      "lower-case kind), besides those discovery shows with a scale subresource"),
 
     K("grafana", "secret_files", T_STR, grafana_secret_files, "",
       "files holding HMAC-SHA256 secrets of at most 4096 bytes, comma-separated (several: rotation); empty: no check"),
@@ -671,6 +678,27 @@ static void load_env(gw_config *cfg, char *errs, size_t errlen, int *nerr)
 
 typedef enum { V_SEVERITY, V_LABEL, V_PRIORITY_SLASH, V_COUNT } pair_rule;
 
+/* target.workload_kinds: "" or kinds separated by commas (spaces allowed). */
+static bool kinds_list_ok(const char *v)
+{
+    char kind[64];
+    size_t n = 0;
+    for (const char *p = v;; p++) {
+        if (*p == ',' || !*p) {
+            kind[n] = '\0';
+            if (n && !gw_is_kind(kind))
+                return false;
+            if (!*p)
+                return true;
+            n = 0;
+        } else if (!isspace((unsigned char)*p)) {
+            if (n + 1 >= sizeof kind)
+                return false;
+            kind[n++] = *p;
+        }
+    }
+}
+
 static bool is_priority(const char *v, size_t n)
 {
     return n == 2 && v[0] == 'P' && v[1] >= '0' && v[1] <= '3';
@@ -788,6 +816,10 @@ static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
         BAD("owners.max_depth: must be 1 to 10");
     if (c->k8s_cache_entries < 16)
         BAD("owners.cache_entries: must be at least 16");
+    if (c->kube_discovery_ttl_ms != 0 && c->kube_discovery_ttl_ms < 10000)
+        BAD("kubernetes.discovery_ttl: must be 0 (no discovery) or at least 10s");
+    if (!kinds_list_ok(c->target_workload_kinds))
+        BAD("target.workload_kinds: must be comma-separated Kubernetes kinds (\"Rollout\")");
     if (c->storm_rate_threshold < 1 || c->storm_pattern_threshold < 2)
         BAD("storm.rate_threshold / pattern_threshold: must be at least 1 / 2");
     if (c->storm_pattern_window_ms < 1000 || c->storm_aggregation_window_ms < 1000 ||

@@ -56,6 +56,7 @@ typedef struct {
     long   kube_retry_max_delay_ms;  /* longest wait; largest Retry-After honoured */
     long   kube_breaker_failures;    /* consecutive failures that open it; 0: off */
     long   kube_breaker_open_ms;     /* open time before the half-open probe */
+    long   kube_discovery_ttl_ms;    /* API discovery reuse; 0: built-in kinds only */
 
     /* remediation (the CRD we write) */
     char  *rr_group;
@@ -79,6 +80,7 @@ typedef struct {
     bool   fp_include_signal_name;
     char  *fp_cluster_label;
     bool   signals_allow_unknown_target;
+    char  *target_workload_kinds;    /* comma-separated workload CRD kinds */
 
     /* Grafana */
     char  *grafana_secret_files;     /* comma-separated; empty: unsigned accepted */

@@ -36,6 +36,7 @@
 #include "k8sname.h"
 #include "jsonmem.h"
 #include "kcache.h"
+#include "kinds.h"
 #include "kube.h"
 #include "log.h"
 #include "metrics.h"
@@ -45,6 +46,7 @@
 #include "redis.h"
 #include "rr.h"
 #include "rrstore.h"
+#include "target.h"
 #include "text.h"
 
 /* /readyz needs no authentication and passes the allowlist and the rate
@@ -74,6 +76,7 @@ struct gw_ctx {
     char               detail[512]; /* the last problem detail, for the log line */
     gw_auth           *auth;     /* per-route authentication (owned) */
     gw_kcache         *objects;  /* namespaces, ConfigMap, owners (owned) */
+    gw_kinds          *kinds;    /* API discovery, on first need (owned) */
     gw_metrics        *metrics;  /* shared counters (owned mapping) */
     gw_buf             kscratch; /* the object cache's answers */
     char               cm_path[400]; /* the environment ConfigMap's path; "": none */
@@ -190,7 +193,9 @@ gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
                "configmap_name: not Kubernetes names; the override ConfigMap is not read");
     ctx->objects = gw_kcache_new((size_t)ctx->cfg.k8s_cache_entries, kube_fetch, ctx->kube,
                                  &ctx->kscratch);
-    if (!ctx->objects) {
+    ctx->kinds = gw_kinds_new(kube_fetch, ctx->kube, ctx->cfg.kube_discovery_ttl_ms,
+                              ctx->cfg.target_workload_kinds);
+    if (!ctx->objects || !ctx->kinds) {
         gw_ctx_free(ctx);
         return GW_ENOMEM;
     }
@@ -222,6 +227,7 @@ void gw_ctx_free(gw_ctx *ctx)
         return;
     gw_auth_free(ctx->auth);
     gw_kcache_free(ctx->objects);
+    gw_kinds_free(ctx->kinds);
     gw_metrics_close(ctx->metrics);
     gw_buf_free(&ctx->kscratch);
     gw_kube_free(ctx->kube);
@@ -621,12 +627,12 @@ static void classify(gw_ctx *ctx, const gw_signal *s, const char *ns_path, const
  * other failed read is an error (the signal is retried, never dropped).
  * GW_OK with why[0] == '\0' when in scope; otherwise why says how to opt
  * in. */
-static gw_err scope_check(gw_ctx *ctx, const gw_signal *in, const gw_signal *s,
+static gw_err scope_check(gw_ctx *ctx, const gw_target *named, const gw_signal *s,
                           const char *ns_path, const char *rid, long long now, char *why,
                           size_t whylen)
 {
     const gw_config *c = &ctx->cfg;
-    const gw_target *t[2] = { &in->target, &s->target };
+    const gw_target *t[2] = { named, &s->target };
     char path[600];
     json_t *obj;
     gw_err rc;
@@ -634,8 +640,8 @@ static gw_err scope_check(gw_ctx *ctx, const gw_signal *in, const gw_signal *s,
     for (int i = 0; i < 2; i++) {
         if (i == 1 && !strcmp(t[1]->kind, t[0]->kind) && !strcmp(t[1]->name, t[0]->name))
             break;
-        if (!gw_object_path(t[i]->kind, t[i]->api_version, t[i]->namespace_, t[i]->name, path,
-                            sizeof path))
+        if (!gw_object_path(ctx->kinds, t[i]->kind, t[i]->api_version, t[i]->namespace_,
+                            t[i]->name, path, sizeof path))
             continue;
         rc = cached(ctx, rid, path, c->environment_cache_ttl_ms, now, &obj);
         if (rc && rc != GW_ENOTFOUND && rc != GW_EKUBECONF)
@@ -681,8 +687,8 @@ static void resolve_owner(gw_ctx *ctx, gw_signal *s, gw_owned_target *owned, con
     int hops = 0;
     if (!strcmp(s->target.kind, "Unknown"))
         return;
-    gw_err rc = gw_owner_resolve(ctx->objects, &ctx->cfg, &s->target, now, owned, &hops, err,
-                                 sizeof err);
+    gw_err rc = gw_owner_resolve(ctx->kinds, ctx->objects, &ctx->cfg, &s->target, now, owned,
+                                 &hops, err, sizeof err);
     char fp[65];
     if (!rc && hops &&
         (rc = gw_fingerprint(s->cluster, &owned->t,
@@ -698,8 +704,12 @@ static void resolve_owner(gw_ctx *ctx, gw_signal *s, gw_owned_target *owned, con
                "owner resolution failed (%llu so far), using the resource itself: %s", n, err);
         return;
     }
-    if (!hops)
+    if (!hops) {
+        /* read at another version after an early discovery (owners.h) */
+        if (strcmp(owned->api_version, s->target.api_version))
+            s->target.api_version = owned->api_version;
         return;
+    }
     s->target = owned->t;
     memcpy(s->fingerprint, fp, sizeof fp);
 }
@@ -741,29 +751,54 @@ static void over_budget(gw_ctx *ctx, const char *rid, const gw_dedup_result *d, 
     gw_log(ctx->log_min, GW_LOG_WARN, rid, "creation budget: %s", r->msg);
 }
 
+/* The target with the cluster's kinds and versions (kinds.h, target.h):
+ * discovery once per kubernetes.discovery_ttl per worker, on first need;
+ * otherwise a lookup in the worker's table, no apiserver call. */
+static void refine_target(gw_ctx *ctx, gw_signal *s, gw_target_store *st, const char *rid,
+                          long long now)
+{
+    char err[256];
+    int fetched;
+    gw_err rc = gw_kinds_ensure(ctx->kinds, now, &fetched, err, sizeof err);
+    if (rc && fetched)
+        gw_log(ctx->log_min, GW_LOG_WARN, rid, "API discovery failed, using %s: %s",
+               gw_kinds_discovered(ctx->kinds) ? "the last good discovery"
+                                               : "the built-in kinds table", err);
+    else if (fetched) {
+        size_t nw;
+        gw_kinds_workloads(ctx->kinds, &nw);
+        gw_log(ctx->log_min, GW_LOG_INFO, rid, "API discovery: %zu kinds, %zu workload custom "
+               "resources", gw_kinds_count(ctx->kinds), nw);
+    }
+    gw_target_refine(ctx->kinds, &ctx->cfg, s, st);
+}
+
 static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
                            const char *sender, const char *rid, sig_result *r)
 {
     memset(r, 0, sizeof *r);
-    snprintf(r->fp, sizeof r->fp, "%s", in->fingerprint);
-    if (in->error[0]) {
+    long long now = gw_now_ms();
+    gw_signal sig = *in;
+    const gw_signal *s = &sig;
+    gw_target_store tstore;
+    if (!sig.ignored && (!sig.error[0] || sig.label_target))
+        refine_target(ctx, &sig, &tstore, rid, now);
+    snprintf(r->fp, sizeof r->fp, "%s", sig.fingerprint);
+    if (sig.error[0]) {
         r->kind = R_REJECTED;
-        snprintf(r->msg, sizeof r->msg, "%s", in->error);
+        snprintf(r->msg, sizeof r->msg, "%s", sig.error);
         return;
     }
-    long long now = gw_now_ms();
     /* an alert's clock check is per request: the parse is memoised */
     if (in->item && gw_am_check_clock(&ctx->cfg, in, (size_t)(in - b->signals), now, r->msg,
                                       sizeof r->msg)) {
         r->kind = R_REJECTED;
         return;
     }
-    if (in->ignored) {
-        ignore(r, in->ignored_reason ? in->ignored_reason : "ignored", "%s", in->ignored);
+    if (sig.ignored) {
+        ignore(r, sig.ignored_reason ? sig.ignored_reason : "ignored", "%s", sig.ignored);
         return;
     }
-    gw_signal sig = *in;
-    const gw_signal *s = &sig;
     /* the namespace's path, for its existence, scope and environment */
     char ns_path[128] = "";
     if (*s->target.namespace_)
@@ -780,6 +815,7 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
         return;
     }
     gw_owned_target owned;
+    const gw_target named = sig.target; /* the resource the signal names */
     if (ctx->cfg.owners_resolve) {
         resolve_owner(ctx, &sig, &owned, rid, now);
         snprintf(r->fp, sizeof r->fp, "%s", sig.fingerprint);
@@ -789,7 +825,7 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
     gw_err rc;
     if (ctx->cfg.scope_require_label) {
         char why[400];
-        if ((rc = scope_check(ctx, in, s, ns_path, rid, now, why, sizeof why))) {
+        if ((rc = scope_check(ctx, &named, s, ns_path, rid, now, why, sizeof why))) {
             fail(r, rc == GW_EKUBECONF ? GW_EKUBE : rc, "%s",
                  "scope check: namespace labels unreadable; retry");
             return;

@@ -6,50 +6,27 @@
 #include <string.h>
 
 #include "k8sname.h"
+#include "kinds.h"
 
-static const struct {
-    const char *kind, *api_version, *plural;
-    bool        cluster;
-} kinds[] = {
-    { "Pod", "v1", "pods", false },
-    { "Node", "v1", "nodes", true },
-    { "Namespace", "v1", "namespaces", true },
-    { "PersistentVolume", "v1", "persistentvolumes", true },
-    { "PersistentVolumeClaim", "v1", "persistentvolumeclaims", false },
-    { "Service", "v1", "services", false },
-    { "ReplicationController", "v1", "replicationcontrollers", false },
-    { "ReplicaSet", "apps/v1", "replicasets", false },
-    { "Deployment", "apps/v1", "deployments", false },
-    { "StatefulSet", "apps/v1", "statefulsets", false },
-    { "DaemonSet", "apps/v1", "daemonsets", false },
-    { "Job", "batch/v1", "jobs", false },
-    /* batch/v1 from Kubernetes 1.21; the ownerReference names the version
-     * the cluster serves, and this default only applies to label targets */
-    { "CronJob", "batch/v1beta1", "cronjobs", false },
-};
-
-static int kind_index(const char *kind)
+bool gw_kind_cluster_scoped(const gw_kinds *k, const char *kind, const char *api_version)
 {
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (!strcmp(kinds[i].kind, kind))
-            return (int)i;
-    return -1;
+    gw_kind d;
+    return gw_kinds_find_av(k, kind, api_version, &d) && !d.namespaced;
 }
 
-bool gw_kind_cluster_scoped(const char *kind)
+bool gw_object_path(const gw_kinds *k, const char *kind, const char *api_version, const char *ns,
+                    const char *name, char *out, size_t outlen)
 {
-    int i = kind_index(kind);
-    return i >= 0 && kinds[i].cluster;
-}
-
-bool gw_object_path(const char *kind, const char *api_version, const char *ns, const char *name,
-                    char *out, size_t outlen)
-{
-    int i = kind_index(kind);
-    if (i < 0 || !name || !*name || (!kinds[i].cluster && !(ns && *ns)))
+    gw_kind d;
+    if (!kind || !gw_kinds_find_av(k, kind, api_version, &d) || !name || !*name ||
+        (d.namespaced && !(ns && *ns)))
         return false;
-    const char *av = api_version && *api_version ? api_version : kinds[i].api_version;
-    return gw_k8s_path(out, outlen, av, kinds[i].cluster ? NULL : ns, kinds[i].plural, name);
+    char av[300];
+    if (api_version && *api_version)
+        snprintf(av, sizeof av, "%s", api_version); /* the version the caller names */
+    else
+        gw_kind_api_version(&d, av, sizeof av);
+    return gw_k8s_path(out, outlen, av, d.namespaced ? ns : NULL, d.plural, name);
 }
 
 static void set_target(gw_owned_target *o)
@@ -72,7 +49,7 @@ static json_t *controller_of(json_t *cached)
     return NULL;
 }
 
-bool gw_owner_step(json_t *cached, gw_owned_target *cur)
+bool gw_owner_step(const gw_kinds *kinds, json_t *cached, gw_owned_target *cur)
 {
     json_t *ref = controller_of(cached);
     const char *k = json_string_value(json_object_get(ref, "kind"));
@@ -87,14 +64,15 @@ bool gw_owner_step(json_t *cached, gw_owned_target *cur)
     snprintf(cur->kind, sizeof cur->kind, "%s", k);
     snprintf(cur->name, sizeof cur->name, "%s", n);
     snprintf(cur->api_version, sizeof cur->api_version, "%s", av ? av : "");
-    if (gw_kind_cluster_scoped(k))
+    if (gw_kind_cluster_scoped(kinds, k, av))
         cur->ns[0] = '\0';
     set_target(cur);
     return true;
 }
 
-gw_err gw_owner_resolve(gw_kcache *c, const gw_config *cfg, const gw_target *in, long long now_ms,
-                        gw_owned_target *out, int *hops, char *err, size_t errlen)
+gw_err gw_owner_resolve(gw_kinds *kinds, gw_kcache *c, const gw_config *cfg, const gw_target *in,
+                        long long now_ms, gw_owned_target *out, int *hops, char *err,
+                        size_t errlen)
 {
     memset(out, 0, sizeof *out);
     snprintf(out->kind, sizeof out->kind, "%s", in->kind);
@@ -107,14 +85,44 @@ gw_err gw_owner_resolve(gw_kcache *c, const gw_config *cfg, const gw_target *in,
     gw_owned_target orig = *out, cur = *out;
     for (long depth = 0; depth < cfg->owners_max_depth; depth++) {
         char path[600];
-        if (!gw_object_path(cur.kind, cur.api_version, cur.ns, cur.name, path, sizeof path))
-            break; /* not a kind we can read: it is the top we know */
+        if (!gw_object_path(kinds, cur.kind, cur.api_version, cur.ns, cur.name, path,
+                            sizeof path)) {
+            /* not a kind we can read: it is the top we know, unless
+             * discovery has not seen it yet (a CRD installed since) */
+            if (!gw_kinds_stale(kinds, now_ms) ||
+                !gw_object_path(kinds, cur.kind, cur.api_version, cur.ns, cur.name, path,
+                                sizeof path))
+                break;
+        }
         json_t *obj;
         int fetched;
         gw_err rc = gw_kcache_get(c, path, now_ms, cfg->owners_cache_ttl_ms, &obj, &fetched, err,
                                   errlen);
+        if (rc == GW_ENOTFOUND && depth == 0 && gw_kinds_stale(kinds, now_ms)) {
+            /* the version the target was given may be one the cluster no
+             * longer serves (upgraded since the last discovery): discovery
+             * ran again (rate-limited); retry once at its version */
+            char again[600], av[sizeof cur.api_version];
+            gw_kind d;
+            if (gw_kinds_find_av(kinds, cur.kind, cur.api_version, &d)) {
+                gw_kind_api_version(&d, av, sizeof av);
+                if (gw_object_path(kinds, cur.kind, av, cur.ns, cur.name, again, sizeof again) &&
+                    strcmp(again, path) &&
+                    (rc = gw_kcache_get(c, again, now_ms, cfg->owners_cache_ttl_ms, &obj,
+                                        &fetched, err, errlen)) == GW_OK) {
+                    memcpy(cur.api_version, av, sizeof av);
+                    memcpy(orig.api_version, av, sizeof av);
+                    memcpy(out->api_version, av, sizeof av);
+                }
+            }
+        }
         if (rc == GW_ENOTFOUND && depth > 0)
             break; /* an owner being deleted: its child is the top */
+        gw_kind d;
+        if (rc == GW_EKUBECONF && depth > 0 && gw_kinds_find_av(kinds, cur.kind, cur.api_version,
+                                                                &d) && !d.builtin)
+            break; /* a custom resource owner the gateway may not read (no
+                    * RBAC for it): the top, as its child names it */
         if (rc) {
             /* the resource itself, as the spec asks: never half a chain */
             *out = orig;
@@ -124,7 +132,7 @@ gw_err gw_owner_resolve(gw_kcache *c, const gw_config *cfg, const gw_target *in,
                 gw_fail(rc, err, errlen, "%s %s not found", cur.kind, path);
             return rc;
         }
-        if (!gw_owner_step(obj, &cur))
+        if (!gw_owner_step(kinds, obj, &cur))
             break; /* no controller, or one we may not follow */
         *out = cur;
         set_target(out);

@@ -7,6 +7,9 @@
  * followed - Pod -> ReplicaSet -> Deployment, Pod -> Job -> CronJob - at
  * most owners.max_depth hops.  The top owner becomes the target: it need
  * not be readable itself (an operator's custom resource), only its child.
+ * A 404 on the target, or an owner of a kind discovery has not seen, asks
+ * k for an early (rate-limited) discovery; after a 404 the target is read
+ * once more at the version discovery then gives.
  *
  * Ownership: gw_owned_target holds copies; its .t points into it. */
 #ifndef GW_OWNERS_H
@@ -19,6 +22,7 @@
 #include "config.h"
 #include "err.h"
 #include "kcache.h"
+#include "kinds.h"
 #include "signal.h"
 
 typedef struct {
@@ -30,29 +34,35 @@ typedef struct {
 } gw_owned_target;
 
 /* The REST path of an object ("/apis/apps/v1/namespaces/x/deployments/y").
- * api_version "" uses the kind's usual one.  false when the kind is not one
- * alertgw knows how to read (its plural is not guessable safely), or when a
- * part is not valid Kubernetes syntax (gw_k8s_path checks and encodes). */
-bool gw_object_path(const char *kind, const char *api_version, const char *ns, const char *name,
-                    char *out, size_t outlen);
+ * The kind's plural and scope come from k (discovery, else the built-in
+ * table; k may be NULL: the built-in table only), looked up in the group
+ * of api_version; api_version "" or NULL uses the kind's version there.
+ * false when the kind is not one the table knows (its plural is not
+ * guessable safely), or when a part is not valid Kubernetes syntax
+ * (gw_k8s_path checks and encodes). */
+bool gw_object_path(const gw_kinds *k, const char *kind, const char *api_version, const char *ns,
+                    const char *name, char *out, size_t outlen);
 
-/* Whether kind is cluster-scoped (Node, PersistentVolume, Namespace). */
-bool gw_kind_cluster_scoped(const char *kind);
+/* Whether kind (in the group of api_version, "": any) is cluster-scoped
+ * (Node, PersistentVolume, Namespace, a cluster-scoped custom resource). */
+bool gw_kind_cluster_scoped(const gw_kinds *k, const char *kind, const char *api_version);
 
 /* One hop of the walk: the controller ownerReference of cached (an object
  * as gw_kcache returns it) becomes *cur (the namespace stays, unless the
  * owner's kind is cluster-scoped).  false, *cur unchanged, when there is no
  * controller or its kind, name or apiVersion is not valid Kubernetes
  * syntax: cluster data is as untrusted as a body, and these values go into
- * the next GET's path. */
-bool gw_owner_step(json_t *cached, gw_owned_target *cur);
+ * the next GET's path.  The owner is read at the group/version its
+ * ownerReference names, with the plural k gives for that kind and group. */
+bool gw_owner_step(const gw_kinds *k, json_t *cached, gw_owned_target *cur);
 
 /* Climbs from in to its top controller owner.  *hops is how many owners
  * were followed (0: out is a copy of in).  An error (object unreadable,
  * apiserver down) is returned with err set and out a copy of in: the
  * caller falls back to the resource itself and counts the failure. */
-gw_err gw_owner_resolve(gw_kcache *c, const gw_config *cfg, const gw_target *in, long long now_ms,
-                        gw_owned_target *out, int *hops, char *err, size_t errlen);
+gw_err gw_owner_resolve(gw_kinds *k, gw_kcache *c, const gw_config *cfg, const gw_target *in,
+                        long long now_ms, gw_owned_target *out, int *hops, char *err,
+                        size_t errlen);
 
 /* What a cached object's `label` says about scope: 1 for "true", 0 for
  * "false", -1 when absent or anything else (the next source decides). */

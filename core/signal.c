@@ -112,14 +112,17 @@ gw_err gw_signal_finish(const gw_config *cfg, gw_signal *s, json_t *common_label
     if (strlen(s->severity) > 50)
         return gw_fail(GW_EINVAL, s->error, sizeof s->error,
                        "%s: severity is longer than 50 bytes", where);
-    if (!s->target.kind &&
-        (rc = gw_target_from_labels(s->labels, cfg->signals_allow_unknown_target, s->name,
-                                    &s->target, msg, sizeof msg)))
-        return gw_fail(rc, s->error, sizeof s->error, "%s: %s", where, msg);
+    /* the cluster first: a signal the gateway targets again needs it */
     const char *cl = json_string_value(json_object_get(s->labels, cfg->fp_cluster_label));
     if (!cl && common_labels)
         cl = json_string_value(json_object_get(common_labels, cfg->fp_cluster_label));
     s->cluster = cl && strlen(cl) <= 253 ? cl : "";
+    if (!s->target.kind) {
+        s->label_target = true;
+        if ((rc = gw_target_from_labels(s->labels, cfg->signals_allow_unknown_target, s->name,
+                                        NULL, 0, &s->target, msg, sizeof msg)))
+            return gw_fail(rc, s->error, sizeof s->error, "%s: %s", where, msg);
+    }
     if ((rc = gw_fingerprint(s->cluster, &s->target,
                              cfg->fp_include_signal_name ? s->name : NULL, s->fingerprint)))
         return gw_fail(rc, s->error, sizeof s->error, "%s: cannot fingerprint", where);

@@ -44,6 +44,9 @@ typedef struct {
                               * webhook's alerts[]; NULL when the body is
                               * the signal (an Event) */
     char        fingerprint[65];
+    bool        label_target; /* the target was picked from the labels by the
+                               * built-in table (kinds.h): the gateway may
+                               * pick again with the cluster's kinds */
     char        error[GW_ERRMSG]; /* non-empty: this signal was rejected (400) */
 } gw_signal;
 

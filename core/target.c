@@ -2,34 +2,10 @@
 /* target.c - target-resource selection from alert labels; see target.h. */
 #include "target.h"
 
+#include <stdio.h>
 #include <string.h>
 
-typedef struct {
-    const char *label;
-    const char *kind;
-    const char *api_version;
-    int         rank;       /* lower wins */
-    bool        namespaced;
-} kind_def;
-
-/* Order inside one rank is the tie-break: first listed wins. */
-static const kind_def kinds[] = {
-    { "deployment",              "Deployment",              "apps/v1",           0, true  },
-    { "statefulset",             "StatefulSet",             "apps/v1",           0, true  },
-    { "daemonset",               "DaemonSet",               "apps/v1",           0, true  },
-    { "cronjob",                 "CronJob",                 "batch/v1",          0, true  },
-    { "replicaset",              "ReplicaSet",              "apps/v1",           1, true  },
-    { "persistentvolumeclaim",   "PersistentVolumeClaim",   "v1",                1, true  },
-    { "horizontalpodautoscaler", "HorizontalPodAutoscaler", "autoscaling/v2",    1, true  },
-    { "ingress",                 "Ingress",                 "networking.k8s.io/v1", 1, true },
-    { "persistentvolume",        "PersistentVolume",        "v1",                1, false },
-    /* node before pod: kube-state-metrics alerts about a node (KubeNodeNotReady)
-     * carry the exporter's own `pod` label from target discovery; Kubernaut's
-     * gateway also ranks node above pod (BR-GATEWAY-184) */
-    { "node",                    "Node",                    "v1",                2, false },
-    { "pod",                     "Pod",                     "v1",                2, true  },
-    { "job_name",                "Job",                     "batch/v1",          3, true  },
-};
+#include "fingerprint.h"
 
 static const char *label_str(json_t *labels, const char *key)
 {
@@ -38,17 +14,38 @@ static const char *label_str(json_t *labels, const char *key)
 }
 
 gw_err gw_target_from_labels(json_t *labels, bool allow_unknown, const char *fallback_name,
-                             gw_target *t, char *err, size_t errlen)
+                             const gw_kind *const *workloads, size_t nworkloads, gw_target *t,
+                             char *err, size_t errlen)
 {
-    const kind_def *best = NULL;
+    size_t nb;
+    const gw_kind_builtin *kinds = gw_kinds_builtin(&nb);
+    const gw_kind_builtin *best = NULL;
+    const gw_kind *best_crd = NULL;
     const char *best_name = NULL;
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+    int best_rank = 0;
+    for (size_t i = 0; i < nb; i++) {
+        if (kinds[i].rank < 0)
+            continue;
         const char *v = label_str(labels, kinds[i].label);
         if (!v || !gw_is_dns_subdomain(v))
             continue;
-        if (!best || kinds[i].rank < best->rank) {
+        if (!best || kinds[i].rank < best_rank) {
             best = &kinds[i];
             best_name = v;
+            best_rank = kinds[i].rank;
+        }
+    }
+    /* workload custom resources rank with the built-in workloads (0); on
+     * a tie the built-in kind wins, as it is listed first */
+    for (size_t i = 0; i < nworkloads; i++) {
+        const char *v = label_str(labels, workloads[i]->label);
+        if (!v || !gw_is_dns_subdomain(v))
+            continue;
+        if ((!best && !best_crd) || (best && best_rank > 0)) {
+            best = NULL;
+            best_crd = workloads[i];
+            best_name = v;
+            best_rank = 0;
         }
     }
     const char *ns = label_str(labels, "exported_namespace");
@@ -58,6 +55,16 @@ gw_err gw_target_from_labels(json_t *labels, bool allow_unknown, const char *fal
         return gw_fail(GW_EINVAL, err, errlen,
                        "label namespace: \"%.63s\" is not a valid namespace name", ns);
 
+    if (best_crd) {
+        if (!ns)
+            return gw_fail(GW_EINVAL, err, errlen,
+                           "label namespace is required for a %s target", best_crd->kind);
+        t->kind = best_crd->kind;
+        t->name = best_name;
+        t->namespace_ = ns;
+        t->api_version = ""; /* the caller knows the cluster's version */
+        return GW_OK;
+    }
     if (!best) {
         if (!allow_unknown)
             return gw_fail(GW_EINVAL, err, errlen,
@@ -78,4 +85,37 @@ gw_err gw_target_from_labels(json_t *labels, bool allow_unknown, const char *fal
     t->namespace_ = best->namespaced ? ns : "";
     t->api_version = best->api_version;
     return GW_OK;
+}
+
+void gw_target_refine(const gw_kinds *k, const gw_config *cfg, gw_signal *s, gw_target_store *st)
+{
+    size_t nw;
+    const gw_kind *const *w = gw_kinds_workloads(k, &nw);
+    if (s->label_target && nw) {
+        bool named = false;
+        for (size_t i = 0; i < nw && !named; i++)
+            named = label_str(s->labels, w[i]->label) != NULL;
+        gw_target t;
+        char msg[GW_ERRMSG];
+        if (named &&
+            gw_target_from_labels(s->labels, cfg->signals_allow_unknown_target, s->name, w, nw,
+                                  &t, msg, sizeof msg) == GW_OK &&
+            (s->error[0] || strcmp(t.kind, s->target.kind))) {
+            snprintf(st->kind, sizeof st->kind, "%s", t.kind);
+            t.kind = st->kind;
+            s->target = t;
+            s->error[0] = '\0';
+            if (gw_fingerprint(s->cluster, &s->target,
+                               cfg->fp_include_signal_name ? s->name : NULL, s->fingerprint))
+                snprintf(s->error, sizeof s->error, "cannot fingerprint");
+        }
+    }
+    if (s->error[0] || !s->target.kind || !strcmp(s->target.kind, "Unknown") ||
+        (!s->label_target && *s->target.api_version))
+        return;
+    gw_kind d;
+    if (gw_kinds_find_av(k, s->target.kind, s->target.api_version, &d)) {
+        gw_kind_api_version(&d, st->api_version, sizeof st->api_version);
+        s->target.api_version = st->api_version;
+    }
 }

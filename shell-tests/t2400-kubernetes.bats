@@ -402,7 +402,8 @@ can() {
     gw_wait_for 10 _can_is "$ns" yes get pods -n default || fail "rbac-owners.yaml did not take effect"
     local r
     for r in pods nodes replicasets.apps deployments.apps statefulsets.apps daemonsets.apps \
-             jobs.batch cronjobs.batch; do
+             jobs.batch cronjobs.batch horizontalpodautoscalers.autoscaling \
+             ingresses.networking.k8s.io; do
         assert_equal "$r: $(can "$ns" get "$r" -n default)" "$r: yes"
         assert_equal "$r list: $(can "$ns" list "$r" -n default)" "$r list: no"
     done

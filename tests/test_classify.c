@@ -383,19 +383,24 @@ static void object_paths(void **state)
 {
     (void)state;
     char p[256];
-    assert_true(gw_object_path("Pod", "", "prod", "web-1", p, sizeof p));
+    assert_true(gw_object_path(NULL, "Pod", "", "prod", "web-1", p, sizeof p));
     assert_string_equal(p, "/api/v1/namespaces/prod/pods/web-1");
-    assert_true(gw_object_path("Deployment", NULL, "prod", "web", p, sizeof p));
+    assert_true(gw_object_path(NULL, "Deployment", NULL, "prod", "web", p, sizeof p));
     assert_string_equal(p, "/apis/apps/v1/namespaces/prod/deployments/web");
-    assert_true(gw_object_path("CronJob", "batch/v1", "ops", "backup", p, sizeof p));
+    assert_true(gw_object_path(NULL, "CronJob", "", "ops", "backup", p, sizeof p));
+    /* one table: the label target's version (target.c) is the owner walk's */
     assert_string_equal(p, "/apis/batch/v1/namespaces/ops/cronjobs/backup");
-    assert_true(gw_object_path("Node", "", "", "n1", p, sizeof p));
+    assert_true(gw_object_path(NULL, "CronJob", "batch/v1", "ops", "backup", p, sizeof p));
+    assert_string_equal(p, "/apis/batch/v1/namespaces/ops/cronjobs/backup");
+    assert_true(gw_object_path(NULL, "Node", "", "", "n1", p, sizeof p));
     assert_string_equal(p, "/api/v1/nodes/n1");
-    assert_false(gw_object_path("Rollout", "argoproj.io/v1alpha1", "prod", "web", p, sizeof p));
-    assert_false(gw_object_path("Pod", "", "", "web-1", p, sizeof p)); /* needs a namespace */
-    assert_false(gw_object_path("Pod", "", "prod", "web-1", p, 10));   /* does not fit */
-    assert_true(gw_kind_cluster_scoped("Node"));
-    assert_false(gw_kind_cluster_scoped("Pod"));
+    assert_false(
+        gw_object_path(NULL, "Rollout", "argoproj.io/v1alpha1", "prod", "web", p, sizeof p));
+    /* needs a namespace; does not fit */
+    assert_false(gw_object_path(NULL, "Pod", "", "", "web-1", p, sizeof p));
+    assert_false(gw_object_path(NULL, "Pod", "", "prod", "web-1", p, 10));
+    assert_true(gw_kind_cluster_scoped(NULL, "Node", ""));
+    assert_false(gw_kind_cluster_scoped(NULL, "Pod", ""));
 }
 
 #define POD "/api/v1/namespaces/prod/pods/web-7d4b9-x2x"
@@ -444,7 +449,7 @@ static void owners_pod_to_deployment(void **state)
     gw_owned_target o;
     int hops;
     char err[256];
-    assert_int_equal(gw_owner_resolve(x->c, &x->cfg, &pod, 0, &o, &hops, err, sizeof err), GW_OK);
+    assert_int_equal(gw_owner_resolve(NULL, x->c, &x->cfg, &pod, 0, &o, &hops, err, sizeof err), GW_OK);
     assert_int_equal(hops, 2);
     assert_string_equal(o.t.kind, "Deployment");
     assert_string_equal(o.t.name, "web");
@@ -455,7 +460,7 @@ static void owners_pod_to_deployment(void **state)
     fake_set(&x->f, "/api/v1/namespaces/prod/pods/web-7d4b9-y7z", 200,
              OWNER("ReplicaSet", "web-7d4b9", "apps/v1", "true"));
     int calls = x->f.calls;
-    assert_int_equal(gw_owner_resolve(x->c, &x->cfg, &pod2, 0, &o, &hops, err, sizeof err), GW_OK);
+    assert_int_equal(gw_owner_resolve(NULL, x->c, &x->cfg, &pod2, 0, &o, &hops, err, sizeof err), GW_OK);
     assert_string_equal(o.t.name, "web");
     assert_int_equal(x->f.calls, calls + 1);
 }
@@ -466,17 +471,17 @@ static void owners_depth_and_non_controllers(void **state)
     gw_owned_target o;
     int hops;
     char err[256];
-    assert_int_equal(gw_owner_resolve(x->c, &x->cfg, &pod, 0, &o, &hops, err, sizeof err), GW_OK);
+    assert_int_equal(gw_owner_resolve(NULL, x->c, &x->cfg, &pod, 0, &o, &hops, err, sizeof err), GW_OK);
     x->cfg.owners_max_depth = 1;
-    assert_int_equal(gw_owner_resolve(x->c, &x->cfg, &pod, 0, &o, &hops, err, sizeof err), GW_OK);
+    assert_int_equal(gw_owner_resolve(NULL, x->c, &x->cfg, &pod, 0, &o, &hops, err, sizeof err), GW_OK);
     assert_int_equal(hops, 1);
     assert_string_equal(o.t.kind, "ReplicaSet");
     x->cfg.owners_max_depth = 5;
     /* an ownerReference that is not the controller is not followed */
     fake_set(&x->f, RS, 200, OWNER("Deployment", "web", "apps/v1", "false"));
-    assert_int_equal(gw_owner_resolve(x->c, &x->cfg, &pod, 0, &o, &hops, err, sizeof err), GW_OK);
+    assert_int_equal(gw_owner_resolve(NULL, x->c, &x->cfg, &pod, 0, &o, &hops, err, sizeof err), GW_OK);
     assert_string_equal(o.t.kind, "Deployment"); /* still cached from before: TTL */
-    assert_int_equal(gw_owner_resolve(x->c, &x->cfg, &pod, 10 * 60 * 1000, &o, &hops, err,
+    assert_int_equal(gw_owner_resolve(NULL, x->c, &x->cfg, &pod, 10 * 60 * 1000, &o, &hops, err,
                                       sizeof err), GW_OK);
     assert_string_equal(o.t.kind, "ReplicaSet");
     assert_int_equal(hops, 1);
@@ -490,7 +495,7 @@ static void owners_stop_at_unreadable_kinds(void **state)
     char err[256];
     /* an operator's resource: the top, without reading it */
     fake_set(&x->f, RS, 200, OWNER("Rollout", "web", "argoproj.io/v1alpha1", "true"));
-    assert_int_equal(gw_owner_resolve(x->c, &x->cfg, &pod, 0, &o, &hops, err, sizeof err), GW_OK);
+    assert_int_equal(gw_owner_resolve(NULL, x->c, &x->cfg, &pod, 0, &o, &hops, err, sizeof err), GW_OK);
     assert_string_equal(o.t.kind, "Rollout");
     assert_string_equal(o.t.api_version, "argoproj.io/v1alpha1");
     assert_int_equal(hops, 2);
@@ -504,26 +509,26 @@ static void owners_fall_back_to_the_resource(void **state)
     char err[256];
     /* the pod is gone */
     gw_target gone = { "Pod", "gone-1", "prod", "" };
-    assert_int_equal(gw_owner_resolve(x->c, &x->cfg, &gone, 0, &o, &hops, err, sizeof err),
+    assert_int_equal(gw_owner_resolve(NULL, x->c, &x->cfg, &gone, 0, &o, &hops, err, sizeof err),
                      GW_ENOTFOUND);
     assert_int_equal(hops, 0);
     assert_string_equal(o.t.kind, "Pod");
     assert_string_equal(o.t.name, "gone-1");
     /* the apiserver is down midway: the resource itself, never half a chain */
     fake_set(&x->f, RS, 0, NULL);
-    assert_int_equal(gw_owner_resolve(x->c, &x->cfg, &pod, 0, &o, &hops, err, sizeof err),
+    assert_int_equal(gw_owner_resolve(NULL, x->c, &x->cfg, &pod, 0, &o, &hops, err, sizeof err),
                      GW_EKUBE);
     assert_string_equal(o.t.kind, "Pod");
     assert_string_equal(o.t.name, "web-7d4b9-x2x");
     /* an owner that is being deleted (404): its child is the top */
     fake_set(&x->f, RS, 404, "{}");
     fake_set(&x->f, POD, 200, OWNER("ReplicaSet", "web-7d4b9", "apps/v1", "true"));
-    assert_int_equal(gw_owner_resolve(x->c, &x->cfg, &pod, 60 * 60 * 1000, &o, &hops, err,
+    assert_int_equal(gw_owner_resolve(NULL, x->c, &x->cfg, &pod, 60 * 60 * 1000, &o, &hops, err,
                                       sizeof err), GW_OK);
     assert_string_equal(o.t.kind, "ReplicaSet");
     /* kinds alertgw cannot read are their own top */
     gw_target unknown = { "Unknown", "x", "prod", "" };
-    assert_int_equal(gw_owner_resolve(x->c, &x->cfg, &unknown, 0, &o, &hops, err, sizeof err),
+    assert_int_equal(gw_owner_resolve(NULL, x->c, &x->cfg, &unknown, 0, &o, &hops, err, sizeof err),
                      GW_OK);
     assert_int_equal(hops, 0);
     assert_string_equal(o.t.kind, "Unknown");

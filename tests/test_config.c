@@ -506,6 +506,16 @@ static void validation(void **state)
     assert_int_equal(f->cfg.kube_retries, 0);
     assert_int_equal(f->cfg.kube_breaker_failures, 0);
 
+    /* API discovery and workload kinds */
+    assert_int_equal(f->cfg.kube_discovery_ttl_ms, 600000);
+    assert_int_equal(load_yaml(f, "kubernetes:\n  discovery_ttl: 1s\n"), GW_ECONFIG);
+    assert_contains(f->errs, "kubernetes.discovery_ttl");
+    assert_int_equal(load_yaml(f, "kubernetes:\n  discovery_ttl: 0s\n"), GW_OK);
+    assert_int_equal(load_yaml(f, "target:\n  workload_kinds: \"Rollout, ../x\"\n"),
+                     GW_ECONFIG);
+    assert_contains(f->errs, "target.workload_kinds");
+    assert_int_equal(load_yaml(f, "target:\n  workload_kinds: \"Rollout, Pipeline\"\n"), GW_OK);
+
     /* a creation claim must outlive a lookup plus a create */
     assert_int_equal(load_yaml(f, "kubernetes:\n  timeout: 6s\n"), GW_ECONFIG);
     assert_contains(f->errs, "dedup.pending_lease (10000ms) must be at least 2 x "
@@ -735,6 +745,7 @@ static void reference_lists_every_key(void **state)
         "kubernetes.allow_insecure", "kubernetes.connect_timeout", "kubernetes.timeout",
         "kubernetes.retries", "kubernetes.retry_base", "kubernetes.retry_max_delay",
         "kubernetes.breaker_failures", "kubernetes.breaker_open_time",
+        "kubernetes.discovery_ttl", "target.workload_kinds",
         "remediation.group", "remediation.version", "remediation.kind", "remediation.plural",
         "remediation.namespace", "remediation.namespace_mode",
         "remediation.original_payload_max", "remediation.fingerprint_field_fallback",

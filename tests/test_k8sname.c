@@ -115,15 +115,16 @@ static void object_paths(void **state)
 {
     (void)state;
     char p[300];
-    assert_true(gw_object_path("Deployment", "", "prod", "api", p, sizeof p));
+    assert_true(gw_object_path(NULL, "Deployment", "", "prod", "api", p, sizeof p));
     assert_string_equal(p, "/apis/apps/v1/namespaces/prod/deployments/api");
-    assert_true(gw_object_path("Node", "v1", "ignored", "n1", p, sizeof p));
+    assert_true(gw_object_path(NULL, "Node", "v1", "ignored", "n1", p, sizeof p));
     assert_string_equal(p, "/api/v1/nodes/n1");
-    assert_false(gw_object_path("Pod", "../api/v1/namespaces/kube-system/secrets/x#", "prod",
+    assert_false(gw_object_path(NULL, "Pod", "../api/v1/namespaces/kube-system/secrets/x#",
+                                "prod",
                                 "a", p, sizeof p));
-    assert_false(gw_object_path("Pod", "v1", "prod", "../secrets/x", p, sizeof p));
-    assert_false(gw_object_path("Pod", "v1", "", "a", p, sizeof p));
-    assert_false(gw_object_path("Secret", "v1", "prod", "a", p, sizeof p));
+    assert_false(gw_object_path(NULL, "Pod", "v1", "prod", "../secrets/x", p, sizeof p));
+    assert_false(gw_object_path(NULL, "Pod", "v1", "", "a", p, sizeof p));
+    assert_false(gw_object_path(NULL, "Secret", "v1", "prod", "a", p, sizeof p));
 }
 
 /* one owner hop over a cached object {"owners":[ref]} */
@@ -138,7 +139,7 @@ static bool step(const char *ref_json, gw_owned_target *cur)
     strcpy(cur->name, "api-1");
     strcpy(cur->ns, "prod");
     strcpy(cur->api_version, "v1");
-    bool moved = gw_owner_step(obj, cur);
+    bool moved = gw_owner_step(NULL, obj, cur);
     json_decref(obj);
     return moved;
 }

@@ -24,7 +24,7 @@ static gw_err pick(const char *labels_json, bool allow_unknown, json_t **labels,
         fail_msg("bad test JSON: %s", jerr.text);
     memset(t, 0, sizeof *t);
     err[0] = '\0';
-    return gw_target_from_labels(*labels, allow_unknown, "TheAlert", t, err, errlen);
+    return gw_target_from_labels(*labels, allow_unknown, "TheAlert", NULL, 0, t, err, errlen);
 }
 
 #define PICK_OK(json, kind_, name_, ns_)                                                \

@@ -111,7 +111,7 @@ GW_FUZZ_TARGET(kpath)
     }
 
     if (kind && name) {
-        ok = gw_object_path(kind, av ? av : "", ns, name, out, sizeof out);
+        ok = gw_object_path(NULL, kind, av ? av : "", ns, name, out, sizeof out);
         if (ok) {
             GW_FUZZ_REQUIRE(gw_is_kind(kind) && gw_is_dns_subdomain(name) &&
                                 (!av || !*av || gw_is_api_version(av)),

@@ -43,7 +43,7 @@ GW_FUZZ_TARGET(owners)
     /* walk as gw_owner_resolve does: the same object answers every hop */
     for (int hop = 0; hop < 5; hop++) {
         before = cur;
-        if (!gw_owner_step(obj, &cur)) {
+        if (!gw_owner_step(NULL, obj, &cur)) {
             GW_FUZZ_REQUIRE(!memcmp(&before, &cur, sizeof cur), "a refused step changed the target");
             break;
         }
@@ -51,14 +51,14 @@ GW_FUZZ_TARGET(owners)
         GW_FUZZ_REQUIRE(gw_is_dns_subdomain(cur.name), "name \"%s\"", cur.name);
         GW_FUZZ_REQUIRE(!cur.api_version[0] || gw_is_api_version(cur.api_version),
                         "apiVersion \"%s\"", cur.api_version);
-        GW_FUZZ_REQUIRE(gw_kind_cluster_scoped(cur.kind) ? cur.ns[0] == '\0'
+        GW_FUZZ_REQUIRE(gw_kind_cluster_scoped(NULL, cur.kind, cur.api_version) ? cur.ns[0] == '\0'
                                                           : !strcmp(cur.ns, before.ns),
                         "namespace \"%s\" after \"%s\"", cur.ns, before.ns);
         GW_FUZZ_REQUIRE(cur.t.kind == cur.kind && cur.t.name == cur.name &&
                             cur.t.namespace_ == cur.ns && cur.t.api_version == cur.api_version,
                         "the target does not point at its own strings");
         char path[600];
-        if (gw_object_path(cur.kind, cur.api_version, cur.ns, cur.name, path, sizeof path)) {
+        if (gw_object_path(NULL, cur.kind, cur.api_version, cur.ns, cur.name, path, sizeof path)) {
             GW_FUZZ_REQUIRE(path[0] == '/' && !strstr(path, "/..") && !strchr(path, '?') &&
                                 !strchr(path, '#'),
                             "path %s", path);
