@@ -26,7 +26,10 @@
 #include "k8sname.h"
 #include "text.h"
 
-typedef enum { T_STR, T_INT, T_BOOL, T_DUR_MS, T_DUR_S, T_BYTES } key_type;
+/* T_LIST and T_MAP are strings in gw_config ("a,b" and "k=v,k=v", the form
+ * environment variables use); in the YAML file they may also be written as
+ * a sequence or a mapping, which the loader flattens to that form. */
+typedef enum { T_STR, T_INT, T_BOOL, T_DUR_MS, T_DUR_S, T_BYTES, T_LIST, T_MAP } key_type;
 
 typedef struct {
     const char *section;
@@ -76,7 +79,7 @@ static const key_def keys[] = {
       "Redis per-command timeout"),
     K("redis", "key_prefix", T_STR, redis_key_prefix, "alertgw:",
       "prefix of every Redis key alertgw writes"),
-    K("redis", "sentinels", T_STR, redis_sentinels, "",
+    K("redis", "sentinels", T_LIST, redis_sentinels, "",
       "Sentinel addresses host:port, comma-separated; set: the master is found through them and redis.addr is not used"),
     K("redis", "sentinel_master", T_STR, redis_sentinel_master, "",
       "name of the master in Sentinel (required with redis.sentinels)"),
@@ -150,33 +153,33 @@ static const key_def keys[] = {
       "label naming the cluster; when present it is part of the fingerprint"),
     K("signals", "allow_unknown_target", T_BOOL, signals_allow_unknown_target, "false",
       "accept alerts without a target-resource label (kind Unknown) instead of 400"),
-    K("target", "workload_kinds", T_STR, target_workload_kinds, "",
+    K("target", "workload_kinds", T_LIST, target_workload_kinds, "",
       "comma-separated kinds of namespaced custom resources that are workloads (alert label = "
       "lower-case kind), besides those discovery shows with a scale subresource"),
 
-    K("grafana", "secret_files", T_STR, grafana_secret_files, "",
+    K("grafana", "secret_files", T_LIST, grafana_secret_files, "",
       "files holding HMAC-SHA256 secrets of at most 4096 bytes, comma-separated (several: rotation); empty: no check"),
     K("grafana", "signature_header", T_STR, grafana_signature_header,
       "X-Grafana-Alerting-Signature", "header carrying the hex HMAC-SHA256 of the body"),
     K("grafana", "timestamp_header", T_STR, grafana_timestamp_header, "",
       "header carrying the signed timestamp; set: \"<timestamp>:<body>\" is signed"),
-    K("auth", "prometheus", T_STR, auth_prometheus, "none",
+    K("auth", "prometheus", T_LIST, auth_prometheus, "none",
       "modes accepted on the Alertmanager route, comma-separated: none, bearer, hmac, mtls, tokenreview (any one passing admits)"),
-    K("auth", "grafana", T_STR, auth_grafana, "",
+    K("auth", "grafana", T_LIST, auth_grafana, "",
       "modes accepted on the Grafana route; empty: hmac when grafana.secret_files is set, else none"),
-    K("auth", "events", T_STR, auth_events, "none", "modes accepted on the Kubernetes event route"),
-    K("auth", "signals", T_STR, auth_signals, "none",
+    K("auth", "events", T_LIST, auth_events, "none", "modes accepted on the Kubernetes event route"),
+    K("auth", "signals", T_LIST, auth_signals, "none",
       "modes accepted on GET <signals_prefix>/<fingerprint> (not hmac: no body)"),
-    K("auth", "metrics", T_STR, auth_metrics, "none", "modes accepted on GET /metrics (not hmac)"),
-    K("auth", "allow_cidrs", T_STR, auth_allow_cidrs, "",
+    K("auth", "metrics", T_LIST, auth_metrics, "none", "modes accepted on GET /metrics (not hmac)"),
+    K("auth", "allow_cidrs", T_LIST, auth_allow_cidrs, "",
       "client networks allowed on every route but /healthz and /readyz, comma-separated IPv4/IPv6 CIDRs; empty: any (403 otherwise)"),
     K("auth", "allow_anonymous", T_BOOL, auth_allow_anonymous, "false",
       "let signal routes (prometheus, grafana, events) stay at none while ALERTGW_LISTEN_ADDR is not loopback; false: that is a configuration error"),
-    K("auth", "bearer_tokens", T_STR, auth_bearer_tokens, "",
+    K("auth", "bearer_tokens", T_LIST, auth_bearer_tokens, "",
       "accepted bearer tokens as SHA-256 hex, comma-separated; `<hash>=<namespaces>` limits one to those namespaces (globs separated by a bar)"),
     K("auth", "bearer_tokens_file", T_STR, auth_bearer_tokens_file, "",
       "file with more bearer_tokens entries, one per line (# comments)"),
-    K("auth", "hmac_secret_files", T_STR, auth_hmac_secret_files, "",
+    K("auth", "hmac_secret_files", T_LIST, auth_hmac_secret_files, "",
       "files holding the hmac mode's HMAC-SHA256 secrets of at most 4096 bytes, comma-separated (several: rotation)"),
     K("auth", "hmac_signature_header", T_STR, auth_hmac_signature_header, "X-Signature-256",
       "header carrying `sha256=<hex HMAC-SHA256>` of the signed string"),
@@ -186,9 +189,9 @@ static const key_def keys[] = {
       "refuse hmac signatures without a signed timestamp"),
     K("auth", "hmac_replay_window", T_DUR_S, auth_hmac_replay_window_s, "5m",
       "signed timestamps (hmac mode and Grafana) further than this from now are refused (401)"),
-    K("auth", "mtls_allowed_cns", T_STR, auth_mtls_allowed_cns, "",
+    K("auth", "mtls_allowed_cns", T_LIST, auth_mtls_allowed_cns, "",
       "client certificate CNs the mtls mode admits, comma-separated; `*`: any verified certificate"),
-    K("auth", "tokenreview_audiences", T_STR, auth_tokenreview_audiences, "",
+    K("auth", "tokenreview_audiences", T_LIST, auth_tokenreview_audiences, "",
       "audiences the reviewed token must carry, comma-separated (asked for, and the answer's status.audiences must list one); empty: the apiserver's own"),
     K("auth", "tokenreview_verb", T_STR, auth_tokenreview_verb, "create",
       "SubjectAccessReview verb a reviewed token's user needs"),
@@ -210,7 +213,7 @@ static const key_def keys[] = {
       "Kubernetes events older than this are refused (400)"),
     K("events", "max_future", T_DUR_S, events_max_future_s, "2m",
       "Kubernetes event timestamps and an alert's startsAt further in the future are refused (400); an alert's endsAt is never checked against the clock"),
-    K("events", "severity_overrides", T_STR, events_severity_overrides, "",
+    K("events", "severity_overrides", T_MAP, events_severity_overrides, "",
       "reason=severity pairs, comma-separated (OOMKilled=critical); others are warning"),
 
     K("environment", "lookup", T_BOOL, environment_lookup, "true",
@@ -221,23 +224,23 @@ static const key_def keys[] = {
       "kubernaut-system", "namespace of that ConfigMap"),
     K("environment", "namespace_label", T_STR, environment_namespace_label, "environment",
       "namespace label naming the environment"),
-    K("environment", "patterns", T_STR, environment_patterns,
+    K("environment", "patterns", T_MAP, environment_patterns,
       "prod-*=production,*-prod=production,staging-*=staging,*-staging=staging,dev-*=development,*-dev=development",
       "namespace-name glob=environment pairs, comma-separated, first match wins"),
     K("environment", "cache_ttl", T_DUR_MS, environment_cache_ttl_ms, "30s",
       "how long a worker reuses a namespace's labels and the ConfigMap"),
 
-    K("priority", "table", T_STR, priority_table,
+    K("priority", "table", T_MAP, priority_table,
       "critical/production=P0,critical/staging=P1,warning/production=P1,critical/development=P2,warning/staging=P2,info/production=P2",
       "severity/environment=priority pairs; `*` matches any severity or environment"),
     K("priority", "default", T_STR, priority_default, "P3", "priority when the table has no entry"),
-    K("priority", "severity_aliases", T_STR, priority_severity_aliases,
+    K("priority", "severity_aliases", T_MAP, priority_severity_aliases,
       "page=critical,sev1=critical,p1=critical,high=critical,error=critical,warn=warning,sev2=warning,medium=warning,low=info,sev3=info",
       "alias=severity pairs (lower case) applied before the table"),
-    K("priority", "environment_aliases", T_STR, priority_environment_aliases,
+    K("priority", "environment_aliases", T_MAP, priority_environment_aliases,
       "prod=production,stage=staging,dev=development",
       "alias=environment pairs applied to every environment found"),
-    K("priority", "escalation", T_STR, priority_escalation, "production=10",
+    K("priority", "escalation", T_MAP, priority_escalation, "production=10",
       "environment=N pairs: the Nth occurrence raises the priority one step (empty: never)"),
 
     K("scope", "require_label", T_BOOL, scope_require_label, "false",
@@ -347,6 +350,8 @@ static const char *type_hint(key_type t)
     case T_DUR_MS:
     case T_DUR_S:  return "a duration like 500ms, 30s, 5m";
     case T_BYTES:  return "a size like 65536, 512KiB, 1MiB";
+    case T_LIST:   return "a list, or a string of items separated by commas";
+    case T_MAP:    return "a mapping, or a string of key=value pairs separated by commas";
     }
     return "?";
 }
@@ -358,7 +363,9 @@ static gw_err set_value(gw_config *cfg, const key_def *k, const char *s)
     char *base = (char *)cfg + k->off;
     long v;
     switch (k->type) {
-    case T_STR: {
+    case T_STR:
+    case T_LIST:
+    case T_MAP: {
         char *dup = strdup(s);
         if (!dup)
             return GW_ENOMEM;
@@ -430,7 +437,57 @@ static const char *scalar(yaml_node_t *n)
     return (const char *)n->data.scalar.value;
 }
 
-static void load_yaml(gw_config *cfg, const char *path, char *errs, size_t errlen, int *nerr)
+/* A T_LIST written as a YAML sequence, or a T_MAP written as a mapping,
+ * flattened into the string form ("a,b" / "k=v,k=v") in out.  An item that
+ * is not a plain string, or that holds a separator of the string form, is
+ * an error naming its own line.  false after an error (counted). */
+static bool flatten(yaml_document_t *doc, yaml_node_t *v, const key_def *k, char *out,
+                    size_t outlen, char *errs, size_t errlen, int *nerr)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    bool seq = v->type == YAML_SEQUENCE_NODE;
+    size_t count = seq ? (size_t)(v->data.sequence.items.top - v->data.sequence.items.start)
+                       : (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *a, *b = NULL;
+        if (seq) {
+            a = yaml_document_get_node(doc, v->data.sequence.items.start[i]);
+        } else {
+            a = yaml_document_get_node(doc, v->data.mapping.pairs.start[i].key);
+            b = yaml_document_get_node(doc, v->data.mapping.pairs.start[i].value);
+        }
+        const char *bad = NULL;
+        yaml_node_t *at = a ? a : v;
+        if (!a || a->type != YAML_SCALAR_NODE || (!seq && (!b || b->type != YAML_SCALAR_NODE)))
+            bad = seq ? "each item must be a string" : "each key and value must be a string";
+        else if (strchr(scalar(a), ',') || (!seq && strchr(scalar(b), ',')))
+            bad = "an item may not contain a comma";
+        else if (!seq && (strchr(scalar(a), '=') || !*scalar(a)))
+            bad = "a key may not be empty or contain '='";
+        if (!bad) {
+            int w = seq ? snprintf(out + n, outlen - n, "%s%s", n ? "," : "", scalar(a))
+                        : snprintf(out + n, outlen - n, "%s%s=%s", n ? "," : "", scalar(a),
+                                   scalar(b));
+            if (w < 0 || (size_t)w >= outlen - n)
+                bad = "too long: put long lists in a file where the key has one";
+            else
+                n += (size_t)w;
+        }
+        if (bad) {
+            gw_errs_add(errs, errlen, "%s.%s: line %zu: %s", k->section, k->key,
+                        at->start_mark.line + 1, bad);
+            (*nerr)++;
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The file's keys: lines[i] is the line keys[i] was set on (0: not in the
+ * file), so that the checks after loading can name it. */
+static void load_yaml(gw_config *cfg, const char *path, int *lines, char *errs, size_t errlen,
+                      int *nerr)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -501,6 +558,23 @@ static void load_yaml(gw_config *cfg, const char *path, char *errs, size_t errle
                     gw_errs_add(errs, errlen, "%s.%s: line %zu: unknown key", sec, scalar(kk),
                            kk->start_mark.line + 1);
                     (*nerr)++;
+                    continue;
+                }
+                lines[k - keys] = (int)kk->start_mark.line + 1;
+                if (kv && ((kv->type == YAML_SEQUENCE_NODE && k->type == T_LIST) ||
+                           (kv->type == YAML_MAPPING_NODE && k->type == T_MAP))) {
+                    char *flat = malloc(65536);
+                    if (!flat) {
+                        gw_errs_add(errs, errlen, "%s.%s: out of memory", sec, k->key);
+                        (*nerr)++;
+                        continue;
+                    }
+                    if (flatten(&doc, kv, k, flat, 65536, errs, errlen, nerr) &&
+                        set_value(cfg, k, flat)) {
+                        gw_errs_add(errs, errlen, "%s.%s: out of memory", sec, k->key);
+                        (*nerr)++;
+                    }
+                    free(flat);
                     continue;
                 }
                 if (!kv || kv->type != YAML_SCALAR_NODE) {
@@ -659,7 +733,7 @@ static void check_unknown_env(char *errs, size_t errlen, int *nerr)
     }
 }
 
-static void load_env(gw_config *cfg, char *errs, size_t errlen, int *nerr)
+static void load_env(gw_config *cfg, int *lines, char *errs, size_t errlen, int *nerr)
 {
     char name[128];
     for (size_t i = 0; i < NKEYS; i++) {
@@ -667,6 +741,7 @@ static void load_env(gw_config *cfg, char *errs, size_t errlen, int *nerr)
         const char *v = getenv(name);
         if (!v)
             continue;
+        lines[i] = 0; /* the environment's value wins over the file's */
         if (set_value(cfg, &keys[i], v)) {
             gw_errs_add(errs, errlen, "%s.%s: environment %s: invalid value \"%.64s\": must be %s",
                    keys[i].section, keys[i].key, name, v, type_hint(keys[i].type));
@@ -882,6 +957,43 @@ static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
 #undef BAD
 }
 
+/* The checks after loading say "section.key: ..."; where the key came
+ * from the file, its line is put after the name, as the loader's own
+ * errors have it ("section.key: line N: ..."). */
+static void name_lines(char *errs, size_t errlen, const int *lines)
+{
+    char out[8192];
+    size_t n = 0;
+    for (const char *p = errs; *p && n + 1 < sizeof out;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+        const char *colon = memchr(p, ':', len);
+        const char *dot = colon ? memchr(p, '.', (size_t)(colon - p)) : NULL;
+        int line = 0;
+        if (dot && strncmp(colon, ": line ", 7)) {
+            for (size_t i = 0; i < NKEYS; i++) {
+                size_t sl = strlen(keys[i].section), kl = strlen(keys[i].key);
+                if ((size_t)(dot - p) == sl && !strncmp(p, keys[i].section, sl) &&
+                    (size_t)(colon - dot - 1) == kl && !strncmp(dot + 1, keys[i].key, kl)) {
+                    line = lines[i];
+                    break;
+                }
+            }
+        }
+        int w = line ? snprintf(out + n, sizeof out - n, "%.*s: line %d%.*s",
+                                (int)(colon - p), p, line, (int)(len - (size_t)(colon - p)), colon)
+                     : snprintf(out + n, sizeof out - n, "%.*s", (int)len, p);
+        if (w < 0 || (size_t)w >= sizeof out - n)
+            break;
+        n += (size_t)w;
+        p += len;
+    }
+    if (n < errlen) {
+        memcpy(errs, out, n);
+        errs[n] = '\0';
+    }
+}
+
 gw_err gw_config_load(gw_config *cfg, const char *path, char *errs, size_t errlen)
 {
     if (errs && errlen)
@@ -890,17 +1002,21 @@ gw_err gw_config_load(gw_config *cfg, const char *path, char *errs, size_t errle
     if (rc)
         return rc;
     int nerr = 0;
+    int lines[NKEYS] = { 0 };
     if (path && *path)
-        load_yaml(cfg, path, errs, errlen, &nerr);
-    load_env(cfg, errs, errlen, &nerr);
+        load_yaml(cfg, path, lines, errs, errlen, &nerr);
+    load_env(cfg, lines, errs, errlen, &nerr);
+    size_t checked = errs && errlen ? strlen(errs) : 0;
     validate(cfg, errs, errlen, &nerr);
+    if (errs && errlen)
+        name_lines(errs + checked, errlen - checked, lines);
     return nerr ? GW_ECONFIG : GW_OK;
 }
 
 void gw_config_free(gw_config *cfg)
 {
     for (size_t i = 0; i < NKEYS; i++) {
-        if (keys[i].type == T_STR) {
+        if (keys[i].type == T_STR || keys[i].type == T_LIST || keys[i].type == T_MAP) {
             char **p = (char **)((char *)cfg + keys[i].off);
             free(*p);
             *p = NULL;

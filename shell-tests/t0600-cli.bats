@@ -43,7 +43,7 @@ YAML
     assert_output --partial "redis.adress: line 2: unknown key"
     assert_output --partial 'dedup.ttl: line 4: invalid value "5 minutes"'
     assert_output --partial "bogus: line 6: unknown section"
-    assert_output --partial "remediation.namespace_mode: must be controller or signal"
+    assert_output --partial "remediation.namespace_mode: line 9: must be controller or signal"
 }
 
 @test "--check-config names a bad environment override by its variable" {

@@ -331,6 +331,71 @@ static void sequence_where_scalar_expected(void **state)
     assert_contains(f->errs, "dedup.ttl: line 2");
 }
 
+/* Map- and list-valued keys take native YAML mappings and sequences; the
+ * result is the string form the environment variables use. */
+static void yaml_maps_and_lists(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(load_yaml(f, "priority:\n"
+                                  "  table:\n"
+                                  "    critical/production: P0\n"
+                                  "    \"*/staging\": P2\n"
+                                  "  escalation: {production: 3, staging: 5}\n"
+                                  "environment:\n"
+                                  "  patterns:\n"
+                                  "    \"prod-*\": production\n"
+                                  "auth:\n"
+                                  "  prometheus: [hmac, mtls]\n"
+                                  "  hmac_secret_files: [/dev/null]\n"
+                                  "  mtls_allowed_cns: [alertmanager]\n"
+                                  "  allow_cidrs:\n"
+                                  "    - 10.0.0.0/8\n"
+                                  "    - 192.168.0.0/16\n"
+                                  "events:\n"
+                                  "  severity_overrides: {}\n"),
+                     GW_OK);
+    assert_string_equal(f->cfg.priority_table, "critical/production=P0,*/staging=P2");
+    assert_string_equal(f->cfg.priority_escalation, "production=3,staging=5");
+    assert_string_equal(f->cfg.environment_patterns, "prod-*=production");
+    assert_string_equal(f->cfg.auth_prometheus, "hmac,mtls");
+    assert_string_equal(f->cfg.auth_allow_cidrs, "10.0.0.0/8,192.168.0.0/16");
+    assert_string_equal(f->cfg.events_severity_overrides, "");
+    /* the string form still works in the file */
+    assert_int_equal(load_yaml(f, "priority:\n  escalation: production=4\n"), GW_OK);
+    assert_string_equal(f->cfg.priority_escalation, "production=4");
+}
+
+/* Errors in either form name the line: the item's own for a bad item, the
+ * key's for what the checks after loading find. */
+static void yaml_map_and_list_errors_name_the_line(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(load_yaml(f, "auth:\n  allow_cidrs:\n    - 10.0.0.0/8\n    - [x]\n"),
+                     GW_ECONFIG);
+    assert_contains(f->errs, "auth.allow_cidrs: line 4: each item must be a string");
+    assert_int_equal(load_yaml(f, "priority:\n  table:\n    \"a,b/c\": P0\n"), GW_ECONFIG);
+    assert_contains(f->errs, "priority.table: line 3: an item may not contain a comma");
+    /* a mapping where a list is wanted, and the other way round */
+    assert_int_equal(load_yaml(f, "auth:\n  prometheus: {bearer: true}\n"), GW_ECONFIG);
+    assert_contains(f->errs, "auth.prometheus: line 2: must be a list");
+    assert_int_equal(load_yaml(f, "priority:\n  table: [P0]\n"), GW_ECONFIG);
+    assert_contains(f->errs, "priority.table: line 2: must be a mapping");
+    /* a bad value found by the checks after loading: the key's line */
+    assert_int_equal(load_yaml(f, "log:\n  level: info\npriority:\n  table:\n"
+                                  "    critical/production: P9\n"),
+                     GW_ECONFIG);
+    assert_contains(f->errs, "priority.table: line 4: \"critical/production=P9\"");
+    assert_int_equal(load_yaml(f, "priority:\n  table: critical/production=P9\n"), GW_ECONFIG);
+    assert_contains(f->errs, "priority.table: line 2: \"critical/production=P9\"");
+    assert_int_equal(load_yaml(f, "\nlog:\n  level: loud\n"), GW_ECONFIG);
+    assert_contains(f->errs, "log.level: line 3: must be debug");
+    /* from the environment: no line (it is not the file's) */
+    setenv("ALERTGW_PRIORITY_TABLE", "critical/production=P9", 1);
+    assert_int_equal(load_yaml(f, "priority:\n  table: {critical/production: P0}\n"), GW_ECONFIG);
+    unsetenv("ALERTGW_PRIORITY_TABLE");
+    assert_contains(f->errs, "priority.table: \"critical/production=P9\"");
+}
+
 static void section_must_be_mapping(void **state)
 {
     fixture *f = *state;
@@ -386,7 +451,8 @@ static void several_errors_at_once(void **state)
     assert_contains(f->errs, "kubernetes.allow_insecure: line 7");
     assert_contains(f->errs, "remediation.group: line 9");
     assert_contains(f->errs, "tracing: line 12: unknown section");
-    assert_contains(f->errs, "remediation.namespace_mode: must be controller or signal");
+    /* found after loading, and named with the key's line too */
+    assert_contains(f->errs, "remediation.namespace_mode: line 11: must be controller or signal");
     assert_int_equal(count_lines(f->errs), 6);
     assert_int_equal(f->cfg.server_max_alerts, 10);
 }
@@ -464,10 +530,10 @@ static void validation(void **state)
     assert_int_equal(load_yaml(f, "remediation:\n  namespace_mode: signal\n"), GW_OK);
     assert_int_equal(load_yaml(f, "remediation:\n  fingerprint_field_fallback_page_size: 0\n"),
                      GW_ECONFIG);
-    assert_contains(f->errs, "remediation.fingerprint_field_fallback_page_size: must be 1..1000");
+    assert_contains(f->errs, "remediation.fingerprint_field_fallback_page_size: line 2: must be 1..1000");
     assert_int_equal(load_yaml(f, "remediation:\n  fingerprint_field_fallback_max_items: 0\n"),
                      GW_ECONFIG);
-    assert_contains(f->errs, "remediation.fingerprint_field_fallback_max_items: must be 1..100000");
+    assert_contains(f->errs, "remediation.fingerprint_field_fallback_max_items: line 2: must be 1..100000");
     assert_int_equal(load_yaml(f, "remediation:\n  fingerprint_field_fallback: true\n"
                                   "  fingerprint_field_fallback_page_size: 2\n"
                                   "  fingerprint_field_fallback_max_items: 10\n"), GW_OK);
@@ -532,7 +598,7 @@ static void validation(void **state)
     assert_contains(f->errs, "redis.sentinel_master");
     assert_int_equal(load_yaml(f, "redis:\n  sentinels: \"a:1,b\"\n  sentinel_master: m\n"),
                      GW_ECONFIG);
-    assert_contains(f->errs, "redis.sentinels: \"b\" is not host:port");
+    assert_contains(f->errs, "redis.sentinels: line 2: \"b\" is not host:port");
     assert_int_equal(load_yaml(f, "redis:\n  sentinels: \"a:0\"\n  sentinel_master: m\n"),
                      GW_ECONFIG);
     assert_int_equal(load_yaml(f, "redis:\n  sentinels: \"a:1,,b:2\"\n  sentinel_master: m\n"),
@@ -827,6 +893,8 @@ int main(void)
         T(bad_bool),
         T(bad_integer),
         T(sequence_where_scalar_expected),
+        T(yaml_maps_and_lists),
+        T(yaml_map_and_list_errors_name_the_line),
         T(section_must_be_mapping),
         T(yaml_syntax_error),
         T(missing_file),
