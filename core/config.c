@@ -258,7 +258,7 @@ static const key_def keys[] = {
 
     K("storm", "enabled", T_BOOL, storm_enabled, "true", "detect alert storms and aggregate them"),
     K("storm", "rate_threshold", T_INT, storm_rate_threshold, "10",
-      "more new signals than this per alert name per namespace per minute opens a rate storm"),
+      "more occurrences than this (new signals and duplicates alike) of one alert name in a namespace within a minute opens a rate storm"),
     K("storm", "pattern_threshold", T_INT, storm_pattern_threshold, "5",
       "this many distinct resources with one alert name in a namespace opens a pattern storm"),
     K("storm", "pattern_window", T_DUR_MS, storm_pattern_window_ms, "2m",

@@ -20,9 +20,11 @@ static const char script[] =
     "local op = ARGV[1]\n"
     "local now = tonumber(ARGV[2])\n"
     "local function num(x) return tonumber(x) or 0 end\n"
-    "local function reply(kind, count, first, last, name, ns, resolved, due, esc, total, typ, escd, member)\n"
+    "-- detected: the type of the storm this occurrence opened, '' none (op 'hit')\n"
+    "local function reply(kind, count, first, last, name, ns, resolved, due, esc, total, typ, escd, member,\n"
+    "                     detected)\n"
     "  return {kind, count or 0, first or 0, last or 0, name or '', ns or '', resolved or 0, due or 0,\n"
-    "          esc or 0, total or 0, typ or '', escd or 0, member or 0}\n"
+    "          esc or 0, total or 0, typ or '', escd or 0, member or 0, detected or ''}\n"
     "end\n"
     "-- The limits on creates, per clock minute (keys expire after 2): the\n"
     "-- gateway's creation budget (key gk, at most gmax), this sender's (sk,\n"
@@ -58,11 +60,49 @@ static const char script[] =
     "  end\n"
     "  return {'none'}\n"
     "elseif op == 'hit' then\n"
-    "  local fk, dk, rk, sk, mk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]\n"
+    "  local fk, dk, rk, sk, mk, qk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8]\n"
     "  local ttl, lease, owner, sync = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])\n"
     "  local group, fp = ARGV[15], ARGV[18]\n"
+    "  -- A new storm of the group (replacing a closed one) in state st; its\n"
+    "  -- member set starts with the resources that had a new signal since\n"
+    "  -- `from`, at most 20,000 (the most recent: see docs/architecture.md).\n"
+    "  local function new_storm(st, typ, from)\n"
+    "    redis.call('UNLINK', sk, mk)\n"
+    "    local seed = redis.call('ZREVRANGEBYSCORE', rk, '+inf', from, 'WITHSCORES', 'LIMIT', 0, 20000)\n"
+    "    for i = 1, #seed, 1000 do\n"
+    "      local a = {}\n"
+    "      for j = i, math.min(i + 998, #seed - 1), 2 do a[#a + 1] = seed[j + 1]; a[#a + 1] = seed[j] end\n"
+    "      redis.call('ZADD', mk, unpack(a))\n"
+    "    end\n"
+    "    redis.call('HSET', sk, 'state', st, 'type', typ, 'opened', now, 'count', 0,\n"
+    "               'alertname', ARGV[16], 'tns', ARGV[17], 'synced', 0, 'dirty', 0)\n"
+    "  end\n"
     "  local h = redis.call('HMGET', fk, 'state', 'lease', 'synced', 'count', 'first', 'name', 'ns',\n"
     "                       'resolved', 'dirty', 'storm', 'escalated')\n"
+    "  -- Rate storms count every occurrence, duplicates too: INCR of qk, which\n"
+    "  -- lives one minute from the group's first occurrence (ARGV[21] '0': a\n"
+    "  -- retry of an occurrence counted already).  An occurrence of a known\n"
+    "  -- fingerprint that makes it rate_threshold + 1 opens a rate storm that\n"
+    "  -- has no aggregate yet (state 'open', its windows running): the next new\n"
+    "  -- signal of the group creates the aggregate, the occurrence itself keeps\n"
+    "  -- its answer.  A new signal meets the count below, after the pattern.\n"
+    "  local hits, detected = 0, ''\n"
+    "  if ARGV[7] == '1' and ARGV[21] == '1' then\n"
+    "    hits = redis.call('INCR', qk)\n"
+    "    if hits == 1 then redis.call('PEXPIRE', qk, 60000) end\n"
+    "    if h[1] and hits == tonumber(ARGV[9]) + 1 then\n"
+    "      local s = redis.call('HMGET', sk, 'state', 'opened', 'joined')\n"
+    "      if not (s[1] and now - num(s[3]) < tonumber(ARGV[12]) and now - num(s[2]) < tonumber(ARGV[13])) then\n"
+    "        local life = tonumber(ARGV[13]) + ttl * 1000\n"
+    "        new_storm('open', 'rate', now - 60000)\n"
+    "        redis.call('ZADD', mk, 'NX', now, ARGV[8])\n"
+    "        redis.call('HSET', sk, 'joined', now, 'last', now)\n"
+    "        redis.call('PEXPIRE', sk, life)\n"
+    "        redis.call('PEXPIRE', mk, life)\n"
+    "        detected = 'rate'\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
     "  if h[1] == 'active' then\n"
     "    local count = num(h[4]) + 1\n"
     "    if h[10] then\n"
@@ -84,7 +124,8 @@ static const char script[] =
     "          redis.call('HSET', sk, 'last', now)\n"
     "        end\n"
     "      end\n"
-    "      return reply('aggregated', count, num(h[5]), now, h[6], h[7], num(h[8]), due, 0, total, typ, 0, 1)\n"
+    "      return reply('aggregated', count, num(h[5]), now, h[6], h[7], num(h[8]), due, 0, total, typ, 0, 1,\n"
+    "                   detected)\n"
     "    end\n"
     "    -- the hot path: one read, one write, the TTL (and once per interval the queue)\n"
     "    local due, esc = 0, 0\n"
@@ -105,11 +146,11 @@ static const char script[] =
     "      redis.call('HSET', fk, 'count', count, 'last', now)\n"
     "    end\n"
     "    redis.call('EXPIRE', fk, ttl)\n"
-    "    return reply('dup', count, num(h[5]), now, h[6], h[7], num(h[8]), due, esc, 0, '',\n"
-    "                 escd == '1' and 1 or 0, 0)\n"
+    "    return reply('dup', count, num(h[5]), now, h[6], h[7], num(h[8]), due, esc, 0,\n"
+    "                 '', escd == '1' and 1 or 0, 0, detected)\n"
     "  end\n"
     "  if h[1] == 'pending' then\n"
-    "    if num(h[2]) >= now then return {'pending'} end\n"
+    "    if num(h[2]) >= now then return reply('pending', 0, 0, 0, '', '', 0, 0, 0, 0, '', 0, 0, detected) end\n"
     "    redis.call('UNLINK', fk) -- the creator died: start over as if absent\n"
     "  end\n"
     "  if ARGV[7] == '1' then\n"
@@ -122,7 +163,9 @@ static const char script[] =
     "    local s = redis.call('HMGET', sk, 'state', 'opened', 'joined', 'name', 'ns', 'lease', 'synced',\n"
     "                         'dirty', 'type')\n"
     "    local open = s[1] and (now - num(s[3]) < aggwin) and (now - num(s[2]) < maxwin)\n"
-    "    if open and s[1] == 'pending' and num(s[6]) >= now then return {'pending'} end\n"
+    "    if open and s[1] == 'pending' and num(s[6]) >= now then\n"
+    "      return reply('pending', 0, 0, 0, '', '', 0, 0, 0, 0, '', 0, 0, detected)\n"
+    "    end\n"
     "    if open and s[1] == 'active' then\n"
     "      redis.call('ZADD', mk, 'NX', now, res)\n"
     "      redis.call('PEXPIRE', mk, life)\n"
@@ -144,10 +187,12 @@ static const char script[] =
     "    end\n"
     "    local typ\n"
     "    if open then\n"
-    "      typ = s[9] -- an opener died while creating the aggregate: take over\n"
+    "      -- no aggregate yet: a duplicate opened the storm ('open'), or its\n"
+    "      -- opener died while creating the aggregate: this signal creates it\n"
+    "      typ = s[9]\n"
     "    elseif redis.call('ZCOUNT', rk, now - patwin, '+inf') >= tonumber(ARGV[10]) then\n"
     "      typ = 'pattern'\n"
-    "    elseif redis.call('ZCOUNT', rk, now - 60000, '+inf') > tonumber(ARGV[9]) then\n"
+    "    elseif (hits > 0 and hits or num(redis.call('GET', qk))) > tonumber(ARGV[9]) then\n"
     "      typ = 'rate'\n"
     "    end\n"
     "    if typ then\n"
@@ -157,25 +202,19 @@ static const char script[] =
     "      if why then return reply('budget', 0, 0, 0, '', '', 0, 0, 0, 0, why) end\n"
     "      count_create(KEYS[6], KEYS[7], gmax, smax)\n"
     "      if not open then\n"
-    "        redis.call('UNLINK', sk, mk)\n"
-    "        local from = typ == 'pattern' and now - patwin or now - 60000\n"
-    "        local seed = redis.call('ZREVRANGEBYSCORE', rk, '+inf', from, 'WITHSCORES', 'LIMIT', 0, 20000)\n"
-    "        for i = 1, #seed, 1000 do\n"
-    "          local a = {}\n"
-    "          for j = i, math.min(i + 998, #seed - 1), 2 do a[#a + 1] = seed[j + 1]; a[#a + 1] = seed[j] end\n"
-    "          redis.call('ZADD', mk, unpack(a))\n"
-    "        end\n"
-    "        redis.call('HSET', sk, 'state', 'pending', 'type', typ, 'opened', now, 'count', 1,\n"
-    "                   'alertname', ARGV[16], 'tns', ARGV[17], 'synced', 0, 'dirty', 0)\n"
+    "        new_storm('pending', typ, typ == 'pattern' and now - patwin or now - 60000)\n"
+    "        detected = typ\n"
     "      end\n"
     "      redis.call('ZADD', mk, 'NX', now, res)\n"
-    "      redis.call('HSET', sk, 'owner', owner, 'lease', now + lease, 'joined', now, 'last', now)\n"
+    "      redis.call('HSET', sk, 'state', 'pending', 'count', 1, 'owner', owner, 'lease', now + lease,\n"
+    "                 'joined', now, 'last', now)\n"
     "      redis.call('PEXPIRE', sk, life)\n"
     "      redis.call('PEXPIRE', mk, life)\n"
     "      redis.call('HSET', fk, 'state', 'pending', 'owner', owner, 'lease', now + lease, 'count', 1,\n"
     "                 'first', now, 'last', now)\n"
     "      redis.call('PEXPIRE', fk, lease)\n"
-    "      return reply('storm_new', 1, now, now, '', '', 0, 0, 0, redis.call('ZCARD', mk), typ, 0, 1)\n"
+    "      return reply('storm_new', 1, now, now, '', '', 0, 0, 0, redis.call('ZCARD', mk), typ, 0, 1,\n"
+    "                   detected)\n"
     "    end\n"
     "  end\n"
     "  redis.call('HSET', fk, 'state', 'pending', 'owner', owner, 'lease', now + lease,\n"
@@ -383,6 +422,8 @@ static gw_err decode(gw_redis *r, redisReply *rep, gw_dedup_result *res)
         res->escalated = int_of(e[11]) != 0;
         res->member = int_of(e[12]) != 0;
     }
+    if (rep->elements >= 14)
+        copy_str(res->storm_detected, sizeof res->storm_detected, rep->element[13]);
     return GW_OK;
 }
 
@@ -455,7 +496,7 @@ gw_err gw_dedup_hit(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, lon
                     const char *owner, gw_dedup_result *res)
 {
     const gw_config *c = d->cfg;
-    keybuf kf, kd, kr, ks, km, kg, kb;
+    keybuf kf, kd, kr, ks, km, kg, kb, kq;
     char minute[24];
     snprintf(minute, sizeof minute, "%lld", now_ms / 60000);
     const char *keys[] = {
@@ -464,14 +505,15 @@ gw_err gw_dedup_hit(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, lon
         key(&km, d, "stormres:", sig->group, NULL),
         key(&kg, d, "budget:", minute, NULL),
         key(&kb, d, "budget:", sig->sender && *sig->sender ? sig->sender : "_", minute),
+        key(&kq, d, "rate:", sig->group, NULL),
     };
     char esc[24];
     snprintf(esc, sizeof esc, "%ld", sig->escalate_at);
     const char *args[] = { d->ttl, d->lease, owner, d->sync, c->storm_enabled ? "1" : "0",
                            sig->resource, d->rate, d->pattern, d->pattern_win, d->agg_win,
                            d->max_win, esc, sig->group, sig->alertname, sig->ns, fp, d->gmax,
-                           d->smax };
-    gw_err rc = run(d, 7, keys, "hit", now_ms, 18, args, res);
+                           d->smax, sig->counted ? "0" : "1" };
+    gw_err rc = run(d, 8, keys, "hit", now_ms, 19, args, res);
     if (!rc && res->kind == GW_DEDUP_OVER_BUDGET)
         budget_refusal(res, now_ms);
     return rc;

@@ -15,7 +15,10 @@
  *   dirty              zset: "f:<fingerprint>" / "s:<group>" -> when their
  *                      status sync is due (the trailing flush)
  *   recent:<group>     zset: resource -> ms of its last new signal
- *   storm:<group>      hash: state (pending|active), owner, lease, type
+ *   rate:<group>       occurrences of the group (new and duplicate) since its
+ *                      first one, which started the key's one-minute life
+ *   storm:<group>      hash: state (open: no aggregate yet | pending: its
+ *                      aggregate being created | active), owner, lease, type
  *                      (rate|pattern), opened, joined (last new member), last,
  *                      count, name + ns (the aggregate), alertname, target ns,
  *                      synced, dirty
@@ -28,14 +31,20 @@
  * A group is one (namespace, alert name): hex of SHA-256, see
  * gw_dedup_group().
  *
+ * With storm.enabled every hit counts on rate:<group> (once per
+ * occurrence: a retry passes counted).  A hit on a known fingerprint that
+ * makes it storm.rate_threshold + 1 opens a rate storm without an aggregate
+ * (storm state open, storm_detected "rate") unless one is open, and keeps
+ * its own answer.
  * Life of a fingerprint:
- *   hit on absent key -> storm open? join it (AGGREGATED) : storm threshold
- *   reached? open it (STORM_NEW, claim, counted in the creation budgets;
- *   OVER_BUDGET when one is spent) : pending claim (NEW); the caller looks
- *   Kubernetes up, then either seeds (an open request was there) or meets
- *   the create limits (gw_dedup_create_limits: OVER_BUDGET, CAPPED), creates
- *   and activates (or releases).  Duplicates and storm members are never
- *   limited.
+ *   hit on absent key -> storm with an aggregate open? join it (AGGREGATED) :
+ *   storm open without one, or a threshold reached (pattern first)? open it
+ *   if need be and create its aggregate (STORM_NEW, claim, counted in the
+ *   creation budgets; OVER_BUDGET when one is spent) : pending claim
+ *   (NEW); the caller looks Kubernetes up, then either seeds (an open
+ *   request was there) or meets the create limits (gw_dedup_create_limits:
+ *   OVER_BUDGET, CAPPED), creates and activates (or releases).  Duplicates
+ *   and storm members are never limited.
  *   hit on pending    -> PENDING (the caller waits and retries).
  *   hit on active     -> count+1, DUP (AGGREGATED for storm members).
  * Redis is a cache of Kubernetes: losing a key only costs a lookup. */
@@ -72,6 +81,9 @@ typedef struct {
     char          storm_type[16]; /* "rate" or "pattern" */
     char          name[254];    /* request name (DUP, AGGREGATED, get) */
     char          ns[64];       /* request namespace */
+    char          storm_detected[16]; /* (hit) "rate"/"pattern": this occurrence opened a
+                                         storm of that type (gateway_storms_detected_total);
+                                         "" none */
     bool          over_sender;  /* OVER_BUDGET: the sender's budget (else the gateway's) */
     long          budget_retry_s; /* OVER_BUDGET: seconds until the budget's minute ends */
 } gw_dedup_result;
@@ -84,6 +96,8 @@ typedef struct {
     const char *resource;     /* "Kind/name" */
     long        escalate_at;  /* occurrence that escalates; 0: never */
     const char *sender;       /* hex id of the sender, for its creation budget */
+    bool        counted;      /* a retry of an occurrence counted already (after a
+                                 pending wait, or a restart): not counted again */
 } gw_dedup_signal;
 
 typedef struct {

@@ -103,9 +103,11 @@ typedef struct {
     char        env[64];
     char        prio[8];
     bool        escalated;
-    bool        storm_opened;     /* R_AGGREGATED: this signal opened the storm */
+    bool        storm_opened;     /* R_AGGREGATED: this signal created the storm's aggregate */
     long long   storm_total;
     char        storm_type[16];
+    char        storm_detected[16]; /* this signal opened a storm of that type (it may be a
+                                       duplicate: a rate storm); "" none */
     long        breaker_retry_s;  /* R_FAILED by the open circuit breaker: Retry-After */
     long        retry_s;          /* R_FAILED: the Retry-After it asks for; 0: the default */
 } sig_result;
@@ -552,6 +554,21 @@ static void storm_create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s
     sync_status(ctx, rid, NULL, rr_ns, name, 1, now, now);
 }
 
+/* This occurrence opened a storm (counted in gateway_storms_detected_total
+ * whatever its answer).  A repeat of a known fingerprint opens a rate
+ * storm without creating anything: it stays a duplicate, and the next new
+ * signal of the group creates the aggregate (storm_create_path). */
+static void note_storm_opened(gw_ctx *ctx, const char *rid, const gw_dedup_signal *ds,
+                              const gw_dedup_result *d, sig_result *r)
+{
+    snprintf(r->storm_detected, sizeof r->storm_detected, "%s", d->storm_detected);
+    if (d->kind != GW_DEDUP_STORM_NEW)
+        gw_log(ctx->log_min, GW_LOG_INFO, rid, "%s storm opened in namespace \"%s\" for %s "
+               "(more than %ld occurrences in a minute): the next new signal creates its "
+               "aggregated request", d->storm_detected, ds->ns, ds->alertname,
+               ctx->cfg.storm_rate_threshold);
+}
+
 /* Raises a request's priority label one step and annotates why. */
 static void escalate(gw_ctx *ctx, const char *rid, const sig_result *r, const char *from,
                      long threshold)
@@ -865,7 +882,7 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
     gw_dedup_group(s->target.namespace_, s->name, group);
     snprintf(resource, sizeof resource, "%s/%s", s->target.kind, s->target.name);
     long esc_at = gw_escalation_threshold(&ctx->cfg, r->env);
-    gw_dedup_signal ds = { group, s->target.namespace_, s->name, resource, esc_at, sender };
+    gw_dedup_signal ds = { group, s->target.namespace_, s->name, resource, esc_at, sender, false };
     long long deadline = now + ctx->cfg.dedup_pending_wait_ms;
     int restarts = 0;
     for (;;) {
@@ -875,6 +892,9 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
             fail(r, rc, "redis: %s", ctx->redis.errstr);
             return;
         }
+        ds.counted = true; /* for rate storms: a retry is the same occurrence */
+        if (d.storm_detected[0])
+            note_storm_opened(ctx, rid, &ds, &d, r);
         if ((d.kind == GW_DEDUP_NEW || d.kind == GW_DEDUP_STORM_NEW) && ns_rc != GW_OK) {
             /* a create needs to know the namespace exists */
             gw_dedup_release(&ctx->dedup, s->fingerprint,
@@ -1231,14 +1251,12 @@ static void count_result(gw_ctx *ctx, webhook_source src, const gw_signal *s, co
     gw_metrics_received(m, src == SRC_GRAFANA ? GW_SRC_GRAFANA
                            : src == SRC_K8S_EVENT ? GW_SRC_K8S_EVENTS : GW_SRC_PROMETHEUS,
                         severity_label(&ctx->cfg, s->severity));
+    if (r->storm_detected[0])
+        gw_metrics_storm(m, strcmp(r->storm_detected, "rate") ? GW_STORM_PATTERN : GW_STORM_RATE);
     switch (r->kind) {
     case R_CREATED: gw_metrics_count(m, GW_C_CREATED); break;
     case R_DUP: gw_metrics_count(m, GW_C_DEDUPLICATED); break;
-    case R_AGGREGATED:
-        gw_metrics_count(m, GW_C_AGGREGATED);
-        if (r->storm_opened)
-            gw_metrics_storm(m, strcmp(r->storm_type, "rate") ? GW_STORM_PATTERN : GW_STORM_RATE);
-        break;
+    case R_AGGREGATED: gw_metrics_count(m, GW_C_AGGREGATED); break;
     case R_IGNORED:
         gw_metrics_count(m, GW_C_IGNORED);
         if (r->reason && !strcmp(r->reason, "namespace-not-found"))

@@ -3,8 +3,9 @@
 # t1100-storms: alert storms are detected in Redis atomically with dedup and
 # folded into one aggregated RemediationRequest; the per-namespace cap stops
 # a runaway rule.  Defaults for the thresholds (pattern 5 resources in 2 min,
-# rate 10 a minute); a 3 s aggregation window so that closing can be seen,
-# and a namespace cap of 8 new requests a minute.
+# rate more than 10 occurrences of one alert name a minute); a 3 s
+# aggregation window so that closing can be seen, and a namespace cap of 8
+# new requests a minute.
 
 load helpers
 
@@ -17,6 +18,7 @@ setup_file() {
     gw_setup_stack ALERTGW_STORM_AGGREGATION_WINDOW=3s ALERTGW_STORM_NAMESPACE_CAP=8
 }
 teardown_file() { gw_teardown_stack; }
+setup()         { gw_reload_url; }
 teardown()      { gw_teardown_test; }
 
 # storm_rrs NS: the aggregated requests whose storm namespace is NS.
@@ -175,19 +177,118 @@ storm_rrs() {
     [[ $(gw_body_jq .remediationRequestName) != "$first" ]] || fail "max_window did not close the storm"
 }
 
-@test "rate storm: more than rate_threshold new signals a minute (gateway restarted)" {
-    local ns i
+# rate_storms: gateway_storms_detected_total{type="rate"} now (0 when absent).
+rate_storms() {
+    local v
+    gw_scrape || fail "GET /metrics failed"
+    v=$(gw_metric 'gateway_storms_detected_total{type="rate"}')
+    [[ $v == absent ]] && v=0
+    echo "$v"
+}
+
+@test "rate storm, default thresholds: one resource firing 11 times in a minute opens it; the next new resource creates the aggregate" {
+    local ns other i name fp before aggname agg
+    # every storm setting at its default (1 min aggregation window)
     gw_stop_lighttpd
-    gw_start_lighttpd ALERTGW_STORM_RATE_THRESHOLD=3 ALERTGW_STORM_PATTERN_THRESHOLD=50
+    gw_start_lighttpd
+    ns=$(gw_uniq rate); other=$(gw_uniq rate)
+    kube_namespaces "$ns" "$other"
+    before=$(rate_storms)
+    gw_post_alert "$(am_body Burst pod=r-1 namespace="$ns" severity=warning)"
+    assert_status 201
+    name=$(gw_body_jq .remediationRequestName)
+    fp=$(fp_of "$ns:Pod:r-1")
+    for i in $(seq 2 10); do
+        gw_post_alert "$(am_body Burst pod=r-1 namespace="$ns" severity=warning)"
+        assert_status 202
+        assert_equal "$(gw_body_jq .status)" duplicate
+        assert_equal "$(gw_body_jq .metadata.count)" "$i"
+    done
+    # ten occurrences in a minute: no storm yet
+    assert_equal "$(rate_storms)" "$before"
+    # the eleventh opens the rate storm and keeps its own answer
+    gw_post_alert "$(am_body Burst pod=r-1 namespace="$ns" severity=warning)"
+    assert_status 202
+    assert_equal "$(gw_body_jq .status)" duplicate
+    assert_equal "$(gw_body_jq .duplicate)" true
+    assert_equal "$(gw_body_jq .metadata.count)" 11
+    assert_equal "$(gw_body_jq .remediationRequestName)" "$name"
+    assert_equal "$(gw_body_jq '.storm // "none"')" none
+    assert_equal "$(rate_storms)" "$((before + 1))"
+    assert_equal "$(storm_rrs "$ns" | jq length)" 0 # no aggregate before a new signal
+
+    # another alert name in that namespace, and that alert name in another
+    # namespace, are not in the storm
+    gw_post_alert "$(am_body Calm pod=c-1 namespace="$ns" severity=warning)"
+    assert_status 201
+    gw_post_alert "$(am_body Burst pod=r-2 namespace="$other" severity=warning)"
+    assert_status 201
+
+    # the first new resource of the storm creates the aggregate
+    gw_post_alert "$(am_body Burst pod=r-2 namespace="$ns" severity=warning)"
+    assert_status 202
+    assert_equal "$(gw_body_jq .status)" aggregated
+    assert_equal "$(gw_body_jq .duplicate)" false
+    assert_equal "$(gw_body_jq .storm.type)" rate
+    assert_equal "$(gw_body_jq .storm.opened)" true
+    aggname=$(gw_body_jq .remediationRequestName)
+    [[ $aggname != "$name" ]] || fail "the storm took over r-1's request"
+    # a second one joins it
+    gw_post_alert "$(am_body Burst pod=r-3 namespace="$ns" severity=warning)"
+    assert_status 202
+    assert_equal "$(gw_body_jq .status)" aggregated
+    assert_equal "$(gw_body_jq .storm.type)" rate
+    assert_equal "$(gw_body_jq .storm.opened)" false
+    assert_equal "$(gw_body_jq .remediationRequestName)" "$aggname"
+    # the resource that fired stays a plain duplicate on its own request
+    gw_post_alert "$(am_body Burst pod=r-1 namespace="$ns" severity=warning)"
+    assert_status 202
+    assert_equal "$(gw_body_jq .status)" duplicate
+    assert_equal "$(gw_body_jq .metadata.count)" 12
+    assert_equal "$(gw_body_jq .remediationRequestName)" "$name"
+    gw_request GET "/api/v1/signals/$fp"
+    assert_status 200
+    assert_equal "$(gw_body_jq .storm.member)" false
+    assert_equal "$(gw_body_jq .count)" 12
+
+    # one storm: the aggregate's creation is not a second one
+    assert_equal "$(rate_storms)" "$((before + 1))"
+    assert_equal "$(kube_rr_count "$fp")" 1
+    assert_equal "$(kube_rr_count "$(fp_of "$ns:Pod:r-2")")" 0
+    assert_equal "$(kube_rr_count "$(fp_of "$ns:Pod:r-3")")" 0
+    assert_equal "$(kube_rr_count "$(fp_of "$other:Pod:r-2")")" 1
+    agg=$(storm_rrs "$ns")
+    assert_equal "$(jq length <<<"$agg")" 1
+    assert_equal "$(jq -r '.[0].metadata.name' <<<"$agg")" "$aggname"
+    assert_equal "$(jq -r '.[0].metadata.annotations["kubernaut.ai/storm-type"]' <<<"$agg")" rate
+    # the resource that fired is listed with the members
+    assert_equal "$(jq -r '.[0].metadata.annotations["kubernaut.ai/storm-resources"] | split(",") | sort | join(" ")' <<<"$agg")" \
+        "Pod/r-1 Pod/r-2 Pod/r-3"
+    assert_equal "$(jq -r '.[0].status.deduplication.occurrenceCount' <<<"$agg")" 2
+}
+
+@test "rate storm, default thresholds: a new signal that is the eleventh occurrence opens it itself" {
+    local ns i before
     ns=$(gw_uniq rate)
     kube_namespaces "$ns"
-    for i in 1 2 3; do
-        gw_post_alert "$(am_body Burst pod="r-$i" namespace="$ns" severity=warning)"
+    before=$(rate_storms)
+    # eight occurrences of one resource, then new resources: the fourth
+    # resource is the eleventh occurrence (and too few resources for a
+    # pattern storm)
+    for i in $(seq 1 8); do
+        gw_post_alert "$(am_body Spike pod=s-1 namespace="$ns" severity=warning)"
+    done
+    assert_equal "$(gw_body_jq .metadata.count)" 8
+    for i in 2 3; do
+        gw_post_alert "$(am_body Spike pod="s-$i" namespace="$ns" severity=warning)"
         assert_status 201
     done
-    gw_post_alert "$(am_body Burst pod=r-4 namespace="$ns" severity=warning)"
+    gw_post_alert "$(am_body Spike pod=s-4 namespace="$ns" severity=warning)"
     assert_status 202
+    assert_equal "$(gw_body_jq .status)" aggregated
     assert_equal "$(gw_body_jq .storm.type)" rate
+    assert_equal "$(gw_body_jq .storm.opened)" true
+    assert_equal "$(rate_storms)" "$((before + 1))"
     assert_equal "$(storm_rrs "$ns" | jq -r '.[0].metadata.annotations["kubernaut.ai/storm-type"]')" rate
 }
 

@@ -57,7 +57,9 @@ _count_is() { [[ $(kube_rr_occurrences "$1") == "$2" ]]; }
 @test "one late duplicate: synced by the trailing flush within the interval" {
     local name body rr
     name=$(gw_uniq late)
-    body=$(am_body SyncTest deployment="$name" namespace=prod severity=warning)
+    # another alert name: the 31 SyncTest occurrences of the test above
+    # opened a rate storm for it in prod, which would take this new signal
+    body=$(am_body SyncLate deployment="$name" namespace=prod severity=warning)
     gw_post_alert "$body"
     assert_status 201
     rr=$(gw_body_jq .remediationRequestName)
