@@ -29,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "file.h"
 #include "hmac.h"
 #include "secretfile.h"
 #include "text.h"
@@ -44,6 +45,7 @@
 #define MAX_TOKENS    4096
 #define MAX_CIDRS     256
 #define TOKENS_FILE_MAX (1 << 20)
+#define LINE_MAX_BYTES  2046 /* of auth.bearer_tokens_file, newline not counted */
 
 static const struct {
     const char *name;
@@ -404,38 +406,39 @@ static gw_err add_token(gw_auth *a, const char *s, size_t n, const char *where, 
 /* auth.bearer_tokens_file: one entry per line, # starts a comment. */
 static gw_err load_token_file(gw_auth *a, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return gw_fail(GW_ECONFIG, err, errlen, "auth.bearer_tokens_file: cannot read %s", path);
-    char line[2048], where[1100];
-    gw_err rc = GW_OK;
-    long no = 0, total = 0;
-    while (!rc && fgets(line, sizeof line, f)) {
+    char *text, why[512], where[1100];
+    size_t len;
+    gw_err rc = gw_read_file(path, TOKENS_FILE_MAX, &text, &len, NULL, why, sizeof why);
+    if (rc)
+        return gw_fail(GW_ECONFIG, err, errlen, "auth.bearer_tokens_file: %s", why);
+    long no = 0;
+    for (char *line = text; !rc && line < text + len;) {
         no++;
-        size_t n = strlen(line);
-        total += (long)n;
-        if (total > TOKENS_FILE_MAX || (n == sizeof line - 1 && line[n - 1] != '\n')) {
-            rc = gw_fail(GW_ECONFIG, err, errlen, "auth.bearer_tokens_file: %s: line %ld too "
-                         "long or file over 1 MiB", path, no);
+        char *nl = memchr(line, '\n', (size_t)(text + len - line));
+        size_t n = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
+        char *next = nl ? nl + 1 : text + len;
+        if (n > LINE_MAX_BYTES) {
+            rc = gw_fail(GW_ECONFIG, err, errlen, "auth.bearer_tokens_file: %s: line %ld is "
+                         "longer than %d bytes", path, no, LINE_MAX_BYTES);
             break;
         }
-        char *hash = strchr(line, '#');
+        char *hash = memchr(line, '#', n);
         if (hash)
-            *hash = '\0';
+            n = (size_t)(hash - line);
         char *s = line;
-        n = strlen(s);
         while (n && isspace((unsigned char)s[n - 1]))
             n--;
         while (n && isspace((unsigned char)*s)) {
             s++;
             n--;
         }
+        line = next;
         if (!n)
             continue;
         snprintf(where, sizeof where, "auth.bearer_tokens_file: %s: line %ld", path, no);
         rc = add_token(a, s, n, where, err, errlen);
     }
-    fclose(f);
+    gw_file_free(text, len);
     return rc;
 }
 

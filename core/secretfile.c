@@ -1,21 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* secretfile.c - see secretfile.h.
  *
- * The file is read to its end, or to GW_SECRET_MAX plus some slack for
- * trailing newlines, whichever comes first: a file that does not end
- * there is too long, whatever the slack would have held.  The buffer is
- * wiped before it is freed, also on every error path, because it held the
- * secret (or a part of it). */
+ * The file is read (file.h) to its end, or to GW_SECRET_MAX plus some
+ * slack for trailing newlines, whichever comes first: a file that does not
+ * end there is too long, whatever the slack would have held.  The buffer
+ * is wiped before it is freed, also on every error path, because it held
+ * the secret (or a part of it). */
 #include "secretfile.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
+
+#include "file.h"
 
 /* Trailing newlines (and, for passwords, blanks) past GW_SECRET_MAX that
  * are still read, so "<4096 bytes>\r\n" is accepted. */
@@ -23,10 +22,7 @@
 
 void gw_secret_free(char *data, size_t len)
 {
-    if (!data)
-        return;
-    OPENSSL_cleanse(data, len + 1);
-    free(data);
+    gw_file_free(data, len);
 }
 
 /* gw_secret_file_read; *unreadable tells a file that could not be opened
@@ -37,55 +33,19 @@ static gw_err read_secret(const char *key, const char *path, gw_secret_kind kind
 {
     *out = NULL;
     *len = 0;
-    *unreadable = false;
-    /* O_NONBLOCK: a FIFO in place of the file must not hang start-up. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        *unreadable = true;
-        return gw_fail(GW_ECONFIG, err, errlen, "%s: cannot read %s: %s", key, path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return gw_fail(GW_ECONFIG, err, errlen, "%s: %s is not a regular file", key, path);
-    }
-    size_t cap = GW_SECRET_MAX + SLACK, n = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf) {
-        close(fd);
-        return gw_fail(GW_ENOMEM, err, errlen, "%s: out of memory", key);
-    }
-    bool more = false;
-    for (;;) {
-        ssize_t r = read(fd, buf + n, cap + 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            close(fd);
-            gw_secret_free(buf, n < cap ? n : cap);
-            *unreadable = true;
-            return gw_fail(GW_ECONFIG, err, errlen, "%s: cannot read %s: %s", key, path,
-                           strerror(e));
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-        if (n > cap) { /* one byte past the slack: too long, stop reading */
-            more = true;
-            n = cap;
-            break;
-        }
-    }
-    close(fd);
+    char *buf, why[512];
+    size_t n;
+    struct stat st = { 0 };
+    gw_err rc = gw_read_file(path, GW_SECRET_MAX + SLACK, &buf, &n, &st, why, sizeof why);
+    *unreadable = rc == GW_ECONFIG;
+    bool too_big = rc == GW_ETOOBIG;
+    if (rc && !too_big)
+        return gw_fail(rc == GW_ENOMEM ? rc : GW_ECONFIG, err, errlen, "%s: %s", key, why);
+    size_t full = n;
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
                  (kind == GW_SECRET_TEXT && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))))
         n--;
-    gw_err rc = GW_OK;
-    if (more || n > GW_SECRET_MAX)
+    if (too_big || n > GW_SECRET_MAX)
         rc = gw_fail(GW_ECONFIG, err, errlen, "%s: %s holds %lld bytes, more than the %d a "
                      "secret may have (it is never cut short)", key, path,
                      (long long)st.st_size, GW_SECRET_MAX);
@@ -95,11 +55,11 @@ static gw_err read_secret(const char *key, const char *path, gw_secret_kind kind
         rc = gw_fail(GW_ECONFIG, err, errlen, "%s: %s holds a NUL byte, which would end the "
                      "password early", key, path);
     if (rc) {
-        OPENSSL_cleanse(buf, cap + 1);
-        free(buf);
+        gw_file_free(buf, full);
         return rc;
     }
-    OPENSSL_cleanse(buf + n, cap + 1 - n); /* the stripped tail, and whatever was past it */
+    OPENSSL_cleanse(buf + n, full - n); /* the stripped tail */
+    buf[n] = '\0';
     *out = buf;
     *len = n;
     return GW_OK;

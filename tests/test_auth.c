@@ -220,7 +220,34 @@ static void bearer_tokens_file(void **state)
     assert_contains(err, "auth.bearer_tokens_file");
     assert_contains(err, "line 2");
     gw_config_free(&cfg);
+
+    /* a line longer than any entry is refused, never cut short */
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fprintf(fp, "%s\n%s=%0*d\n", ha, hb, 3000, 0);
+    fclose(fp);
+    assert_int_equal(load(&cfg, errs, sizeof errs, env), GW_OK);
+    assert_int_equal(gw_auth_new(&cfg, NULL, NULL, &a, err, sizeof err), GW_ECONFIG);
+    assert_contains(err, "line 2 is longer than");
+    gw_config_free(&cfg);
+
+    /* the last line needs no newline */
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fprintf(fp, "%s\n%s", ha, hb);
+    fclose(fp);
+    start(&f, env, NULL, NULL);
+    check(&f, GW_AUTH_ROUTE_METRICS, &r, &res);
+    assert_int_equal(res.status, 0);
+    stop(&f);
+
+    /* a missing file says why */
     unlink(path);
+    assert_int_equal(load(&cfg, errs, sizeof errs, env), GW_OK);
+    assert_int_equal(gw_auth_new(&cfg, NULL, NULL, &a, err, sizeof err), GW_ECONFIG);
+    assert_contains(err, "auth.bearer_tokens_file: cannot read");
+    assert_contains(err, "No such file");
+    gw_config_free(&cfg);
 }
 
 /* --------------------------------------------------------------- hmac */
