@@ -51,7 +51,7 @@
 #include "authresult.h"
 #include "config.h"
 #include "err.h"
-#include "gateway.h"
+#include "request.h"
 
 typedef enum {
     GW_AUTH_ROUTE_PROMETHEUS, GW_AUTH_ROUTE_GRAFANA, GW_AUTH_ROUTE_EVENTS,

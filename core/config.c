@@ -21,8 +21,6 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "auth.h"
-#include "exposure.h"
 #include "k8sname.h"
 #include "text.h"
 
@@ -950,10 +948,12 @@ static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
     if (*c->kube_api_url && strncmp(c->kube_api_url, "https://", 8) &&
         strncmp(c->kube_api_url, "http://", 7))
         BAD("kubernetes.api_url: must start with https:// or http://");
-    *nerr += gw_exposure_config_errors(c, getenv("ALERTGW_LISTEN_ADDR"), errs, errlen);
-    size_t used = errs && errlen ? strlen(errs) : 0;
-    *nerr += gw_auth_config_errors(c, errs && errlen ? errs + used : NULL,
-                                   errs && errlen ? errlen - used : 0);
+    /* the sections other modules own check themselves (config_hooks.c) */
+    for (const gw_config_hook *h = gw_config_hooks; h->check; h++) {
+        size_t used = errs && errlen ? strlen(errs) : 0;
+        *nerr += h->check(c, errs && errlen ? errs + used : NULL,
+                          errs && errlen ? errlen - used : 0);
+    }
 #undef BAD
 }
 

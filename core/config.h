@@ -177,4 +177,17 @@ void gw_config_free(gw_config *cfg);
 /* Writes the key table as a Markdown table (for docs/configuration.md). */
 void gw_config_print_reference(FILE *out);
 
+/* A section that another module owns checks itself after loading: check
+ * appends one "section.key: ..." line per problem to errs (NUL-terminated,
+ * errlen bytes; NULL: count only) and returns how many it found. */
+typedef struct {
+    const char *owner;   /* the module, for readers: "auth" */
+    int (*check)(const gw_config *c, char *errs, size_t errlen);
+} gw_config_hook;
+
+/* Every such check, ended by { NULL, NULL }; gw_config_load runs them after
+ * its own.  Defined in config_hooks.c, the one file that knows the modules
+ * above this one, so that config.c calls none of them by name. */
+extern const gw_config_hook gw_config_hooks[];
+
 #endif

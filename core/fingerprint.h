@@ -11,7 +11,7 @@
 #define GW_FINGERPRINT_H
 
 #include "err.h"
-#include "signal.h"
+#include "target.h"
 
 /* out receives 64 hex chars and a NUL. signal_name may be NULL. */
 gw_err gw_fingerprint(const char *cluster, const gw_target *t, const char *signal_name,

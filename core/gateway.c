@@ -708,8 +708,7 @@ static void resolve_owner(gw_ctx *ctx, gw_signal *s, gw_owned_target *owned, con
                                  &hops, err, sizeof err);
     char fp[65];
     if (!rc && hops &&
-        (rc = gw_fingerprint(s->cluster, &owned->t,
-                             ctx->cfg.fp_include_signal_name ? s->name : NULL, fp)))
+        (rc = gw_signal_fingerprint(&ctx->cfg, s, &owned->t, fp)))
         snprintf(err, sizeof err, "fingerprint of the owner %s/%s", owned->t.kind,
                  owned->t.name);
     if (rc) {
@@ -771,7 +770,7 @@ static void over_budget(gw_ctx *ctx, const char *rid, const gw_dedup_result *d, 
 /* The target with the cluster's kinds and versions (kinds.h, target.h):
  * discovery once per kubernetes.discovery_ttl per worker, on first need;
  * otherwise a lookup in the worker's table, no apiserver call. */
-static void refine_target(gw_ctx *ctx, gw_signal *s, gw_target_store *st, const char *rid,
+static void refine_target(gw_ctx *ctx, gw_signal *s, gw_signal_target_store *st, const char *rid,
                           long long now)
 {
     char err[256];
@@ -787,7 +786,7 @@ static void refine_target(gw_ctx *ctx, gw_signal *s, gw_target_store *st, const 
         gw_log(ctx->log_min, GW_LOG_INFO, rid, "API discovery: %zu kinds, %zu workload custom "
                "resources", gw_kinds_count(ctx->kinds), nw);
     }
-    gw_target_refine(ctx->kinds, &ctx->cfg, s, st);
+    gw_signal_refine_target(ctx->kinds, &ctx->cfg, s, st);
 }
 
 static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
@@ -797,7 +796,7 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
     long long now = gw_now_ms();
     gw_signal sig = *in;
     const gw_signal *s = &sig;
-    gw_target_store tstore;
+    gw_signal_target_store tstore;
     if (!sig.ignored && (!sig.error[0] || sig.label_target))
         refine_target(ctx, &sig, &tstore, rid, now);
     snprintf(r->fp, sizeof r->fp, "%s", sig.fingerprint);

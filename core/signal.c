@@ -123,8 +123,46 @@ gw_err gw_signal_finish(const gw_config *cfg, gw_signal *s, json_t *common_label
                                         NULL, 0, &s->target, msg, sizeof msg)))
             return gw_fail(rc, s->error, sizeof s->error, "%s: %s", where, msg);
     }
-    if ((rc = gw_fingerprint(s->cluster, &s->target,
-                             cfg->fp_include_signal_name ? s->name : NULL, s->fingerprint)))
+    if ((rc = gw_signal_fingerprint(cfg, s, NULL, s->fingerprint)))
         return gw_fail(rc, s->error, sizeof s->error, "%s: cannot fingerprint", where);
     return GW_OK;
+}
+
+gw_err gw_signal_fingerprint(const gw_config *cfg, const gw_signal *s, const gw_target *t,
+                             char out[65])
+{
+    return gw_fingerprint(s->cluster, t ? t : &s->target,
+                          cfg->fp_include_signal_name ? s->name : NULL, out);
+}
+
+void gw_signal_refine_target(const gw_kinds *k, const gw_config *cfg, gw_signal *s, gw_signal_target_store *st)
+{
+    size_t nw;
+    const gw_kind *const *w = gw_kinds_workloads(k, &nw);
+    if (s->label_target && nw) {
+        bool named = false;
+        for (size_t i = 0; i < nw && !named; i++)
+            named = json_is_string(json_object_get(s->labels, w[i]->label));
+        gw_target t;
+        char msg[GW_ERRMSG];
+        if (named &&
+            gw_target_from_labels(s->labels, cfg->signals_allow_unknown_target, s->name, w, nw,
+                                  &t, msg, sizeof msg) == GW_OK &&
+            (s->error[0] || strcmp(t.kind, s->target.kind))) {
+            snprintf(st->kind, sizeof st->kind, "%s", t.kind);
+            t.kind = st->kind;
+            s->target = t;
+            s->error[0] = '\0';
+            if (gw_signal_fingerprint(cfg, s, NULL, s->fingerprint))
+                snprintf(s->error, sizeof s->error, "cannot fingerprint");
+        }
+    }
+    if (s->error[0] || !s->target.kind || !strcmp(s->target.kind, "Unknown") ||
+        (!s->label_target && *s->target.api_version))
+        return;
+    gw_kind d;
+    if (gw_kinds_find_av(k, s->target.kind, s->target.api_version, &d)) {
+        gw_kind_api_version(&d, st->api_version, sizeof st->api_version);
+        s->target.api_version = st->api_version;
+    }
 }

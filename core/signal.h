@@ -15,15 +15,10 @@
 
 #include "config.h"
 #include "err.h"
+#include "kinds.h"
+#include "target.h"
 
 #define GW_ERRMSG 256
-
-typedef struct {
-    const char *kind;        /* "Deployment", "Pod", "Node", "Unknown" */
-    const char *name;
-    const char *namespace_;  /* "" for cluster-scoped targets */
-    const char *api_version; /* "" when unknown */
-} gw_target;
 
 typedef struct {
     const char *name;        /* alertname or event reason */
@@ -75,5 +70,32 @@ gw_err gw_batch_load(const gw_config *cfg, gw_batch *out, const char *body, size
  * GW_EINVAL. */
 gw_err gw_signal_finish(const gw_config *cfg, gw_signal *s, json_t *common_labels,
                         const char *where);
+
+/* The fingerprint of s with the inputs the configuration chooses (the
+ * cluster, the target, and the signal name when
+ * fingerprint.include_signal_name), of t instead of s->target when t is
+ * not NULL (an owner the gateway resolved).  The one place that chooses. */
+gw_err gw_signal_fingerprint(const gw_config *cfg, const gw_signal *s, const gw_target *t,
+                             char out[65]);
+
+/* Storage for what gw_signal_refine_target puts in a target. */
+typedef struct {
+    char kind[64];
+    char api_version[300];
+} gw_signal_target_store;
+
+/* The gateway's second look at a target, with the cluster's kinds (k: the
+ * worker's discovery, NULL: the built-in table):
+ *   - a label target (s->label_target): a workload custom resource's label
+ *     may win over the built-in pick (tie: the built-in kind); then the
+ *     fingerprint is computed again, and a rejection for want of a target
+ *     is lifted;
+ *   - api_version becomes the version the cluster serves the kind at (the
+ *     last good discovery, else the built-in table), for label targets and
+ *     for targets that came without one.
+ * Strings that do not come from the labels are copied into *st, which must
+ * live as long as s->target is used. */
+void gw_signal_refine_target(const gw_kinds *k, const gw_config *cfg, gw_signal *s,
+                      gw_signal_target_store *st);
 
 #endif

@@ -2,10 +2,8 @@
 /* target.c - target-resource selection from alert labels; see target.h. */
 #include "target.h"
 
-#include <stdio.h>
 #include <string.h>
 
-#include "fingerprint.h"
 
 static const char *label_str(json_t *labels, const char *key)
 {
@@ -85,37 +83,4 @@ gw_err gw_target_from_labels(json_t *labels, bool allow_unknown, const char *fal
     t->namespace_ = best->namespaced ? ns : "";
     t->api_version = best->api_version;
     return GW_OK;
-}
-
-void gw_target_refine(const gw_kinds *k, const gw_config *cfg, gw_signal *s, gw_target_store *st)
-{
-    size_t nw;
-    const gw_kind *const *w = gw_kinds_workloads(k, &nw);
-    if (s->label_target && nw) {
-        bool named = false;
-        for (size_t i = 0; i < nw && !named; i++)
-            named = label_str(s->labels, w[i]->label) != NULL;
-        gw_target t;
-        char msg[GW_ERRMSG];
-        if (named &&
-            gw_target_from_labels(s->labels, cfg->signals_allow_unknown_target, s->name, w, nw,
-                                  &t, msg, sizeof msg) == GW_OK &&
-            (s->error[0] || strcmp(t.kind, s->target.kind))) {
-            snprintf(st->kind, sizeof st->kind, "%s", t.kind);
-            t.kind = st->kind;
-            s->target = t;
-            s->error[0] = '\0';
-            if (gw_fingerprint(s->cluster, &s->target,
-                               cfg->fp_include_signal_name ? s->name : NULL, s->fingerprint))
-                snprintf(s->error, sizeof s->error, "cannot fingerprint");
-        }
-    }
-    if (s->error[0] || !s->target.kind || !strcmp(s->target.kind, "Unknown") ||
-        (!s->label_target && *s->target.api_version))
-        return;
-    gw_kind d;
-    if (gw_kinds_find_av(k, s->target.kind, s->target.api_version, &d)) {
-        gw_kind_api_version(&d, st->api_version, sizeof st->api_version);
-        s->target.api_version = st->api_version;
-    }
 }

@@ -20,7 +20,13 @@
 #include "err.h"
 #include "k8sname.h"
 #include "kinds.h"
-#include "signal.h"
+
+typedef struct {
+    const char *kind;        /* "Deployment", "Pod", "Node", "Unknown" */
+    const char *name;
+    const char *namespace_;  /* "" for cluster-scoped targets */
+    const char *api_version; /* "" when unknown */
+} gw_target;
 
 /* Fills t with strings borrowed from labels, the built-in table (static)
  * or workloads (a CRD target's kind; its api_version is "": the caller
@@ -31,25 +37,5 @@
 gw_err gw_target_from_labels(json_t *labels, bool allow_unknown, const char *fallback_name,
                              const gw_kind *const *workloads, size_t nworkloads, gw_target *t,
                              char *err, size_t errlen);
-
-/* Storage for what gw_target_refine puts in a target. */
-typedef struct {
-    char kind[64];
-    char api_version[300];
-} gw_target_store;
-
-/* The gateway's second look at a target, with the cluster's kinds (k: the
- * worker's discovery, NULL: the built-in table):
- *   - a label target (s->label_target): a workload custom resource's label
- *     may win over the built-in pick (tie: the built-in kind); then the
- *     fingerprint is computed again, and a rejection for want of a target
- *     is lifted;
- *   - api_version becomes the version the cluster serves the kind at (the
- *     last good discovery, else the built-in table), for label targets and
- *     for targets that came without one.
- * Strings that do not come from the labels are copied into *st, which must
- * live as long as s->target is used. */
-void gw_target_refine(const gw_kinds *k, const gw_config *cfg, gw_signal *s,
-                      gw_target_store *st);
 
 #endif

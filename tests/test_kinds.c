@@ -361,8 +361,8 @@ static void refine_targets(void **state)
             snprintf(s.error, sizeof s.error, "prometheus: %s", msg);
         else
             assert_int_equal(gw_fingerprint("", &s.target, NULL, s.fingerprint), GW_OK);
-        gw_target_store st;
-        gw_target_refine(k, &cfg, &s, &st);
+        gw_signal_target_store st;
+        gw_signal_refine_target(k, &cfg, &s, &st);
         assert_string_equal(s.error, "");
         assert_string_equal(s.target.kind, cases[i].kind);
         assert_string_equal(s.target.api_version, cases[i].api_version);
@@ -380,8 +380,8 @@ static void refine_targets(void **state)
     s.labels = labels;
     s.label_target = true;
     snprintf(s.error, sizeof s.error, "no target resource");
-    gw_target_store st;
-    gw_target_refine(NULL, &cfg, &s, &st);
+    gw_signal_target_store st;
+    gw_signal_refine_target(NULL, &cfg, &s, &st);
     assert_string_equal(s.error, "no target resource");
     json_decref(labels);
     gw_config_free(&cfg);
