@@ -13,8 +13,9 @@
 -- for fastcgi "disable-time" - lighttpd 1.4.69 gives up on the handler and
 -- sends its built-in HTML page with the ORIGINAL status (a plain 500 for a
 -- request whose worker died).  This script sees that page as the answer
--- starts and replaces it with what the worker would have said
--- (handle_web_error in core/gateway.c; keep the two in step):
+-- starts and replaces it with what the worker would have said (the
+-- mapping is lighttpd-problem.lua's web_error_answer; a unit test checks it
+-- against the worker's web-error route for every status 400-599):
 --   500, 502, 504  -> 503 + Retry-After "a gateway worker failed ..."
 --   other 5xx      -> 503 + Retry-After "gateway overloaded or restarting"
 --   413            -> 413;  404, 405 -> the same status;  other 4xx -> 400
@@ -51,20 +52,13 @@ local S = _G.alertgw_errors
 if S == nil or S.env ~= _ENV then
     local REPORT_S = 10
 
-    local function retry_after()
-        local v = os.getenv("ALERTGW_SERVER_RETRY_AFTER") or ""
-        local n, unit = v:match("^(%d+%.?%d*)(%a*)$")
-        n = tonumber(n)
-        local scale = ({ ms = 0.001, s = 1, [""] = 1, m = 60, h = 3600 })[unit or "?"]
-        if n == nil or scale == nil then return 5 end
-        return math.max(1, math.ceil(n * scale))
-    end
+    -- the shared helpers, next to this file (lighttpd-problem.lua)
+    local P = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".")
+        .. "/lighttpd-problem.lua")
 
     S = {
         env = _ENV,
-        retry = retry_after(),
-        rid_prefix = math.random(0, 0xffffffff),
-        rid_seq = 0,
+        retry = P.retry_after_env(),
         counts = {},    -- original status -> answers since the last report
         n = 0,
         last_rid = "",
@@ -80,35 +74,7 @@ if S == nil or S.env ~= _ENV then
         [503] = { "service-unavailable", "Service Unavailable" },
     }
 
-    -- core/gateway.c handle_web_error: the status and detail for lighttpd's
-    -- status st.
-    local function answer_for(st)
-        if st == 413 then return 413, "request body exceeds the web server's hard limit" end
-        if st == 500 or st == 502 or st == 504 then
-            return 503, "a gateway worker failed while handling this request; it may not have "
-                .. "been recorded; retry (repeats are deduplicated)"
-        end
-        if st >= 500 then return 503, "gateway overloaded or restarting; retry" end
-        if st == 404 or st == 405 then return st, "no such route" end
-        return 400, "the web server rejected the request"
-    end
-
-    local function json_string(s)
-        s = s:sub(1, 255)
-        return '"' .. s:gsub('[%c"\\\127-\255]', function(c)
-            if c == '"' or c == "\\" then return "\\" .. c end
-            return string.format("\\u%04x", c:byte())
-        end) .. '"'
-    end
-
-    -- A client's X-Request-ID is echoed if it is short and plain (the
-    -- worker's rule); otherwise 16 hex digits.
-    local function request_id(r)
-        local c = r.req_header["X-Request-ID"]
-        if c and #c <= 64 and c:match("^[%w%-_.:]+$") then return c end
-        S.rid_seq = (S.rid_seq + 1) % 0x100000000
-        return string.format("%08x%08x", S.rid_prefix, S.rid_seq)
-    end
+    local request_id = P.request_ids()
 
     local function report(now)
         if S.n > 0 then
@@ -128,18 +94,12 @@ if S == nil or S.env ~= _ENV then
         local r = lighty.r
         local st = r.req_item.http_status
         if st < 400 or st > 599 or r.resp_header["X-Request-ID"] then return 0 end
-        local status, detail = answer_for(st)
+        local status, detail = P.web_error_answer(st)
         local p = problems[status]
         local rid = request_id(r)
         -- the client's path, as the worker reports it in "instance"
         local path = (r.req_attr["request.orig-uri"] or ""):match("^[^?]*")
-        r.resp_header["Content-Type"] = "application/problem+json"
-        r.resp_header["X-Request-ID"] = rid
-        if status == 503 then r.resp_header["Retry-After"] = tostring(S.retry) end
-        r.resp_body.set(string.format(
-            '{"type":"https://kubernaut.ai/problems/%s","title":"%s","status":%d,'
-            .. '"detail":"%s","instance":%s,"request_id":%s}',
-            p[1], p[2], status, detail, json_string(path), json_string(rid)))
+        P.send(r, status, p[1], p[2], detail, path, rid, status == 503 and S.retry or nil)
         S.counts[st] = (S.counts[st] or 0) + 1
         S.n = S.n + 1
         local stats = lighty.status

@@ -82,8 +82,6 @@ if S == nil or S.env ~= _ENV then
         refused = {},       -- client key -> requests refused since the last report
         refused_n = 0,
         evicted = 0,        -- keys dropped by evict() since the last report
-        rid_prefix = math.random(0, 0xffffffff),
-        rid_seq = 0,
     }
     local tokens, seen = S.tokens, S.seen
     local refill_s = burst / rps        -- an empty bucket is full after this
@@ -91,6 +89,11 @@ if S == nil or S.env ~= _ENV then
     local title = status == 429 and "Too Many Requests" or "Service Unavailable"
     local detail_fmt = "rate limit exceeded: at most " .. string.format("%g", rps)
         .. " requests per second per client address (burst " .. burst .. "); retry after %d s"
+
+    -- the shared helpers, next to this file (lighttpd-problem.lua)
+    local P = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".")
+        .. "/lighttpd-problem.lua")
+    local request_id = P.request_ids()
 
     local function drop(k)
         tokens[k], seen[k] = nil, nil
@@ -169,39 +172,14 @@ if S == nil or S.env ~= _ENV then
         S.evicted = S.evicted + before - S.n
     end
 
-    local function json_string(s)
-        s = s:sub(1, 255)
-        return '"' .. s:gsub('[%c"\\\127-\255]', function(c)
-            if c == '"' or c == "\\" then return "\\" .. c end
-            return string.format("\\u%04x", c:byte())
-        end) .. '"'
-    end
-
-    -- A client's X-Request-ID is echoed if it is short and plain (the
-    -- worker's rule); otherwise 16 hex digits.
-    local function request_id(r)
-        local c = r.req_header["X-Request-ID"]
-        if c and #c <= 64 and c:match("^[%w%-_.:]+$") then return c end
-        S.rid_seq = (S.rid_seq + 1) % 0x100000000
-        return string.format("%08x%08x", S.rid_prefix, S.rid_seq)
-    end
-
     local function refuse(r, path, key, left)
         S.refused[key] = (S.refused[key] or 0) + 1
         S.refused_n = S.refused_n + 1
         local st = lighty.status
         st["alertgw.edge.rate_limited"] = (st["alertgw.edge.rate_limited"] + 1) % 0x80000000
         local retry = math.max(1, math.ceil((1 - left) / rps))
-        local rid = request_id(r)
-        r.resp_header["Content-Type"] = "application/problem+json"
-        r.resp_header["Retry-After"] = tostring(retry)
-        r.resp_header["X-Request-ID"] = rid
-        r.resp_body.set(string.format(
-            '{"type":"https://kubernaut.ai/problems/%s","title":"%s","status":%d,'
-            .. '"detail":"%s","instance":%s,"request_id":%s}',
-            slug, title, status, string.format(detail_fmt, retry), json_string(path),
-            json_string(rid)))
-        return status
+        return P.send(r, status, slug, title, string.format(detail_fmt, retry), path,
+            request_id(r), retry)
     end
 
     function S.check(lighty)

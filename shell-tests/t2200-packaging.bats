@@ -95,6 +95,7 @@ dest_paths() {
              /etc/lighttpd/conf-available/50-alertgw.conf \
              /usr/share/alertgw/lighttpd.conf /usr/share/alertgw/lighttpd-errors.lua \
              /usr/share/alertgw/lighttpd-ratelimit.lua /usr/share/alertgw/lighttpd-edge-metrics.lua \
+             /usr/share/alertgw/lighttpd-problem.lua \
              /usr/share/alertgw/apache/alertgw-fcgid.conf /etc/logrotate.d/alertgw \
              /usr/share/doc/alertgw/LICENSE \
              "$u/alertgw.service" "$u/alertgw-fcgi.service"; do
@@ -107,6 +108,7 @@ dest_paths() {
     cmp "$GW_ROOT/lighttpd-errors.lua" "$DEST/usr/share/alertgw/lighttpd-errors.lua"
     cmp "$GW_ROOT/lighttpd-ratelimit.lua" "$DEST/usr/share/alertgw/lighttpd-ratelimit.lua"
     cmp "$GW_ROOT/lighttpd-edge-metrics.lua" "$DEST/usr/share/alertgw/lighttpd-edge-metrics.lua"
+    cmp "$GW_ROOT/lighttpd-problem.lua" "$DEST/usr/share/alertgw/lighttpd-problem.lua"
     cmp "$GW_ROOT/lighttpd.conf" "$DEST/usr/share/alertgw/lighttpd.conf"
     local version
     version=$(sed -n 's/^AC_INIT(\[alertgw\], \[\([^]]*\)\].*/\1/p' "$GW_ROOT/configure.ac")

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_gateway.c - unit tests for core/gateway.c through gw_handle: the
- * /readyz answer each worker reuses for a second, and a draining context
- * (a stop signal arrived).
+ * /readyz answer each worker reuses for a second, a draining context
+ * (a stop signal arrived), and the web-error route against lighttpd's own
+ * copy of it (lighttpd-problem.lua, run with lua5.4).
  *
  * A context needs Redis and an apiserver to answer /readyz 200, so two tiny
  * doubles run in threads: a "Redis" on a unix socket that answers +PONG to
@@ -367,12 +368,50 @@ static void test_draining_readyz_503_webhooks_still_served(void **state)
     assert_int_equal(f->resp.status, 400);
 }
 
+/* lighttpd answers its own errors itself when no worker can (lighttpd-
+ * errors.lua, through lighttpd-problem.lua's web_error_answer); otherwise a
+ * worker's web-error route does.  Both must give the same status and
+ * detail for every status lighttpd can have: the Lua mapping is run with
+ * lua5.4 and compared with the worker's answer for 400-599. */
+static void test_web_error_answers_match_lighttpd_lua(void **state)
+{
+    fx *f = *state;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "lua5.4 -e 'local P = dofile(\"%s/../../lighttpd-problem.lua\") "
+             "for st = 400, 599 do local s, d = P.web_error_answer(st) "
+             "print(st .. \" \" .. s .. \" \" .. d) end'", TEST_DATA_DIR);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[512], v[256];
+    int n = 0;
+    while (fgets(line, sizeof line, p)) {
+        int st, status, off = 0;
+        line[strcspn(line, "\n")] = '\0';
+        if (sscanf(line, "%d %d %n", &st, &status, &off) != 2 || !off)
+            fail_msg("lua printed \"%s\"", line);
+        gw_request req = { .method = "GET", .path = "/api/v1/signals/prometheus",
+                           .content_length = 0, .web_error = st,
+                           .remote_addr = "127.0.0.1" };
+        gw_handle(f->ctx, &req, &f->resp);
+        if (f->resp.status != status || strcmp(field(f, "detail", v, sizeof v), line + off))
+            fail_msg("lighttpd status %d: the worker answers %d \"%s\", "
+                     "lighttpd-problem.lua %d \"%s\"", st, f->resp.status, v, status,
+                     line + off);
+        assert_int_equal(f->resp.retry_after > 0, status == 503);
+        n++;
+    }
+    assert_int_equal(pclose(p), 0);
+    assert_int_equal(n, 200);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_readyz_answer_reused_for_a_second, setup, teardown),
         cmocka_unit_test_setup_teardown(test_draining_readyz_503_webhooks_still_served, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_web_error_answers_match_lighttpd_lua, setup,
                                         teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
