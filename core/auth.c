@@ -511,10 +511,8 @@ gw_err gw_auth_new(const gw_config *cfg, gw_auth_post post, void *arg, gw_auth *
 
 static void wipe_profile(hmac_profile *p)
 {
-    for (size_t i = 0; i < p->n; i++) {
-        OPENSSL_cleanse((void *)p->secrets[i].data, p->secrets[i].len);
-        free((void *)p->secrets[i].data);
-    }
+    for (size_t i = 0; i < p->n; i++)
+        gw_secret_free((char *)p->secrets[i].data, p->secrets[i].len);
     p->n = 0;
 }
 

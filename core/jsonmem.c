@@ -68,11 +68,6 @@ void gw_json_free(void *p)
     (f ? f : free)(p);
 }
 
-bool gw_jsonmem_installed(void)
-{
-    return mem.installed;
-}
-
 void gw_jsonmem_arm(size_t max)
 {
     mem.tripped = false;

@@ -27,7 +27,6 @@
  * then on, memory jansson hands to the caller (the string json_dumps
  * returns) must be released with gw_json_free, never free(). */
 void gw_jsonmem_install(void);
-bool gw_jsonmem_installed(void);
 
 /* Frees what jansson allocated for the caller (json_dumps' string), with
  * jansson's own free function: plain free() would miss the counter's

@@ -78,12 +78,11 @@ gw_err gw_redis_init(gw_redis *r, const gw_redis_opts *o, char *err, size_t errl
     return GW_OK;
 }
 
+/* memset before free may be optimised away; gw_secret_free is not */
 static void wipe(char *s)
 {
-    if (s) {
-        memset(s, 0, strlen(s));
-        free(s);
-    }
+    if (s)
+        gw_secret_free(s, strlen(s));
 }
 
 void gw_redis_free(gw_redis *r)
