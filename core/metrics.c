@@ -1,28 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* metrics.c - see metrics.h.
  *
- * The file is one struct; its header (magic, layout version, size) lets a
- * newer binary recognise an older layout and start a fresh file instead of
- * misreading it.  Creation is serialised with flock() so that the workers
- * of a starting pool agree on one file. */
+ * The file (shm.h: mapping, versioning, creation under flock) holds one
+ * struct, `layout`: the counters, the in-flight slots and the circuit
+ * breaker every worker of the pool shares.  A change to it bumps LAYOUT, so
+ * a new binary starts a fresh file instead of misreading an old one. */
 #include "metrics.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "shm.h"
+
 #define MAGIC 0x616c65727467774dull /* "alertgwM" */
-#define LAYOUT 4 /* 2: the circuit breaker and its counters; 3: in-flight slots, auth failures by mode and reason, rejected forbidden; 4: rejected namespace_not_found, creation_budget */
+#define LAYOUT 5 /* 2: the circuit breaker and its counters; 3: in-flight slots, auth failures by mode and reason, rejected forbidden; 4: rejected namespace_not_found, creation_budget; 5: the header is shm.c's */
 /* Worker slots for the in-flight count (server.max_in_flight); a pool has
  * at most this many workers sharing one file. */
 #define NSLOTS 256
@@ -38,9 +36,6 @@ static const double bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 typedef _Atomic uint64_t ctr;
 
 typedef struct {
-    uint64_t magic;
-    uint32_t layout;
-    uint32_t size;
     ctr      received[GW_SRC_N][GW_SEV_N];
     ctr      counters[GW_C_N];
     ctr      rejected[GW_REJ_N];
@@ -58,6 +53,7 @@ typedef struct {
 } layout;
 
 struct gw_metrics {
+    gw_shm  shm;      /* the mapping (or private memory) l lives in */
     layout *l;
     bool    shared;
     int     slot;     /* this process's slot; -1 not claimed yet */
@@ -65,54 +61,13 @@ struct gw_metrics {
     long    in_flight_limit; /* server.max_in_flight; 0 none */
 };
 
-static void init_layout(layout *l)
+/* A new layout (zeroed by shm.c): "up" unknown, the breaker closed. */
+static void init_layout(void *area)
 {
-    memset(l, 0, sizeof *l);
+    layout *l = area;
     for (int i = 0; i < GW_UP_N; i++)
         atomic_store(&l->up[i], -1);
     gw_breaker_init(&l->breaker);
-    l->layout = LAYOUT;
-    l->size = sizeof *l;
-    atomic_thread_fence(memory_order_release);
-    l->magic = MAGIC;
-}
-
-static gw_err private_layout(gw_metrics *m)
-{
-    m->l = calloc(1, sizeof *m->l);
-    if (!m->l)
-        return GW_ENOMEM;
-    init_layout(m->l);
-    m->shared = false;
-    return GW_OK;
-}
-
-/* Maps an open file under flock: sizes and initialises a new (empty) file;
- * *stale when the file holds another layout (the caller replaces it). */
-static gw_err map_locked(int fd, const char *path, void **p, bool *stale, char *err, size_t errlen)
-{
-    struct stat st;
-    *stale = false;
-    if (fstat(fd, &st))
-        return gw_fail(GW_ECONFIG, err, errlen, "metrics.path %s: %s", path, strerror(errno));
-    bool empty = st.st_size == 0;
-    if (!empty) {
-        layout head;
-        if (st.st_size != (off_t)sizeof(layout) || pread(fd, &head, 16, 0) != 16 ||
-            head.magic != MAGIC || head.layout != LAYOUT || head.size != sizeof(layout)) {
-            *stale = true;
-            return GW_OK;
-        }
-    } else if (ftruncate(fd, sizeof(layout))) {
-        return gw_fail(GW_ECONFIG, err, errlen, "metrics.path %s: cannot size it: %s", path,
-                       strerror(errno));
-    }
-    *p = mmap(NULL, sizeof(layout), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (*p == MAP_FAILED)
-        return gw_fail(GW_ECONFIG, err, errlen, "metrics.path %s: mmap: %s", path, strerror(errno));
-    if (empty)
-        init_layout(*p);
-    return GW_OK;
 }
 
 gw_err gw_metrics_open(const char *path, gw_metrics **out, char *err, size_t errlen)
@@ -122,53 +77,18 @@ gw_err gw_metrics_open(const char *path, gw_metrics **out, char *err, size_t err
     if (!m)
         return GW_ENOMEM;
     m->slot = -1;
-    gw_err rc = GW_OK;
-    void *p = MAP_FAILED;
-    /* a file of another layout (an upgrade) is unlinked, never truncated:
-     * workers of the old binary may still have it mapped */
-    for (int attempt = 0; attempt < 4 && p == MAP_FAILED && !rc; attempt++) {
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0) {
-            rc = gw_fail(GW_ECONFIG, err, errlen, "metrics.path %s: %s", path, strerror(errno));
-            break;
-        }
-        bool stale = false;
-        struct stat a, b;
-        if (flock(fd, LOCK_EX) != 0) {
-            rc = gw_fail(GW_ECONFIG, err, errlen, "metrics.path %s: flock: %s", path,
-                         strerror(errno));
-        } else if (!(fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino &&
-                     a.st_dev == b.st_dev)) {
-            flock(fd, LOCK_UN); /* replaced by another worker while we waited: reopen */
-        } else {
-            rc = map_locked(fd, path, &p, &stale, err, errlen);
-            if (stale && unlink(path))
-                rc = gw_fail(GW_ECONFIG, err, errlen, "metrics.path %s: old layout, cannot "
-                             "replace it: %s", path, strerror(errno));
-            flock(fd, LOCK_UN);
-        }
-        close(fd); /* the mapping stays */
-    }
-    if (!rc && p == MAP_FAILED)
-        rc = gw_fail(GW_ECONFIG, err, errlen, "metrics.path %s: could not be set up", path);
-    if (rc) {
-        if (private_layout(m))
-            return GW_ENOMEM;
-        return rc;
-    }
-    m->l = p;
-    m->shared = true;
-    return GW_OK;
+    gw_err rc = gw_shm_open(path, sizeof(layout), MAGIC, LAYOUT, init_layout, &m->shm, err,
+                            errlen);
+    m->l = m->shm.area;
+    m->shared = m->shm.shared;
+    return rc;
 }
 
 void gw_metrics_close(gw_metrics *m)
 {
     if (!m)
         return;
-    if (m->shared)
-        munmap(m->l, sizeof *m->l);
-    else
-        free(m->l);
+    gw_shm_close(&m->shm);
     free(m);
 }
 
