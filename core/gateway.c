@@ -261,20 +261,19 @@ void gw_response_free(gw_response *resp)
     gw_buf_free(&resp->body);
 }
 
-static bool temporary(gw_err e)
-{
-    return e == GW_EREDIS || e == GW_EKUBE || e == GW_EBUSY;
-}
-
 static void fail(sig_result *r, gw_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void ignore(sig_result *r, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A signal that could not be recorded.  By now the input was accepted, so
+ * a GW_EINVAL or GW_ETOOBIG is of a call we made (a Redis key or an
+ * apiserver path or answer), not the sender's: recorded as GW_EINTERNAL,
+ * so that gw_err_http_status answers 500, not 400 or 413. */
 static void fail(sig_result *r, gw_err e, const char *fmt, ...)
 {
     r->kind = R_FAILED;
-    r->err = e;
+    r->err = e == GW_EINVAL || e == GW_ETOOBIG ? GW_EINTERNAL : e;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r->msg, sizeof r->msg, fmt, ap);
@@ -394,9 +393,9 @@ static gw_err create_named(gw_ctx *ctx, const gw_rr_input *tmpl, char name[32], 
 
 static void create_failed(gw_ctx *ctx, const char *rid, gw_err rc, const char *err, sig_result *r)
 {
-    if (!temporary(rc) || rc == GW_EBUSY)
+    if (!gw_err_temporary(rc) || rc == GW_EBUSY)
         gw_log(ctx->log_min, GW_LOG_ERROR, rid, "create failed: %s", err);
-    gw_metrics_create_error(ctx->metrics, temporary(rc) ? GW_CERR_UNAVAILABLE
+    gw_metrics_create_error(ctx->metrics, gw_err_temporary(rc) ? GW_CERR_UNAVAILABLE
                                           : rc == GW_EKUBECONF ? GW_CERR_REJECTED
                                                                : GW_CERR_INTERNAL);
     if (rc == GW_EKUBE)
@@ -1028,11 +1027,6 @@ static void reply_problem(gw_ctx *ctx, gw_response *resp, int status, const char
     gw_problem_write(&resp->body, status, detail, path, resp->request_id);
 }
 
-static int failure_status(gw_err e)
-{
-    return temporary(e) ? 503 : 500;
-}
-
 static void ref_string(const sig_result *r, char *out, size_t outlen)
 {
     if (r->rr_name[0])
@@ -1157,7 +1151,7 @@ static void reply_batch(gw_ctx *ctx, const gw_request *req, gw_response *resp, c
                 snprintf(detail, sizeof detail, "alerts[%zu]: %s", i, what);
             else
                 snprintf(detail, sizeof detail, "%s", what);
-            reply_problem(ctx, resp, failure_status(res[i].err), req->path, detail);
+            reply_problem(ctx, resp, gw_err_http_status(res[i].err), req->path, detail);
             if (res[i].breaker_retry_s > 0) /* when the next probe may succeed */
                 resp->retry_after = res[i].breaker_retry_s;
             else if (res[i].retry_s > 0 && resp->status == 503)
@@ -1283,7 +1277,7 @@ static const char *process_batch(gw_ctx *ctx, const gw_request *req, gw_response
             gw_kube_last_refused(ctx->kube, &res[done].breaker_retry_s);
         count_result(ctx, src, &b->signals[done], &res[done]);
         done++;
-        if (res[done - 1].kind == R_FAILED && temporary(res[done - 1].err))
+        if (res[done - 1].kind == R_FAILED && gw_err_temporary(res[done - 1].err))
             break; /* the rest would fail the same way; the resend covers them */
     }
     snprintf(fp_out, 65, "%s", res[0].fp);
@@ -1527,8 +1521,7 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
         if (rc == GW_ETOOBIG || rc == GW_EINVAL)
             gw_metrics_rejected(ctx->metrics, rc == GW_ETOOBIG ? GW_REJ_TOO_LARGE
                                                                : GW_REJ_VALIDATION);
-        reply_problem(ctx, resp, rc == GW_ETOOBIG ? 413 : rc == GW_EINVAL ? 400 : 500, req->path,
-                      err);
+        reply_problem(ctx, resp, gw_err_http_status(rc), req->path, err);
         return "rejected";
     }
     const char *decision = scope_refusal(ctx, req, resp, route, &who, bp);

@@ -278,10 +278,13 @@ static bool send_review(gw_tokenreview *t, const char *what, const char *path, c
         gw_auth_refuse(r, 503, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, down, "%s: %s", what, err);
         return false;
     }
-    if (status == 429 || status >= 500) {
+    rc = gw_err_from_http(status);
+    if (rc == GW_OK && status != 200 && status != 201) /* a 2xx no review answers with */
+        rc = GW_EKUBECONF;
+    if (gw_err_temporary(rc)) {
         gw_auth_refuse(r, 503, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, down,
                        "%s: apiserver answered %ld", what, status);
-    } else if (status != 200 && status != 201) {
+    } else if (rc) {
         gw_auth_refuse(r, 500, GW_AM_TOKENREVIEW, GW_AUTH_ERROR,
                        "the gateway may not ask the Kubernetes API to review tokens (RBAC); see "
                        "the worker log",
