@@ -1049,46 +1049,65 @@ static gw_err write_stored(gw_buf *b, const sig_result *r)
                          "added to the aggregated RemediationRequest\",\"fingerprint\":",
     };
     bool created = r->kind == R_CREATED;
-    gw_err rc = gw_buf_appends(b, heads[r->kind]);
-    rc = rc ? rc : gw_json_str(b, r->fp);
-    rc = rc ? rc : gw_buf_printf(b, ",\"duplicate\":%s",
-                                 r->kind == R_DUP || (r->kind == R_AGGREGATED && r->count > 1)
-                                     ? "true" : "false");
-    rc = rc ? rc : gw_buf_appends(b, ",\"remediationRequestName\":");
-    rc = rc ? rc : gw_json_str(b, r->rr_name);
-    rc = rc ? rc : gw_buf_appends(b, ",\"remediationRequestNamespace\":");
-    rc = rc ? rc : gw_json_str(b, r->rr_ns);
-    rc = rc ? rc : gw_buf_appends(b, ",\"environment\":");
-    rc = rc ? rc : gw_json_str(b, r->env);
-    rc = rc ? rc : gw_buf_appends(b, ",\"priority\":");
-    rc = rc ? rc : gw_json_str(b, r->prio);
-    if (r->escalated)
-        rc = rc ? rc : gw_buf_appends(b, ",\"escalated\":true");
+    bool duplicate = r->kind == R_DUP || (r->kind == R_AGGREGATED && r->count > 1);
+    gw_err rc;
+    if ((rc = gw_buf_appends(b, heads[r->kind])))
+        return rc;
+    if ((rc = gw_json_str(b, r->fp)))
+        return rc;
+    if ((rc = gw_buf_appends(b, duplicate ? ",\"duplicate\":true" : ",\"duplicate\":false")))
+        return rc;
+    if ((rc = gw_buf_appends(b, ",\"remediationRequestName\":")))
+        return rc;
+    if ((rc = gw_json_str(b, r->rr_name)))
+        return rc;
+    if ((rc = gw_buf_appends(b, ",\"remediationRequestNamespace\":")))
+        return rc;
+    if ((rc = gw_json_str(b, r->rr_ns)))
+        return rc;
+    if ((rc = gw_buf_appends(b, ",\"environment\":")))
+        return rc;
+    if ((rc = gw_json_str(b, r->env)))
+        return rc;
+    if ((rc = gw_buf_appends(b, ",\"priority\":")))
+        return rc;
+    if ((rc = gw_json_str(b, r->prio)))
+        return rc;
+    if (r->escalated && (rc = gw_buf_appends(b, ",\"escalated\":true")))
+        return rc;
     if (r->kind == R_AGGREGATED) {
         /* the spec's type, remediationRequestRef, resourceCount; resources
          * is resourceCount's older name, kept as an alias */
         char ref[330];
         ref_string(r, ref, sizeof ref);
-        rc = rc ? rc : gw_buf_appends(b, ",\"storm\":{\"type\":");
-        rc = rc ? rc : gw_json_str(b, r->storm_type);
-        rc = rc ? rc : gw_buf_appends(b, ",\"remediationRequestRef\":");
-        rc = rc ? rc : gw_json_str(b, ref);
-        rc = rc ? rc : gw_buf_printf(b, ",\"resourceCount\":%lld,\"resources\":%lld,"
-                                     "\"opened\":%s}", r->storm_total, r->storm_total,
-                                     r->storm_opened ? "true" : "false");
+        if ((rc = gw_buf_appends(b, ",\"storm\":{\"type\":")))
+            return rc;
+        if ((rc = gw_json_str(b, r->storm_type)))
+            return rc;
+        if ((rc = gw_buf_appends(b, ",\"remediationRequestRef\":")))
+            return rc;
+        if ((rc = gw_json_str(b, ref)))
+            return rc;
+        if ((rc = gw_buf_printf(b, ",\"resourceCount\":%lld,\"resources\":%lld,\"opened\":%s}",
+                                r->storm_total, r->storm_total,
+                                r->storm_opened ? "true" : "false")))
+            return rc;
     }
     if (!created) {
         char ref[330], first[32], last[32];
         ref_string(r, ref, sizeof ref);
         gw_rfc3339(r->first_ms, first);
         gw_rfc3339(r->last_ms, last);
-        rc = rc ? rc : gw_buf_printf(b, ",\"metadata\":{\"count\":%lld,\"remediationRequestRef\":",
-                                     r->count);
-        rc = rc ? rc : gw_json_str(b, ref);
-        rc = rc ? rc : gw_buf_printf(b, ",\"firstOccurrence\":\"%s\",\"lastOccurrence\":\"%s\"}",
-                                     first, last);
+        if ((rc = gw_buf_printf(b, ",\"metadata\":{\"count\":%lld,\"remediationRequestRef\":",
+                                r->count)))
+            return rc;
+        if ((rc = gw_json_str(b, ref)))
+            return rc;
+        if ((rc = gw_buf_printf(b, ",\"firstOccurrence\":\"%s\",\"lastOccurrence\":\"%s\"}",
+                                first, last)))
+            return rc;
     }
-    return rc ? rc : gw_buf_appends(b, "}");
+    return gw_buf_appends(b, "}");
 }
 
 static void reply_single(gw_response *resp, const sig_result *r)
