@@ -48,6 +48,7 @@
 #include "rrstore.h"
 #include "target.h"
 #include "text.h"
+#include "unavailable.h"
 
 /* /readyz needs no authentication and passes the allowlist and the rate
  * limit, and a fresh answer costs a Redis PING and an apiserver LIST (with
@@ -409,8 +410,7 @@ static void over_budget(gw_ctx *ctx, const char *rid, const gw_dedup_result *d,
 static void namespace_capped(gw_ctx *ctx, const gw_signal *s, sig_result *r)
 {
     gw_metrics_count(ctx->metrics, GW_C_NS_CAPPED);
-    fail(r, GW_EBUSY, "namespace \"%.63s\" reached storm.namespace_cap (%ld new requests per "
-         "minute); retry later", s->target.namespace_, ctx->cfg.storm_namespace_cap);
+    fail(r, GW_EBUSY, GW_503_NAMESPACE_CAP, s->target.namespace_, ctx->cfg.storm_namespace_cap);
 }
 
 /* The fingerprint is ours (pending claim): adopt an open request from
@@ -754,15 +754,9 @@ static void over_budget(gw_ctx *ctx, const char *rid, const gw_dedup_result *d, 
     const gw_config *c = &ctx->cfg;
     gw_metrics_rejected(ctx->metrics, GW_REJ_CREATION_BUDGET);
     if (d->over_sender)
-        fail(r, GW_EBUSY, "this sender reached its creation budget (%ld new "
-             "RemediationRequests a minute, limits.creates_per_sender_per_minute): the signal "
-             "was not recorded; retry later (duplicates are still counted)",
-             c->limits_creates_per_sender_per_minute);
+        fail(r, GW_EBUSY, GW_503_SENDER_BUDGET, c->limits_creates_per_sender_per_minute);
     else
-        fail(r, GW_EBUSY, "the gateway reached its creation budget (%ld new "
-             "RemediationRequests a minute, limits.creates_per_minute): the signal was not "
-             "recorded; retry later (duplicates are still counted)",
-             c->limits_creates_per_minute);
+        fail(r, GW_EBUSY, GW_503_GATEWAY_BUDGET, c->limits_creates_per_minute);
     r->retry_s = d->budget_retry_s;
     gw_log(ctx->log_min, GW_LOG_WARN, rid, "creation budget: %s", r->msg);
 }
@@ -954,8 +948,7 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
         }
         /* pending: another worker is creating it right now */
         if (gw_now_ms() >= deadline) {
-            fail(r, GW_EBUSY, "%s", "another request is still creating this fingerprint's "
-                                   "RemediationRequest; retry");
+            fail(r, GW_EBUSY, "%s", GW_503_PENDING);
             return;
         }
         struct timespec ts = { 0, 20 * 1000 * 1000 };
@@ -1133,14 +1126,11 @@ static const char *client_detail(const sig_result *r)
 {
     switch (r->err) {
     case GW_EREDIS:
-        return "Redis unavailable: the signal was not recorded; retry later";
+        return GW_503_REDIS;
     case GW_EKUBE:
-        if (r->breaker_retry_s > 0)
-            return "Kubernetes API unavailable (circuit breaker open after repeated failures): "
-                   "the signal was not recorded; retry later";
-        return "Kubernetes API unavailable: the signal was not recorded; retry later";
+        return r->breaker_retry_s > 0 ? GW_503_KUBE_BREAKER : GW_503_KUBE;
     case GW_EBUSY:
-        return r->msg; /* our own text */
+        return r->msg; /* our own text: a GW_503_* of unavailable.h */
     case GW_EKUBECONF:
         /* The apiserver's Status message names users, verbs and resources
          * ("User system:serviceaccount:... cannot create ..."): it goes to
@@ -1559,7 +1549,7 @@ static void probe_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
     if (!redis_ok) {
         gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "readyz: redis: %s",
                ctx->redis.errstr);
-        reply_problem(ctx, resp, 503, req->path, "redis not reachable (cause in the worker log)");
+        reply_problem(ctx, resp, 503, req->path, GW_503_READY_REDIS);
         return;
     }
     char err[512];
@@ -1572,19 +1562,17 @@ static void probe_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
     if (rc || status != 200) {
         char d[640];
         if (retry_s > 0) {
-            snprintf(d, sizeof d, "kubernetes API circuit breaker %s after repeated failures; "
-                     "next probe in %ld s", gw_breaker_state_name(gw_kube_breaker_state(
-                                                ctx->kube, NULL)), retry_s);
+            snprintf(d, sizeof d, GW_503_READY_BREAKER,
+                     gw_breaker_state_name(gw_kube_breaker_state(ctx->kube, NULL)), retry_s);
             reply_problem(ctx, resp, 503, req->path, d);
             resp->retry_after = retry_s;
             return;
         }
         if (rc) {
             gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "readyz: %s", err);
-            snprintf(d, sizeof d, "kubernetes API not reachable (cause in the worker log)");
+            snprintf(d, sizeof d, "%s", GW_503_READY_KUBE);
         } else
-            snprintf(d, sizeof d, "kubernetes API answered %ld listing %s (CRD installed? RBAC?)",
-                     status, ctx->cfg.rr_plural);
+            snprintf(d, sizeof d, GW_503_READY_REFUSED, status, ctx->cfg.rr_plural);
         reply_problem(ctx, resp, 503, req->path, d);
         return;
     }
@@ -1599,7 +1587,7 @@ static void probe_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
 static void handle_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
 {
     if (ctx->draining) {
-        reply_problem(ctx, resp, 503, req->path, "shutting down");
+        reply_problem(ctx, resp, 503, req->path, GW_503_SHUTTING_DOWN);
         return;
     }
     readyz_memo *m = &ctx->readyz;
@@ -1652,7 +1640,7 @@ static void handle_signal_get(gw_ctx *ctx, const gw_request *req, gw_response *r
     if (gw_dedup_get(&ctx->dedup, fp, &d)) {
         gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "signal lookup: redis: %s",
                ctx->redis.errstr);
-        reply_problem(ctx, resp, 503, req->path, "Redis unavailable; retry later");
+        reply_problem(ctx, resp, 503, req->path, GW_503_LOOKUP_REDIS);
         return;
     }
     if (d.kind == GW_DEDUP_NONE) {
@@ -1720,11 +1708,9 @@ static void handle_web_error(gw_ctx *ctx, const gw_request *req, gw_response *re
         reply_problem(ctx, resp, 413, req->path,
                       "request body exceeds the web server's hard limit");
     else if (st == 500 || st == 502 || st == 504)
-        reply_problem(ctx, resp, 503, req->path,
-                      "a gateway worker failed while handling this request; it may not have "
-                      "been recorded; retry (repeats are deduplicated)");
+        reply_problem(ctx, resp, 503, req->path, GW_503_WORKER_FAILED);
     else if (st >= 500)
-        reply_problem(ctx, resp, 503, req->path, "gateway overloaded or restarting; retry");
+        reply_problem(ctx, resp, 503, req->path, GW_503_OVERLOADED);
     else if (st == 404 || st == 405)
         reply_problem(ctx, resp, st, req->path, "no such route");
     else
@@ -1765,8 +1751,7 @@ static const char *handle_webhook(gw_ctx *ctx, const gw_request *req, gw_respons
     const char *decision;
     if (cap > 0 && busy > cap) {
         char d[160];
-        snprintf(d, sizeof d, "gateway busy: %ld webhooks in flight, the limit is %ld "
-                 "(server.max_in_flight); retry later", busy, cap);
+        snprintf(d, sizeof d, GW_503_IN_FLIGHT, busy, cap);
         reply_problem(ctx, resp, 503, req->path, d);
         decision = "busy";
     } else {
