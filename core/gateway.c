@@ -1028,6 +1028,16 @@ static void ref_string(const sig_result *r, char *out, size_t outlen)
         out[0] = '\0';
 }
 
+/* Appends key (a literal: ,"name": with its quotes and colon) and value as
+ * a JSON string. */
+static gw_err put_str(gw_buf *b, const char *key, const char *value)
+{
+    gw_err rc;
+    if ((rc = gw_buf_appends(b, key)))
+        return rc;
+    return gw_json_str(b, value);
+}
+
 /* 201 and 202 are the hot answers: written directly.  Every value in them
  * is hex, a DNS name, a validated label value, a number or our own
  * timestamp; gw_json_str escapes anyway, so no input can break the JSON. */
@@ -1044,27 +1054,17 @@ static gw_err write_stored(gw_buf *b, const sig_result *r)
     bool created = r->kind == R_CREATED;
     bool duplicate = r->kind == R_DUP || (r->kind == R_AGGREGATED && r->count > 1);
     gw_err rc;
-    if ((rc = gw_buf_appends(b, heads[r->kind])))
-        return rc;
-    if ((rc = gw_json_str(b, r->fp)))
+    if ((rc = put_str(b, heads[r->kind], r->fp)))
         return rc;
     if ((rc = gw_buf_appends(b, duplicate ? ",\"duplicate\":true" : ",\"duplicate\":false")))
         return rc;
-    if ((rc = gw_buf_appends(b, ",\"remediationRequestName\":")))
+    if ((rc = put_str(b, ",\"remediationRequestName\":", r->rr_name)))
         return rc;
-    if ((rc = gw_json_str(b, r->rr_name)))
+    if ((rc = put_str(b, ",\"remediationRequestNamespace\":", r->rr_ns)))
         return rc;
-    if ((rc = gw_buf_appends(b, ",\"remediationRequestNamespace\":")))
+    if ((rc = put_str(b, ",\"environment\":", r->env)))
         return rc;
-    if ((rc = gw_json_str(b, r->rr_ns)))
-        return rc;
-    if ((rc = gw_buf_appends(b, ",\"environment\":")))
-        return rc;
-    if ((rc = gw_json_str(b, r->env)))
-        return rc;
-    if ((rc = gw_buf_appends(b, ",\"priority\":")))
-        return rc;
-    if ((rc = gw_json_str(b, r->prio)))
+    if ((rc = put_str(b, ",\"priority\":", r->prio)))
         return rc;
     if (r->escalated && (rc = gw_buf_appends(b, ",\"escalated\":true")))
         return rc;
@@ -1073,13 +1073,9 @@ static gw_err write_stored(gw_buf *b, const sig_result *r)
          * is resourceCount's older name, kept as an alias */
         char ref[330];
         ref_string(r, ref, sizeof ref);
-        if ((rc = gw_buf_appends(b, ",\"storm\":{\"type\":")))
+        if ((rc = put_str(b, ",\"storm\":{\"type\":", r->storm_type)))
             return rc;
-        if ((rc = gw_json_str(b, r->storm_type)))
-            return rc;
-        if ((rc = gw_buf_appends(b, ",\"remediationRequestRef\":")))
-            return rc;
-        if ((rc = gw_json_str(b, ref)))
+        if ((rc = put_str(b, ",\"remediationRequestRef\":", ref)))
             return rc;
         if ((rc = gw_buf_printf(b, ",\"resourceCount\":%lld,\"resources\":%lld,\"opened\":%s}",
                                 r->storm_total, r->storm_total,
@@ -1091,10 +1087,9 @@ static gw_err write_stored(gw_buf *b, const sig_result *r)
         ref_string(r, ref, sizeof ref);
         gw_rfc3339(r->first_ms, first);
         gw_rfc3339(r->last_ms, last);
-        if ((rc = gw_buf_printf(b, ",\"metadata\":{\"count\":%lld,\"remediationRequestRef\":",
-                                r->count)))
+        if ((rc = gw_buf_printf(b, ",\"metadata\":{\"count\":%lld", r->count)))
             return rc;
-        if ((rc = gw_json_str(b, ref)))
+        if ((rc = put_str(b, ",\"remediationRequestRef\":", ref)))
             return rc;
         if ((rc = gw_buf_printf(b, ",\"firstOccurrence\":\"%s\",\"lastOccurrence\":\"%s\"}",
                                 first, last)))
