@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* err.c - names and formatting for gw_err. */
+/* err.c - names, formatting and the HTTP mapping of gw_err. */
 #include "err.h"
 
 #include <stdarg.h>
@@ -22,6 +22,31 @@ const char *gw_err_name(gw_err e)
     case GW_EINTERNAL: return "internal";
     }
     return "unknown";
+}
+
+gw_err gw_err_from_http(long status)
+{
+    if (status >= 200 && status <= 299)
+        return GW_OK;
+    if (status == 404)
+        return GW_ENOTFOUND;
+    if (status == 0 || status == 429 || status >= 500)
+        return GW_EKUBE;
+    return GW_EKUBECONF;
+}
+
+bool gw_err_temporary(gw_err e)
+{
+    return e == GW_EREDIS || e == GW_EKUBE || e == GW_EBUSY;
+}
+
+int gw_err_http_status(gw_err e)
+{
+    if (e == GW_EINVAL)
+        return 400;
+    if (e == GW_ETOOBIG)
+        return 413;
+    return gw_err_temporary(e) ? 503 : 500;
 }
 
 gw_err gw_fail(gw_err e, char *err, size_t errlen, const char *fmt, ...)

@@ -48,6 +48,7 @@
 #include "rrstore.h"
 #include "target.h"
 #include "text.h"
+#include "unavailable.h"
 
 /* /readyz needs no authentication and passes the allowlist and the rate
  * limit, and a fresh answer costs a Redis PING and an apiserver LIST (with
@@ -261,20 +262,19 @@ void gw_response_free(gw_response *resp)
     gw_buf_free(&resp->body);
 }
 
-static bool temporary(gw_err e)
-{
-    return e == GW_EREDIS || e == GW_EKUBE || e == GW_EBUSY;
-}
-
 static void fail(sig_result *r, gw_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void ignore(sig_result *r, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A signal that could not be recorded.  By now the input was accepted, so
+ * a GW_EINVAL or GW_ETOOBIG is of a call we made (a Redis key or an
+ * apiserver path or answer), not the sender's: recorded as GW_EINTERNAL,
+ * so that gw_err_http_status answers 500, not 400 or 413. */
 static void fail(sig_result *r, gw_err e, const char *fmt, ...)
 {
     r->kind = R_FAILED;
-    r->err = e;
+    r->err = e == GW_EINVAL || e == GW_ETOOBIG ? GW_EINTERNAL : e;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r->msg, sizeof r->msg, fmt, ap);
@@ -394,9 +394,9 @@ static gw_err create_named(gw_ctx *ctx, const gw_rr_input *tmpl, char name[32], 
 
 static void create_failed(gw_ctx *ctx, const char *rid, gw_err rc, const char *err, sig_result *r)
 {
-    if (!temporary(rc) || rc == GW_EBUSY)
+    if (!gw_err_temporary(rc) || rc == GW_EBUSY)
         gw_log(ctx->log_min, GW_LOG_ERROR, rid, "create failed: %s", err);
-    gw_metrics_create_error(ctx->metrics, temporary(rc) ? GW_CERR_UNAVAILABLE
+    gw_metrics_create_error(ctx->metrics, gw_err_temporary(rc) ? GW_CERR_UNAVAILABLE
                                           : rc == GW_EKUBECONF ? GW_CERR_REJECTED
                                                                : GW_CERR_INTERNAL);
     if (rc == GW_EKUBE)
@@ -410,8 +410,7 @@ static void over_budget(gw_ctx *ctx, const char *rid, const gw_dedup_result *d,
 static void namespace_capped(gw_ctx *ctx, const gw_signal *s, sig_result *r)
 {
     gw_metrics_count(ctx->metrics, GW_C_NS_CAPPED);
-    fail(r, GW_EBUSY, "namespace \"%.63s\" reached storm.namespace_cap (%ld new requests per "
-         "minute); retry later", s->target.namespace_, ctx->cfg.storm_namespace_cap);
+    fail(r, GW_EBUSY, GW_503_NAMESPACE_CAP, s->target.namespace_, ctx->cfg.storm_namespace_cap);
 }
 
 /* The fingerprint is ours (pending claim): adopt an open request from
@@ -754,15 +753,9 @@ static void over_budget(gw_ctx *ctx, const char *rid, const gw_dedup_result *d, 
     const gw_config *c = &ctx->cfg;
     gw_metrics_rejected(ctx->metrics, GW_REJ_CREATION_BUDGET);
     if (d->over_sender)
-        fail(r, GW_EBUSY, "this sender reached its creation budget (%ld new "
-             "RemediationRequests a minute, limits.creates_per_sender_per_minute): the signal "
-             "was not recorded; retry later (duplicates are still counted)",
-             c->limits_creates_per_sender_per_minute);
+        fail(r, GW_EBUSY, GW_503_SENDER_BUDGET, c->limits_creates_per_sender_per_minute);
     else
-        fail(r, GW_EBUSY, "the gateway reached its creation budget (%ld new "
-             "RemediationRequests a minute, limits.creates_per_minute): the signal was not "
-             "recorded; retry later (duplicates are still counted)",
-             c->limits_creates_per_minute);
+        fail(r, GW_EBUSY, GW_503_GATEWAY_BUDGET, c->limits_creates_per_minute);
     r->retry_s = d->budget_retry_s;
     gw_log(ctx->log_min, GW_LOG_WARN, rid, "creation budget: %s", r->msg);
 }
@@ -954,8 +947,7 @@ static void process_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
         }
         /* pending: another worker is creating it right now */
         if (gw_now_ms() >= deadline) {
-            fail(r, GW_EBUSY, "%s", "another request is still creating this fingerprint's "
-                                   "RemediationRequest; retry");
+            fail(r, GW_EBUSY, "%s", GW_503_PENDING);
             return;
         }
         struct timespec ts = { 0, 20 * 1000 * 1000 };
@@ -1027,17 +1019,22 @@ static void reply_problem(gw_ctx *ctx, gw_response *resp, int status, const char
     gw_problem_write(&resp->body, status, detail, path, resp->request_id);
 }
 
-static int failure_status(gw_err e)
-{
-    return temporary(e) ? 503 : 500;
-}
-
 static void ref_string(const sig_result *r, char *out, size_t outlen)
 {
     if (r->rr_name[0])
         snprintf(out, outlen, "%s/%s", r->rr_ns, r->rr_name);
     else
         out[0] = '\0';
+}
+
+/* Appends key (a literal: ,"name": with its quotes and colon) and value as
+ * a JSON string. */
+static gw_err put_str(gw_buf *b, const char *key, const char *value)
+{
+    gw_err rc;
+    if ((rc = gw_buf_appends(b, key)))
+        return rc;
+    return gw_json_str(b, value);
 }
 
 /* 201 and 202 are the hot answers: written directly.  Every value in them
@@ -1054,46 +1051,50 @@ static gw_err write_stored(gw_buf *b, const sig_result *r)
                          "added to the aggregated RemediationRequest\",\"fingerprint\":",
     };
     bool created = r->kind == R_CREATED;
-    gw_err rc = gw_buf_appends(b, heads[r->kind]);
-    rc = rc ? rc : gw_json_str(b, r->fp);
-    rc = rc ? rc : gw_buf_printf(b, ",\"duplicate\":%s",
-                                 r->kind == R_DUP || (r->kind == R_AGGREGATED && r->count > 1)
-                                     ? "true" : "false");
-    rc = rc ? rc : gw_buf_appends(b, ",\"remediationRequestName\":");
-    rc = rc ? rc : gw_json_str(b, r->rr_name);
-    rc = rc ? rc : gw_buf_appends(b, ",\"remediationRequestNamespace\":");
-    rc = rc ? rc : gw_json_str(b, r->rr_ns);
-    rc = rc ? rc : gw_buf_appends(b, ",\"environment\":");
-    rc = rc ? rc : gw_json_str(b, r->env);
-    rc = rc ? rc : gw_buf_appends(b, ",\"priority\":");
-    rc = rc ? rc : gw_json_str(b, r->prio);
-    if (r->escalated)
-        rc = rc ? rc : gw_buf_appends(b, ",\"escalated\":true");
+    bool duplicate = r->kind == R_DUP || (r->kind == R_AGGREGATED && r->count > 1);
+    gw_err rc;
+    if ((rc = put_str(b, heads[r->kind], r->fp)))
+        return rc;
+    if ((rc = gw_buf_appends(b, duplicate ? ",\"duplicate\":true" : ",\"duplicate\":false")))
+        return rc;
+    if ((rc = put_str(b, ",\"remediationRequestName\":", r->rr_name)))
+        return rc;
+    if ((rc = put_str(b, ",\"remediationRequestNamespace\":", r->rr_ns)))
+        return rc;
+    if ((rc = put_str(b, ",\"environment\":", r->env)))
+        return rc;
+    if ((rc = put_str(b, ",\"priority\":", r->prio)))
+        return rc;
+    if (r->escalated && (rc = gw_buf_appends(b, ",\"escalated\":true")))
+        return rc;
     if (r->kind == R_AGGREGATED) {
         /* the spec's type, remediationRequestRef, resourceCount; resources
          * is resourceCount's older name, kept as an alias */
         char ref[330];
         ref_string(r, ref, sizeof ref);
-        rc = rc ? rc : gw_buf_appends(b, ",\"storm\":{\"type\":");
-        rc = rc ? rc : gw_json_str(b, r->storm_type);
-        rc = rc ? rc : gw_buf_appends(b, ",\"remediationRequestRef\":");
-        rc = rc ? rc : gw_json_str(b, ref);
-        rc = rc ? rc : gw_buf_printf(b, ",\"resourceCount\":%lld,\"resources\":%lld,"
-                                     "\"opened\":%s}", r->storm_total, r->storm_total,
-                                     r->storm_opened ? "true" : "false");
+        if ((rc = put_str(b, ",\"storm\":{\"type\":", r->storm_type)))
+            return rc;
+        if ((rc = put_str(b, ",\"remediationRequestRef\":", ref)))
+            return rc;
+        if ((rc = gw_buf_printf(b, ",\"resourceCount\":%lld,\"resources\":%lld,\"opened\":%s}",
+                                r->storm_total, r->storm_total,
+                                r->storm_opened ? "true" : "false")))
+            return rc;
     }
     if (!created) {
         char ref[330], first[32], last[32];
         ref_string(r, ref, sizeof ref);
         gw_rfc3339(r->first_ms, first);
         gw_rfc3339(r->last_ms, last);
-        rc = rc ? rc : gw_buf_printf(b, ",\"metadata\":{\"count\":%lld,\"remediationRequestRef\":",
-                                     r->count);
-        rc = rc ? rc : gw_json_str(b, ref);
-        rc = rc ? rc : gw_buf_printf(b, ",\"firstOccurrence\":\"%s\",\"lastOccurrence\":\"%s\"}",
-                                     first, last);
+        if ((rc = gw_buf_printf(b, ",\"metadata\":{\"count\":%lld", r->count)))
+            return rc;
+        if ((rc = put_str(b, ",\"remediationRequestRef\":", ref)))
+            return rc;
+        if ((rc = gw_buf_printf(b, ",\"firstOccurrence\":\"%s\",\"lastOccurrence\":\"%s\"}",
+                                first, last)))
+            return rc;
     }
-    return rc ? rc : gw_buf_appends(b, "}");
+    return gw_buf_appends(b, "}");
 }
 
 static void reply_single(gw_response *resp, const sig_result *r)
@@ -1119,14 +1120,11 @@ static const char *client_detail(const sig_result *r)
 {
     switch (r->err) {
     case GW_EREDIS:
-        return "Redis unavailable: the signal was not recorded; retry later";
+        return GW_503_REDIS;
     case GW_EKUBE:
-        if (r->breaker_retry_s > 0)
-            return "Kubernetes API unavailable (circuit breaker open after repeated failures): "
-                   "the signal was not recorded; retry later";
-        return "Kubernetes API unavailable: the signal was not recorded; retry later";
+        return r->breaker_retry_s > 0 ? GW_503_KUBE_BREAKER : GW_503_KUBE;
     case GW_EBUSY:
-        return r->msg; /* our own text */
+        return r->msg; /* our own text: a GW_503_* of unavailable.h */
     case GW_EKUBECONF:
         /* The apiserver's Status message names users, verbs and resources
          * ("User system:serviceaccount:... cannot create ..."): it goes to
@@ -1156,7 +1154,7 @@ static void reply_batch(gw_ctx *ctx, const gw_request *req, gw_response *resp, c
                 snprintf(detail, sizeof detail, "alerts[%zu]: %s", i, what);
             else
                 snprintf(detail, sizeof detail, "%s", what);
-            reply_problem(ctx, resp, failure_status(res[i].err), req->path, detail);
+            reply_problem(ctx, resp, gw_err_http_status(res[i].err), req->path, detail);
             if (res[i].breaker_retry_s > 0) /* when the next probe may succeed */
                 resp->retry_after = res[i].breaker_retry_s;
             else if (res[i].retry_s > 0 && resp->status == 503)
@@ -1282,7 +1280,7 @@ static const char *process_batch(gw_ctx *ctx, const gw_request *req, gw_response
             gw_kube_last_refused(ctx->kube, &res[done].breaker_retry_s);
         count_result(ctx, src, &b->signals[done], &res[done]);
         done++;
-        if (res[done - 1].kind == R_FAILED && temporary(res[done - 1].err))
+        if (res[done - 1].kind == R_FAILED && gw_err_temporary(res[done - 1].err))
             break; /* the rest would fail the same way; the resend covers them */
     }
     snprintf(fp_out, 65, "%s", res[0].fp);
@@ -1526,8 +1524,7 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
         if (rc == GW_ETOOBIG || rc == GW_EINVAL)
             gw_metrics_rejected(ctx->metrics, rc == GW_ETOOBIG ? GW_REJ_TOO_LARGE
                                                                : GW_REJ_VALIDATION);
-        reply_problem(ctx, resp, rc == GW_ETOOBIG ? 413 : rc == GW_EINVAL ? 400 : 500, req->path,
-                      err);
+        reply_problem(ctx, resp, gw_err_http_status(rc), req->path, err);
         return "rejected";
     }
     const char *decision = scope_refusal(ctx, req, resp, route, &who, bp);
@@ -1546,7 +1543,7 @@ static void probe_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
     if (!redis_ok) {
         gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "readyz: redis: %s",
                ctx->redis.errstr);
-        reply_problem(ctx, resp, 503, req->path, "redis not reachable (cause in the worker log)");
+        reply_problem(ctx, resp, 503, req->path, GW_503_READY_REDIS);
         return;
     }
     char err[512];
@@ -1559,19 +1556,17 @@ static void probe_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
     if (rc || status != 200) {
         char d[640];
         if (retry_s > 0) {
-            snprintf(d, sizeof d, "kubernetes API circuit breaker %s after repeated failures; "
-                     "next probe in %ld s", gw_breaker_state_name(gw_kube_breaker_state(
-                                                ctx->kube, NULL)), retry_s);
+            snprintf(d, sizeof d, GW_503_READY_BREAKER,
+                     gw_breaker_state_name(gw_kube_breaker_state(ctx->kube, NULL)), retry_s);
             reply_problem(ctx, resp, 503, req->path, d);
             resp->retry_after = retry_s;
             return;
         }
         if (rc) {
             gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "readyz: %s", err);
-            snprintf(d, sizeof d, "kubernetes API not reachable (cause in the worker log)");
+            snprintf(d, sizeof d, "%s", GW_503_READY_KUBE);
         } else
-            snprintf(d, sizeof d, "kubernetes API answered %ld listing %s (CRD installed? RBAC?)",
-                     status, ctx->cfg.rr_plural);
+            snprintf(d, sizeof d, GW_503_READY_REFUSED, status, ctx->cfg.rr_plural);
         reply_problem(ctx, resp, 503, req->path, d);
         return;
     }
@@ -1586,7 +1581,7 @@ static void probe_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
 static void handle_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
 {
     if (ctx->draining) {
-        reply_problem(ctx, resp, 503, req->path, "shutting down");
+        reply_problem(ctx, resp, 503, req->path, GW_503_SHUTTING_DOWN);
         return;
     }
     readyz_memo *m = &ctx->readyz;
@@ -1639,7 +1634,7 @@ static void handle_signal_get(gw_ctx *ctx, const gw_request *req, gw_response *r
     if (gw_dedup_get(&ctx->dedup, fp, &d)) {
         gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "signal lookup: redis: %s",
                ctx->redis.errstr);
-        reply_problem(ctx, resp, 503, req->path, "Redis unavailable; retry later");
+        reply_problem(ctx, resp, 503, req->path, GW_503_LOOKUP_REDIS);
         return;
     }
     if (d.kind == GW_DEDUP_NONE) {
@@ -1707,11 +1702,9 @@ static void handle_web_error(gw_ctx *ctx, const gw_request *req, gw_response *re
         reply_problem(ctx, resp, 413, req->path,
                       "request body exceeds the web server's hard limit");
     else if (st == 500 || st == 502 || st == 504)
-        reply_problem(ctx, resp, 503, req->path,
-                      "a gateway worker failed while handling this request; it may not have "
-                      "been recorded; retry (repeats are deduplicated)");
+        reply_problem(ctx, resp, 503, req->path, GW_503_WORKER_FAILED);
     else if (st >= 500)
-        reply_problem(ctx, resp, 503, req->path, "gateway overloaded or restarting; retry");
+        reply_problem(ctx, resp, 503, req->path, GW_503_OVERLOADED);
     else if (st == 404 || st == 405)
         reply_problem(ctx, resp, st, req->path, "no such route");
     else
@@ -1752,8 +1745,7 @@ static const char *handle_webhook(gw_ctx *ctx, const gw_request *req, gw_respons
     const char *decision;
     if (cap > 0 && busy > cap) {
         char d[160];
-        snprintf(d, sizeof d, "gateway busy: %ld webhooks in flight, the limit is %ld "
-                 "(server.max_in_flight); retry later", busy, cap);
+        snprintf(d, sizeof d, GW_503_IN_FLIGHT, busy, cap);
         reply_problem(ctx, resp, 503, req->path, d);
         decision = "busy";
     } else {

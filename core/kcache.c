@@ -154,14 +154,17 @@ static void fetch(gw_kcache *c, entry *e, long long now_ms, long ttl_ms)
         }
         rc = GW_EKUBE;
         snprintf(err, sizeof err, "GET %.120s: answer is not a JSON object", e->path);
-    } else if (rc == GW_OK && status == 404) {
-        json_decref(e->obj);
-        e->obj = NULL;
-        e->rc = GW_ENOTFOUND;
-        e->retry_at = now_ms + ttl_ms;
-        return;
     } else if (rc == GW_OK) {
-        rc = (status == 429 || status >= 500) ? GW_EKUBE : GW_EKUBECONF;
+        rc = gw_err_from_http(status);
+        if (rc == GW_ENOTFOUND) {
+            json_decref(e->obj);
+            e->obj = NULL;
+            e->rc = GW_ENOTFOUND;
+            e->retry_at = now_ms + ttl_ms;
+            return;
+        }
+        if (rc == GW_OK) /* a 2xx other than 200: no answer we understand */
+            rc = GW_EKUBECONF;
         snprintf(err, sizeof err, "GET %.120s: apiserver answered %ld", e->path, status);
     }
     /* a failure: keep any earlier good answer, ask again after err_ttl */

@@ -6,7 +6,7 @@ bool gw_retry_failed(gw_err rc, long http_status)
 {
     if (rc == GW_EKUBE)
         return true;
-    return rc == GW_OK && (http_status == 429 || http_status >= 500);
+    return rc == GW_OK && gw_err_from_http(http_status) == GW_EKUBE;
 }
 
 long gw_retry_delay_ms(const gw_retry_policy *p, int retry, long long retry_after_ms,

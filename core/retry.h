@@ -23,7 +23,8 @@ typedef struct {
 
 /* Whether an outcome is a failure worth repeating (and, for the circuit
  * breaker, a failure of the apiserver): a transport error (rc GW_EKUBE),
- * or an answer 429 or 5xx.  rc GW_OK with any other status is an answer. */
+ * or an answer that gw_err_from_http calls temporary (429, 5xx).  rc GW_OK
+ * with any other status is an answer. */
 bool gw_retry_failed(gw_err rc, long http_status);
 
 /* Milliseconds to wait before repeat number `retry` (0 = the first

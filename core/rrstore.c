@@ -43,14 +43,20 @@ static void rr_path(const gw_config *cfg, const char *ns, const char *name, char
     gw_k8s_path(out, outlen, av, ns, cfg->rr_plural, name);
 }
 
-/* Classifies a non-2xx answer, with the apiserver's own message. */
+/* Classifies an answer the caller could not use (gw_err_from_http), with
+ * the apiserver's own message.  A 404 that gets here is of the collection
+ * or its namespace (no CRD, the group/version not served, no namespace),
+ * and a 2xx other than the one expected is no answer we understand: both
+ * are the operator's to fix, GW_EKUBECONF. */
 static gw_err classify(long status, const gw_buf *body, const char *what, char *err, size_t errlen)
 {
     const char *msg = "";
     json_t *j = body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
     if (j)
         msg = json_string_value(json_object_get(j, "message"));
-    gw_err rc = (status == 429 || status >= 500) ? GW_EKUBE : GW_EKUBECONF;
+    gw_err rc = gw_err_from_http(status);
+    if (rc == GW_OK || rc == GW_ENOTFOUND)
+        rc = GW_EKUBECONF;
     gw_fail(rc, err, errlen, "%s: apiserver answered %ld: %.300s", what, status, msg ? msg : "");
     if (j)
         json_decref(j);

@@ -2,9 +2,11 @@
 /* rrstore.h - RemediationRequests in the apiserver: find, create, patch status.
  *
  * Thin layer over gw_kube_request that knows the resource path, reads the
- * apiserver's Status objects for clear messages, and maps HTTP codes to
- * gw_err: 429/5xx/transport -> GW_EKUBE (temporary, 503); 403/404/422 and
- * other 4xx -> GW_EKUBECONF (the operator must fix something, 500). */
+ * apiserver's Status objects for clear messages.  HTTP codes become gw_err
+ * by gw_err_from_http (err.h): 429/5xx/transport -> GW_EKUBE (temporary,
+ * 503); 403/422 and other 4xx -> GW_EKUBECONF (the operator must fix
+ * something, 500), and so is a 404 where the collection itself is missing
+ * (no CRD); a 404 of one named request is handled by each call. */
 #ifndef GW_RRSTORE_H
 #define GW_RRSTORE_H
 

@@ -24,6 +24,7 @@
 
 #include "jsonmem.h"
 #include "text.h"
+#include "unavailable.h"
 
 #define PROBES         8
 #define REFUSAL_TTL_MS 10000 /* a refusal is asked about again after this */
@@ -264,24 +265,25 @@ static bool send_review(gw_tokenreview *t, const char *what, const char *path, c
     long status = 0;
     char err[256];
     if (!bucket_take(t, now)) {
-        gw_auth_refuse(r, 503, GW_AM_TOKENREVIEW, GW_AUTH_ERROR,
-                       "too many token reviews: the gateway bounds its calls to the Kubernetes "
-                       "API; retry later",
+        gw_auth_refuse(r, 503, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, GW_503_REVIEW_RATE,
                        "%s: review rate bound reached (auth.tokenreview_max_per_second: %ld)",
                        what, t->cfg->auth_tokenreview_max_per_second);
         return false;
     }
     gw_err rc = t->post(t->post_arg, path, body, strlen(body), &status, &t->scratch, err,
                         sizeof err);
-    static const char down[] = "authentication backend (Kubernetes API) unavailable; retry later";
+    static const char down[] = GW_503_REVIEW_DOWN;
     if (rc) {
         gw_auth_refuse(r, 503, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, down, "%s: %s", what, err);
         return false;
     }
-    if (status == 429 || status >= 500) {
+    rc = gw_err_from_http(status);
+    if (rc == GW_OK && status != 200 && status != 201) /* a 2xx no review answers with */
+        rc = GW_EKUBECONF;
+    if (gw_err_temporary(rc)) {
         gw_auth_refuse(r, 503, GW_AM_TOKENREVIEW, GW_AUTH_ERROR, down,
                        "%s: apiserver answered %ld", what, status);
-    } else if (status != 200 && status != 201) {
+    } else if (rc) {
         gw_auth_refuse(r, 500, GW_AM_TOKENREVIEW, GW_AUTH_ERROR,
                        "the gateway may not ask the Kubernetes API to review tokens (RBAC); see "
                        "the worker log",
