@@ -144,6 +144,24 @@ local function reply(kind, count, first, last, name, ns, resolved, due, esc, tot
   return {kind, count or 0, first or 0, last or 0, name or '', ns or '', resolved or 0, due or 0,
           esc or 0, total or 0, typ or '', escd or 0, member or 0, detected or ''}
 end
+-- One occurrence on an entry whose status is synced to Kubernetes (hash k,
+-- member m of the dirty queue; synced and dirty: its fields as read), with
+-- the fields ... to set in any case.  Returns 1 when the sync interval has
+-- passed (this occurrence patches status: marked synced now), else 0, and
+-- the entry is queued for the trailing flush once.
+local function sync_or_queue(c, k, m, synced, dirty, ...)
+  if now - num(synced) >= c.sync then
+    redis.call('HSET', k, 'synced', now, 'dirty', 0, ...)
+    return 1
+  end
+  if dirty ~= '1' then
+    redis.call('HSET', k, 'dirty', 1, ...)
+    redis.call('ZADD', c.dk, num(synced) + c.sync, m)
+  else
+    redis.call('HSET', k, ...)
+  end
+  return 0
+end
 
 -- ======================================================================
 -- THE CREATE LIMITS
@@ -261,15 +279,7 @@ local function storm_member_hit(c, h, count, detected)
   if s[1] == 'active' and h[10] == c.group .. '@' .. (s[5] or '') then
     total, typ = redis.call('ZCARD', c.mk), s[4]
     redis.call('HINCRBY', c.sk, 'count', 1)
-    if now - num(s[2]) >= c.sync then
-      due = 1
-      redis.call('HSET', c.sk, 'last', now, 'synced', now, 'dirty', 0)
-    elseif s[3] ~= '1' then
-      redis.call('HSET', c.sk, 'last', now, 'dirty', 1)
-      redis.call('ZADD', c.dk, num(s[2]) + c.sync, 's:' .. c.group)
-    else
-      redis.call('HSET', c.sk, 'last', now)
-    end
+    due = sync_or_queue(c, c.sk, 's:' .. c.group, s[2], s[3], 'last', now)
   end
   return reply('aggregated', count, num(h[5]), now, h[6], h[7], num(h[8]), due, 0, total, typ, 0, 1,
                detected)
@@ -295,16 +305,7 @@ local function storm_new_signal(c, hits, detected)
     redis.call('ZADD', c.mk, 'NX', now, c.res)
     redis.call('PEXPIRE', c.mk, life)
     redis.call('HINCRBY', c.sk, 'count', 1)
-    local due = 0
-    if now - num(s[7]) >= c.sync then
-      due = 1
-      redis.call('HSET', c.sk, 'joined', now, 'last', now, 'synced', now, 'dirty', 0)
-    elseif s[8] ~= '1' then
-      redis.call('HSET', c.sk, 'joined', now, 'last', now, 'dirty', 1)
-      redis.call('ZADD', c.dk, num(s[7]) + c.sync, 's:' .. c.group)
-    else
-      redis.call('HSET', c.sk, 'joined', now, 'last', now)
-    end
+    local due = sync_or_queue(c, c.sk, 's:' .. c.group, s[7], s[8], 'joined', now, 'last', now)
     redis.call('HSET', c.fk, 'state', 'active', 'name', s[4], 'ns', s[5], 'count', 1, 'first', now,
                'last', now, 'synced', now, 'storm', c.group .. '@' .. s[2])
     redis.call('EXPIRE', c.fk, c.ttl)
@@ -374,22 +375,14 @@ elseif op == 'hit' then
     local count = num(h[4]) + 1
     if h[10] then return storm_member_hit(c, h, count, detected) end
     -- the hot path: one read, one write, the TTL (and once per interval the queue)
-    local due, esc = 0, 0
+    local esc = 0
     local escd = h[11]
     if c.esc_at > 0 and count >= c.esc_at and escd ~= '1' then
       esc, escd = 1, '1'
       redis.call('HSET', c.fk, 'escalated', 1)
     end
-    if now - num(h[3]) >= c.sync then
-      due = 1
-      redis.call('HSET', c.fk, 'count', count, 'last', now, 'synced', now, 'dirty', 0)
-      if h[9] == '1' then redis.call('ZREM', c.dk, 'f:' .. c.fp) end
-    elseif h[9] ~= '1' then
-      redis.call('HSET', c.fk, 'count', count, 'last', now, 'dirty', 1)
-      redis.call('ZADD', c.dk, num(h[3]) + c.sync, 'f:' .. c.fp)
-    else
-      redis.call('HSET', c.fk, 'count', count, 'last', now)
-    end
+    local due = sync_or_queue(c, c.fk, 'f:' .. c.fp, h[3], h[9], 'count', count, 'last', now)
+    if due == 1 and h[9] == '1' then redis.call('ZREM', c.dk, 'f:' .. c.fp) end
     redis.call('EXPIRE', c.fk, c.ttl)
     return reply('dup', count, num(h[5]), now, h[6], h[7], num(h[8]), due, esc, 0,
                  '', escd == '1' and 1 or 0, 0, detected)

@@ -576,11 +576,13 @@ static void test_pattern_storm_open_join_close(void **state)
     assert_int_equal(r.storm_total, 4);
     assert_int_equal(r.count, 1);
     assert_string_equal(r.storm_detected, "");
-    /* a member's repeat counts on the aggregate */
+    assert_false(r.sync_due); /* the aggregate was synced at T0 + 2500 */
+    /* a member's repeat counts on the aggregate, whose sync is due now */
     r = hit(f, "fp-4", "Crash", "Pod/p4", T0 + 4000, "o5");
     assert_int_equal(r.kind, GW_DEDUP_AGGREGATED);
     assert_int_equal(r.count, 2);
     assert_true(r.member);
+    assert_true(r.sync_due);
     /* a resource with its own request stays a plain duplicate */
     r = hit(f, "fp-1", "Crash", "Pod/p1", T0 + 4500, "o6");
     assert_int_equal(r.kind, GW_DEDUP_DUP);
@@ -590,7 +592,15 @@ static void test_pattern_storm_open_join_close(void **state)
     assert_true(r.member);
     assert_string_equal(r.storm_type, "pattern");
     assert_int_equal(r.storm_total, 4);
+    /* the join at T0 + 3000 queued the aggregate's sync for T0 + 3500 */
     gw_flush_item it;
+    size_t n = 0;
+    long long next = 0;
+    assert_int_equal(gw_dedup_flush(&f->d, T0 + 4600, &it, 1, &n, &next), GW_OK);
+    assert_int_equal(n, 1);
+    assert_true(it.storm);
+    assert_string_equal(it.id, g);
+    assert_int_equal(it.count, 3);
     assert_int_equal(gw_dedup_storm_info(&f->d, g, &it), GW_OK);
     assert_true(it.storm);
     assert_string_equal(it.name, "rr-storm");
