@@ -133,8 +133,10 @@ static gw_err eval(gw_dedup *d, int nkeys, const char **keys, const char *op, lo
     for (int i = GW_DEDUP_ARG_NOW + 1; i <= nargs; i++)
         argv[argc++] = args[i];
     for (int i = 2; i < argc; i++) {
-        if (!argv[i])
-            return GW_EINTERNAL; /* a slot left empty: a bug of this file */
+        if (!argv[i]) { /* a slot left empty: a bug of this file */
+            snprintf(d->redis->errstr, sizeof d->redis->errstr, "dedup %s: a slot is empty", op);
+            return GW_EINTERNAL;
+        }
         lens[i] = strlen(argv[i]);
     }
     return gw_redis_eval(d->redis, gw_dedup_lua, d->sha, argc, argv, lens, rep);
