@@ -28,6 +28,8 @@ typedef struct {
     const char *allow;          /* static; NULL: no Allow header */
     const char *www_authenticate; /* static; NULL: no WWW-Authenticate header */
     char        request_id[72];
+    char        detail[512];    /* a problem answer's detail, for the request's log
+                                 * line; "" otherwise */
     gw_buf      body;           /* owned by the caller: init once, reset per request */
 } gw_response;
 

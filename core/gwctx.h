@@ -33,6 +33,7 @@
 #include "metrics.h"
 #include "owners.h"
 #include "redis.h"
+#include "route.h"
 #include "signal.h"
 
 /* /readyz needs no authentication and passes the allowlist and the rate
@@ -59,7 +60,6 @@ struct gw_ctx {
     unsigned long long seq;      /* makes claim owners unique in this process */
     unsigned int       rid_prefix; /* random per process: request IDs */
     unsigned int       rid_seq;
-    char               detail[512]; /* the last problem detail, for the log line */
     gw_auth           *auth;     /* per-route authentication (owned) */
     gw_kcache         *objects;  /* namespaces, ConfigMap, owners (owned) */
     gw_kinds          *kinds;    /* API discovery, on first need (owned) */
@@ -98,7 +98,6 @@ typedef struct {
     long        retry_s;          /* R_FAILED: the Retry-After it asks for; 0: the default */
 } sig_result;
 
-typedef enum { SRC_ALERTMANAGER, SRC_K8S_EVENT, SRC_GRAFANA } webhook_source;
 
 /* ---- reply.c */
 
@@ -147,12 +146,12 @@ void gw_pipeline_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
  * decision for the request log line; fp_out (65 bytes) the first
  * signal's fingerprint. */
 const char *gw_webhook_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp,
-                              webhook_source src, const char *route, char *fp_out);
+                              gw_route route, char *fp_out);
 /* A refused request: security_event log line, counters, the problem. */
 const char *gw_refuse_request(gw_ctx *ctx, const gw_request *req, gw_response *resp,
-                              const char *route, const gw_auth_result *a);
+                              gw_route route, const gw_auth_result *a);
 /* The route's authentication: NULL when the request may go on. */
 const char *gw_authenticate(gw_ctx *ctx, const gw_request *req, gw_response *resp,
-                            gw_auth_route ar, const char *route, gw_auth_result *res);
+                            gw_auth_route ar, gw_route route, gw_auth_result *res);
 
 #endif

@@ -81,7 +81,7 @@ static void handle_readyz(gw_ctx *ctx, const gw_request *req, gw_response *resp)
         return;
     }
     probe_readyz(ctx, req, resp);
-    const char *text = resp->status == 200 ? resp->body.data : ctx->detail;
+    const char *text = resp->status == 200 ? resp->body.data : resp->detail;
     size_t n = text ? strlen(text) : 0;
     m->until_ms = 0;
     if (!text || n >= sizeof m->text)
@@ -236,9 +236,83 @@ void gw_response_done(gw_ctx *ctx, gw_response *resp)
 #endif
 }
 
+/* The IP allowlist (auth.allow_cidrs) refused the client's address. */
+static const char *refuse_address(gw_ctx *ctx, const gw_request *req, gw_response *resp,
+                                  gw_route route)
+{
+    gw_auth_result who;
+    char addr[64];
+    const char *ra = req->remote_addr ? req->remote_addr : "";
+    gw_text_clean(ra, strlen(ra), addr, sizeof addr);
+    memset(&who, 0, sizeof who);
+    who.status = 403;
+    who.mode = GW_AM_IP;
+    who.reason = GW_AUTH_FORBIDDEN;
+    snprintf(who.detail, sizeof who.detail, "client address %s is not allowed",
+             *addr ? addr : "(unknown)");
+    snprintf(who.why, sizeof who.why, "client address %s not in auth.allow_cidrs",
+             *addr ? addr : "(unknown)");
+    return gw_refuse_request(ctx, req, resp, route, &who);
+}
+
+/* GET /metrics and the signal state route: authenticated reads that a
+ * namespace-scoped sender may not make.  Returns the refusal's decision,
+ * NULL when served. */
+static const char *serve_read(gw_ctx *ctx, const gw_request *req, gw_response *resp,
+                              gw_route route, const char *fp)
+{
+    gw_auth_result who;
+    bool metrics = route == GW_ROUTE_METRICS;
+    const char *refused = gw_authenticate(ctx, req, resp, metrics ? GW_AUTH_ROUTE_METRICS
+                                                                  : GW_AUTH_ROUTE_SIGNALS,
+                                          route, &who);
+    if (!refused && who.scope) {
+        /* a namespace-scoped sender's token reads nothing pool-wide */
+        who.status = 403;
+        who.reason = GW_AUTH_FORBIDDEN;
+        snprintf(who.detail, sizeof who.detail, "a namespace-scoped token may only send "
+                 "signals, not read %s", metrics ? "metrics" : "signal state");
+        snprintf(who.why, sizeof who.why, "namespace-scoped token on a read route");
+        refused = gw_refuse_request(ctx, req, resp, route, &who);
+    }
+    if (refused)
+        return refused;
+    if (metrics)
+        handle_metrics(ctx, req, resp);
+    else
+        handle_signal_get(ctx, req, resp, fp);
+    return NULL;
+}
+
+/* The request's duration in the metrics, and its log line. */
+static void finish(gw_ctx *ctx, const gw_request *req, const gw_response *resp, gw_route route,
+                   const char *decision, const char *fp, const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+    gw_metrics_observe(ctx->metrics, route, resp->status, ms / 1e3);
+    if ((route == GW_ROUTE_HEALTHZ || route == GW_ROUTE_METRICS) && resp->status == 200 &&
+        ctx->log_min > GW_LOG_DEBUG)
+        return; /* probes and scrapes every few seconds would drown the log */
+    gw_log_req line = {
+        .request_id = resp->request_id,
+        .route = gw_route_name(route),
+        .method = strcmp(req->method, "GET") && strcmp(req->method, "POST") ? "other"
+                                                                            : req->method,
+        .path = req->path,
+        .decision = decision,
+        .fingerprint = fp,
+        .detail = resp->status >= 400 ? resp->detail : NULL,
+        .status = resp->status,
+        .duration_ms = ms,
+    };
+    gw_log_request(ctx->log_min, resp->status >= 400 ? GW_LOG_WARN : GW_LOG_INFO, &line);
+}
+
 void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp)
 {
-    struct timespec t0, t1;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     gw_buf_reset(&resp->body);
     resp->status = 500;
@@ -246,118 +320,49 @@ void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp)
     resp->retry_after = 0;
     resp->allow = NULL;
     resp->www_authenticate = NULL;
-    ctx->detail[0] = '\0';
+    resp->detail[0] = '\0';
     pick_request_id(ctx, req, resp);
 
-    const char *path = req->path ? req->path : "";
-    const char *method = req->method ? req->method : "";
     gw_request r = *req;
-    r.path = path;
-    r.method = method;
-    const char *decision = "served";
+    r.path = req->path ? req->path : "";
+    r.method = req->method ? req->method : "";
+    const char *decision = "served", *signal_fp = NULL;
     char fp[65] = "";
-    const char *route = "other";
-    size_t plen = strlen(ctx->cfg.server_signals_prefix);
+    gw_route route = gw_route_of(&ctx->cfg, r.path, req->web_error, &signal_fp);
 
-    if (req->web_error)
-        route = "web-error";
-    else if (!strcmp(path, ctx->cfg.server_prometheus_path))
-        route = "prometheus";
-    else if (!strcmp(path, ctx->cfg.server_grafana_path))
-        route = "grafana";
-    else if (!strcmp(path, ctx->cfg.server_events_path))
-        route = "kubernetes-event";
-    else if (!strcmp(path, "/healthz"))
-        route = "healthz";
-    else if (!strcmp(path, "/readyz"))
-        route = "readyz";
-    else if (!strcmp(path, "/metrics"))
-        route = "metrics";
-    else if (!strncmp(path, ctx->cfg.server_signals_prefix, plen) && path[plen] == '/' &&
-             !strchr(path + plen + 1, '/'))
-        route = "signal";
-
-    gw_auth_result who;
     /* the allowlist guards every route but the probes, which the kubelet
      * sends from the node's address */
-    bool probe = !strcmp(route, "healthz") || !strcmp(route, "readyz");
+    bool probe = route == GW_ROUTE_HEALTHZ || route == GW_ROUTE_READYZ;
     if (!probe && !gw_auth_ip_allowed(ctx->auth, req->remote_addr)) {
-        char addr[64];
-        const char *ra = req->remote_addr ? req->remote_addr : "";
-        gw_text_clean(ra, strlen(ra), addr, sizeof addr);
-        memset(&who, 0, sizeof who);
-        who.status = 403;
-        who.mode = GW_AM_IP;
-        who.reason = GW_AUTH_FORBIDDEN;
-        snprintf(who.detail, sizeof who.detail, "client address %s is not allowed",
-                 *addr ? addr : "(unknown)");
-        snprintf(who.why, sizeof who.why, "client address %s not in auth.allow_cidrs",
-                 *addr ? addr : "(unknown)");
-        decision = gw_refuse_request(ctx, &r, resp, route, &who);
-    } else if (req->web_error) {
-        decision = "web-server-error";
-        handle_web_error(ctx, &r, resp);
-    } else if (!strcmp(route, "prometheus")) {
-        decision = gw_webhook_handle(ctx, &r, resp, SRC_ALERTMANAGER, route, fp);
-    } else if (!strcmp(route, "grafana")) {
-        decision = gw_webhook_handle(ctx, &r, resp, SRC_GRAFANA, route, fp);
-    } else if (!strcmp(route, "kubernetes-event")) {
-        decision = gw_webhook_handle(ctx, &r, resp, SRC_K8S_EVENT, route, fp);
-    } else if (!strcmp(route, "healthz")) {
-        gw_reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
-    } else if (!strcmp(route, "readyz")) {
-        handle_readyz(ctx, &r, resp);
-    } else if (!strcmp(route, "metrics") || !strcmp(route, "signal")) {
-        bool metrics = !strcmp(route, "metrics");
-        const char *refused = gw_authenticate(ctx, &r, resp, metrics ? GW_AUTH_ROUTE_METRICS
-                                                                  : GW_AUTH_ROUTE_SIGNALS,
-                                           route, &who);
-        if (!refused && who.scope) {
-            /* a namespace-scoped sender's token reads nothing pool-wide */
-            who.status = 403;
-            who.reason = GW_AUTH_FORBIDDEN;
-            snprintf(who.detail, sizeof who.detail, "a namespace-scoped token may only send "
-                     "signals, not read %s", metrics ? "metrics" : "signal state");
-            snprintf(who.why, sizeof who.why, "namespace-scoped token on a read route");
-            refused = gw_refuse_request(ctx, &r, resp, route, &who);
-        }
-        if (refused)
-            decision = refused;
-        else if (metrics)
-            handle_metrics(ctx, &r, resp);
-        else
-            handle_signal_get(ctx, &r, resp, path + plen + 1);
+        decision = refuse_address(ctx, &r, resp, route);
     } else {
-        gw_reply_problem(ctx, resp, 404, path, "no such route");
+        switch (route) {
+        case GW_ROUTE_WEB_ERROR:
+            decision = "web-server-error";
+            handle_web_error(ctx, &r, resp);
+            break;
+        case GW_ROUTE_PROMETHEUS:
+        case GW_ROUTE_GRAFANA:
+        case GW_ROUTE_K8S_EVENT:
+            decision = gw_webhook_handle(ctx, &r, resp, route, fp);
+            break;
+        case GW_ROUTE_HEALTHZ:
+            gw_reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+            break;
+        case GW_ROUTE_READYZ:
+            handle_readyz(ctx, &r, resp);
+            break;
+        case GW_ROUTE_METRICS:
+        case GW_ROUTE_SIGNAL: {
+            const char *refused = serve_read(ctx, &r, resp, route, signal_fp);
+            if (refused)
+                decision = refused;
+            break;
+        }
+        default:
+            gw_reply_problem(ctx, resp, 404, r.path, "no such route");
+            break;
+        }
     }
-
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    static const char *const routes[GW_ROUTE_N] = {
-        [GW_ROUTE_PROMETHEUS] = "prometheus", [GW_ROUTE_GRAFANA] = "grafana",
-        [GW_ROUTE_K8S_EVENT] = "kubernetes-event", [GW_ROUTE_SIGNAL] = "signal",
-        [GW_ROUTE_HEALTHZ] = "healthz", [GW_ROUTE_READYZ] = "readyz",
-        [GW_ROUTE_METRICS] = "metrics", [GW_ROUTE_WEB_ERROR] = "web-error",
-        [GW_ROUTE_OTHER] = "other",
-    };
-    int ri = GW_ROUTE_OTHER;
-    for (int i = 0; i < GW_ROUTE_N; i++)
-        if (!strcmp(route, routes[i]))
-            ri = i;
-    gw_metrics_observe(ctx->metrics, (gw_m_route)ri, resp->status, ms / 1e3);
-    if ((ri == GW_ROUTE_HEALTHZ || ri == GW_ROUTE_METRICS) && resp->status == 200 &&
-        ctx->log_min > GW_LOG_DEBUG)
-        return; /* probes and scrapes every few seconds would drown the log */
-    gw_log_req line = {
-        .request_id = resp->request_id,
-        .route = route,
-        .method = strcmp(method, "GET") && strcmp(method, "POST") ? "other" : method,
-        .path = path,
-        .decision = decision,
-        .fingerprint = fp,
-        .detail = resp->status >= 400 ? ctx->detail : NULL,
-        .status = resp->status,
-        .duration_ms = ms,
-    };
-    gw_log_request(ctx->log_min, resp->status >= 400 ? GW_LOG_WARN : GW_LOG_INFO, &line);
+    finish(ctx, &r, resp, route, decision, fp, &t0);
 }

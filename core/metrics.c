@@ -215,7 +215,7 @@ static size_t code_index(int status)
     return NCODES - 1;
 }
 
-void gw_metrics_observe(gw_metrics *m, gw_m_route route, int status, double seconds)
+void gw_metrics_observe(gw_metrics *m, gw_route route, int status, double seconds)
 {
     if (!m || route >= GW_ROUTE_N)
         return;
@@ -233,8 +233,6 @@ void gw_metrics_observe(gw_metrics *m, gw_m_route route, int status, double seco
 
 static const char *const sources[] = { "prometheus", "grafana", "kubernetes-events" };
 static const char *const severities[] = { "critical", "warning", "info", "other" };
-static const char *const routes[] = { "prometheus", "grafana", "kubernetes-event", "signal",
-                                      "healthz", "readyz", "metrics", "web-error", "other" };
 static const char *const rejects[] = { "validation", "too_large", "unsupported_media_type",
                                        "method_not_allowed", "unauthorized", "forbidden",
                                        "namespace_not_found", "creation_budget" };
@@ -434,12 +432,12 @@ gw_err gw_metrics_write(const gw_metrics *m, const char *version, gw_buf *b)
                 else
                     snprintf(le, sizeof le, "+Inf");
                 rc = rc ? rc : gw_buf_printf(b, "%s_bucket{route=\"%s\",code=\"%s\",le=\"%s\"} %llu\n",
-                                             h, routes[r], code, le, (unsigned long long)run);
+                                             h, gw_route_name((gw_route)r), code, le, (unsigned long long)run);
             }
-            rc = rc ? rc : gw_buf_printf(b, "%s_sum{route=\"%s\",code=\"%s\"} %.6f\n", h, routes[r],
+            rc = rc ? rc : gw_buf_printf(b, "%s_sum{route=\"%s\",code=\"%s\"} %.6f\n", h, gw_route_name((gw_route)r),
                                          code, (double)LOAD(l->sum_us[r][c]) / 1e6);
             rc = rc ? rc : gw_buf_printf(b, "%s_count{route=\"%s\",code=\"%s\"} %llu\n", h,
-                                         routes[r], code, (unsigned long long)run);
+                                         gw_route_name((gw_route)r), code, (unsigned long long)run);
         }
     }
     return rc;

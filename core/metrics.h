@@ -25,16 +25,13 @@
 #include "breaker.h"
 #include "buf.h"
 #include "err.h"
+#include "route.h"
 
 typedef struct gw_metrics gw_metrics;
 
 /* Label values (index into the layout). */
 typedef enum { GW_SRC_PROMETHEUS, GW_SRC_GRAFANA, GW_SRC_K8S_EVENTS, GW_SRC_N } gw_m_source;
 typedef enum { GW_SEV_CRITICAL, GW_SEV_WARNING, GW_SEV_INFO, GW_SEV_OTHER, GW_SEV_N } gw_m_severity;
-typedef enum {
-    GW_ROUTE_PROMETHEUS, GW_ROUTE_GRAFANA, GW_ROUTE_K8S_EVENT, GW_ROUTE_SIGNAL, GW_ROUTE_HEALTHZ,
-    GW_ROUTE_READYZ, GW_ROUTE_METRICS, GW_ROUTE_WEB_ERROR, GW_ROUTE_OTHER, GW_ROUTE_N
-} gw_m_route;
 /* gateway_signals_rejected_total{reason}: the 4xx refusals, and the
  * signals not acted on by an abuse limit (a namespace that does not exist:
  * 200 ignored; a creation budget: 503). */
@@ -87,7 +84,7 @@ void gw_metrics_set_in_flight_limit(gw_metrics *m, long cap);
 const char *gw_metrics_auth_mode_name(gw_m_auth_mode mode);
 const char *gw_metrics_auth_reason_name(gw_m_auth_reason why);
 /* One request: route, HTTP status, duration. */
-void gw_metrics_observe(gw_metrics *m, gw_m_route route, int status, double seconds);
+void gw_metrics_observe(gw_metrics *m, gw_route route, int status, double seconds);
 
 /* The Kubernetes circuit breaker every worker of the pool shares
  * (breaker.h); it lives in the same mapping, so it is private when the

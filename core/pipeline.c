@@ -372,87 +372,157 @@ static void over_budget(gw_ctx *ctx, const char *rid, const gw_dedup_result *d, 
     gw_log(ctx->log_min, GW_LOG_WARN, rid, "creation budget: %s", r->msg);
 }
 
+/* Everything before the dedup verdict: the target with the cluster's
+ * kinds, the adapter's rejection, the clock, an ignored signal, the
+ * namespace, owners, scope and classification.  sig is the caller's copy
+ * of in (its strings may end up in *tstore or *owned, which live in the
+ * caller's frame).  false when r is already the outcome; otherwise
+ * ns_path is the namespace's path ("" for a cluster-scoped target) and
+ * *ns_rc what its lookup said. */
+static bool prepare(gw_ctx *ctx, const gw_batch *b, const gw_signal *in, gw_signal *sig,
+                    gw_signal_target_store *tstore, gw_owned_target *owned, const char *rid,
+                    long long now, char ns_path[128], gw_err *ns_rc, sig_result *r)
+{
+    if (!sig->ignored && (!sig->error[0] || sig->label_target))
+        gw_enrich_target(ctx, sig, tstore, rid, now);
+    snprintf(r->fp, sizeof r->fp, "%s", sig->fingerprint);
+    if (sig->error[0]) {
+        r->kind = R_REJECTED;
+        snprintf(r->msg, sizeof r->msg, "%s", sig->error);
+        return false;
+    }
+    /* an alert's clock check is per request: the parse is memoised */
+    if (in->item && gw_am_check_clock(&ctx->cfg, in, (size_t)(in - b->signals), now, r->msg,
+                                      sizeof r->msg)) {
+        r->kind = R_REJECTED;
+        return false;
+    }
+    if (sig->ignored) {
+        ignore(r, sig->ignored_reason ? sig->ignored_reason : "ignored", "%s", sig->ignored);
+        return false;
+    }
+    /* the namespace's path, for its existence, scope and environment */
+    ns_path[0] = '\0';
+    if (*sig->target.namespace_)
+        gw_k8s_path(ns_path, 128, "v1", NULL, "namespaces", sig->target.namespace_);
+    /* An error here (apiserver down, nothing cached) does not stop a
+     * duplicate, which creates nothing; a signal that would create is
+     * answered 503 (gw_pipeline_signal). */
+    *ns_rc = gw_enrich_namespace(ctx, sig, ns_path, rid, now);
+    if (*ns_rc == GW_ENOTFOUND) {
+        char ns[80];
+        gw_text_clean(sig->target.namespace_, strlen(sig->target.namespace_), ns, sizeof ns);
+        ignore(r, "namespace-not-found", "namespace \"%s\" does not exist in the cluster: "
+               "nothing there to remediate", ns);
+        return false;
+    }
+    const gw_target named = sig->target; /* the resource the signal names */
+    if (ctx->cfg.owners_resolve) {
+        gw_enrich_owner(ctx, sig, owned, rid, now);
+        snprintf(r->fp, sizeof r->fp, "%s", sig->fingerprint);
+        if (!*sig->target.namespace_) /* a cluster-scoped owner (a Node) */
+            ns_path[0] = '\0';
+    }
+    if (ctx->cfg.scope_require_label) {
+        char why[400];
+        gw_err rc = gw_enrich_scope(ctx, &named, sig, ns_path, rid, now, why, sizeof why);
+        if (rc) {
+            fail(r, rc == GW_EKUBECONF ? GW_EKUBE : rc, "%s",
+                 "scope check: namespace labels unreadable; retry");
+            return false;
+        }
+        if (*why) {
+            ignore(r, "out-of-scope", "%s", why);
+            return false;
+        }
+    }
+    gw_enrich_classify(ctx, sig, ns_path, rid, now, r);
+    return true;
+}
+
+/* A resolved alert is recorded (the request it belongs to gets a
+ * resolved-at annotation), never a new request. */
+static void resolved(gw_ctx *ctx, const gw_signal *s, const char *rid, long long now,
+                     sig_result *r)
+{
+    gw_dedup_result d;
+    gw_err rc = gw_dedup_resolve(&ctx->dedup, s->fingerprint, now, &d);
+    if (rc) {
+        fail(r, rc, "redis: %s", ctx->redis.errstr);
+        return;
+    }
+    ignore(r, "resolved", "resolved alert recorded; no request is created");
+    if (d.kind != GW_DEDUP_DUP)
+        return;
+    char ts[32], err[512];
+    gw_rfc3339(now, ts);
+    set_ref(r, d.ns, d.name, &d);
+    /* a storm member's resolution does not resolve the storm */
+    if (!d.member && gw_rrstore_annotate(ctx->kube, &ctx->cfg, d.ns, d.name,
+                                         "kubernaut.ai/resolved-at", ts, &ctx->scratch, err,
+                                         sizeof err))
+        gw_log(ctx->log_min, GW_LOG_WARN, rid, "resolved annotation failed: %s", err);
+}
+
+/* An occurrence of a request that exists (d: GW_DEDUP_DUP, or
+ * GW_DEDUP_AGGREGATED for a storm member): the coalesced status sync when
+ * due, then the answer, with an escalation when the count crossed the
+ * environment's threshold.  true when the request had finished (or was
+ * deleted) and was forgotten, so this occurrence must start a new one; at
+ * most once per signal (*restarts). */
+static bool known_request(gw_ctx *ctx, const gw_signal *s, const char *group, long esc_at,
+                          const gw_dedup_result *d, const char *rid, int *restarts,
+                          sig_result *r)
+{
+    bool finished = false;
+    if (d->sync_due && d->kind == GW_DEDUP_DUP) {
+        finished = sync_status(ctx, rid, s->fingerprint, d->ns, d->name, d->count, d->first_ms,
+                               d->last_ms);
+    } else if (d->sync_due) {
+        gw_flush_item it;
+        finished = gw_dedup_storm_info(&ctx->dedup, group, &it) == GW_OK &&
+                   sync_storm(ctx, rid, &it);
+    }
+    if (finished && (*restarts)++ == 0) {
+        gw_err rc = gw_dedup_forget(&ctx->dedup, s->fingerprint, d->name);
+        if (!rc)
+            return true;
+        fail(r, rc, "redis: %s", ctx->redis.errstr);
+        return false;
+    }
+    set_ref(r, d->ns, d->name, d);
+    if (d->kind == GW_DEDUP_AGGREGATED) {
+        r->kind = R_AGGREGATED;
+        r->storm_total = d->storm_total;
+        snprintf(r->storm_type, sizeof r->storm_type, "%s", d->storm_type);
+        return false;
+    }
+    r->kind = R_DUP;
+    char from[8];
+    snprintf(from, sizeof from, "%s", r->prio);
+    if ((d->escalated || d->escalate) && gw_priority_raise(from, r->prio)) {
+        r->escalated = true;
+        if (d->escalate)
+            escalate(ctx, rid, r, from, esc_at);
+    }
+    return false;
+}
+
 void gw_pipeline_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
-                           const char *sender, const char *rid, sig_result *r)
+                        const char *sender, const char *rid, sig_result *r)
 {
     memset(r, 0, sizeof *r);
     long long now = gw_now_ms();
     gw_signal sig = *in;
     const gw_signal *s = &sig;
     gw_signal_target_store tstore;
-    if (!sig.ignored && (!sig.error[0] || sig.label_target))
-        gw_enrich_target(ctx, &sig, &tstore, rid, now);
-    snprintf(r->fp, sizeof r->fp, "%s", sig.fingerprint);
-    if (sig.error[0]) {
-        r->kind = R_REJECTED;
-        snprintf(r->msg, sizeof r->msg, "%s", sig.error);
-        return;
-    }
-    /* an alert's clock check is per request: the parse is memoised */
-    if (in->item && gw_am_check_clock(&ctx->cfg, in, (size_t)(in - b->signals), now, r->msg,
-                                      sizeof r->msg)) {
-        r->kind = R_REJECTED;
-        return;
-    }
-    if (sig.ignored) {
-        ignore(r, sig.ignored_reason ? sig.ignored_reason : "ignored", "%s", sig.ignored);
-        return;
-    }
-    /* the namespace's path, for its existence, scope and environment */
-    char ns_path[128] = "";
-    if (*s->target.namespace_)
-        gw_k8s_path(ns_path, sizeof ns_path, "v1", NULL, "namespaces", s->target.namespace_);
-    /* An error here (apiserver down, nothing cached) does not stop a
-     * duplicate, which creates nothing; a signal that would create is
-     * answered 503 below. */
-    gw_err ns_rc = gw_enrich_namespace(ctx, s, ns_path, rid, now);
-    if (ns_rc == GW_ENOTFOUND) {
-        char ns[80];
-        gw_text_clean(s->target.namespace_, strlen(s->target.namespace_), ns, sizeof ns);
-        ignore(r, "namespace-not-found", "namespace \"%s\" does not exist in the cluster: "
-               "nothing there to remediate", ns);
-        return;
-    }
     gw_owned_target owned;
-    const gw_target named = sig.target; /* the resource the signal names */
-    if (ctx->cfg.owners_resolve) {
-        gw_enrich_owner(ctx, &sig, &owned, rid, now);
-        snprintf(r->fp, sizeof r->fp, "%s", sig.fingerprint);
-        if (!*sig.target.namespace_) /* a cluster-scoped owner (a Node) */
-            ns_path[0] = '\0';
-    }
-    gw_err rc;
-    if (ctx->cfg.scope_require_label) {
-        char why[400];
-        if ((rc = gw_enrich_scope(ctx, &named, s, ns_path, rid, now, why, sizeof why))) {
-            fail(r, rc == GW_EKUBECONF ? GW_EKUBE : rc, "%s",
-                 "scope check: namespace labels unreadable; retry");
-            return;
-        }
-        if (*why) {
-            ignore(r, "out-of-scope", "%s", why);
-            return;
-        }
-    }
-    gw_enrich_classify(ctx, s, ns_path, rid, now, r);
-    gw_dedup_result d;
-
+    char ns_path[128];
+    gw_err ns_rc = GW_OK, rc;
+    if (!prepare(ctx, b, in, &sig, &tstore, &owned, rid, now, ns_path, &ns_rc, r))
+        return;
     if (s->resolved) {
-        if ((rc = gw_dedup_resolve(&ctx->dedup, s->fingerprint, now, &d))) {
-            fail(r, rc, "redis: %s", ctx->redis.errstr);
-            return;
-        }
-        ignore(r, "resolved", "resolved alert recorded; no request is created");
-        if (d.kind == GW_DEDUP_DUP) {
-            char ts[32], err[512];
-            gw_rfc3339(now, ts);
-            set_ref(r, d.ns, d.name, &d);
-            /* a storm member's resolution does not resolve the storm */
-            if (!d.member &&
-                gw_rrstore_annotate(ctx->kube, &ctx->cfg, d.ns, d.name, "kubernaut.ai/resolved-at",
-                                    ts, &ctx->scratch, err, sizeof err))
-                gw_log(ctx->log_min, GW_LOG_WARN, rid, "resolved annotation failed: %s", err);
-        }
+        resolved(ctx, s, rid, now, r);
         return;
     }
 
@@ -465,6 +535,7 @@ void gw_pipeline_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
     snprintf(resource, sizeof resource, "%s/%s", s->target.kind, s->target.name);
     long esc_at = gw_escalation_threshold(&ctx->cfg, r->env);
     gw_dedup_signal ds = { group, s->target.namespace_, s->name, resource, esc_at, sender, false };
+    gw_dedup_result d;
     long long deadline = now + ctx->cfg.dedup_pending_wait_ms;
     int restarts = 0;
     for (;;) {
@@ -485,57 +556,26 @@ void gw_pipeline_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
                  "not be looked up (cause in the log above); retry", s->target.namespace_);
             return;
         }
-        if (d.kind == GW_DEDUP_OVER_BUDGET) {
+        switch (d.kind) {
+        case GW_DEDUP_OVER_BUDGET:
             over_budget(ctx, rid, &d, r);
             return;
-        }
-        if (d.kind == GW_DEDUP_NEW) {
+        case GW_DEDUP_NEW:
             create_path(ctx, b, s, sender, rid, rr_ns, owner, now, r);
             return;
-        }
-        if (d.kind == GW_DEDUP_STORM_NEW) {
+        case GW_DEDUP_STORM_NEW:
             r->storm_total = d.storm_total;
             snprintf(r->storm_type, sizeof r->storm_type, "%s", d.storm_type);
             storm_create_path(ctx, b, s, &ds, rid, rr_ns, owner, now, r);
             return;
-        }
-        if (d.kind == GW_DEDUP_DUP || d.kind == GW_DEDUP_AGGREGATED) {
-            bool finished = false;
-            if (d.sync_due && d.kind == GW_DEDUP_DUP) {
-                finished = sync_status(ctx, rid, s->fingerprint, d.ns, d.name, d.count,
-                                       d.first_ms, d.last_ms);
-            } else if (d.sync_due) {
-                gw_flush_item it;
-                finished = gw_dedup_storm_info(&ctx->dedup, group, &it) == GW_OK &&
-                           sync_storm(ctx, rid, &it);
-            }
-            if (finished && restarts++ == 0) {
-                /* the request finished or was deleted: this occurrence
-                 * starts a new one */
-                if ((rc = gw_dedup_forget(&ctx->dedup, s->fingerprint, d.name))) {
-                    fail(r, rc, "redis: %s", ctx->redis.errstr);
-                    return;
-                }
+        case GW_DEDUP_DUP:
+        case GW_DEDUP_AGGREGATED:
+            if (known_request(ctx, s, group, esc_at, &d, rid, &restarts, r))
                 continue;
-            }
-            set_ref(r, d.ns, d.name, &d);
-            if (d.kind == GW_DEDUP_AGGREGATED) {
-                r->kind = R_AGGREGATED;
-                r->storm_total = d.storm_total;
-                snprintf(r->storm_type, sizeof r->storm_type, "%s", d.storm_type);
-                return;
-            }
-            r->kind = R_DUP;
-            char from[8];
-            snprintf(from, sizeof from, "%s", r->prio);
-            if ((d.escalated || d.escalate) && gw_priority_raise(from, r->prio)) {
-                r->escalated = true;
-                if (d.escalate)
-                    escalate(ctx, rid, r, from, esc_at);
-            }
             return;
+        default: /* pending: another worker is creating it right now */
+            break;
         }
-        /* pending: another worker is creating it right now */
         if (gw_now_ms() >= deadline) {
             fail(r, GW_EBUSY, "%s", GW_503_PENDING);
             return;

@@ -33,7 +33,7 @@ void gw_reply_problem(gw_ctx *ctx, gw_response *resp, int status, const char *pa
     gw_buf_reset(&resp->body);
     resp->status = status;
     resp->content_type = "application/problem+json";
-    snprintf(ctx->detail, sizeof ctx->detail, "%.511s", detail ? detail : "");
+    snprintf(resp->detail, sizeof resp->detail, "%.511s", detail ? detail : "");
     if (status == 503)
         resp->retry_after = ctx->cfg.server_retry_after_s > 0 ? ctx->cfg.server_retry_after_s : 1;
     gw_problem_write(&resp->body, status, detail, path, resp->request_id);

@@ -23,7 +23,6 @@
 #include "text.h"
 #include "unavailable.h"
 
-/* ---- routes ------------------------------------------------------------- */
 
 static bool json_content_type(const char *ct)
 {
@@ -46,15 +45,15 @@ static gw_m_severity severity_label(const gw_config *cfg, const char *sev)
 }
 
 /* One signal's outcome in the counters. */
-static void count_result(gw_ctx *ctx, webhook_source src, const gw_signal *s, const sig_result *r)
+static void count_result(gw_ctx *ctx, gw_route route, const gw_signal *s, const sig_result *r)
 {
     gw_metrics *m = ctx->metrics;
     if (r->kind == R_REJECTED) {
         gw_metrics_rejected(m, GW_REJ_VALIDATION);
         return;
     }
-    gw_metrics_received(m, src == SRC_GRAFANA ? GW_SRC_GRAFANA
-                           : src == SRC_K8S_EVENT ? GW_SRC_K8S_EVENTS : GW_SRC_PROMETHEUS,
+    gw_metrics_received(m, route == GW_ROUTE_GRAFANA ? GW_SRC_GRAFANA
+                           : route == GW_ROUTE_K8S_EVENT ? GW_SRC_K8S_EVENTS : GW_SRC_PROMETHEUS,
                         severity_label(&ctx->cfg, s->severity));
     if (r->storm_detected[0])
         gw_metrics_storm(m, strcmp(r->storm_detected, "rate") ? GW_STORM_PATTERN : GW_STORM_RATE);
@@ -73,7 +72,7 @@ static void count_result(gw_ctx *ctx, webhook_source src, const gw_signal *s, co
 
 /* Runs every signal of b and writes the answer; returns the log decision. */
 static const char *process_batch(gw_ctx *ctx, const gw_request *req, gw_response *resp,
-                                 webhook_source src, const gw_batch *b, const char *sender,
+                                 gw_route route, const gw_batch *b, const char *sender,
                                  char *fp_out)
 {
     sig_result *res = calloc(b->n, sizeof *res);
@@ -86,7 +85,7 @@ static const char *process_batch(gw_ctx *ctx, const gw_request *req, gw_response
         gw_pipeline_signal(ctx, b, &b->signals[done], sender, resp->request_id, &res[done]);
         if (res[done].kind == R_FAILED && res[done].err == GW_EKUBE)
             gw_kube_last_refused(ctx->kube, &res[done].breaker_retry_s);
-        count_result(ctx, src, &b->signals[done], &res[done]);
+        count_result(ctx, route, &b->signals[done], &res[done]);
         done++;
         if (res[done - 1].kind == R_FAILED && gw_err_temporary(res[done - 1].err))
             break; /* the rest would fail the same way; the resend covers them */
@@ -109,16 +108,14 @@ static const char *process_batch(gw_ctx *ctx, const gw_request *req, gw_response
  * address - never a token, secret or signature), the counters, and the
  * problem answer.  Returns the decision for the request log line. */
 const char *gw_refuse_request(gw_ctx *ctx, const gw_request *req, gw_response *resp,
-                                  const char *route, const gw_auth_result *a)
+                                  gw_route route, const gw_auth_result *a)
 {
     char why[256], addr[64], who[192], msg[400];
     gw_text_clean(a->why, strlen(a->why), why, sizeof why);
-    bool webhook = !strcmp(route, "prometheus") || !strcmp(route, "grafana") ||
-                   !strcmp(route, "kubernetes-event");
-    snprintf(msg, sizeof msg, "security_event: %s %s refused: %s", route,
-             webhook ? "webhook" : "request", why);
+    snprintf(msg, sizeof msg, "security_event: %s %s refused: %s", gw_route_name(route),
+             gw_route_is_webhook(route) ? "webhook" : "request", why);
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "request_id", resp->request_id, "msg",
-                          msg, "event", "security_event", "route", route, "mode",
+                          msg, "event", "security_event", "route", gw_route_name(route), "mode",
                           gw_metrics_auth_mode_name(a->mode), "reason",
                           gw_metrics_auth_reason_name(a->reason), "status", a->status);
     if (j && req->remote_addr) {
@@ -142,7 +139,7 @@ const char *gw_refuse_request(gw_ctx *ctx, const gw_request *req, gw_response *r
 /* The route's authentication (auth.h).  NULL when the request may go on
  * (res says who it is), else the decision for the log line. */
 const char *gw_authenticate(gw_ctx *ctx, const gw_request *req, gw_response *resp,
-                                gw_auth_route ar, const char *route, gw_auth_result *res)
+                                gw_auth_route ar, gw_route route, gw_auth_result *res)
 {
     gw_auth_check(ctx->auth, ar, req, gw_now_ms(), res);
     return res->status ? gw_refuse_request(ctx, req, resp, route, res) : NULL;
@@ -166,7 +163,7 @@ static bool namespace_seen(const gw_batch *b, size_t i)
  * could not be asked) before anything is recorded.  NULL when every signal
  * is allowed. */
 static const char *scope_refusal(gw_ctx *ctx, const gw_request *req, gw_response *resp,
-                                 const char *route, gw_auth_result *a, const gw_batch *b)
+                                 gw_route route, gw_auth_result *a, const gw_batch *b)
 {
     if (!gw_auth_per_namespace(a))
         return NULL;
@@ -192,7 +189,7 @@ static const char *scope_refusal(gw_ctx *ctx, const gw_request *req, gw_response
  * or when Redis could not tell (the pipeline then meets Redis itself: a
  * request is never called a replay unseen). */
 static const char *replay_check(gw_ctx *ctx, const gw_request *req, gw_response *resp,
-                                const char *route, const gw_auth_result *who, char *fp_out)
+                                gw_route route, const gw_auth_result *who, char *fp_out)
 {
     bool seen = false;
     char first[160], ref[330] = "", msg[300], addr[64];
@@ -219,9 +216,9 @@ static const char *replay_check(gw_ctx *ctx, const gw_request *req, gw_response 
         fp = "";
     }
     snprintf(msg, sizeof msg, "security_event: %s webhook replayed: a signed request already "
-             "accepted (as request %s) was sent again; not counted", route, first);
+             "accepted (as request %s) was sent again; not counted", gw_route_name(route), first);
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "request_id", resp->request_id, "msg",
-                          msg, "event", "security_event", "route", route, "mode", "hmac",
+                          msg, "event", "security_event", "route", gw_route_name(route), "mode", "hmac",
                           "reason", "replay", "status", 200);
     if (j && req->remote_addr) {
         gw_text_clean(req->remote_addr, strlen(req->remote_addr), addr, sizeof addr);
@@ -275,7 +272,7 @@ static const char *sender_id(gw_ctx *ctx, const gw_request *req, const gw_auth_r
 }
 
 static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response *resp,
-                                 webhook_source src, const char *route, char *fp_out)
+                                 gw_route route, char *fp_out)
 {
     if (strcmp(req->method, "POST")) {
         resp->allow = "POST";
@@ -294,8 +291,8 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
     }
     gw_auth_result who;
     const char *refused = gw_authenticate(ctx, req, resp,
-                                       src == SRC_GRAFANA     ? GW_AUTH_ROUTE_GRAFANA
-                                       : src == SRC_K8S_EVENT ? GW_AUTH_ROUTE_EVENTS
+                                       route == GW_ROUTE_GRAFANA     ? GW_AUTH_ROUTE_GRAFANA
+                                       : route == GW_ROUTE_K8S_EVENT ? GW_AUTH_ROUTE_EVENTS
                                                               : GW_AUTH_ROUTE_PROMETHEUS,
                                        route, &who);
     if (refused)
@@ -313,7 +310,7 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
     if (!req->body || !req->body_len) {
         gw_metrics_rejected(ctx->metrics, GW_REJ_VALIDATION);
         gw_reply_problem(ctx, resp, 400, req->path,
-                      src == SRC_K8S_EVENT ? "empty body: expected a Kubernetes Event"
+                      route == GW_ROUTE_K8S_EVENT ? "empty body: expected a Kubernetes Event"
                                            : "empty body: expected an Alertmanager webhook");
         return "rejected";
     }
@@ -321,11 +318,11 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
     gw_batch scratch;
     const gw_batch *bp = &scratch;
     gw_err rc;
-    if (src == SRC_K8S_EVENT) /* freshness depends on the clock: no memo */
+    if (route == GW_ROUTE_K8S_EVENT) /* freshness depends on the clock: no memo */
         rc = gw_k8sevent_parse(&ctx->cfg, req->body, req->body_len, gw_now_ms(), &scratch, err,
                                sizeof err);
     else
-        rc = gw_bodycache_parse(&ctx->bodies, src == SRC_GRAFANA ? gw_grafana_parse : gw_am_parse,
+        rc = gw_bodycache_parse(&ctx->bodies, route == GW_ROUTE_GRAFANA ? gw_grafana_parse : gw_am_parse,
                                 &ctx->cfg, req->body, req->body_len, &scratch, &bp, err,
                                 sizeof err);
     if (rc) {
@@ -337,7 +334,7 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
     }
     const char *decision = scope_refusal(ctx, req, resp, route, &who, bp);
     if (!decision) {
-        decision = process_batch(ctx, req, resp, src, bp, sender_id(ctx, req, &who), fp_out);
+        decision = process_batch(ctx, req, resp, route, bp, sender_id(ctx, req, &who), fp_out);
     }
     remember_nonce(ctx, resp, &who, fp_out);
     gw_batch_free(&scratch);
@@ -348,7 +345,7 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
  * refused one is answered 503 + Retry-After before anything is read, so
  * Alertmanager resends it when the pool has room again. */
 const char *gw_webhook_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp,
-                                  webhook_source src, const char *route, char *fp_out)
+                                  gw_route route, char *fp_out)
 {
     long cap = ctx->cfg.server_max_in_flight;
     long busy = gw_metrics_enter(ctx->metrics, cap);
@@ -359,7 +356,7 @@ const char *gw_webhook_handle(gw_ctx *ctx, const gw_request *req, gw_response *r
         gw_reply_problem(ctx, resp, 503, req->path, d);
         decision = "busy";
     } else {
-        decision = serve_webhook(ctx, req, resp, src, route, fp_out);
+        decision = serve_webhook(ctx, req, resp, route, fp_out);
     }
     gw_metrics_leave(ctx->metrics);
     return decision;
