@@ -36,20 +36,14 @@ static gw_err kube_fetch(void *arg, const char *path, long *http_status, gw_buf 
                            err, errlen);
 }
 
-gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
+/* Redis from redis.*, or the connection the caller handed over. */
+static gw_err open_redis(gw_ctx *ctx, gw_redis *given, char *err, size_t errlen)
 {
-    *out = NULL;
-    gw_ctx *ctx = calloc(1, sizeof *ctx);
-    if (!ctx)
-        return GW_ENOMEM;
-    ctx->cfg = *cfg;
-    memset(cfg, 0, sizeof *cfg);
-    ctx->log_min = gw_log_level_parse(ctx->cfg.log_level);
-    ctx->pid = (long)getpid();
-    gw_buf_init(&ctx->scratch, 8u << 20);
-    gw_bodycache_init(&ctx->bodies);
-    if (RAND_bytes((unsigned char *)&ctx->rid_prefix, sizeof ctx->rid_prefix) != 1)
-        ctx->rid_prefix = (unsigned int)ctx->pid * 2654435761u;
+    if (given) {
+        ctx->redis = *given; /* moved in: the caller's copy is emptied */
+        memset(given, 0, sizeof *given);
+        return GW_OK;
+    }
     gw_redis_opts ro = {
         .addr = ctx->cfg.redis_addr,
         .password_file = ctx->cfg.redis_password_file,
@@ -60,12 +54,16 @@ gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
         .command_timeout_ms = ctx->cfg.redis_command_timeout_ms,
         .log_min = ctx->log_min,
     };
-    gw_err rc = gw_redis_init(&ctx->redis, &ro, err, errlen);
-    if (rc) {
-        gw_ctx_free(ctx);
-        return rc;
+    return gw_redis_init(&ctx->redis, &ro, err, errlen);
+}
+
+/* The Kubernetes client from kubernetes.*, or the one handed over. */
+static gw_err open_kube(gw_ctx *ctx, gw_kube *given, char *err, size_t errlen)
+{
+    if (given) {
+        ctx->kube = given;
+        return GW_OK;
     }
-    gw_dedup_init(&ctx->dedup, &ctx->redis, &ctx->cfg);
     const gw_config *c = &ctx->cfg;
     gw_kube_opts ko = {
         .api_url = *c->kube_api_url ? c->kube_api_url : NULL,
@@ -84,15 +82,79 @@ gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
         .breaker_open_ms = c->kube_breaker_open_ms,
         .log_min = ctx->log_min,
     };
-    if ((rc = gw_kube_new(&ko, &ctx->kube, err, errlen))) {
-        gw_ctx_free(ctx);
-        return rc;
+    return gw_kube_new(&ko, &ctx->kube, err, errlen);
+}
+
+/* The pool's shared counters at metrics.path (default: the state
+ * directory's metrics.shm), or the mapping handed over.  Only running out
+ * of memory fails: metrics never stop alerts. */
+static gw_err open_metrics(gw_ctx *ctx, gw_metrics *given)
+{
+    if (given) {
+        ctx->metrics = given;
+        return GW_OK;
     }
-    if ((rc = gw_auth_new(&ctx->cfg, kube_post, ctx->kube, &ctx->auth, err, errlen))) {
-        gw_ctx_free(ctx);
+    char mpath[1024], merr[512];
+    const char *state = getenv("ALERTGW_STATE_DIR");
+    if (*ctx->cfg.metrics_path)
+        snprintf(mpath, sizeof mpath, "%s", ctx->cfg.metrics_path);
+    else if (state && *state)
+        snprintf(mpath, sizeof mpath, "%s/metrics.shm", state);
+    else
+        snprintf(mpath, sizeof mpath, "/run/alertgw/metrics.shm");
+    gw_err rc = gw_metrics_open(mpath, &ctx->metrics, merr, sizeof merr);
+    if (rc == GW_ENOMEM)
         return rc;
-    }
+    if (rc)
+        gw_log(ctx->log_min, GW_LOG_WARN, NULL, "%s", merr);
+    return GW_OK;
+}
+
+gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
+{
+    return gw_ctx_new_with(cfg, NULL, out, err, errlen);
+}
+
+gw_err gw_ctx_new_with(gw_config *cfg, gw_ctx_deps *deps, gw_ctx **out, char *err,
+                       size_t errlen)
+{
+    static gw_ctx_deps none;
+    *out = NULL;
+    if (!deps)
+        deps = &none;
+    gw_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return GW_ENOMEM;
+    ctx->cfg = *cfg;
+    memset(cfg, 0, sizeof *cfg);
+    ctx->log_min = gw_log_level_parse(ctx->cfg.log_level);
+    ctx->pid = (long)getpid();
+    gw_buf_init(&ctx->scratch, 8u << 20);
     gw_buf_init(&ctx->kscratch, 4u << 20);
+    gw_bodycache_init(&ctx->bodies);
+    if (RAND_bytes((unsigned char *)&ctx->rid_prefix, sizeof ctx->rid_prefix) != 1)
+        ctx->rid_prefix = (unsigned int)ctx->pid * 2654435761u;
+    /* adopted before anything can fail, so gw_ctx_free releases them */
+    gw_kube *kube = deps->kube;
+    gw_metrics *metrics = deps->metrics;
+    deps->kube = NULL;
+    deps->metrics = NULL;
+    gw_err rc = open_redis(ctx, deps->redis, err, errlen);
+    if (!rc)
+        rc = open_kube(ctx, kube, err, errlen);
+    else
+        gw_kube_free(kube);
+    if (!rc)
+        rc = open_metrics(ctx, metrics);
+    else
+        gw_metrics_close(metrics);
+    if (!rc)
+        rc = gw_auth_new(&ctx->cfg, kube_post, ctx->kube, &ctx->auth, err, errlen);
+    if (rc) {
+        gw_ctx_free(ctx);
+        return rc;
+    }
+    gw_dedup_init(&ctx->dedup, &ctx->redis, &ctx->cfg);
     if (!gw_k8s_path(ctx->cm_path, sizeof ctx->cm_path, "v1",
                      ctx->cfg.environment_configmap_namespace, "configmaps",
                      ctx->cfg.environment_configmap_name))
@@ -106,21 +168,6 @@ gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen)
         gw_ctx_free(ctx);
         return GW_ENOMEM;
     }
-    char mpath[1024], merr[512];
-    const char *state = getenv("ALERTGW_STATE_DIR");
-    if (*ctx->cfg.metrics_path)
-        snprintf(mpath, sizeof mpath, "%s", ctx->cfg.metrics_path);
-    else if (state && *state)
-        snprintf(mpath, sizeof mpath, "%s/metrics.shm", state);
-    else
-        snprintf(mpath, sizeof mpath, "/run/alertgw/metrics.shm");
-    rc = gw_metrics_open(mpath, &ctx->metrics, merr, sizeof merr);
-    if (rc == GW_ENOMEM) {
-        gw_ctx_free(ctx);
-        return rc;
-    }
-    if (rc) /* metrics never stop alerts */
-        gw_log(ctx->log_min, GW_LOG_WARN, NULL, "%s", merr);
     gw_metrics_set_in_flight_limit(ctx->metrics, ctx->cfg.server_max_in_flight);
     /* the pool's one circuit breaker lives in the shared mapping */
     gw_kube_attach_metrics(ctx->kube, ctx->metrics);

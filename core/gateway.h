@@ -36,6 +36,20 @@ typedef struct {
 /* Takes ownership of cfg (moved in; do not free it afterwards).  Kubernetes
  * credentials must resolve, Redis need not be up yet. */
 gw_err gw_ctx_new(gw_config *cfg, gw_ctx **out, char *err, size_t errlen);
+
+/* The seams of gw_ctx_new: what a test or an embedder hands over instead
+ * of letting the context make it from the configuration.  Each handle
+ * given is adopted (the context frees it, also when gw_ctx_new_with
+ * fails) and its field is set to NULL; a redis connection is moved in by
+ * value (gw_redis_init'ed; *redis is emptied).  NULL fields, or deps NULL:
+ * made from cfg, as gw_ctx_new does. */
+typedef struct {
+    struct gw_redis *redis;   /* redis.h */
+    struct gw_kube  *kube;    /* kube.h */
+    struct gw_metrics *metrics; /* metrics.h */
+} gw_ctx_deps;
+gw_err gw_ctx_new_with(gw_config *cfg, gw_ctx_deps *deps, gw_ctx **out, char *err,
+                       size_t errlen);
 void   gw_ctx_free(gw_ctx *ctx);
 const gw_config *gw_ctx_config(const gw_ctx *ctx);
 

@@ -196,6 +196,13 @@ static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, cons
         /* Redis had forgotten an open request: Kubernetes is the authority */
         rc = gw_dedup_seed(&ctx->dedup, s->fingerprint, now, owner, ref.name, ref.ns,
                            ref.count + 1, ref.first_ms ? ref.first_ms : now, &d);
+        if (rc == GW_EBUSY) {
+            /* another worker took the expired claim over: it records the
+             * occurrence; the sender sees the pending answer, never the
+             * Redis error text (which may name an address) */
+            fail(r, rc, "%s", GW_503_PENDING);
+            return;
+        }
         if (rc) {
             fail(r, rc, "redis: %s", ctx->redis.errstr);
             return;

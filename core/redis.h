@@ -38,7 +38,7 @@ typedef struct {
     gw_log_level log_min;                /* for "following a new master" lines */
 } gw_redis_opts;
 
-typedef struct {
+typedef struct gw_redis {
     redisContext *c;          /* NULL while disconnected */
     char         *addr;       /* owned; in Sentinel mode the master last found */
     char         *password;   /* owned, NULL: no AUTH */
