@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* fakeapi.h - an in-memory "apiserver" behind gw_kcache's fetch hook, for
- * the tests of core/kcache.c and core/owners.c (include after cmocka.h).
- * Paths not set answer 404; status 0 is a transport error.  The bodies are
- * borrowed: string literals of the test. */
+ * the tests of core/kcache.c, core/owners.c and core/kinds.c (include after
+ * cmocka.h).  Paths not set answer 404; status 0 is a transport error.  The
+ * bodies are borrowed: string literals of the test.  It counts the calls,
+ * the paths asked that hold "evil", and keeps the last path asked. */
 #ifndef GW_FAKEAPI_H
 #define GW_FAKEAPI_H
 
+#include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
@@ -18,9 +20,11 @@ typedef struct {
 } fake_obj;
 
 typedef struct {
-    fake_obj objs[16];
+    fake_obj objs[32];
     size_t   n;
     int      calls;
+    int      evil;      /* paths asked that hold "evil" */
+    char     last[256]; /* the last path asked */
 } fake_api;
 
 static inline gw_err fake_fetch(void *arg, const char *path, long *status, gw_buf *resp,
@@ -28,6 +32,8 @@ static inline gw_err fake_fetch(void *arg, const char *path, long *status, gw_bu
 {
     fake_api *f = arg;
     f->calls++;
+    f->evil += strstr(path, "evil") != NULL;
+    snprintf(f->last, sizeof f->last, "%s", path);
     gw_buf_reset(resp);
     for (size_t i = 0; i < f->n; i++) {
         if (strcmp(f->objs[i].path, path))
@@ -49,9 +55,8 @@ static inline void fake_set(fake_api *f, const char *path, long status, const ch
             f->objs[i].body = body;
             return;
         }
+    assert_true(f->n < sizeof f->objs / sizeof f->objs[0]);
     f->objs[f->n++] = (fake_obj){ path, status, body };
 }
-
-#define NS_PROD "/api/v1/namespaces/prod"
 
 #endif

@@ -16,6 +16,8 @@
 #include "fakeapi.h"
 #include "kcache.h"
 
+#define NS_PROD "/api/v1/namespaces/prod"
+
 /* ---------------------------------------------------------------- kcache */
 
 static void kcache_ttl_and_absence(void **state)
