@@ -236,6 +236,10 @@ gw_post_until_not_503() {
     done
 }
 
+# gw_readyz_200: GET /readyz answers 200 (for gw_wait_for; the response
+# is left in HTTP_*).
+gw_readyz_200() { gw_request GET /readyz && [[ $HTTP_STATUS == 200 ]]; }
+
 # assert_503_retry_after [PATH]: the last response is a 503 problem for PATH
 # (the Alertmanager route) with a numeric Retry-After.
 assert_503_retry_after() {
@@ -549,6 +553,43 @@ gw_kube_waiting_workers() {
     done | sort -u
 }
 _gw_one_kube_waiting_worker() { [[ $(gw_kube_waiting_workers | wc -l) == 1 ]]; }
+
+# gw_hold_request_in_worker OUT RID BODY: POSTs BODY to the Alertmanager
+# route in the background (X-Request-ID: RID; code, body and headers into
+# OUT/code, OUT/body, OUT/hdr, OUT must exist) with the apiserver paused, so
+# that one worker waits in its Kubernetes lookup.  Sets GW_HELD_WORKER (its
+# PID) and GW_HELD_CLIENT (curl's).  Returns 1, with the apiserver resumed
+# and the client reaped, when not exactly one worker waits within 2 s.  The
+# caller keeps the pause short (well under kubernetes.connect_timeout) and
+# ends it with gw_kill_held_worker; a teardown that may follow a failure
+# sends SIGCONT to APISERVER_PID.
+gw_hold_request_in_worker() {
+    local out=$1 rid=$2 body=$3
+    _gw_source_env "$(<"$GW_TMP/kube-dir")/kube.env"
+    kill -STOP "$APISERVER_PID"
+    curl -s --max-time 30 -o "$out/body" -D "$out/hdr" -w '%{http_code}' \
+        -H 'Content-Type: application/json' -H "X-Request-ID: $rid" \
+        --data-binary "$body" "$GW_URL/api/v1/signals/prometheus" >"$out/code" 2>/dev/null 3>&- &
+    GW_HELD_CLIENT=$!
+    GW_HELD_WORKER=
+    if ! gw_wait_for 2 _gw_one_kube_waiting_worker; then
+        kill -CONT "$APISERVER_PID"
+        wait "$GW_HELD_CLIENT" || true
+        return 1
+    fi
+    GW_HELD_WORKER=$(gw_kube_waiting_workers)
+}
+
+# gw_kill_held_worker OUT: SIGKILLs the worker gw_hold_request_in_worker
+# left waiting, resumes the apiserver, waits for the client and loads its
+# answer into HTTP_STATUS, HTTP_BODY and HTTP_HEADERS (as gw_request does).
+gw_kill_held_worker() {
+    local out=$1
+    kill -KILL "$GW_HELD_WORKER"
+    kill -CONT "$APISERVER_PID"
+    wait "$GW_HELD_CLIENT" || true
+    HTTP_STATUS=$(<"$out/code") HTTP_BODY=$(<"$out/body") HTTP_HEADERS=$(tr -d '\r' <"$out/hdr")
+}
 
 # gw_dump_logs: the tails of every log, for a failing test.
 gw_dump_logs() {

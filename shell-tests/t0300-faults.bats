@@ -57,7 +57,7 @@ ROUTE=/api/v1/signals/prometheus
     assert_equal "$(kube_rr_count "$fp")" 0
 
     gw_start_redis
-    gw_wait_for 15 _readyz_200 || fail "/readyz not 200 within 15 s after Redis came back: $HTTP_BODY"
+    gw_wait_for 15 gw_readyz_200 || fail "/readyz not 200 within 15 s after Redis came back: $HTTP_BODY"
 
     gw_post_until_not_503 20 "$body" || fail "still 503 20 s after Redis came back: $HTTP_BODY"
     assert_status 201
@@ -67,7 +67,6 @@ ROUTE=/api/v1/signals/prometheus
     assert_status 202
     assert_equal "$(kube_rr_count "$fp")" 1
 }
-_readyz_200() { gw_request GET /readyz && [[ $HTTP_STATUS == 200 ]]; }
 
 @test "apiserver stopped: webhook 503 and the claim is released; after restart exactly one request" {
     local name fp body
@@ -266,29 +265,16 @@ busy_worker() {
 # it was mostly a plain HTML 500.  Either way: a 503 problem with the
 # request's X-Request-ID, which the access log records too.
 @test "one worker killed mid-request, the others alive: a 503 problem with Retry-After, not a plain 500; the resend is recorded once" {
-    local name fp rid w out="$GW_TMP/killone" line
+    local name fp rid out="$GW_TMP/killone" line
     name=$(gw_uniq killone)
     fp=$(fp_of "prod:Deployment:$name")
     rid=$name
     mkdir -p "$out"
-    _gw_source_env "$(<"$GW_TMP/kube-dir")/kube.env"
     # the request waits in a worker's Kubernetes lookup (apiserver paused)
-    kill -STOP "$APISERVER_PID"
-    curl -s --max-time 30 -o "$out/body" -D "$out/hdr" -w '%{http_code}' \
-        -H 'Content-Type: application/json' -H "X-Request-ID: $rid" \
-        --data-binary "$(am_body KillOne deployment="$name" namespace=prod severity=critical)" \
-        "$GW_URL$ROUTE" >"$out/code" 2>/dev/null 3>&- &
-    local client=$!
-    if ! gw_wait_for 2 _gw_one_kube_waiting_worker; then
-        kill -CONT "$APISERVER_PID"
-        wait "$client" || true
+    gw_hold_request_in_worker "$out" "$rid" \
+        "$(am_body KillOne deployment="$name" namespace=prod severity=critical)" ||
         fail "no single worker waits on the apiserver: [$(gw_kube_waiting_workers | xargs)]; FastCGI connections: [$(busy_worker | xargs)]"
-    fi
-    w=$(gw_kube_waiting_workers)
-    kill -KILL "$w"
-    kill -CONT "$APISERVER_PID"
-    wait "$client" || true
-    HTTP_STATUS=$(<"$out/code") HTTP_BODY=$(<"$out/body") HTTP_HEADERS=$(tr -d '\r' <"$out/hdr")
+    gw_kill_held_worker "$out"
     assert_503_retry_after
     assert_equal "$(gw_header X-Request-ID)" "$rid"
     assert_regex "$(gw_body_jq .detail)" '^a gateway worker failed while handling this request'

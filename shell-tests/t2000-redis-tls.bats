@@ -161,11 +161,9 @@ teardown() {
     fi
 }
 
-_readyz_200() { gw_request GET /readyz && [[ $HTTP_STATUS == 200 ]]; }
-
 @test "through the tunnel: /readyz ready, an alert creates one request (201), a repeat is counted (202)" {
     local name fp body rr
-    gw_wait_for 15 _readyz_200 || fail "/readyz not 200 within 15 s: $HTTP_STATUS $HTTP_BODY"
+    gw_wait_for 15 gw_readyz_200 || fail "/readyz not 200 within 15 s: $HTTP_STATUS $HTTP_BODY"
     assert_equal "$(gw_body_jq .redis)" ok
 
     name=$(gw_uniq tls)

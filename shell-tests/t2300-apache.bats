@@ -207,7 +207,7 @@ _count_is() { [[ $(kube_rr_occurrences "$1") == "$2" ]]; }
     assert_equal "$(kube_rr_count "$fp")" 0
 
     gw_start_redis
-    gw_wait_for 15 _readyz_200 || fail "/readyz not 200 within 15 s after Redis came back: $HTTP_BODY"
+    gw_wait_for 15 gw_readyz_200 || fail "/readyz not 200 within 15 s after Redis came back: $HTTP_BODY"
     gw_post_until_not_503 20 "$body" || fail "still 503 20 s after Redis came back: $HTTP_BODY"
     assert_status 201
     assert_equal "$(kube_rr_count "$fp")" 1
@@ -215,7 +215,6 @@ _count_is() { [[ $(kube_rr_occurrences "$1") == "$2" ]]; }
     assert_status 202
     assert_equal "$(kube_rr_count "$fp")" 1
 }
-_readyz_200() { gw_request GET /readyz && [[ $HTTP_STATUS == 200 ]]; }
 
 # scrape: GET /metrics (with the token) into $GW_TMP/scrape; prints the status.
 scrape() {
@@ -286,25 +285,13 @@ busy_worker() {
     rid=$name
     body=$(am_body KillOne deployment="$name" namespace=prod severity=critical)
     mkdir -p "$out"
-    _gw_source_env "$(<"$GW_TMP/kube-dir")/kube.env"
     # the request waits in a worker's Kubernetes lookup (apiserver paused,
     # for well under kubernetes.connect_timeout)
-    kill -STOP "$APISERVER_PID"
-    curl -s --max-time 30 -o "$out/body" -D "$out/hdr" -w '%{http_code}' \
-        -H 'Content-Type: application/json' -H "X-Request-ID: $rid" \
-        --data-binary "$body" "$GW_URL$ROUTE" >"$out/code" 2>/dev/null 3>&- &
-    local client=$!
-    if ! gw_wait_for 2 _gw_one_kube_waiting_worker; then
-        kill -CONT "$APISERVER_PID"
-        wait "$client" || true
+    gw_hold_request_in_worker "$out" "$rid" "$body" ||
         fail "no single worker waits on the apiserver: [$(gw_kube_waiting_workers | xargs)]; FastCGI connections: [$(busy_worker | xargs)]"
-    fi
-    w=$(gw_kube_waiting_workers)
+    w=$GW_HELD_WORKER
     [[ " $(gw_apache_worker_pids | xargs) " == *" $w "* ]] || fail "busy pid $w is not an apache worker"
-    kill -KILL "$w"
-    kill -CONT "$APISERVER_PID"
-    wait "$client" || true
-    HTTP_STATUS=$(<"$out/code") HTTP_BODY=$(<"$out/body") HTTP_HEADERS=$(tr -d '\r' <"$out/hdr")
+    gw_kill_held_worker "$out"
     assert_503_retry_after
     assert_equal "$(gw_header X-Request-ID)" "$rid"
     assert_regex "$(gw_body_jq .detail)" '^a gateway worker failed while handling this request'

@@ -88,9 +88,8 @@ rr_lists() {
     assert_equal "$(gw_body_jq .detail)" "$detail"
     gw_start_redis unix
     # at most a second later every worker probes again
-    gw_wait_for 10 _readyz_200 || fail "/readyz not 200 after Redis came back: $HTTP_BODY"
+    gw_wait_for 10 gw_readyz_200 || fail "/readyz not 200 after Redis came back: $HTTP_BODY"
 }
-_readyz_200() { gw_request GET /readyz && [[ $HTTP_STATUS == 200 ]]; }
 _readyz_503() { gw_request GET /readyz && [[ $HTTP_STATUS == 503 ]]; }
 
 # queued_on_socket SOCKET: connections waiting in the accept queue of the
@@ -145,5 +144,5 @@ _queued_is() { [[ $(queued_on_socket "$1") == "$2" ]]; }
     assert_equal "$(gw_body_jq .detail)" "shutting down"
     assert_regex "$(gw_header Retry-After)" '^[1-9][0-9]*$'
     # lighttpd starts a new worker, which is ready
-    gw_wait_for 15 _readyz_200 || fail "/readyz not 200 after the restart: $HTTP_BODY"
+    gw_wait_for 15 gw_readyz_200 || fail "/readyz not 200 after the restart: $HTTP_BODY"
 }

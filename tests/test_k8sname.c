@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_k8sname.c - Kubernetes name syntax, the path builder, and the owner
- * walk's step over hostile ownerReferences. */
+/* test_k8sname.c - unit tests for core/k8sname.c: Kubernetes name, kind
+ * and apiVersion syntax, and the path builder that refuses every way out
+ * of the object. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,7 +11,6 @@
 #include <string.h>
 
 #include "k8sname.h"
-#include "owners.h"
 #include "testutil.h"
 
 static void api_versions(void **state)
@@ -110,82 +110,11 @@ static void paths(void **state)
     assert_false(gw_k8s_path(small, sizeof small, "apps/v1", "prod", "deployments", "api"));
     assert_string_equal(small, "");
 }
-
-static void object_paths(void **state)
-{
-    (void)state;
-    char p[300];
-    assert_true(gw_object_path(NULL, "Deployment", "", "prod", "api", p, sizeof p));
-    assert_string_equal(p, "/apis/apps/v1/namespaces/prod/deployments/api");
-    assert_true(gw_object_path(NULL, "Node", "v1", "ignored", "n1", p, sizeof p));
-    assert_string_equal(p, "/api/v1/nodes/n1");
-    assert_false(gw_object_path(NULL, "Pod", "../api/v1/namespaces/kube-system/secrets/x#",
-                                "prod",
-                                "a", p, sizeof p));
-    assert_false(gw_object_path(NULL, "Pod", "v1", "prod", "../secrets/x", p, sizeof p));
-    assert_false(gw_object_path(NULL, "Pod", "v1", "", "a", p, sizeof p));
-    assert_false(gw_object_path(NULL, "Secret", "v1", "prod", "a", p, sizeof p));
-}
-
-/* one owner hop over a cached object {"owners":[ref]} */
-static bool step(const char *ref_json, gw_owned_target *cur)
-{
-    char doc[2048];
-    snprintf(doc, sizeof doc, "{\"owners\":[%s]}", ref_json);
-    json_t *obj = json_loads(doc, 0, NULL);
-    assert_non_null(obj);
-    memset(cur, 0, sizeof *cur);
-    strcpy(cur->kind, "Pod");
-    strcpy(cur->name, "api-1");
-    strcpy(cur->ns, "prod");
-    strcpy(cur->api_version, "v1");
-    bool moved = gw_owner_step(NULL, obj, cur);
-    json_decref(obj);
-    return moved;
-}
-
-static void owner_steps(void **state)
-{
-    (void)state;
-    gw_owned_target cur;
-    assert_true(step("{\"kind\":\"ReplicaSet\",\"name\":\"api-7d9f\",\"apiVersion\":\"apps/v1\","
-                     "\"controller\":true}", &cur));
-    assert_string_equal(cur.kind, "ReplicaSet");
-    assert_string_equal(cur.name, "api-7d9f");
-    assert_string_equal(cur.api_version, "apps/v1");
-    assert_string_equal(cur.ns, "prod");
-    assert_string_equal(cur.t.kind, "ReplicaSet");
-    assert_true(step("{\"kind\":\"Node\",\"name\":\"n1\",\"apiVersion\":\"v1\","
-                     "\"controller\":true}", &cur));
-    assert_string_equal(cur.ns, "");
-
-    /* poisoned ownerReferences end the walk where it is */
-    static const char *const poison[] = {
-        "{\"kind\":\"ReplicaSet\",\"name\":\"x\",\"apiVersion\":"
-        "\"../api/v1/namespaces/kube-system/secrets/admin-token#\",\"controller\":true}",
-        "{\"kind\":\"ReplicaSet\",\"name\":\"../../secrets/admin\",\"apiVersion\":\"apps/v1\","
-        "\"controller\":true}",
-        "{\"kind\":\"Replica/Set\",\"name\":\"x\",\"apiVersion\":\"apps/v1\",\"controller\":true}",
-        "{\"kind\":\"ReplicaSet\",\"name\":\"x?y\",\"apiVersion\":\"apps/v1\",\"controller\":true}",
-        "{\"kind\":\"ReplicaSet\",\"name\":\"x\",\"apiVersion\":7,\"controller\":true}",
-        "{\"kind\":\"ReplicaSet\",\"name\":\"\",\"apiVersion\":\"apps/v1\",\"controller\":true}",
-        "{\"name\":\"x\",\"apiVersion\":\"apps/v1\",\"controller\":true}",
-        "{\"kind\":\"ReplicaSet\",\"name\":\"x\",\"apiVersion\":\"apps/v1\"}",
-    };
-    for (size_t i = 0; i < sizeof poison / sizeof poison[0]; i++) {
-        if (step(poison[i], &cur))
-            fail_msg("followed %s", poison[i]);
-        assert_string_equal(cur.kind, "Pod");
-        assert_string_equal(cur.name, "api-1");
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(api_versions), cmocka_unit_test(kinds),
         cmocka_unit_test(names),        cmocka_unit_test(paths),
-        cmocka_unit_test(object_paths), cmocka_unit_test(owner_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_kinds.c - the one kinds table, API discovery with its fallback, and
- * what they do to label targets and the owner walk (plain data, no
- * apiserver). */
+ * what they do to label targets and the owner walk (plain data and the
+ * in-memory "apiserver" of fakeapi.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,51 +18,7 @@
 #include "../core/kinds.h"
 #include "../core/owners.h"
 #include "../core/target.h"
-
-typedef struct {
-    const char *path;
-    long        status; /* 0: connection refused */
-    const char *body;
-} fake_doc;
-
-typedef struct {
-    fake_doc docs[32];
-    size_t   n;
-    int      calls;
-    int      evil;       /* paths asked that hold "evil" */
-    char     last[256];
-} fake_api;
-
-static gw_err fake_fetch(void *arg, const char *path, long *status, gw_buf *resp, char *err,
-                         size_t errlen)
-{
-    fake_api *f = arg;
-    f->calls++;
-    f->evil += strstr(path, "evil") != NULL;
-    snprintf(f->last, sizeof f->last, "%s", path);
-    gw_buf_reset(resp);
-    for (size_t i = 0; i < f->n; i++) {
-        if (strcmp(f->docs[i].path, path))
-            continue;
-        if (!f->docs[i].status)
-            return gw_fail(GW_EKUBE, err, errlen, "connection refused");
-        *status = f->docs[i].status;
-        return gw_buf_appends(resp, f->docs[i].body);
-    }
-    *status = 404;
-    return gw_buf_appends(resp, "{\"kind\":\"Status\",\"code\":404}");
-}
-
-static void fake_set(fake_api *f, const char *path, long status, const char *body)
-{
-    for (size_t i = 0; i < f->n; i++)
-        if (!strcmp(f->docs[i].path, path)) {
-            f->docs[i].status = status;
-            f->docs[i].body = body;
-            return;
-        }
-    f->docs[f->n++] = (fake_doc){ path, status, body };
-}
+#include "fakeapi.h"
 
 #define RES(name, kind, ns) "{\"name\":\"" name "\",\"kind\":\"" kind "\",\"namespaced\":" ns "}"
 

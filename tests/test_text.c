@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_text.c - unit tests for the small pure helpers: core/text.c (label
- * values, UTF-8 cutting and cleaning, key=value lists), core/clock.c
- * (RFC 3339) and core/problem.c (RFC 7807 bodies). */
+/* test_text.c - unit tests for core/text.c: label values, UTF-8 cutting
+ * and cleaning, hex, JSON string literals and key=value lists. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,8 +11,6 @@
 #include <string.h>
 
 #include "buf.h"
-#include "clock.h"
-#include "problem.h"
 #include "text.h"
 
 /* ------------------------------------------------------- gw_label_value */
@@ -260,185 +257,6 @@ static void text_clean_output_limit(void **state)
     }
 }
 
-/* ---------------------------------------------------------------- clock */
-
-static void rfc3339_parse_valid(void **state)
-{
-    (void)state;
-    long long ms = -1;
-    assert_true(gw_parse_rfc3339("1970-01-01T00:00:00Z", &ms));
-    assert_int_equal(ms, 0);
-    assert_true(gw_parse_rfc3339("2026-11-23T10:41:30Z", &ms));
-    assert_int_equal(ms, 1795430490000LL);
-    assert_true(gw_parse_rfc3339("2026-11-23T10:41:30.123Z", &ms));
-    assert_int_equal(ms, 1795430490123LL);
-    /* offsets */
-    assert_true(gw_parse_rfc3339("2026-11-23T11:41:30.123+01:00", &ms));
-    assert_int_equal(ms, 1795430490123LL);
-    assert_true(gw_parse_rfc3339("2026-11-23T05:11:30.123-05:30", &ms));
-    assert_int_equal(ms, 1795430490123LL);
-    assert_true(gw_parse_rfc3339("2026-11-23T10:41:30.123+00:00", &ms));
-    assert_int_equal(ms, 1795430490123LL);
-    /* fractions: shorter are scaled, longer truncated to ms */
-    assert_true(gw_parse_rfc3339("2026-11-23T10:41:30.5Z", &ms));
-    assert_int_equal(ms, 1795430490500LL);
-    assert_true(gw_parse_rfc3339("2026-11-23T10:41:30.05Z", &ms));
-    assert_int_equal(ms, 1795430490050LL);
-    assert_true(gw_parse_rfc3339("2026-11-23T10:41:30.123456789Z", &ms));
-    assert_int_equal(ms, 1795430490123LL);
-    /* lower-case t and z are allowed by RFC 3339 */
-    assert_true(gw_parse_rfc3339("2026-11-23t10:41:30z", &ms));
-    assert_int_equal(ms, 1795430490000LL);
-    /* leap day, end of range */
-    assert_true(gw_parse_rfc3339("2024-02-29T12:00:00Z", &ms));
-    assert_int_equal(ms, 1709208000000LL);
-    assert_true(gw_parse_rfc3339("2000-02-29T23:59:59.999Z", &ms));
-    assert_int_equal(ms, 951868799999LL);
-    assert_true(gw_parse_rfc3339("9999-12-31T23:59:59Z", &ms));
-    assert_int_equal(ms, 253402300799000LL);
-}
-
-static void rfc3339_parse_invalid(void **state)
-{
-    (void)state;
-    static const char *bad[] = {
-        "",
-        "2026-11-23",
-        "2026-11-23T10:41:30",        /* no zone */
-        "2026-11-23T10:41Z",
-        "2026-11-23X10:41:30Z",
-        "2026/11/23T10:41:30Z",
-        "2026-11-23T10:41:30+0100",   /* offset needs a colon */
-        "2026-11-23T10:41:30+01",
-        "2026-11-23T10:41:30+24:00",
-        "2026-11-23T10:41:30.Z",      /* fraction without digits */
-        "2026-11-23T10:41:30.1234567890Z",
-        "2026-11-23T10:41:30Zjunk",
-        "2026-11-23T10:41:30Z ",
-        "2026-13-01T00:00:00Z",
-        "2026-00-01T00:00:00Z",
-        "2026-11-00T00:00:00Z",
-        "2026-11-31T00:00:00Z",       /* November has 30 days */
-        "2026-02-29T00:00:00Z",       /* not a leap year */
-        "1900-02-29T00:00:00Z",
-        "2026-11-23T24:00:00Z",
-        "2026-11-23T10:60:00Z",
-        "2026-11-23T10:41:61Z",
-        "1969-12-31T23:59:59Z",       /* before 1970 */
-        "0001-01-01T00:00:00Z",       /* Alertmanager's zero endsAt */
-        "+2026-11-23T10:41:30Z",
-        "2026-1a-23T10:41:30Z",
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        long long ms = 42;
-        if (gw_parse_rfc3339(bad[i], &ms))
-            fail_msg("accepted \"%s\" as %lld", bad[i], ms);
-    }
-}
-
-static void rfc3339_format(void **state)
-{
-    (void)state;
-    char out[32];
-    gw_rfc3339(0, out);
-    assert_string_equal(out, "1970-01-01T00:00:00.000Z");
-    gw_rfc3339(1795430490123LL, out);
-    assert_string_equal(out, "2026-11-23T10:41:30.123Z");
-    gw_rfc3339(951868799999LL, out);
-    assert_string_equal(out, "2000-02-29T23:59:59.999Z");
-    gw_rfc3339(1795430490007LL, out);
-    assert_string_equal(out, "2026-11-23T10:41:30.007Z");
-
-    /* format then parse is the identity */
-    long long now = gw_now_ms(), back = 0;
-    assert_true(now > 1700000000000LL);
-    gw_rfc3339(now, out);
-    assert_true(gw_parse_rfc3339(out, &back));
-    assert_int_equal(back, now);
-}
-
-/* -------------------------------------------------------------- problem */
-
-static json_t *problem(int status, const char *detail, const char *instance, const char *rid)
-{
-    gw_buf b;
-    gw_buf_init(&b, 4096);
-    assert_int_equal(gw_problem_write(&b, status, detail, instance, rid), GW_OK);
-    json_error_t jerr;
-    json_t *j = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!j)
-        fail_msg("not JSON (%s): %s", jerr.text, b.data);
-    gw_buf_free(&b);
-    return j;
-}
-
-static const char *jstr(json_t *j, const char *key)
-{
-    const char *v = json_string_value(json_object_get(j, key));
-    if (!v)
-        fail_msg("no string \"%s\"", key);
-    return v;
-}
-
-static void problem_bodies(void **state)
-{
-    (void)state;
-    static const struct {
-        int status;
-        const char *slug, *title;
-    } cases[] = {
-        { 400, "validation-error", "Bad Request" },
-        { 404, "not-found", "Not Found" },
-        { 405, "method-not-allowed", "Method Not Allowed" },
-        { 413, "payload-too-large", "Payload Too Large" },
-        { 415, "unsupported-media-type", "Unsupported Media Type" },
-        { 503, "service-unavailable", "Service Unavailable" },
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        assert_string_equal(gw_problem_slug(cases[i].status), cases[i].slug);
-        assert_string_equal(gw_problem_title(cases[i].status), cases[i].title);
-        json_t *j = problem(cases[i].status, "alerts[0].labels.alertname: missing or empty",
-                            "/api/v1/signals/prometheus", "req-123");
-        char type[128];
-        snprintf(type, sizeof type, "https://kubernaut.ai/problems/%s", cases[i].slug);
-        assert_string_equal(jstr(j, "type"), type);
-        assert_string_equal(jstr(j, "title"), cases[i].title);
-        assert_int_equal(json_integer_value(json_object_get(j, "status")), cases[i].status);
-        assert_string_equal(jstr(j, "detail"), "alerts[0].labels.alertname: missing or empty");
-        assert_string_equal(jstr(j, "instance"), "/api/v1/signals/prometheus");
-        assert_string_equal(jstr(j, "request_id"), "req-123");
-        assert_int_equal(json_object_size(j), 6);
-        json_decref(j);
-    }
-}
-
-static void problem_unknown_status_is_internal(void **state)
-{
-    (void)state;
-    assert_string_equal(gw_problem_slug(418), "internal-error");
-    assert_string_equal(gw_problem_slug(500), "internal-error");
-    assert_string_equal(gw_problem_slug(429), "too-many-requests");
-    assert_string_equal(gw_problem_slug(504), "gateway-timeout");
-}
-
-static void problem_hostile_text(void **state)
-{
-    (void)state;
-    /* control characters and invalid UTF-8 from the client never break the
-     * JSON; NULL fields become empty strings */
-    json_t *j = problem(400, "bad \xff\xfe label\n\"x\"", "/p\x01th", NULL);
-    assert_string_equal(jstr(j, "detail"), "bad ?? label?\"x\"");
-    assert_string_equal(jstr(j, "instance"), "/p?th");
-    assert_string_equal(jstr(j, "request_id"), "");
-    json_decref(j);
-
-    gw_buf b;
-    gw_buf_init(&b, 16); /* too small for any body */
-    assert_int_equal(gw_problem_write(&b, 400, "x", "/", "r"), GW_ETOOBIG);
-    gw_buf_free(&b);
-}
-
-/* gw_json_str: whatever the input, the output parses back to it. */
 /* Hex both ways: encode is lowercase, decode takes either case and refuses
  * a non-hex character anywhere. */
 static void hex_round_trips(void **state)
@@ -455,6 +273,7 @@ static void hex_round_trips(void **state)
     assert_false(gw_hex_decode("0x9fa0ff", out, sizeof out));
 }
 
+/* gw_json_str: whatever the input, the output parses back to it. */
 static void json_str_round_trips(void **state)
 {
     (void)state;
@@ -488,6 +307,37 @@ static void json_str_respects_the_buffer_limit(void **state)
     gw_buf_free(&b);
 }
 
+/* ------------------------------------------------------- key=value lists */
+
+static void pairs_walk_and_lookup(void **state)
+{
+    (void)state;
+    const char *p = " a = 1 ,,b=2,c, d=", *k, *v;
+    size_t kl, vl;
+    assert_true(gw_pairs_next(&p, &k, &kl, &v, &vl));
+    assert_int_equal(kl, 1);
+    assert_memory_equal(k, "a", 1);
+    assert_int_equal(vl, 1);
+    assert_memory_equal(v, "1", 1);
+    assert_true(gw_pairs_next(&p, &k, &kl, &v, &vl));
+    assert_memory_equal(k, "b", 1);
+    assert_true(gw_pairs_next(&p, &k, &kl, &v, &vl));
+    assert_memory_equal(k, "c", 1);
+    assert_null(v);
+    assert_true(gw_pairs_next(&p, &k, &kl, &v, &vl));
+    assert_memory_equal(k, "d", 1);
+    assert_non_null(v);
+    assert_int_equal(vl, 0);
+    assert_false(gw_pairs_next(&p, &k, &kl, &v, &vl));
+
+    char out[8];
+    assert_true(gw_pairs_get("x=1,yy=22", "yy", out, sizeof out));
+    assert_string_equal(out, "22");
+    assert_false(gw_pairs_get("x=1,yy=22", "y", out, sizeof out));
+    assert_false(gw_pairs_get("x=12345678", "x", out, sizeof out)); /* does not fit */
+    assert_false(gw_pairs_get("", "x", out, sizeof out));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,15 +354,10 @@ int main(void)
         cmocka_unit_test(text_clean_invalid_utf8),
         cmocka_unit_test(text_clean_overlong_and_surrogates),
         cmocka_unit_test(text_clean_output_limit),
-        cmocka_unit_test(rfc3339_parse_valid),
-        cmocka_unit_test(rfc3339_parse_invalid),
-        cmocka_unit_test(rfc3339_format),
-        cmocka_unit_test(problem_bodies),
-        cmocka_unit_test(problem_unknown_status_is_internal),
-        cmocka_unit_test(problem_hostile_text),
         cmocka_unit_test(hex_round_trips),
         cmocka_unit_test(json_str_round_trips),
         cmocka_unit_test(json_str_respects_the_buffer_limit),
+        cmocka_unit_test(pairs_walk_and_lookup),
     };
     return cmocka_run_group_tests_name("text", tests, NULL, NULL);
 }
