@@ -610,7 +610,7 @@ static void env_name(const key_def *k, char *out, size_t outlen)
  * variable is an error, so that a misspelt override cannot go unnoticed.
  * Exact names, no wildcards: a misspelt ALERTGW_TLS_CERT would otherwise
  * leave the port on plain HTTP without a word.  A front end that reads a
- * new ALERTGW_* name adds it here (t0600-cli checks every name the
+ * new ALERTGW_* name adds it here (t5100-cli checks every name the
  * repository's scripts and tests set). */
 static const char *const front_end_vars[] = {
     /* fcgi/main.c (the YAML file); set by the units, the Apache config,

@@ -49,7 +49,7 @@ if ! { autoreconf -fi >"$LOG_DIR/autoreconf.log" 2>&1 &&
 fi
 export GW_FCGI_BIN=$PLAIN_DIR/fcgi/alertgw-fcgi
 # The plain build stays named when GW_FCGI_BIN becomes the sanitizer build
-# below: t0600-cli reads its hardening (PIE, RELRO, fortify) with readelf.
+# below: t5100-cli reads its hardening (PIE, RELRO, fortify) with readelf.
 export GW_PLAIN_FCGI_BIN=$PLAIN_DIR/fcgi/alertgw-fcgi
 
 step "build (ASan+UBSan) and unit tests"
@@ -114,7 +114,7 @@ else
     # the plain one).  A sanitizer report kills the worker, lighttpd starts
     # another and a test may still pass, so every report goes to a file
     # under $LOG_DIR/sanitizer and any file there is a failure.  A small
-    # quarantine keeps a worker's memory near its real size (t1800 bounds it).
+    # quarantine keeps a worker's memory near its real size (t3300 bounds it).
     SAN_DIR=$LOG_DIR/sanitizer
     rm -rf "$SAN_DIR"
     mkdir -p "$SAN_DIR"

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""api-examples.py - the example answers of docs/api.md, for t2900.
+"""api-examples.py - the example answers of docs/api.md, for t0300.
 
 Each example answer in docs/api.md is a ```json fenced block right after a
 marker line

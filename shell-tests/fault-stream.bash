@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # fault-stream.bash - the resending client stream and its ledger check,
-# shared by the fault suite (t1900) and the reload suite (t2500).  Load after
+# shared by the fault suite (t4400) and the reload suite (t5400).  Load after
 # helpers.bash.  The ledger row is appended to $GW_TMP/fault-table.
 
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
@@ -16,7 +16,7 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 # (ALERTGW_LIMITS_CREATES_PER_MINUTE=0, ALERTGW_LIMITS_CREATES_PER_SENDER_
 # PER_MINUTE=0, ALERTGW_STORM_NAMESPACE_CAP=0, ALERTGW_STORM_ENABLED=false),
 # so that the 503 column of the table is the fault's doing and never a
-# limit's (t1100 tests storms and the cap, t2700 the budgets).
+# limit's (t2300 tests storms and the cap, t3400 the budgets).
 STREAM_NAMESPACES=$(printf 'fs-ns-%d ' $(seq 1 16))
 
 # stream_start NAME: the client stream in the background (ledger in $GW_TMP).
@@ -80,7 +80,7 @@ EOF
     # alert.  5xx and "no answer" are resent (and were stored, above).  The
     # 500s seen: the apiserver's RBAC 403 while it starts (its caches not yet
     # synced), which alertgw reports as a configuration error.  (A worker
-    # that dies mid-request is a 503 since lighttpd-errors.lua; t0300.)
+    # that dies mid-request is a 503 since lighttpd-errors.lua; t4100.)
     python3 -c '
 import json, sys
 c = json.load(open(sys.argv[1]))["codes"]

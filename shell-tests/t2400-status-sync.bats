@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t1200-status-sync: status.deduplication converges to the true count within
+# t2400-status-sync: status.deduplication converges to the true count within
 # status_sync_interval (here 2 s) with coalesced patches - not one per
 # alert - across four worker processes, including when no further alert
 # arrives to carry the last sync (the trailing flush).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t2900-conformance: the answers as the spec and docs/api.md give them, on
+# t0300-conformance: the answers as the spec and docs/api.md give them, on
 # the real stack.  The storm member's answer names its aggregate
 # (storm.remediationRequestRef, storm.resourceCount) in the 202, in a 207
 # result and in GET /api/v1/signals/{fp}; timestamps are RFC 3339 strings

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t0700-lifecycle: a RemediationRequest that has finished (terminal
+# t2200-lifecycle: a RemediationRequest that has finished (terminal
 # status.overallPhase, written through the status subresource as a
 # controller would) or that was deleted no longer collects occurrences: the
 # next occurrence creates a new request.  The suite runs with

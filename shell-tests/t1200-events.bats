@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t0800-events: POST /api/v1/signals/kubernetes-event with real-shaped
+# t1200-events: POST /api/v1/signals/kubernetes-event with real-shaped
 # Events (core/v1, events.k8s.io/v1, kubernetes-event-exporter), through
 # lighttpd into the real apiserver.
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t1100-storms: alert storms are detected in Redis atomically with dedup and
+# t2300-storms: alert storms are detected in Redis atomically with dedup and
 # folded into one aggregated RemediationRequest; the per-namespace cap stops
 # a runaway rule.  Defaults for the thresholds (pattern 5 resources in 2 min,
 # rate more than 10 occurrences of one alert name a minute); a 3 s

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t2800-probes: /readyz under probe traffic and a worker's graceful stop.
+# t0400-probes: /readyz under probe traffic and a worker's graceful stop.
 #
 # /readyz needs no authentication and is exempt from the allowlist and the
 # rate limit, and a fresh answer costs a Redis PING and an apiserver LIST

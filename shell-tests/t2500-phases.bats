@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t3000-phases: when an existing RemediationRequest still absorbs its
+# t2500-phases: when an existing RemediationRequest still absorbs its
 # fingerprint's signals, as upstream Kubernaut decides it.  A request is
 # open while its status.overallPhase is not terminal, and also, once
 # terminal, while status.completionStatus.outcome is ManualReviewRequired

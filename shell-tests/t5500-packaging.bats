@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
 bats_require_minimum_version 1.5.0
-# t2200-packaging: what `make install` gives a host, and that it works.
+# t5500-packaging: what `make install` gives a host, and that it works.
 #
 # setup_file configures a fresh out-of-tree build of this source tree with
 # --prefix=/usr --sysconfdir=/etc (as docs/install.md does), builds it and
@@ -22,7 +22,7 @@ setup_file() {
     export GW_TMP
     export PKG_BUILD=$GW_TMP/build DEST=$GW_TMP/dest
     if [[ ! -x $GW_ROOT/configure ]]; then
-        echo "t2200: $GW_ROOT/configure missing: run autoreconf -fi first" >&2
+        echo "t5500: $GW_ROOT/configure missing: run autoreconf -fi first" >&2
         return 1
     fi
     mkdir -p "$PKG_BUILD" "$DEST"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t1400-auth: per-route authentication against the real stack (issue 6):
+# t3100-auth: per-route authentication against the real stack (issue 6):
 # bearer tokens (by SHA-256 hash, one scoped to namespaces), the generic
 # X-Signature-256 HMAC with a signed timestamp and its replay window, the
 # IP allowlist, and tokenreview with ServiceAccount tokens minted by the

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
 bats_require_minimum_version 1.5.0
-# t0600-cli: the binary's own modes, no services: --check-config, and the
+# t5100-cli: the binary's own modes, no services: --check-config, and the
 # one-shot CGI program it becomes when stdin is not a FastCGI socket.
 
 load helpers
@@ -262,7 +262,7 @@ YAML
     # every ALERTGW_ name set as NAME=... or read as ${NAME...} in the front
     # ends, the deploy scripts, the bench and the tests (but this file, whose
     # misspelt names are meant)
-    names=$(grep -rhoE --exclude=t0600-cli.bats 'ALERTGW_[A-Z0-9_]*[A-Z0-9](=|:-|\})' \
+    names=$(grep -rhoE --exclude=t5100-cli.bats 'ALERTGW_[A-Z0-9_]*[A-Z0-9](=|:-|\})' \
                 "$GW_ROOT/lighttpd.conf" "$GW_ROOT"/*.lua \
                 "$GW_ROOT/deploy" "$GW_ROOT/shell-tests" "$GW_ROOT/bench" 2>/dev/null |
             sed -E 's/(=|:-|\})$//' | sort -u)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t2100-observability: the operator's side of /metrics - the alerting rules
+# t5200-observability: the operator's side of /metrics - the alerting rules
 # (deploy/prometheus/alertgw-rules.yaml), their promtool unit tests, and the
 # Grafana dashboard (deploy/grafana/alertgw-dashboard.json) - checked
 # against the real gateway: every gateway_* name they use is in a real

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t1300-metrics: GET /metrics is the whole worker pool's counters (a shared
+# t0500-metrics: GET /metrics is the whole worker pool's counters (a shared
 # memory file every worker maps), valid for promtool, with counts equal to
 # the requests sent - including requests spread over four workers, and
 # across a worker being killed and restarted.

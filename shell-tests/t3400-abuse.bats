@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t2700-abuse: an admitted sender is still not trusted.  Well-formed
+# t3400-abuse: an admitted sender is still not trusted.  Well-formed
 # webhooks that try to flood the cluster with requests (invented
 # namespaces, a creation budget run dry), to read other namespaces' data
 # (originalPayload), to steer the gateway's own apiserver calls (apiVersion

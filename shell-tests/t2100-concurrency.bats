@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t0400-concurrency: many workers racing on one new fingerprint still make
+# t2100-concurrency: many workers racing on one new fingerprint still make
 # exactly one RemediationRequest (the pending claim in Redis), and every
 # sender gets a 2xx: one 201, the rest 202 on that same request.
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t1000-classify: environment (ConfigMap > namespace label > namespace
+# t1500-classify: environment (ConfigMap > namespace label > namespace
 # pattern > alert label > unknown), the priority table and escalation,
 # owner resolution and the scope label, through lighttpd against the real
 # Redis and kube-apiserver.  One worker, so that what one request cached is

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t1500-edge: what lighttpd.conf does before a request reaches a worker,
+# t3200-edge: what lighttpd.conf does before a request reaches a worker,
 # against the real stack: TLS (1.2 and 1.3 only, forward-secret AEAD
 # ciphers), optional client certificates that reach the worker as
 # SSL_CLIENT_VERIFY / SSL_CLIENT_S_DN_CN (and, end to end, the worker's

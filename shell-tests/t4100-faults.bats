@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t0300-faults: the rule that a 2xx means "recorded".  With Redis or the
+# t4100-faults: the rule that a 2xx means "recorded".  With Redis or the
 # apiserver down the gateway answers 503 + Retry-After (Alertmanager
 # retries 5xx), creates nothing and holds no claim; once the dependency is
 # back the same alert creates exactly one request.  Redis is a cache of

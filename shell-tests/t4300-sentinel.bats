@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t1700-sentinel: Redis HA through Sentinel with real processes - a primary
+# t4300-sentinel: Redis HA through Sentinel with real processes - a primary
 # and a replica redis-server and three sentinels (the same binary with
 # --sentinel) on free loopback ports, with passwords on both.  The gateway
 # finds the primary through the sentinels; the primary is SIGKILLed; the

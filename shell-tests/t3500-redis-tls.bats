@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t2000-redis-tls: Redis with TLS and a password, through the documented
+# t3500-redis-tls: Redis with TLS and a password, through the documented
 # stunnel client (docs/security.md "Dependencies failing").  hiredis 0.14 in
 # Debian 12 has no TLS, so the worker speaks plain RESP to the loopback end
 # of an stunnel client, which speaks TLS (server certificate checked against

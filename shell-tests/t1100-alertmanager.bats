@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t0500-alertmanager: a real Prometheus Alertmanager (Debian's
+# t1100-alertmanager: a real Prometheus Alertmanager (Debian's
 # prometheus-alertmanager) delivers the webhooks.  Alerts are injected
 # through its v2 API; Alertmanager groups them, resends unchanged groups every
 # repeat_interval, sends resolved notifications, and retries after a 5xx.
@@ -66,7 +66,7 @@ am_inject() {
     local body
     body=$(jq -cn --arg name "$name" --arg s "$(gw_now -60)" --arg e "$(gw_now "$ends")" '
         [{labels: ({alertname: $name} + ($ARGS.positional | map(split("=") | {(.[0]): .[1]}) | add)),
-          annotations: {summary: "injected by t0500"},
+          annotations: {summary: "injected by t1100"},
           startsAt: $s, endsAt: $e, generatorURL: "http://prometheus.test/graph"}]' \
         --args "$@")
     [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' \

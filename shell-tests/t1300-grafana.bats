@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t0900-grafana: POST /api/v1/signals/grafana with Grafana Alerting's
+# t1300-grafana: POST /api/v1/signals/grafana with Grafana Alerting's
 # payload (version 1), HMAC-SHA256 signed with X-Grafana-Alerting-Signature.
 # The workers hold two secrets (current and previous: rotation).
 

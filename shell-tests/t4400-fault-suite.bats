@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t1900-fault-suite: the promise under faults (issue 6).  For each fault, a
+# t4400-fault-suite: the promise under faults (issue 6).  For each fault, a
 # steady stream of webhooks (new and duplicate alerts mixed, 4 client threads,
 # 4 workers; shell-tests/fault-stream.py, which resends every non-2xx like
 # Alertmanager) runs while one fault is injected and then repaired.  Then,
@@ -17,11 +17,11 @@ load fault-stream
 
 setup_file() {
     # storms off: 60 new alerts a minute would fold into an aggregate and the
-    # ledger would have to follow storm membership; t1100 covers storms.
+    # ledger would have to follow storm membership; t2300 covers storms.
     # The stream creates hundreds of requests a minute from one sender
     # (127.0.0.1), dozens in each of its namespaces: no creation budget and
-    # no per-namespace cap, so that every 503 is the fault's (t2700 and
-    # t1100 test those limits)
+    # no per-namespace cap, so that every 503 is the fault's (t3400 and
+    # t2300 test those limits)
     gw_setup_stack ALERTGW_STORM_ENABLED=false ALERTGW_STORM_NAMESPACE_CAP=0 \
         ALERTGW_LIMITS_CREATES_PER_MINUTE=0 ALERTGW_LIMITS_CREATES_PER_SENDER_PER_MINUTE=0 || return 1
     # the namespaces the stream names (the gateway ignores signals about

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t1800-hostile: the catalogue of hostile bodies and headers (issue 6).  Each
+# t3300-hostile: the catalogue of hostile bodies and headers (issue 6).  Each
 # gets a clean 4xx problem naming what is wrong, or a correct 2xx whose
 # RemediationRequest the apiserver accepted; no worker crashes (the same
 # worker PIDs answer throughout), memory stays bounded (worker RSS checked at

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t1600-breaker: the Kubernetes circuit breaker, shared by the worker pool.
+# t4200-breaker: the Kubernetes circuit breaker, shared by the worker pool.
 # With the apiserver stopped, new alerts are answered 503 + Retry-After;
 # after kubernetes.breaker_failures consecutive failed calls (each after its
 # retries) the breaker opens for the whole pool (one log line, gauge 1 in

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t3100-discovery: kinds and versions from the cluster's API discovery,
+# t1400-discovery: kinds and versions from the cluster's API discovery,
 # through lighttpd against the real Redis and the v1.20 kube-apiserver: a
 # workload kind defined by a CRD (an Argo-like Rollout with a scale
 # subresource) is a label target and an owner like the built-in kinds,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t2600-logs: the worker log as docs/operations.md#log-reference describes it
+# t5300-logs: the worker log as docs/operations.md#log-reference describes it
 # (issue 7): one JSON object a line on stderr; the request line carries time,
 # level, request_id, route, fingerprint, decision, status and duration_ms; the
 # level comes from the configuration; control characters arrive escaped;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t2500-reload: configuration reload without dropping accepted webhooks
+# t5400-reload: configuration reload without dropping accepted webhooks
 # (issue 7).  SIGHUP makes each worker re-read its configuration between
 # requests; a valid file takes effect, an invalid one is refused with every
 # error logged and the running configuration stays.  Both are done under a
@@ -35,7 +35,7 @@ setup_file() {
     # The stream creates hundreds of requests a minute from one sender
     # (127.0.0.1), dozens in each of its namespaces: no storms, no creation
     # budget and no per-namespace cap, so that a 503 would be the reload's
-    # (t1100 and t2700 test those limits)
+    # (t2300 and t3400 test those limits)
     gw_start_lighttpd ALERTGW_CONFIG="$GW_TMP/alertgw.yaml" ALERTGW_STORM_ENABLED=false \
         ALERTGW_STORM_NAMESPACE_CAP=0 ALERTGW_LIMITS_CREATES_PER_MINUTE=0 \
         ALERTGW_LIMITS_CREATES_PER_SENDER_PER_MINUTE=0

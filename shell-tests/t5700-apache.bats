@@ -1,9 +1,9 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t2300-apache: alertgw behind Debian's real Apache httpd with mod_fcgid and
+# t5700-apache: alertgw behind Debian's real Apache httpd with mod_fcgid and
 # deploy/apache/alertgw-fcgid.conf.in (generated as make does, included unchanged; gw_start_apache
 # only Defines its parameters), against real Redis and kube-apiserver: the
-# core cases of the lighttpd suites (t0100, t0200, t0300, t1300) through
+# core cases of the lighttpd suites (t0100, t0200, t4100, t0500) through
 # Apache - created / deduplicated, the problem+json errors, the body caps,
 # Redis down and back, a worker killed mid-request, /metrics summed over the
 # mod_fcgid processes - plus what only the Apache configuration does
@@ -14,7 +14,7 @@ load helpers
 
 # /metrics takes a bearer token here: that the worker sees Authorization at
 # all is CGIPassAuth's doing (Apache withholds it from FastCGI otherwise).
-METRICS_TOKEN=t2300-metrics-token-5f0c2a
+METRICS_TOKEN=t5700-metrics-token-5f0c2a
 
 # The workers get their settings as FcgidInitialEnv lines (the arguments of
 # gw_setup_apache_stack), not from lighttpd's environment.  The creation
