@@ -16,21 +16,21 @@ PACKAGES=(
     libcmocka-dev bats bats-assert bats-support curl jq openssl
     clang libclang-rt-14-dev   # the libFuzzer targets (configure CC=clang --enable-fuzzing)
     llvm                       # llvm-symbolizer: file and line in sanitizer and libFuzzer reports
-    python3-yaml               # t5800 reads the deploy/kubernetes manifests
+    python3-yaml               # t5700 reads the deploy/kubernetes manifests
     prometheus                 # promtool (/metrics exposition, alert rules and their unit tests) and
                                # the server (t5200 evaluates the rules against the real gateway)
     # runtime and the local stack
     lighttpd spawn-fcgi redis-server etcd-server prometheus-alertmanager
     multiwatch procps          # spawn-fcgi mode (alertgw-fcgi.service): the worker supervisor; pkill for its reload
     # packaging checks (t5500): man page rendering, systemd-analyze verify of the units,
-    # logrotate -d of the access-log rotation; the Debian package (t5600)
+    # logrotate -d of the access-log rotation; the Debian package (t5800)
     man-db groff-base systemd logrotate
     debhelper dh-autoreconf dpkg-dev lintian
     lighttpd-mod-openssl       # TLS (ALERTGW_TLS_CERT in lighttpd.conf)
     lighttpd-modules-lua       # mod_magnet: lighttpd-errors.lua, the rate limit (lighttpd-ratelimit.lua)
     lua5.4                     # test_gateway runs lighttpd-problem.lua to compare its answers with the worker's
     stunnel4                   # TLS to Redis (hiredis 0.14 has none): docs/security.md, t3500
-    apache2 libapache2-mod-fcgid   # the Apache front (deploy/apache, docs/apache.md, t5700)
+    apache2 libapache2-mod-fcgid   # the Apache front (deploy/apache, docs/apache.md, t5600)
     # benchmark
     wrk
 )

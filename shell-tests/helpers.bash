@@ -642,7 +642,7 @@ gw_teardown_test() {
     fi
 }
 
-## --- Apache httpd + mod_fcgid (t5700-apache) ---------------------------------
+## --- Apache httpd + mod_fcgid (t5600-apache) ---------------------------------
 #
 # The same stack with Apache in front instead of lighttpd: apache2 with
 # deploy/apache/alertgw-fcgid.conf(.in) on a free 127.0.0.1 port, in

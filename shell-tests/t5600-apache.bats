@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t5700-apache: alertgw behind Debian's real Apache httpd with mod_fcgid and
+# t5600-apache: alertgw behind Debian's real Apache httpd with mod_fcgid and
 # deploy/apache/alertgw-fcgid.conf.in (generated as make does, included unchanged; gw_start_apache
 # only Defines its parameters), against real Redis and kube-apiserver: the
 # core cases of the lighttpd suites (t0100, t0200, t4100, t0500) through
@@ -14,7 +14,7 @@ load helpers
 
 # /metrics takes a bearer token here: that the worker sees Authorization at
 # all is CGIPassAuth's doing (Apache withholds it from FastCGI otherwise).
-METRICS_TOKEN=t5700-metrics-token-5f0c2a
+METRICS_TOKEN=t5600-metrics-token-5f0c2a
 
 # The workers get their settings as FcgidInitialEnv lines (the arguments of
 # gw_setup_apache_stack), not from lighttpd's environment.  The creation

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# t5800-kubernetes: deploy/kubernetes against the real kube-apiserver
+# t5700-kubernetes: deploy/kubernetes against the real kube-apiserver
 # (v1.20.2, deploy/kube-local.sh) and the real tools the examples are for.
 #
 #   - the CRD (deploy/crd, the one file) is applied for real: Established,
@@ -97,7 +97,7 @@ fcgi_bin() { echo "${GW_FCGI_BIN:-$GW_ROOT/fcgi/alertgw-fcgi}"; }
         [.spec.versions[0].additionalPrinterColumns[] | select((.priority // 0) == 0) | .name] | join(",")')" \
         Signal,Target,Phase,Priority,Environment,Count,Age
 
-    local name=rr-t5800$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n') fp
+    local name=rr-t5700$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n') fp
     fp=$(fp_of "prod:Deployment:$name")
     k apply -f - <<EOF
 apiVersion: kubernaut.ai/v1alpha1
@@ -135,12 +135,12 @@ EOF
 
 @test "the CRD's schema refuses what SPEC section 4 forbids (server-side dry run)" {
     local fp
-    fp=$(fp_of "prod:Deployment:t5800-schema")
+    fp=$(fp_of "prod:Deployment:t5700-schema")
     rr_doc() {
         cat <<EOF
 apiVersion: kubernaut.ai/v1alpha1
 kind: RemediationRequest
-metadata: {name: rr-t5800-schema, namespace: kubernaut-system}
+metadata: {name: rr-t5700-schema, namespace: kubernaut-system}
 spec:
   signalFingerprint: "$1"
   signalName: X
@@ -163,7 +163,7 @@ EOF
     assert_failure
     assert_output --partial 'spec.signalFingerprint'
     # a dry run stores nothing
-    run k -n kubernaut-system get rr rr-t5800-schema
+    run k -n kubernaut-system get rr rr-t5700-schema
     assert_failure
 }
 
@@ -622,7 +622,7 @@ EOF
     fp=$(fp_of "prod:Deployment:$d")
     body=$(jq -cn --arg d "$d" --arg s "$(gw_now -60)" --arg e "$(gw_now 300)" '
         [{labels: {alertname: "KubeAmReal", deployment: $d, namespace: "prod", severity: "critical"},
-          annotations: {summary: "t5800"}, startsAt: $s, endsAt: $e}]')
+          annotations: {summary: "t5700"}, startsAt: $s, endsAt: $e}]')
     [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' \
         --data-binary "$body" "$AM_URL/api/v2/alerts") == 200 ]]
     gw_wait_for 30 _rr_count_is "$fp" 1 ||

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
 bats_require_minimum_version 1.5.0
-# t5600-debian: the Debian package, as a Debian sysadmin meets it.
+# t5800-debian: the Debian package, as a Debian sysadmin meets it.
 #
 # setup_file copies this tree (the tracked files and the untracked ones git
 # does not ignore: what a clean clone of the working tree holds) and builds
@@ -22,7 +22,7 @@ setup_file() {
     GW_TMP=$(mktemp -d "${TMPDIR:-/tmp}/alertgw-deb.XXXXXX")
     export GW_TMP
     if dpkg-query -W -f='${Status}' alertgw 2>/dev/null | grep -q 'ok installed'; then
-        echo "t5600: a package alertgw is installed already; not touching it" >&2
+        echo "t5800: a package alertgw is installed already; not touching it" >&2
         return 1
     fi
     export SRC=$GW_TMP/src/alertgw
@@ -41,7 +41,7 @@ setup_file() {
     # the "next release": the same build with a bumped version
     local r=$GW_TMP/repack
     dpkg-deb -R "$DEB" "$r" || return 1
-    sed -i "s/^Version: .*/Version: ${VERSION}+t5600/" "$r/DEBIAN/control"
+    sed -i "s/^Version: .*/Version: ${VERSION}+t5800/" "$r/DEBIAN/control"
     export DEB2=$GW_TMP/alertgw_${VERSION}+t3200_amd64.deb
     dpkg-deb -b --root-owner-group "$r" "$DEB2" >/dev/null || return 1
     gw_start_redis unix || return 1
@@ -164,11 +164,11 @@ _healthz() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$GW_URL/h
 
 @test "upgrade to a rebuilt package with a bumped version keeps the operator's config" {
     [[ $(_installed) == "install ok installed "* ]] || skip "not installed (an earlier test failed)"
-    echo "# t5600: the operator's change" >>/etc/alertgw/alertgw.yaml
+    echo "# t5800: the operator's change" >>/etc/alertgw/alertgw.yaml
     run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$DEB2"
     assert_success
-    [[ $(_installed) == "install ok installed ${VERSION}+t5600" ]] || fail "$(_installed)"
-    grep -qx '# t5600: the operator.s change' /etc/alertgw/alertgw.yaml || fail "the config was replaced"
+    [[ $(_installed) == "install ok installed ${VERSION}+t5800" ]] || fail "$(_installed)"
+    grep -qx '# t5800: the operator.s change' /etc/alertgw/alertgw.yaml || fail "the config was replaced"
     /usr/bin/alertgw-fcgi --check-config /etc/alertgw/alertgw.yaml >/dev/null
 }
 
@@ -176,11 +176,11 @@ _healthz() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$GW_URL/h
     [[ $(_installed) == "install ok installed "* ]] || skip "not installed (an earlier test failed)"
     local files
     files=$(dpkg -L alertgw)
-    touch /var/lib/alertgw/t5600-state /var/log/alertgw/t5600.log
+    touch /var/lib/alertgw/t5800-state /var/log/alertgw/t5800.log
     run env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q alertgw
     assert_success
     [[ ! -e /usr/bin/alertgw-fcgi ]] || fail "remove left the binary"
-    [[ -f /etc/alertgw/alertgw.yaml && -f /var/lib/alertgw/t5600-state ]] || fail "remove took config or state"
+    [[ -f /etc/alertgw/alertgw.yaml && -f /var/lib/alertgw/t5800-state ]] || fail "remove took config or state"
     run env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q alertgw
     assert_success
     [[ $(_installed) != *" ok installed"* && $(_installed) != *config-files* ]] ||
@@ -189,7 +189,7 @@ _healthz() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$GW_URL/h
     [[ ! -e /etc/alertgw/alertgw.yaml && ! -e /etc/default/alertgw ]] || fail "purge left the conffiles"
     # what stays: the users (Debian never removes system users) and the logs
     id alertgw >/dev/null || fail "purge removed the user alertgw"
-    [[ -f /var/log/alertgw/t5600.log ]] || fail "purge removed the logs"
+    [[ -f /var/log/alertgw/t5800.log ]] || fail "purge removed the logs"
     rm -rf /var/log/alertgw
     # no file of the package is left anywhere else
     local f left=()
