@@ -3,7 +3,7 @@
  *
  * Pure functions of the configuration and of what the caller has already
  * looked up (the override ConfigMap's entry, the namespace's label), so the
- * precedence is unit-tested with plain data; gateway.c does the cached
+ * precedence is unit-tested with plain data; enrich.c does the cached
  * Kubernetes reads.
  *
  * Environment, first match: ConfigMap entry > namespace label > namespace-

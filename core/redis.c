@@ -13,7 +13,7 @@
  * Writes acknowledged by an old master just before a failover can be lost
  * (Redis replication is asynchronous).  For alertgw that loses at most some
  * dedup state, and a missing fingerprint is looked up in Kubernetes by label
- * before anything is created (gateway.c), so a failover never doubles a
+ * before anything is created (pipeline.c), so a failover never doubles a
  * RemediationRequest. */
 #include "redis.h"
 

@@ -4,7 +4,7 @@
  *
  * A 503 tells the sender that nothing was recorded and that it should send
  * again (with Retry-After).  Each reason has one macro here, used where the
- * answer is written (gateway.c, tokenreview.c); a macro with conversions
+ * answer is written (handle.c, webhook.c, pipeline.c, reply.c, tokenreview.c); a macro with conversions
  * is a printf format.  gw_unavailable_causes() lists them all, and the
  * unit test tests/test_err.c checks that list against the table of 503
  * reasons in docs/api.md, both ways.  lighttpd's own 503s (the rate limit;
