@@ -17,7 +17,7 @@
 
 /* How the tokenreview mode POSTs a review to the apiserver: GW_OK with
  * *http_status and the answer in resp (reset by the callee) whenever an
- * answer arrived; an error (GW_EKUBE) when none did.  webhook.c puts
+ * answer arrived; an error (GW_EKUBE) when none did.  gateway.c puts
  * gw_kube_request behind it; the unit tests pass canned answers. */
 typedef gw_err (*gw_auth_post)(void *arg, const char *path, const char *body, size_t len,
                                long *http_status, gw_buf *resp, char *err, size_t errlen);
