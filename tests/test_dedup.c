@@ -34,6 +34,7 @@
 #include "dedup.h"
 #include "dedup_slots.h"
 #include "redis.h"
+#include "redisrv.h"
 #include "testutil.h"
 
 #ifndef GW_CORE_DIR
@@ -199,53 +200,12 @@ static void test_embedded_is_the_file(void **state)
 /* ---- a real redis-server ------------------------------------------------ */
 
 typedef struct {
-    char      dir[64];
-    char      sock[128];
-    pid_t     pid;
-    gw_config cfg;
-    gw_redis  redis;
-    bool      redis_ok;
-    gw_dedup  d;
+    test_redis srv;
+    gw_config  cfg;
+    gw_redis   redis;
+    bool       redis_ok;
+    gw_dedup   d;
 } fx;
-
-static bool on_path(const char *prog)
-{
-    const char *path = getenv("PATH");
-    char dir[4096];
-    while (path && *path) {
-        size_t n = strcspn(path, ":");
-        char full[4200];
-        snprintf(dir, sizeof dir, "%.*s", (int)n, path);
-        snprintf(full, sizeof full, "%s/%s", *dir ? dir : ".", prog);
-        if (access(full, X_OK) == 0)
-            return true;
-        path += n + (path[n] == ':');
-    }
-    return false;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void stop_redis(fx *f)
-{
-    if (f->pid <= 0)
-        return;
-    kill(f->pid, SIGTERM);
-    for (int i = 0; i < 500; i++) {
-        if (waitpid(f->pid, NULL, WNOHANG) == f->pid) {
-            f->pid = 0;
-            return;
-        }
-        nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
-    }
-    kill(f->pid, SIGKILL);
-    waitpid(f->pid, NULL, 0);
-    f->pid = 0;
-}
 
 /* The defaults of the tests: storms on but no threshold reached unless a
  * test lowers one; no limits. */
@@ -266,63 +226,26 @@ static void base_config(gw_config *c)
     c->limits_creates_per_sender_per_minute = 0;
 }
 
-static int teardown(void **state);
-
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
     if (!f)
         return -1;
     *state = f;
-    if (!on_path("redis-server")) {
-        fprintf(stderr, "test_dedup: redis-server is not on PATH (deploy/install-deps.sh "
-                        "installs it); these tests need a real one\n");
-        return -1;
-    }
-    snprintf(f->dir, sizeof f->dir, "/tmp/gw-test-dedup.XXXXXX");
-    if (!mkdtemp(f->dir)) {
-        f->dir[0] = '\0';
-        return -1;
-    }
-    char log[128];
-    snprintf(f->sock, sizeof f->sock, "%s/redis.sock", f->dir);
-    snprintf(log, sizeof log, "%s/redis.log", f->dir);
-    f->pid = fork();
-    if (f->pid < 0)
-        return -1;
-    if (f->pid == 0) {
-        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", f->sock,
-               "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", f->dir,
-               "--logfile", log, "--daemonize", "no", (char *)NULL);
-        _exit(127);
-    }
+    test_redis_open(&f->srv, "gw-test-dedup", NULL);
     if (gw_config_defaults(&f->cfg))
         return -1;
     base_config(&f->cfg);
-    char addr[160], err[256] = "";
-    snprintf(addr, sizeof addr, "unix:%s", f->sock);
-    gw_redis_opts o = { .addr = addr, .connect_timeout_ms = 1000, .command_timeout_ms = 5000,
-                        .log_min = GW_LOG_ERROR };
+    char err[256] = "";
+    gw_redis_opts o = { .addr = f->srv.addr, .connect_timeout_ms = 1000,
+                        .command_timeout_ms = 5000, .log_min = GW_LOG_ERROR };
     if (gw_redis_init(&f->redis, &o, err, sizeof err)) {
         fprintf(stderr, "test_dedup: gw_redis_init: %s\n", err);
         return -1;
     }
     f->redis_ok = true;
-    for (int i = 0; i < 1000; i++) { /* up to 10 s */
-        if (waitpid(f->pid, NULL, WNOHANG) == f->pid) {
-            f->pid = 0;
-            fprintf(stderr, "test_dedup: redis-server exited at start (see %s)\n", log);
-            return -1;
-        }
-        if (gw_redis_ping(&f->redis) == GW_OK) {
-            gw_dedup_init(&f->d, &f->redis, &f->cfg);
-            return 0;
-        }
-        nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
-    }
-    fprintf(stderr, "test_dedup: redis-server did not answer on %s: %s\n", f->sock,
-            f->redis.errstr);
-    return -1;
+    gw_dedup_init(&f->d, &f->redis, &f->cfg);
+    return 0;
 }
 
 static int teardown(void **state)
@@ -333,9 +256,7 @@ static int teardown(void **state)
     if (f->redis_ok)
         gw_redis_free(&f->redis);
     gw_config_free(&f->cfg);
-    stop_redis(f);
-    if (f->dir[0])
-        nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    test_redis_close(&f->srv);
     free(f);
     return 0;
 }

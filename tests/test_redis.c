@@ -30,77 +30,22 @@
 #include <unistd.h>
 
 #include "redis.h"
+#include "redisrv.h"
 #include "testutil.h"
 
 #define PASSWORD "s3cret-Pa55word"
 #define WRONG_PASSWORD "not-the-Pa55word"
 
-typedef struct {
-    char  dir[64];
-    char  sock[128];
-    char  addr[160];    /* "unix:<sock>" */
-    pid_t pid;          /* 0: not running */
-    bool  requirepass;  /* start with --requirepass PASSWORD */
-} redis_fx;
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-/* Whether the server on the socket answers PING (any reply, NOAUTH too). */
-static bool answers(const char *sock)
-{
-    struct timeval tv = { 0, 200000 };
-    redisContext *c = redisConnectUnixWithTimeout(sock, tv);
-    bool ok = false;
-    if (c && !c->err) {
-        redisReply *rep = redisCommand(c, "PING");
-        ok = rep != NULL;
-        if (rep)
-            freeReplyObject(rep);
-    }
-    if (c)
-        redisFree(c);
-    return ok;
-}
+typedef test_redis redis_fx;
 
 static void server_start(redis_fx *x)
 {
-    char logfile[160];
-    snprintf(logfile, sizeof logfile, "%s/redis.log", x->dir);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        const char *argv[] = { "redis-server", "--port", "0", "--unixsocket", x->sock,
-                               "--save", "", "--appendonly", "no", "--dir", x->dir,
-                               "--logfile", logfile, x->requirepass ? "--requirepass" : NULL,
-                               PASSWORD, NULL };
-        execvp("redis-server", (char *const *)argv);
-        _exit(127);
-    }
-    x->pid = pid;
-    for (int i = 0; i < 500; i++) { /* up to 10 s on a busy machine */
-        if (answers(x->sock))
-            return;
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            x->pid = 0;
-            fail_msg("redis-server exited (status %d); see %s", status, logfile);
-        }
-        sleep_ms(20);
-    }
-    fail_msg("redis-server did not answer on %s", x->sock);
+    test_redis_start(x);
 }
 
 static void server_stop(redis_fx *x)
 {
-    if (!x->pid)
-        return;
-    kill(x->pid, SIGTERM);
-    waitpid(x->pid, NULL, 0);
-    x->pid = 0;
+    test_redis_stop(x);
 }
 
 static int fx_setup(void **state, bool requirepass)
@@ -108,16 +53,8 @@ static int fx_setup(void **state, bool requirepass)
     redis_fx *x = calloc(1, sizeof *x);
     if (!x)
         return -1;
-    snprintf(x->dir, sizeof x->dir, "/tmp/gw-test-redis.XXXXXX");
-    if (!mkdtemp(x->dir)) {
-        free(x);
-        return -1;
-    }
-    snprintf(x->sock, sizeof x->sock, "%s/redis.sock", x->dir);
-    snprintf(x->addr, sizeof x->addr, "unix:%s", x->sock);
-    x->requirepass = requirepass;
+    test_redis_open(x, "gw-test-redis", requirepass ? PASSWORD : NULL);
     *state = x;
-    server_start(x);
     return 0;
 }
 
@@ -134,20 +71,7 @@ static int setup_requirepass(void **state)
 static int teardown(void **state)
 {
     redis_fx *x = *state;
-    server_stop(x);
-    DIR *d = opendir(x->dir);
-    if (d) {
-        struct dirent *e;
-        char path[400];
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            snprintf(path, sizeof path, "%s/%s", x->dir, e->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(x->dir);
+    test_redis_close(x);
     free(x);
     return 0;
 }

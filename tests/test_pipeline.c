@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_pipeline.c - the request pipeline (gw_handle down to Redis and the
+ * apiserver) without FastCGI: a context made with gw_ctx_new_with, its
+ * seams given a real redis-server (redisrv.h), a Kubernetes client and a
+ * metrics mapping of the test's own.  The apiserver is a small HTTP double
+ * in a thread that answers what the pipeline asks for a new signal: the
+ * namespace (200, or 404 for "ghost"), discovery (404: the built-in
+ * kinds), the lookup by fingerprint label (an empty list), the create
+ * (201) and the status patch (200); it counts the creates.
+ *
+ * What is checked is the pipeline's contract: a new alert is created once
+ * and its repeat counted in Redis, never created again; an alert about a
+ * namespace that does not exist is ignored and leaves Redis untouched; and
+ * with Redis down the answer is 503 + Retry-After (nothing lost), and the
+ * resend after Redis is back is recorded. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "gateway.h"
+#include "kube.h"
+#include "metrics.h"
+#include "redis.h"
+#include "redisrv.h"
+#include "testutil.h"
+
+/* ------------------------------------------------------ the apiserver */
+
+typedef struct {
+    int             lfd;
+    int             cfd;
+    pthread_t       thread;
+    pthread_mutex_t mu;
+    int             creates;  /* POSTs of RemediationRequests */
+    unsigned short  port;
+} api;
+
+static const char *answer(api *a, const char *method, const char *path, int *status)
+{
+    if (!strcmp(method, "POST") && strstr(path, "/remediationrequests")) {
+        pthread_mutex_lock(&a->mu);
+        a->creates++;
+        pthread_mutex_unlock(&a->mu);
+        *status = 201;
+        return "{\"kind\":\"RemediationRequest\"}";
+    }
+    if (!strcmp(method, "PATCH")) {
+        *status = 200;
+        return "{\"kind\":\"RemediationRequest\",\"status\":{}}";
+    }
+    if (!strncmp(path, "/api/v1/namespaces/ghost", 24)) {
+        *status = 404;
+        return "{\"kind\":\"Status\",\"code\":404}";
+    }
+    if (!strncmp(path, "/api/v1/namespaces/", 19) && !strchr(path + 19, '/')) {
+        *status = 200;
+        return "{\"kind\":\"Namespace\",\"metadata\":{\"name\":\"prod\",\"labels\":{}}}";
+    }
+    if (strstr(path, "/remediationrequests?")) {
+        *status = 200;
+        return "{\"kind\":\"List\",\"metadata\":{},\"items\":[]}";
+    }
+    *status = 404;
+    return "{\"kind\":\"Status\",\"code\":404}";
+}
+
+/* One connection, keep-alive; a body (Content-Length) is read and
+ * dropped. */
+static void serve(api *a, int fd)
+{
+    static char buf[1 << 16];
+    size_t have = 0;
+    for (;;) {
+        char *end;
+        while (!(end = strstr(buf, "\r\n\r\n"))) {
+            if (have == sizeof buf - 1)
+                return;
+            ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+            if (n <= 0)
+                return;
+            have += (size_t)n;
+            buf[have] = '\0';
+        }
+        char method[16] = "", path[2048] = "";
+        sscanf(buf, "%15s %2047s", method, path);
+        const char *cl = strcasestr(buf, "\r\ncontent-length:");
+        size_t body = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
+        size_t used = (size_t)(end + 4 - buf);
+        while (have < used + body) {
+            if (have == sizeof buf - 1)
+                return;
+            ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+            if (n <= 0)
+                return;
+            have += (size_t)n;
+            buf[have] = '\0';
+        }
+        used += body;
+        memmove(buf, buf + used, have - used + 1);
+        have -= used;
+        int status;
+        const char *b = answer(a, method, path, &status);
+        char head[256];
+        int hl = snprintf(head, sizeof head, "HTTP/1.1 %d Test\r\nContent-Type: "
+                          "application/json\r\nContent-Length: %zu\r\n\r\n", status, strlen(b));
+        if (send(fd, head, (size_t)hl, MSG_NOSIGNAL) < 0 ||
+            send(fd, b, strlen(b), MSG_NOSIGNAL) < 0)
+            return;
+    }
+}
+
+static void *api_main(void *arg)
+{
+    api *a = arg;
+    for (;;) {
+        int fd = accept(a->lfd, NULL, NULL);
+        if (fd < 0)
+            return NULL;
+        pthread_mutex_lock(&a->mu);
+        a->cfd = fd;
+        pthread_mutex_unlock(&a->mu);
+        serve(a, fd);
+        pthread_mutex_lock(&a->mu);
+        a->cfd = -1;
+        pthread_mutex_unlock(&a->mu);
+        close(fd);
+    }
+}
+
+static void api_start(api *a)
+{
+    memset(a, 0, sizeof *a);
+    pthread_mutex_init(&a->mu, NULL);
+    a->cfd = -1;
+    a->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(a->lfd >= 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    assert_int_equal(bind(a->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(getsockname(a->lfd, (struct sockaddr *)&sa, &sl), 0);
+    a->port = ntohs(sa.sin_port);
+    assert_int_equal(listen(a->lfd, 8), 0);
+    assert_int_equal(pthread_create(&a->thread, NULL, api_main, a), 0);
+}
+
+static void api_stop(api *a)
+{
+    shutdown(a->lfd, SHUT_RDWR);
+    pthread_mutex_lock(&a->mu);
+    if (a->cfd >= 0)
+        shutdown(a->cfd, SHUT_RDWR);
+    pthread_mutex_unlock(&a->mu);
+    pthread_join(a->thread, NULL);
+    close(a->lfd);
+    pthread_mutex_destroy(&a->mu);
+}
+
+static int creates(api *a)
+{
+    pthread_mutex_lock(&a->mu);
+    int n = a->creates;
+    pthread_mutex_unlock(&a->mu);
+    return n;
+}
+
+/* --------------------------------------------------------------- fixture */
+
+typedef struct {
+    test_redis  srv;
+    api         api;
+    gw_ctx     *ctx;
+    gw_response resp;
+    char        mpath[200];
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    *state = f;
+    test_redis_open(&f->srv, "gw-test-pipeline", NULL);
+    api_start(&f->api);
+    clear_alertgw_env();
+    setenv("ALERTGW_LOG_LEVEL", "error", 1);
+    setenv("ALERTGW_REDIS_ADDR", "unix:/nonexistent/not-used", 1); /* the seam's wins */
+    gw_config cfg;
+    char errs[4096] = "", err[512] = "", url[64];
+    if (gw_config_load(&cfg, NULL, errs, sizeof errs)) {
+        fprintf(stderr, "config: %s\n", errs);
+        return -1;
+    }
+    /* the seams: a Redis connection, a Kubernetes client and a metrics
+     * mapping made here, handed over */
+    gw_redis redis;
+    gw_redis_opts ro = { .addr = f->srv.addr, .connect_timeout_ms = 1000,
+                         .command_timeout_ms = 2000, .log_min = GW_LOG_ERROR };
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", f->api.port);
+    gw_kube_opts ko = { .api_url = url, .timeout_ms = 2000, .log_min = GW_LOG_ERROR };
+    gw_ctx_deps deps = { .redis = &redis };
+    snprintf(f->mpath, sizeof f->mpath, "%s/metrics.shm", f->srv.dir);
+    if (gw_redis_init(&redis, &ro, err, sizeof err) ||
+        gw_kube_new(&ko, &deps.kube, err, sizeof err) ||
+        gw_metrics_open(f->mpath, &deps.metrics, err, sizeof err) ||
+        gw_ctx_new_with(&cfg, &deps, &f->ctx, err, sizeof err)) {
+        fprintf(stderr, "setup: %s\n", err);
+        return -1;
+    }
+    /* adopted: the context frees them */
+    assert_null(deps.kube);
+    assert_null(deps.metrics);
+    gw_response_init(&f->resp);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    gw_response_free(&f->resp);
+    gw_ctx_free(f->ctx);
+    api_stop(&f->api);
+    test_redis_close(&f->srv);
+    clear_alertgw_env();
+    free(f);
+    return 0;
+}
+
+static void post_alert(fx *f, const char *ns, const char *pod)
+{
+    char body[1024];
+    snprintf(body, sizeof body, "{\"version\":\"4\",\"status\":\"firing\",\"alerts\":[{\"status\":"
+             "\"firing\",\"labels\":{\"alertname\":\"PodCrashLooping\",\"severity\":"
+             "\"critical\",\"namespace\":\"%s\",\"pod\":\"%s\"},\"annotations\":{}}]}", ns, pod);
+    gw_request req = {
+        .method = "POST", .path = "/api/v1/signals/prometheus",
+        .content_type = "application/json", .content_length = (long long)strlen(body),
+        .body = body, .body_len = strlen(body), .remote_addr = "127.0.0.1",
+    };
+    gw_handle(f->ctx, &req, &f->resp);
+}
+
+static json_t *body_json(fx *f)
+{
+    json_t *j = json_loads(f->resp.body.data, 0, NULL);
+    if (!j)
+        fail_msg("not JSON: %s", f->resp.body.data);
+    return j;
+}
+
+static long long redis_dbsize(fx *f)
+{
+    redisContext *c = redisConnectUnix(f->srv.sock);
+    assert_true(c && !c->err);
+    redisReply *r = redisCommand(c, "DBSIZE");
+    assert_non_null(r);
+    long long n = r->integer;
+    freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void new_alert_created_once_then_counted(void **state)
+{
+    fx *f = *state;
+    post_alert(f, "prod", "api-1");
+    assert_int_equal(f->resp.status, 201);
+    json_t *j = body_json(f);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "created");
+    char fp[65];
+    snprintf(fp, sizeof fp, "%s", json_string_value(json_object_get(j, "fingerprint")));
+    json_decref(j);
+    assert_int_equal(creates(&f->api), 1);
+
+    post_alert(f, "prod", "api-1");
+    assert_int_equal(f->resp.status, 202);
+    j = body_json(f);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "duplicate");
+    assert_string_equal(json_string_value(json_object_get(j, "fingerprint")), fp);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "metadata"),
+                                                        "count")), 2);
+    json_decref(j);
+    assert_int_equal(creates(&f->api), 1); /* counted, never created again */
+}
+
+static void unknown_namespace_ignored_and_nothing_stored(void **state)
+{
+    fx *f = *state;
+    post_alert(f, "ghost", "api-1");
+    assert_int_equal(f->resp.status, 200);
+    json_t *j = body_json(f);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "ignored");
+    assert_string_equal(json_string_value(json_object_get(j, "reason")), "namespace-not-found");
+    json_decref(j);
+    assert_int_equal(creates(&f->api), 0);
+    assert_int_equal(redis_dbsize(f), 0);
+}
+
+static void redis_down_503_then_recorded_on_resend(void **state)
+{
+    fx *f = *state;
+    test_redis_stop(&f->srv);
+    post_alert(f, "prod", "api-2");
+    assert_int_equal(f->resp.status, 503);
+    assert_true(f->resp.retry_after > 0);
+    assert_string_equal(f->resp.content_type, "application/problem+json");
+    assert_contains(f->resp.detail, "Redis");
+    assert_int_equal(creates(&f->api), 0);
+
+    test_redis_start(&f->srv);
+    post_alert(f, "prod", "api-2");
+    assert_int_equal(f->resp.status, 201);
+    assert_int_equal(creates(&f->api), 1);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(new_alert_created_once_then_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_namespace_ignored_and_nothing_stored, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(redis_down_503_then_recorded_on_resend, setup,
+                                        teardown),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
