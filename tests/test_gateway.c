@@ -31,24 +31,15 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fakeserver.h"
 #include "gateway.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------- doubles */
 
-typedef struct {
-    int             lfd;
-    int             cfd;      /* connection being served, -1 if none */
-    pthread_t       thread;
-    pthread_mutex_t mu;
-    int             status;   /* apiserver: status of every answer */
-    int             count;    /* PINGs / HTTP requests seen */
-    bool            http;     /* apiserver (true) or Redis (false) */
-} fake;
-
 /* Redis: one RESP command per read is enough for PING (hiredis writes each
  * command whole); PING gets +PONG, anything else an error. */
-static void serve_redis(fake *f, int fd)
+static void serve_redis(fake_server *f, int fd)
 {
     char buf[4096];
     for (;;) {
@@ -67,107 +58,24 @@ static void serve_redis(fake *f, int fd)
     }
 }
 
-/* apiserver: bodiless requests (GET), keep-alive. */
-static void serve_http(fake *f, int fd)
+/* apiserver: every request answered with f->status and an empty list,
+ * keep-alive. */
+static void serve_http(fake_server *f, int fd)
 {
-    char buf[8192];
+    char buf[8192], method[16], path[2048];
     size_t have = 0;
-    for (;;) {
-        char *end;
-        while (!(end = strstr(buf, "\r\n\r\n"))) {
-            if (have == sizeof buf - 1)
-                return;
-            ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
-            if (n <= 0)
-                return;
-            have += (size_t)n;
-            buf[have] = '\0';
-        }
-        size_t used = (size_t)(end + 4 - buf);
-        memmove(buf, buf + used, have - used + 1);
-        have -= used;
+    buf[0] = '\0';
+    while (fake_http_read(fd, buf, sizeof buf, &have, method, path)) {
         pthread_mutex_lock(&f->mu);
         f->count++;
         int status = f->status;
         pthread_mutex_unlock(&f->mu);
-        char head[256];
-        static const char body[] = "{\"kind\":\"List\",\"items\":[]}";
-        int hl = snprintf(head, sizeof head, "HTTP/1.1 %d Test\r\nContent-Type: application/json\r\n"
-                          "Content-Length: %zu\r\n\r\n%s", status, sizeof body - 1, body);
-        if (send(fd, head, (size_t)hl, MSG_NOSIGNAL) < 0)
+        if (!fake_http_reply(fd, status, "{\"kind\":\"List\",\"items\":[]}"))
             return;
     }
 }
 
-static void *fake_main(void *arg)
-{
-    fake *f = arg;
-    for (;;) {
-        int fd = accept(f->lfd, NULL, NULL);
-        if (fd < 0)
-            return NULL; /* shutdown() by fake_stop */
-        pthread_mutex_lock(&f->mu);
-        f->cfd = fd;
-        pthread_mutex_unlock(&f->mu);
-        if (f->http)
-            serve_http(f, fd);
-        else
-            serve_redis(f, fd);
-        pthread_mutex_lock(&f->mu);
-        f->cfd = -1;
-        pthread_mutex_unlock(&f->mu);
-        close(fd);
-    }
-}
-
-static void fake_start(fake *f, bool http, const char *unix_path, unsigned short *port)
-{
-    memset(f, 0, sizeof *f);
-    pthread_mutex_init(&f->mu, NULL);
-    f->cfd = -1;
-    f->status = 200;
-    f->http = http;
-    if (http) {
-        f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        assert_true(f->lfd >= 0);
-        struct sockaddr_in a = { .sin_family = AF_INET,
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        assert_int_equal(bind(f->lfd, (struct sockaddr *)&a, sizeof a), 0);
-        socklen_t al = sizeof a;
-        assert_int_equal(getsockname(f->lfd, (struct sockaddr *)&a, &al), 0);
-        *port = ntohs(a.sin_port);
-    } else {
-        f->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        assert_true(f->lfd >= 0);
-        struct sockaddr_un a = { .sun_family = AF_UNIX };
-        snprintf(a.sun_path, sizeof a.sun_path, "%s", unix_path);
-        assert_int_equal(bind(f->lfd, (struct sockaddr *)&a, sizeof a), 0);
-    }
-    assert_int_equal(listen(f->lfd, 8), 0);
-    assert_int_equal(pthread_create(&f->thread, NULL, fake_main, f), 0);
-}
-
-static void fake_stop(fake *f)
-{
-    shutdown(f->lfd, SHUT_RDWR);
-    pthread_mutex_lock(&f->mu);
-    if (f->cfd >= 0)
-        shutdown(f->cfd, SHUT_RDWR);
-    pthread_mutex_unlock(&f->mu);
-    pthread_join(f->thread, NULL);
-    close(f->lfd);
-    pthread_mutex_destroy(&f->mu);
-}
-
-static int fake_count(fake *f)
-{
-    pthread_mutex_lock(&f->mu);
-    int n = f->count;
-    pthread_mutex_unlock(&f->mu);
-    return n;
-}
-
-static void fake_status(fake *f, int status)
+static void fake_status(fake_server *f, int status)
 {
     pthread_mutex_lock(&f->mu);
     f->status = status;
@@ -178,7 +86,7 @@ static void fake_status(fake *f, int status)
 
 typedef struct {
     char        dir[64];
-    fake        redis, api;
+    fake_server redis, api;
     gw_ctx     *ctx;
     gw_response resp;
 } fx;
@@ -198,9 +106,9 @@ static int setup(void **state)
     char sock[128], url[64], mpath[128];
     snprintf(sock, sizeof sock, "%s/redis.sock", f->dir);
     snprintf(mpath, sizeof mpath, "%s/metrics.shm", f->dir);
-    unsigned short port = 0;
-    fake_start(&f->redis, false, sock, NULL);
-    fake_start(&f->api, true, NULL, &port);
+    fake_server_start(&f->redis, sock, serve_redis, NULL);
+    fake_server_start(&f->api, NULL, serve_http, NULL);
+    unsigned short port = f->api.port;
     snprintf(url, sizeof url, "http://127.0.0.1:%u", port);
     char addr[160];
     snprintf(addr, sizeof addr, "unix:%s", sock);
@@ -232,8 +140,8 @@ static int teardown(void **state)
     fx *f = *state;
     gw_response_free(&f->resp);
     gw_ctx_free(f->ctx);
-    fake_stop(&f->redis);
-    fake_stop(&f->api);
+    fake_server_stop(&f->redis);
+    fake_server_stop(&f->api);
     nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
     clear_alertgw_env();
     free(f);
@@ -284,8 +192,8 @@ static void test_readyz_answer_reused_for_a_second(void **state)
     request(f, "GET", "/readyz", NULL, NULL);
     assert_int_equal(f->resp.status, 200);
     assert_string_equal(field(f, "status", v, sizeof v), "ready");
-    assert_int_equal(fake_count(&f->redis), 1);
-    assert_int_equal(fake_count(&f->api), 1);
+    assert_int_equal(fake_server_count(&f->redis), 1);
+    assert_int_equal(fake_server_count(&f->api), 1);
     char first[256];
     snprintf(first, sizeof first, "%s", f->resp.body.data);
     /* a burst within the second: the same answer, no PING, no LIST */
@@ -295,14 +203,14 @@ static void test_readyz_answer_reused_for_a_second(void **state)
         assert_string_equal(f->resp.body.data, first);
         assert_string_equal(f->resp.content_type, "application/json");
     }
-    assert_int_equal(fake_count(&f->redis), 1);
-    assert_int_equal(fake_count(&f->api), 1);
+    assert_int_equal(fake_server_count(&f->redis), 1);
+    assert_int_equal(fake_server_count(&f->api), 1);
     /* a second later the next probe asks again */
     pause_ms(1100);
     request(f, "GET", "/readyz", NULL, NULL);
     assert_int_equal(f->resp.status, 200);
-    assert_int_equal(fake_count(&f->redis), 2);
-    assert_int_equal(fake_count(&f->api), 2);
+    assert_int_equal(fake_server_count(&f->redis), 2);
+    assert_int_equal(fake_server_count(&f->api), 2);
 
     /* a 503 is reused as well, with the status, detail and Retry-After, but
      * request_id and instance are each request's own */
@@ -318,7 +226,7 @@ static void test_readyz_answer_reused_for_a_second(void **state)
     assert_contains(detail, "404");
     long retry = f->resp.retry_after;
     assert_true(retry > 0);
-    int lists = fake_count(&f->api);
+    int lists = fake_server_count(&f->api);
     assert_int_equal(lists, 3);
     request(f, "GET", "/readyz", "probe-b", NULL);
     assert_int_equal(f->resp.status, 503);
@@ -328,8 +236,8 @@ static void test_readyz_answer_reused_for_a_second(void **state)
     assert_string_equal(field(f, "instance", v, sizeof v), "/readyz");
     assert_string_equal(field(f, "detail", v, sizeof v), detail);
     assert_int_equal(f->resp.retry_after, retry);
-    assert_int_equal(fake_count(&f->api), lists);
-    assert_int_equal(fake_count(&f->redis), 3);
+    assert_int_equal(fake_server_count(&f->api), lists);
+    assert_int_equal(fake_server_count(&f->redis), 3);
 }
 
 static void test_draining_readyz_503_webhooks_still_served(void **state)
@@ -349,8 +257,8 @@ static void test_draining_readyz_503_webhooks_still_served(void **state)
     assert_string_equal(field(f, "type", v, sizeof v),
                         "https://kubernaut.ai/problems/service-unavailable");
     assert_true(f->resp.retry_after > 0);
-    assert_int_equal(fake_count(&f->redis), 1);
-    assert_int_equal(fake_count(&f->api), 1);
+    assert_int_equal(fake_server_count(&f->redis), 1);
+    assert_int_equal(fake_server_count(&f->api), 1);
     /* the process still answers, and still serves webhooks: a Normal event
      * is answered 200 ignored, a malformed webhook 400, not 503 */
     request(f, "GET", "/healthz", NULL, NULL);

@@ -21,15 +21,13 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "fakeserver.h"
 #include "gateway.h"
 #include "kube.h"
 #include "metrics.h"
@@ -39,20 +37,11 @@
 
 /* ------------------------------------------------------ the apiserver */
 
-typedef struct {
-    int             lfd;
-    int             cfd;
-    pthread_t       thread;
-    pthread_mutex_t mu;
-    int             creates;  /* POSTs of RemediationRequests */
-    unsigned short  port;
-} api;
-
-static const char *answer(api *a, const char *method, const char *path, int *status)
+static const char *answer(fake_server *a, const char *method, const char *path, int *status)
 {
     if (!strcmp(method, "POST") && strstr(path, "/remediationrequests")) {
         pthread_mutex_lock(&a->mu);
-        a->creates++;
+        a->count++; /* a create */
         pthread_mutex_unlock(&a->mu);
         *status = 201;
         return "{\"kind\":\"RemediationRequest\"}";
@@ -77,110 +66,26 @@ static const char *answer(api *a, const char *method, const char *path, int *sta
     return "{\"kind\":\"Status\",\"code\":404}";
 }
 
-/* One connection, keep-alive; a body (Content-Length) is read and
- * dropped. */
-static void serve(api *a, int fd)
+/* One connection, keep-alive. */
+static void serve(fake_server *a, int fd)
 {
     static char buf[1 << 16];
     size_t have = 0;
-    for (;;) {
-        char *end;
-        while (!(end = strstr(buf, "\r\n\r\n"))) {
-            if (have == sizeof buf - 1)
-                return;
-            ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
-            if (n <= 0)
-                return;
-            have += (size_t)n;
-            buf[have] = '\0';
-        }
-        char method[16] = "", path[2048] = "";
-        sscanf(buf, "%15s %2047s", method, path);
-        const char *cl = strcasestr(buf, "\r\ncontent-length:");
-        size_t body = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
-        size_t used = (size_t)(end + 4 - buf);
-        while (have < used + body) {
-            if (have == sizeof buf - 1)
-                return;
-            ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
-            if (n <= 0)
-                return;
-            have += (size_t)n;
-            buf[have] = '\0';
-        }
-        used += body;
-        memmove(buf, buf + used, have - used + 1);
-        have -= used;
+    char method[16], path[2048];
+    buf[0] = '\0';
+    while (fake_http_read(fd, buf, sizeof buf, &have, method, path)) {
         int status;
         const char *b = answer(a, method, path, &status);
-        char head[256];
-        int hl = snprintf(head, sizeof head, "HTTP/1.1 %d Test\r\nContent-Type: "
-                          "application/json\r\nContent-Length: %zu\r\n\r\n", status, strlen(b));
-        if (send(fd, head, (size_t)hl, MSG_NOSIGNAL) < 0 ||
-            send(fd, b, strlen(b), MSG_NOSIGNAL) < 0)
+        if (!fake_http_reply(fd, status, b))
             return;
     }
-}
-
-static void *api_main(void *arg)
-{
-    api *a = arg;
-    for (;;) {
-        int fd = accept(a->lfd, NULL, NULL);
-        if (fd < 0)
-            return NULL;
-        pthread_mutex_lock(&a->mu);
-        a->cfd = fd;
-        pthread_mutex_unlock(&a->mu);
-        serve(a, fd);
-        pthread_mutex_lock(&a->mu);
-        a->cfd = -1;
-        pthread_mutex_unlock(&a->mu);
-        close(fd);
-    }
-}
-
-static void api_start(api *a)
-{
-    memset(a, 0, sizeof *a);
-    pthread_mutex_init(&a->mu, NULL);
-    a->cfd = -1;
-    a->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(a->lfd >= 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    assert_int_equal(bind(a->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-    socklen_t sl = sizeof sa;
-    assert_int_equal(getsockname(a->lfd, (struct sockaddr *)&sa, &sl), 0);
-    a->port = ntohs(sa.sin_port);
-    assert_int_equal(listen(a->lfd, 8), 0);
-    assert_int_equal(pthread_create(&a->thread, NULL, api_main, a), 0);
-}
-
-static void api_stop(api *a)
-{
-    shutdown(a->lfd, SHUT_RDWR);
-    pthread_mutex_lock(&a->mu);
-    if (a->cfd >= 0)
-        shutdown(a->cfd, SHUT_RDWR);
-    pthread_mutex_unlock(&a->mu);
-    pthread_join(a->thread, NULL);
-    close(a->lfd);
-    pthread_mutex_destroy(&a->mu);
-}
-
-static int creates(api *a)
-{
-    pthread_mutex_lock(&a->mu);
-    int n = a->creates;
-    pthread_mutex_unlock(&a->mu);
-    return n;
 }
 
 /* --------------------------------------------------------------- fixture */
 
 typedef struct {
     test_redis  srv;
-    api         api;
+    fake_server api;
     gw_ctx     *ctx;
     gw_response resp;
     char        mpath[200];
@@ -191,7 +96,7 @@ static int setup(void **state)
     fx *f = calloc(1, sizeof *f);
     *state = f;
     test_redis_open(&f->srv, "gw-test-pipeline", NULL);
-    api_start(&f->api);
+    fake_server_start(&f->api, NULL, serve, NULL);
     clear_alertgw_env();
     setenv("ALERTGW_LOG_LEVEL", "error", 1);
     setenv("ALERTGW_REDIS_ADDR", "unix:/nonexistent/not-used", 1); /* the seam's wins */
@@ -229,7 +134,7 @@ static int teardown(void **state)
     fx *f = *state;
     gw_response_free(&f->resp);
     gw_ctx_free(f->ctx);
-    api_stop(&f->api);
+    fake_server_stop(&f->api);
     test_redis_close(&f->srv);
     clear_alertgw_env();
     free(f);
@@ -282,7 +187,7 @@ static void new_alert_created_once_then_counted(void **state)
     char fp[65];
     snprintf(fp, sizeof fp, "%s", json_string_value(json_object_get(j, "fingerprint")));
     json_decref(j);
-    assert_int_equal(creates(&f->api), 1);
+    assert_int_equal(fake_server_count(&f->api), 1);
 
     post_alert(f, "prod", "api-1");
     assert_int_equal(f->resp.status, 202);
@@ -292,7 +197,7 @@ static void new_alert_created_once_then_counted(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "metadata"),
                                                         "count")), 2);
     json_decref(j);
-    assert_int_equal(creates(&f->api), 1); /* counted, never created again */
+    assert_int_equal(fake_server_count(&f->api), 1); /* counted, never created again */
 }
 
 static void unknown_namespace_ignored_and_nothing_stored(void **state)
@@ -304,7 +209,7 @@ static void unknown_namespace_ignored_and_nothing_stored(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "status")), "ignored");
     assert_string_equal(json_string_value(json_object_get(j, "reason")), "namespace-not-found");
     json_decref(j);
-    assert_int_equal(creates(&f->api), 0);
+    assert_int_equal(fake_server_count(&f->api), 0);
     assert_int_equal(redis_dbsize(f), 0);
 }
 
@@ -317,12 +222,12 @@ static void redis_down_503_then_recorded_on_resend(void **state)
     assert_true(f->resp.retry_after > 0);
     assert_string_equal(f->resp.content_type, "application/problem+json");
     assert_contains(f->resp.detail, "Redis");
-    assert_int_equal(creates(&f->api), 0);
+    assert_int_equal(fake_server_count(&f->api), 0);
 
     test_redis_start(&f->srv);
     post_alert(f, "prod", "api-2");
     assert_int_equal(f->resp.status, 201);
-    assert_int_equal(creates(&f->api), 1);
+    assert_int_equal(fake_server_count(&f->api), 1);
 }
 
 int main(void)
