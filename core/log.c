@@ -47,7 +47,13 @@ void gw_log_request(gw_log_level min, gw_log_level lvl, const gw_log_req *r)
 {
     if (lvl < min)
         return;
-    char buf[2048], ts[32], clean[512];
+    /* The line's bound: path and detail are cut to 511 bytes (clean) and
+     * each byte may take 2 escaped ('"', '\\'; control bytes are already
+     * '?'), so 2 x 1022, plus a request id (at most 71 bytes, 142 escaped),
+     * the fingerprint, the fixed fields and names: under 2,600.  A line that
+     * did not fit would not be written at all, so a client controlling the
+     * path and the detail could hide its request: 4 KiB leaves room. */
+    char buf[4096], ts[32], clean[512];
     /* a stack buffer: max < cap, so gw_buf never tries to realloc it */
     gw_buf b = { buf, 0, sizeof buf, sizeof buf - 1 };
     buf[0] = '\0';

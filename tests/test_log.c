@@ -331,6 +331,35 @@ static void request_line_long_values_are_cut(void **state)
     free(out);
 }
 
+/* A client that controls both the path and the detail (every byte one that
+ * needs escaping, in both) must not be able to make its request's line
+ * disappear: the line is still written, both values cut. */
+static void request_line_worst_case_path_and_detail_still_written(void **state)
+{
+    (void)state;
+    char path[4000], detail[4000], rid[65];
+    memset(path, '"', sizeof path - 1);
+    path[sizeof path - 1] = '\0';
+    memset(detail, '\\', sizeof detail - 1);
+    detail[sizeof detail - 1] = '\0';
+    memset(rid, 'r', sizeof rid - 1);
+    rid[sizeof rid - 1] = '\0';
+    gw_log_req r = { .request_id = rid, .route = "kubernetes-event", .method = "other",
+                     .path = path, .decision = "web-server-error", .detail = detail,
+                     .fingerprint = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                     .status = 400, .duration_ms = 123456.789 };
+    capture c;
+    capture_start(&c);
+    gw_log_request(GW_LOG_INFO, GW_LOG_INFO, &r);
+    char *out = capture_end(&c);
+    json_t *j = one_line(out);
+    assert_true(strlen(str(j, "path")) > 400);
+    assert_true(strlen(str(j, "detail")) > 400);
+    assert_int_equal(json_integer_value(json_object_get(j, "status")), 400);
+    json_decref(j);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +373,7 @@ int main(void)
         cmocka_unit_test(request_line_fields_in_order),
         cmocka_unit_test(request_line_path_and_detail_may_be_any_bytes),
         cmocka_unit_test(request_line_long_values_are_cut),
+        cmocka_unit_test(request_line_worst_case_path_and_detail_still_written),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
