@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* config.h - alertgw configuration: one YAML file plus ALERTGW_* overrides.
  *
- * Every key lives in one static table in config.c (name, type, default,
+ * Every key lives in one static table in configkeys.c (name, type, default,
  * description).  The YAML loader, the environment overrides
  * (ALERTGW_<SECTION>_<KEY>, upper case), --check-config and the generated
  * reference in docs/configuration.md are all driven by that table.
