@@ -75,8 +75,98 @@ static bool flatten(yaml_document_t *doc, yaml_node_t *v, const gw_key_def *k, c
     return true;
 }
 
-/* The file's keys: lines[i] is the line keys[i] was set on (0: not in the
- * file), so that the checks after loading can name it. */
+/* What loading one file carries from its sections down to each key. */
+typedef struct {
+    gw_config       *cfg;
+    yaml_document_t *doc;
+    int             *lines; /* per key: the line it was set on, 0: not in the file */
+    char            *errs;
+    size_t           errlen;
+    int             *nerr;
+} yaml_load;
+
+/* A list or map key written as a YAML sequence or mapping. */
+static void load_flattened(yaml_load *ld, const char *sec, const gw_key_def *k, yaml_node_t *kv)
+{
+    char *flat = malloc(65536);
+    if (!flat) {
+        gw_errs_add(ld->errs, ld->errlen, "%s.%s: out of memory", sec, k->key);
+        (*ld->nerr)++;
+        return;
+    }
+    if (flatten(ld->doc, kv, k, flat, 65536, ld->errs, ld->errlen, ld->nerr) &&
+        gw_key_set_value(ld->cfg, k, flat)) {
+        gw_errs_add(ld->errs, ld->errlen, "%s.%s: out of memory", sec, k->key);
+        (*ld->nerr)++;
+    }
+    free(flat);
+}
+
+/* One `key: value` of section sec. */
+static void load_key(yaml_load *ld, const char *sec, yaml_node_t *kk, yaml_node_t *kv)
+{
+    if (!kk || kk->type != YAML_SCALAR_NODE) {
+        gw_errs_add(ld->errs, ld->errlen, "%s: key must be a string", sec);
+        (*ld->nerr)++;
+        return;
+    }
+    const gw_key_def *k = gw_key_find(sec, scalar(kk));
+    if (!k) {
+        gw_errs_add(ld->errs, ld->errlen, "%s.%s: line %zu: unknown key", sec, scalar(kk),
+                    kk->start_mark.line + 1);
+        (*ld->nerr)++;
+        return;
+    }
+    ld->lines[k - gw_config_keys] = (int)kk->start_mark.line + 1;
+    if (kv && ((kv->type == YAML_SEQUENCE_NODE && k->type == GW_T_LIST) ||
+               (kv->type == YAML_MAPPING_NODE && k->type == GW_T_MAP))) {
+        load_flattened(ld, sec, k, kv);
+        return;
+    }
+    if (!kv || kv->type != YAML_SCALAR_NODE) {
+        gw_errs_add(ld->errs, ld->errlen, "%s.%s: line %zu: must be %s", sec, k->key,
+                    kk->start_mark.line + 1, gw_key_type_hint(k->type));
+        (*ld->nerr)++;
+        return;
+    }
+    if (gw_key_set_value(ld->cfg, k, scalar(kv))) {
+        gw_errs_add(ld->errs, ld->errlen, "%s.%s: line %zu: invalid value \"%.64s\": must be %s",
+                    sec, k->key, kv->start_mark.line + 1, scalar(kv), gw_key_type_hint(k->type));
+        (*ld->nerr)++;
+    }
+}
+
+/* One `section: { key: value ... }` of the top-level mapping. */
+static void load_section(yaml_load *ld, yaml_node_t *sk, yaml_node_t *sv)
+{
+    if (!sk || sk->type != YAML_SCALAR_NODE) {
+        gw_errs_add(ld->errs, ld->errlen, "line %zu: section name must be a string",
+                    sk ? sk->start_mark.line + 1 : 0);
+        (*ld->nerr)++;
+        return;
+    }
+    const char *sec = scalar(sk);
+    if (!gw_key_section_known(sec)) {
+        gw_errs_add(ld->errs, ld->errlen, "%s: line %zu: unknown section", sec,
+                    sk->start_mark.line + 1);
+        (*ld->nerr)++;
+        return;
+    }
+    if (!sv || sv->type != YAML_MAPPING_NODE) {
+        if (sv && sv->type == YAML_SCALAR_NODE && !*scalar(sv))
+            return; /* `section:` with nothing under it */
+        gw_errs_add(ld->errs, ld->errlen, "%s: line %zu: must be a mapping of keys", sec,
+                    sk->start_mark.line + 1);
+        (*ld->nerr)++;
+        return;
+    }
+    for (yaml_node_pair_t *q = sv->data.mapping.pairs.start; q < sv->data.mapping.pairs.top; q++)
+        load_key(ld, sec, yaml_document_get_node(ld->doc, q->key),
+                 yaml_document_get_node(ld->doc, q->value));
+}
+
+/* The file's keys: lines[i] is the line gw_config_keys[i] was set on (0:
+ * not in the file), so that the checks after loading can name it. */
 static void load_yaml(gw_config *cfg, const char *path, int *lines, char *errs, size_t errlen,
                       int *nerr)
 {
@@ -111,77 +201,11 @@ static void load_yaml(gw_config *cfg, const char *path, int *lines, char *errs, 
                root->start_mark.line + 1);
         (*nerr)++;
     } else {
+        yaml_load ld = { cfg, &doc, lines, errs, errlen, nerr };
         for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
-             p < root->data.mapping.pairs.top; p++) {
-            yaml_node_t *sk = yaml_document_get_node(&doc, p->key);
-            yaml_node_t *sv = yaml_document_get_node(&doc, p->value);
-            if (!sk || sk->type != YAML_SCALAR_NODE) {
-                gw_errs_add(errs, errlen, "line %zu: section name must be a string",
-                       sk ? sk->start_mark.line + 1 : 0);
-                (*nerr)++;
-                continue;
-            }
-            const char *sec = scalar(sk);
-            if (!gw_key_section_known(sec)) {
-                gw_errs_add(errs, errlen, "%s: line %zu: unknown section", sec, sk->start_mark.line + 1);
-                (*nerr)++;
-                continue;
-            }
-            if (!sv || sv->type != YAML_MAPPING_NODE) {
-                if (sv && sv->type == YAML_SCALAR_NODE && !*scalar(sv))
-                    continue; /* `section:` with nothing under it */
-                gw_errs_add(errs, errlen, "%s: line %zu: must be a mapping of keys", sec,
-                       sk->start_mark.line + 1);
-                (*nerr)++;
-                continue;
-            }
-            for (yaml_node_pair_t *q = sv->data.mapping.pairs.start;
-                 q < sv->data.mapping.pairs.top; q++) {
-                yaml_node_t *kk = yaml_document_get_node(&doc, q->key);
-                yaml_node_t *kv = yaml_document_get_node(&doc, q->value);
-                if (!kk || kk->type != YAML_SCALAR_NODE) {
-                    gw_errs_add(errs, errlen, "%s: key must be a string", sec);
-                    (*nerr)++;
-                    continue;
-                }
-                const gw_key_def *k = gw_key_find(sec, scalar(kk));
-                if (!k) {
-                    gw_errs_add(errs, errlen, "%s.%s: line %zu: unknown key", sec, scalar(kk),
-                           kk->start_mark.line + 1);
-                    (*nerr)++;
-                    continue;
-                }
-                lines[k - gw_config_keys] = (int)kk->start_mark.line + 1;
-                if (kv && ((kv->type == YAML_SEQUENCE_NODE && k->type == GW_T_LIST) ||
-                           (kv->type == YAML_MAPPING_NODE && k->type == GW_T_MAP))) {
-                    char *flat = malloc(65536);
-                    if (!flat) {
-                        gw_errs_add(errs, errlen, "%s.%s: out of memory", sec, k->key);
-                        (*nerr)++;
-                        continue;
-                    }
-                    if (flatten(&doc, kv, k, flat, 65536, errs, errlen, nerr) &&
-                        gw_key_set_value(cfg, k, flat)) {
-                        gw_errs_add(errs, errlen, "%s.%s: out of memory", sec, k->key);
-                        (*nerr)++;
-                    }
-                    free(flat);
-                    continue;
-                }
-                if (!kv || kv->type != YAML_SCALAR_NODE) {
-                    gw_errs_add(errs, errlen, "%s.%s: line %zu: must be %s", sec, k->key,
-                           kk->start_mark.line + 1, gw_key_type_hint(k->type));
-                    (*nerr)++;
-                    continue;
-                }
-                gw_err rc = gw_key_set_value(cfg, k, scalar(kv));
-                if (rc) {
-                    gw_errs_add(errs, errlen, "%s.%s: line %zu: invalid value \"%.64s\": must be %s",
-                           sec, k->key, kv->start_mark.line + 1, scalar(kv), gw_key_type_hint(k->type));
-                    (*nerr)++;
-                }
-            }
-        }
+             p < root->data.mapping.pairs.top; p++)
+            load_section(&ld, yaml_document_get_node(&doc, p->key),
+                         yaml_document_get_node(&doc, p->value));
     }
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
@@ -435,9 +459,13 @@ static void check_sentinels(const gw_config *c, char *errs, size_t errlen, int *
     }
 }
 
-static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
-{
+/* The checks after loading, in the order their messages come out.  Each
+ * appends "section.key: what" to errs and counts it in *nerr. */
 #define BAD(...) do { gw_errs_add(errs, errlen, __VA_ARGS__); (*nerr)++; } while (0)
+
+/* Log level, where requests go, Redis address, the Alertmanager route. */
+static void check_basics(const gw_config *c, char *errs, size_t errlen, int *nerr)
+{
     if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&
         strcmp(c->log_level, "warn") && strcmp(c->log_level, "error"))
         BAD("log.level: must be debug, info, warn or error, not \"%.32s\"", c->log_level);
@@ -456,6 +484,11 @@ static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
             c->rr_field_fallback_max);
     if (c->server_prometheus_path[0] != '/')
         BAD("server.prometheus_path: must start with /");
+}
+
+/* Environment, priority, scope, owners and kinds: what enrich.c reads. */
+static void check_classification(const gw_config *c, char *errs, size_t errlen, int *nerr)
+{
     check_pairs(c->events_severity_overrides, "events.severity_overrides", "reason=severity",
                 V_SEVERITY, errs, errlen, nerr);
     check_pairs(c->environment_patterns, "environment.patterns", "glob=environment", V_LABEL,
@@ -480,6 +513,11 @@ static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
         BAD("kubernetes.discovery_ttl: must be 0 (no discovery) or at least 10s");
     if (!kinds_list_ok(c->target_workload_kinds))
         BAD("target.workload_kinds: must be comma-separated Kubernetes kinds (\"Rollout\")");
+}
+
+/* Storm rules and the request limits of the server section. */
+static void check_storm_server(const gw_config *c, char *errs, size_t errlen, int *nerr)
+{
     if (c->storm_rate_threshold < 1 || c->storm_pattern_threshold < 2)
         BAD("storm.rate_threshold / pattern_threshold: must be at least 1 / 2");
     if (c->storm_pattern_window_ms < 1000 || c->storm_aggregation_window_ms < 1000 ||
@@ -505,6 +543,11 @@ static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
         BAD("server.max_json_depth: must be 4 to 1000");
     if (c->server_max_in_flight < 0)
         BAD("server.max_in_flight: must be 0 (no cap) or more");
+}
+
+/* Dedup leases against the Kubernetes client's timing, Sentinel, api_url. */
+static void check_dedup_kube(const gw_config *c, char *errs, size_t errlen, int *nerr)
+{
     if (c->dedup_ttl_s < 1)
         BAD("dedup.ttl: must be at least 1s");
     if (c->dedup_pending_lease_ms < 100)
@@ -535,13 +578,22 @@ static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
     if (*c->kube_api_url && strncmp(c->kube_api_url, "https://", 8) &&
         strncmp(c->kube_api_url, "http://", 7))
         BAD("kubernetes.api_url: must start with https:// or http://");
+}
+
+#undef BAD
+
+static void validate(const gw_config *c, char *errs, size_t errlen, int *nerr)
+{
+    check_basics(c, errs, errlen, nerr);
+    check_classification(c, errs, errlen, nerr);
+    check_storm_server(c, errs, errlen, nerr);
+    check_dedup_kube(c, errs, errlen, nerr);
     /* the sections other modules own check themselves (config_hooks.c) */
     for (const gw_config_hook *h = gw_config_hooks; h->check; h++) {
         size_t used = errs && errlen ? strlen(errs) : 0;
         *nerr += h->check(c, errs && errlen ? errs + used : NULL,
                           errs && errlen ? errlen - used : 0);
     }
-#undef BAD
 }
 
 /* The checks after loading say "section.key: ..."; where the key came
