@@ -92,29 +92,6 @@ struct gw_auth {
 
 /* ---- small parsers ------------------------------------------------------ */
 
-/* Walks a comma-separated list: item/len trimmed of blanks, empty items
- * skipped; false at the end. */
-static bool next_item(const char **p, const char **item, size_t *len)
-{
-    while (**p) {
-        const char *s = *p, *end = strchr(s, ',');
-        size_t n = end ? (size_t)(end - s) : strlen(s);
-        *p = end ? end + 1 : s + n;
-        while (n && (*s == ' ' || *s == '\t')) {
-            s++;
-            n--;
-        }
-        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-            n--;
-        if (n) {
-            *item = s;
-            *len = n;
-            return true;
-        }
-    }
-    return false;
-}
-
 static bool item_is(const char *item, size_t len, const char *word)
 {
     return strlen(word) == len && !memcmp(item, word, len);
@@ -134,7 +111,7 @@ static bool route_modes(const gw_config *c, gw_auth_route r, unsigned *out, char
         *out = *c->grafana_secret_files ? M_HMAC : M_NONE;
         return true;
     }
-    while (next_item(&p, &it, &n)) {
+    while (gw_list_next(&p, &it, &n)) {
         unsigned bit = 0;
         for (size_t i = 0; i < sizeof mode_names / sizeof mode_names[0]; i++)
             if (item_is(it, n, mode_names[i].name))
@@ -328,12 +305,12 @@ int gw_auth_config_errors(const gw_config *c, char *errs, size_t errlen)
                "be empty when a route accepts tokenreview");
     const char *p = c->auth_bearer_tokens, *it;
     size_t len;
-    while (next_item(&p, &it, &len))
+    while (gw_list_next(&p, &it, &len))
         if (!parse_token(it, len, NULL, why, sizeof why))
             adderr(errs, errlen, &n, "auth.bearer_tokens: %s", why);
     p = c->auth_allow_cidrs;
     size_t ncidr = 0;
-    while (next_item(&p, &it, &len)) {
+    while (gw_list_next(&p, &it, &len)) {
         if (!parse_cidr(it, len, NULL, why, sizeof why))
             adderr(errs, errlen, &n, "auth.allow_cidrs: %s", why);
         ncidr++;
@@ -372,7 +349,7 @@ static gw_err load_secrets(hmac_profile *p, const char *list, const char *key, c
 {
     const char *it;
     size_t n;
-    while (next_item(&list, &it, &n)) {
+    while (gw_list_next(&list, &it, &n)) {
         char path[1024];
         if (n >= sizeof path || p->n == MAX_SECRETS)
             return gw_fail(GW_ECONFIG, err, errlen, "%s: path too long or more than %d files",
@@ -462,7 +439,7 @@ gw_err gw_auth_new(const gw_config *cfg, gw_auth_post post, void *arg, gw_auth *
     size_t n;
     if (!rc && *p && !(a->cidrs = calloc(MAX_CIDRS, sizeof *a->cidrs)))
         rc = GW_ENOMEM;
-    while (!rc && next_item(&p, &it, &n)) {
+    while (!rc && gw_list_next(&p, &it, &n)) {
         char why[200];
         if (a->ncidrs == MAX_CIDRS || !parse_cidr(it, n, &a->cidrs[a->ncidrs], why, sizeof why))
             rc = gw_fail(GW_ECONFIG, err, errlen, "auth.allow_cidrs: bad entry");
@@ -473,7 +450,7 @@ gw_err gw_auth_new(const gw_config *cfg, gw_auth_post post, void *arg, gw_auth *
         !(a->tokens = calloc(MAX_TOKENS, sizeof *a->tokens)))
         rc = GW_ENOMEM;
     p = cfg->auth_bearer_tokens;
-    while (!rc && next_item(&p, &it, &n))
+    while (!rc && gw_list_next(&p, &it, &n))
         rc = add_token(a, it, n, "auth.bearer_tokens", err, errlen);
     if (!rc && *cfg->auth_bearer_tokens_file)
         rc = load_token_file(a, cfg->auth_bearer_tokens_file, err, errlen);
@@ -682,7 +659,7 @@ static bool cn_allowed(const char *list, const char *cn)
 {
     const char *it;
     size_t n;
-    while (next_item(&list, &it, &n))
+    while (gw_list_next(&list, &it, &n))
         if (item_is(it, n, "*") || (cn && item_is(it, n, cn)))
             return true;
     return false;

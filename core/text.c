@@ -202,6 +202,22 @@ bool gw_pairs_next(const char **p, const char **key, size_t *klen, const char **
     return false;
 }
 
+bool gw_list_next(const char **p, const char **item, size_t *len)
+{
+    while (**p) {
+        const char *s = *p, *end = strchr(s, ',');
+        size_t n = end ? (size_t)(end - s) : strlen(s);
+        *p = end ? end + 1 : s + n;
+        trim(&s, &n);
+        if (n) {
+            *item = s;
+            *len = n;
+            return true;
+        }
+    }
+    return false;
+}
+
 bool gw_pairs_get(const char *list, const char *key, char *out, size_t outlen)
 {
     const char *p = list, *k, *v;

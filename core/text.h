@@ -50,6 +50,11 @@ gw_err gw_json_str(gw_buf *b, const char *s);
 bool gw_pairs_next(const char **p, const char **key, size_t *klen, const char **val,
                    size_t *vlen);
 
+/* Walks a comma-separated list ("a, b,c"): *p is the cursor (start it at
+ * the list); returns false at the end, else points item into the list with
+ * its length, blanks around it trimmed.  Empty items are skipped. */
+bool gw_list_next(const char **p, const char **item, size_t *len);
+
 /* Looks key up in such a list; copies its value to out (NUL-terminated)
  * and returns true when found and it fits. */
 bool gw_pairs_get(const char *list, const char *key, char *out, size_t outlen);

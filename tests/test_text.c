@@ -338,6 +338,25 @@ static void pairs_walk_and_lookup(void **state)
     assert_false(gw_pairs_get("", "x", out, sizeof out));
 }
 
+static void list_walk(void **state)
+{
+    (void)state;
+    const char *p = " a ,,\tbb\t, ,c", *it;
+    size_t n;
+    assert_true(gw_list_next(&p, &it, &n));
+    assert_int_equal(n, 1);
+    assert_memory_equal(it, "a", 1);
+    assert_true(gw_list_next(&p, &it, &n));
+    assert_int_equal(n, 2);
+    assert_memory_equal(it, "bb", 2);
+    assert_true(gw_list_next(&p, &it, &n));
+    assert_int_equal(n, 1);
+    assert_memory_equal(it, "c", 1);
+    assert_false(gw_list_next(&p, &it, &n));
+    p = "";
+    assert_false(gw_list_next(&p, &it, &n));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +377,7 @@ int main(void)
         cmocka_unit_test(json_str_round_trips),
         cmocka_unit_test(json_str_respects_the_buffer_limit),
         cmocka_unit_test(pairs_walk_and_lookup),
+        cmocka_unit_test(list_walk),
     };
     return cmocka_run_group_tests_name("text", tests, NULL, NULL);
 }
