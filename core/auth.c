@@ -7,7 +7,8 @@
  *    CN list is a configuration error, not an accepted request;
  *  - secrets and presented credentials never reach `why` or `detail`;
  *  - tokens are compared as SHA-256 digests with CRYPTO_memcmp over every
- *    configured entry, so timing tells nothing about which one matched;
+ *    configured entry, so timing tells nothing about which one matched
+ *    (bearer.c, which owns the entries and their namespace scopes);
  *  - a tokenreview that could not be completed is a 503 (the sender
  *    retries), never a 401 (the signal would be dropped).
  *
@@ -18,10 +19,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <jansson.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +27,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "file.h"
+#include "bearer.h"
 #include "hmac.h"
 #include "secretfile.h"
 #include "text.h"
@@ -42,10 +40,7 @@
 #define M_TOKENREVIEW 16u
 
 #define MAX_SECRETS   8
-#define MAX_TOKENS    4096
 #define MAX_CIDRS     256
-#define TOKENS_FILE_MAX (1 << 20)
-#define LINE_MAX_BYTES  2046 /* of auth.bearer_tokens_file, newline not counted */
 
 static const struct {
     const char *name;
@@ -66,12 +61,6 @@ typedef struct {
 } cidr;
 
 typedef struct {
-    unsigned char hash[32];
-    char          id[9];  /* first 8 hex digits of the hash: names the token in logs */
-    char         *scope;  /* owned, "ns1|team-*"; NULL: any namespace */
-} token;
-
-typedef struct {
     gw_secret   secrets[MAX_SECRETS]; /* data owned */
     size_t      n;
     const char *sig_header;           /* borrowed from the config */
@@ -84,8 +73,7 @@ struct gw_auth {
     unsigned         modes[GW_AUTH_ROUTE_N];
     cidr            *cidrs;
     size_t           ncidrs;
-    token           *tokens;
-    size_t           ntokens;
+    gw_bearer       *bearer;
     hmac_profile     generic, grafana;
     gw_tokenreview  *tokenreview; /* NULL when no route uses it */
 };
@@ -122,58 +110,6 @@ static bool route_modes(const gw_config *c, gw_auth_route r, unsigned *out, char
             return false;
         }
         *out |= bit;
-    }
-    return true;
-}
-
-static bool scope_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-           c == '*' || c == '?';
-}
-
-/* One bearer entry "<64 hex>[=ns1|ns2*]".  t may be NULL (validation
- * only).  false with why set on a bad entry. */
-static bool parse_token(const char *s, size_t n, token *t, char *why, size_t whylen)
-{
-    const char *eq = memchr(s, '=', n);
-    size_t hl = eq ? (size_t)(eq - s) : n;
-    while (hl && s[hl - 1] == ' ')
-        hl--;
-    unsigned char h[32];
-    if (hl != 64 || !gw_hex_decode(s, h, sizeof h)) {
-        snprintf(why, whylen, "\"%.*s\" is not a SHA-256 hex digest (64 hex digits; "
-                 "`printf %%s TOKEN | sha256sum`)", (int)(hl > 24 ? 24 : hl), s);
-        return false;
-    }
-    const char *sc = NULL;
-    size_t sl = 0;
-    if (eq) {
-        sc = eq + 1;
-        sl = n - (size_t)(sc - s);
-        while (sl && *sc == ' ') {
-            sc++;
-            sl--;
-        }
-        bool good = sl > 0 && sc[0] != '|' && sc[sl - 1] != '|';
-        for (size_t i = 0; good && i < sl; i++)
-            good = scope_char(sc[i]) || (sc[i] == '|' && sc[i + 1] != '|');
-        if (!good) {
-            snprintf(why, whylen, "token %.8s...: scope \"%.*s\" must be namespaces or globs "
-                     "(a-z 0-9 - . * ?) separated by |", s, (int)(sl > 64 ? 64 : sl), sc);
-            return false;
-        }
-    }
-    if (t) {
-        memcpy(t->hash, h, 32);
-        for (int i = 0; i < 8; i++)
-            t->id[i] = (char)tolower((unsigned char)s[i]);
-        t->id[8] = '\0';
-        t->scope = NULL;
-        if (sc && !(t->scope = strndup(sc, sl))) {
-            snprintf(why, whylen, "out of memory");
-            return false;
-        }
     }
     return true;
 }
@@ -303,12 +239,9 @@ int gw_auth_config_errors(const gw_config *c, char *errs, size_t errlen)
         (!*c->auth_tokenreview_verb || !*c->auth_tokenreview_resource))
         adderr(errs, errlen, &n, "auth.tokenreview_verb, auth.tokenreview_resource: must not "
                "be empty when a route accepts tokenreview");
-    const char *p = c->auth_bearer_tokens, *it;
+    n += gw_bearer_config_errors(c, errs, errlen);
+    const char *p = c->auth_allow_cidrs, *it;
     size_t len;
-    while (gw_list_next(&p, &it, &len))
-        if (!parse_token(it, len, NULL, why, sizeof why))
-            adderr(errs, errlen, &n, "auth.bearer_tokens: %s", why);
-    p = c->auth_allow_cidrs;
     size_t ncidr = 0;
     while (gw_list_next(&p, &it, &len)) {
         if (!parse_cidr(it, len, NULL, why, sizeof why))
@@ -368,57 +301,6 @@ static gw_err load_secrets(hmac_profile *p, const char *list, const char *key, c
     return GW_OK;
 }
 
-static gw_err add_token(gw_auth *a, const char *s, size_t n, const char *where, char *err,
-                        size_t errlen)
-{
-    char why[200];
-    if (a->ntokens == MAX_TOKENS)
-        return gw_fail(GW_ECONFIG, err, errlen, "%s: more than %d tokens", where, MAX_TOKENS);
-    if (!parse_token(s, n, &a->tokens[a->ntokens], why, sizeof why))
-        return gw_fail(GW_ECONFIG, err, errlen, "%s: %s", where, why);
-    a->ntokens++;
-    return GW_OK;
-}
-
-/* auth.bearer_tokens_file: one entry per line, # starts a comment. */
-static gw_err load_token_file(gw_auth *a, const char *path, char *err, size_t errlen)
-{
-    char *text, why[512], where[1100];
-    size_t len;
-    gw_err rc = gw_read_file(path, TOKENS_FILE_MAX, &text, &len, NULL, why, sizeof why);
-    if (rc)
-        return gw_fail(GW_ECONFIG, err, errlen, "auth.bearer_tokens_file: %s", why);
-    long no = 0;
-    for (char *line = text; !rc && line < text + len;) {
-        no++;
-        char *nl = memchr(line, '\n', (size_t)(text + len - line));
-        size_t n = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
-        char *next = nl ? nl + 1 : text + len;
-        if (n > LINE_MAX_BYTES) {
-            rc = gw_fail(GW_ECONFIG, err, errlen, "auth.bearer_tokens_file: %s: line %ld is "
-                         "longer than %d bytes", path, no, LINE_MAX_BYTES);
-            break;
-        }
-        char *hash = memchr(line, '#', n);
-        if (hash)
-            n = (size_t)(hash - line);
-        char *s = line;
-        while (n && isspace((unsigned char)s[n - 1]))
-            n--;
-        while (n && isspace((unsigned char)*s)) {
-            s++;
-            n--;
-        }
-        line = next;
-        if (!n)
-            continue;
-        snprintf(where, sizeof where, "auth.bearer_tokens_file: %s: line %ld", path, no);
-        rc = add_token(a, s, n, where, err, errlen);
-    }
-    gw_file_free(text, len);
-    return rc;
-}
-
 gw_err gw_auth_new(const gw_config *cfg, gw_auth_post post, void *arg, gw_auth **out, char *err,
                    size_t errlen)
 {
@@ -446,15 +328,9 @@ gw_err gw_auth_new(const gw_config *cfg, gw_auth_post post, void *arg, gw_auth *
         else
             a->ncidrs++;
     }
-    if (!rc && (*cfg->auth_bearer_tokens || *cfg->auth_bearer_tokens_file) &&
-        !(a->tokens = calloc(MAX_TOKENS, sizeof *a->tokens)))
-        rc = GW_ENOMEM;
-    p = cfg->auth_bearer_tokens;
-    while (!rc && gw_list_next(&p, &it, &n))
-        rc = add_token(a, it, n, "auth.bearer_tokens", err, errlen);
-    if (!rc && *cfg->auth_bearer_tokens_file)
-        rc = load_token_file(a, cfg->auth_bearer_tokens_file, err, errlen);
-    if (!rc && (any & M_BEARER) && !a->ntokens)
+    if (!rc)
+        rc = gw_bearer_new(cfg, &a->bearer, err, errlen);
+    if (!rc && (any & M_BEARER) && !gw_bearer_count(a->bearer))
         rc = gw_fail(GW_ECONFIG, err, errlen, "auth.bearer_tokens_file: %s holds no token",
                      cfg->auth_bearer_tokens_file);
 
@@ -499,9 +375,7 @@ void gw_auth_free(gw_auth *a)
         return;
     wipe_profile(&a->generic);
     wipe_profile(&a->grafana);
-    for (size_t i = 0; i < a->ntokens; i++)
-        free(a->tokens[i].scope);
-    free(a->tokens);
+    gw_bearer_free(a->bearer);
     free(a->cidrs);
     gw_tokenreview_free(a->tokenreview);
     free(a);
@@ -563,39 +437,11 @@ static const char *bearer_of(const gw_request *req, size_t *len)
     return h;
 }
 
-static bool sha256(const void *p, size_t n, unsigned char out[32])
-{
-    unsigned int len = 0;
-    return EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32;
-}
-
 static void check_bearer(gw_auth *a, const gw_request *req, gw_auth_result *r)
 {
-    size_t n;
+    size_t n = 0;
     const char *tok = bearer_of(req, &n);
-    if (!tok) {
-        gw_auth_refuse(r, 401, GW_AM_BEARER, GW_AUTH_MISSING,
-                       "missing credentials: send Authorization: Bearer <token>",
-                       "no bearer token");
-        return;
-    }
-    unsigned char h[32];
-    const token *hit = NULL;
-    if (sha256(tok, n, h)) {
-        for (size_t i = 0; i < a->ntokens; i++) /* all of them: constant time */
-            if (!CRYPTO_memcmp(h, a->tokens[i].hash, 32))
-                hit = &a->tokens[i];
-    }
-    OPENSSL_cleanse(h, sizeof h);
-    if (!hit) {
-        gw_auth_refuse(r, 401, GW_AM_BEARER, GW_AUTH_MISMATCH, "bearer token not recognised",
-                       "bearer token not recognised");
-        return;
-    }
-    char who[32];
-    snprintf(who, sizeof who, "bearer:%s", hit->id);
-    gw_auth_admit(r, GW_AM_BEARER, who);
-    r->scope = hit->scope ? hit : NULL;
+    gw_bearer_check(a->bearer, tok, n, r);
 }
 
 /* Unix seconds, digits only. */
@@ -786,30 +632,13 @@ void gw_auth_check(gw_auth *a, gw_auth_route route, const gw_request *req, long 
 
 bool gw_auth_in_scope(const gw_auth_result *res, const char *ns)
 {
-    const token *t = res->scope;
-    if (!t || !t->scope)
-        return true;
-    const char *p = t->scope;
-    char glob[256];
-    while (*p) {
-        size_t n = strcspn(p, "|");
-        if (n < sizeof glob) {
-            memcpy(glob, p, n);
-            glob[n] = '\0';
-            if (!fnmatch(glob, ns ? ns : "", 0))
-                return true;
-        }
-        p += n;
-        if (*p == '|')
-            p++;
-    }
-    return false;
+    return gw_bearer_in_scope(res, ns);
 }
 
 bool gw_auth_per_namespace(const gw_auth_result *res)
 {
-    const token *t = res->scope;
-    return (t && t->scope) || res->subject;
+    /* gw_bearer_check sets scope for a scoped entry only */
+    return res->scope || res->subject;
 }
 
 int gw_auth_authorize(gw_auth *a, gw_auth_result *res, const char *ns, long long now_ms)
