@@ -341,25 +341,11 @@ static bool add_header(struct curl_slist **list, const char *name, const char *v
     return true;
 }
 
-/* One attempt: one HTTP exchange within timeout_ms.  The contract of
- * gw_kube_request's return and *http_status; *retry_after_ms receives the
- * answer's Retry-After (0 if none). */
-static gw_err attempt(gw_kube *k, const char *method, const char *path, const char *content_type,
-                      const char *body, size_t body_len, long timeout_ms, long *http_status,
-                      long long *retry_after_ms, gw_buf *resp, char *err, size_t errlen)
+/* The request's headers, rebuilt per request because the token may have
+ * rotated.  false on ENOMEM (*out is then NULL). */
+static bool request_headers(const gw_kube *k, const char *content_type, bool has_body,
+                            struct curl_slist **out)
 {
-    *http_status = 0;
-    *retry_after_ms = 0;
-    gw_err rc;
-    if (!k->curl && (rc = open_handle(k, err, errlen)))
-        return rc;
-    gw_kube_creds_refresh_token(&k->creds);
-
-    char *url;
-    if (asprintf(&url, "%s%s", k->creds.server, path) < 0)
-        return gw_fail(GW_ENOMEM, err, errlen, "out of memory");
-
-    /* Rebuilt per request because the token may have rotated. */
     struct curl_slist *headers = NULL;
     bool ok = add_header(&headers, "Accept", "application/json");
     if (ok && k->creds.token) {
@@ -370,23 +356,28 @@ static gw_err attempt(gw_kube *k, const char *method, const char *path, const ch
             free(bearer);
         }
     }
-    if (ok && body)
+    if (ok && has_body)
         ok = add_header(&headers, "Content-Type", content_type);
     /* libcurl may wait a second for "100 Continue" on larger bodies; the API
      * server answers promptly anyway, so the round trip is pure latency. */
-    if (ok && body)
+    if (ok && has_body)
         ok = add_header(&headers, "Expect", "");
     if (!ok) {
         curl_slist_free_all(headers);
-        free(url);
-        return gw_fail(GW_ENOMEM, err, errlen, "out of memory");
+        headers = NULL;
     }
+    *out = headers;
+    return ok;
+}
 
-    /* Every per-request option is set here, each time, so nothing from the
-     * previous request survives.  POSTFIELDS NULL switches libcurl to POST,
-     * hence HTTPGET last on the bodiless path.  CUSTOMREQUEST only replaces
-     * the method word; POST and GET use libcurl's own. */
-    body_sink sink = { .buf = resp, .rc = GW_OK };
+/* Every per-request option is set here, each time, so nothing from the
+ * previous request survives.  POSTFIELDS NULL switches libcurl to POST,
+ * hence HTTPGET last on the bodiless path.  CUSTOMREQUEST only replaces
+ * the method word; POST and GET use libcurl's own. */
+static CURLcode set_request(gw_kube *k, const char *url, const char *method, const char *body,
+                            size_t body_len, long timeout_ms, struct curl_slist *headers,
+                            body_sink *sink)
+{
     CURL *h = k->curl;
     k->curl_err[0] = '\0';   /* a failed setopt must not show an old message */
     CURLcode cc = curl_easy_setopt(h, CURLOPT_URL, url);
@@ -399,7 +390,7 @@ static gw_err attempt(gw_kube *k, const char *method, const char *path, const ch
     if (cc == CURLE_OK)
         cc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     if (cc == CURLE_OK)
-        cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+        cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
     if (body) {
         if (cc == CURLE_OK)
             cc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
@@ -419,6 +410,60 @@ static gw_err attempt(gw_kube *k, const char *method, const char *path, const ch
             cc = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST,
                                   strcmp(method, "GET") ? method : NULL);
     }
+    return cc;
+}
+
+/* What the exchange came to: GW_OK when an HTTP status arrived, else the
+ * error (the handle is closed, so the next attempt starts afresh). */
+static gw_err outcome(gw_kube *k, const char *method, const char *path, const char *url,
+                      CURLcode cc, long status, gw_err sink_rc, const gw_buf *resp, char *err,
+                      size_t errlen)
+{
+    if (sink_rc) {
+        close_handle(k);
+        if (sink_rc == GW_ETOOBIG)
+            return gw_fail(GW_ETOOBIG, err, errlen, "kube %s %s: response larger than %zu bytes",
+                           method, path, resp->max);
+        return gw_fail(sink_rc, err, errlen, "kube %s %s: out of memory", method, path);
+    }
+    if (cc != CURLE_OK || status == 0) {
+        /* The URL holds no credentials; the error buffer holds libcurl's
+         * detail (address, errno text), never headers. */
+        gw_fail(GW_EKUBE, err, errlen, "kube %s %s: %s%s%s", method, url,
+                cc != CURLE_OK ? curl_easy_strerror(cc) : "no HTTP status",
+                k->curl_err[0] ? ": " : "", k->curl_err);
+        close_handle(k);
+        return GW_EKUBE;
+    }
+    return GW_OK;
+}
+
+/* One attempt: one HTTP exchange within timeout_ms.  The contract of
+ * gw_kube_request's return and *http_status; *retry_after_ms receives the
+ * answer's Retry-After (0 if none). */
+static gw_err attempt(gw_kube *k, const char *method, const char *path, const char *content_type,
+                      const char *body, size_t body_len, long timeout_ms, long *http_status,
+                      long long *retry_after_ms, gw_buf *resp, char *err, size_t errlen)
+{
+    *http_status = 0;
+    *retry_after_ms = 0;
+    gw_err rc;
+    if (!k->curl && (rc = open_handle(k, err, errlen)))
+        return rc;
+    gw_kube_creds_refresh_token(&k->creds);
+
+    char *url;
+    if (asprintf(&url, "%s%s", k->creds.server, path) < 0)
+        return gw_fail(GW_ENOMEM, err, errlen, "out of memory");
+    struct curl_slist *headers;
+    if (!request_headers(k, content_type, body != NULL, &headers)) {
+        free(url);
+        return gw_fail(GW_ENOMEM, err, errlen, "out of memory");
+    }
+
+    body_sink sink = { .buf = resp, .rc = GW_OK };
+    CURL *h = k->curl;
+    CURLcode cc = set_request(k, url, method, body, body_len, timeout_ms, headers, &sink);
     if (cc == CURLE_OK)
         cc = curl_easy_perform(h);
 
@@ -440,25 +485,10 @@ static gw_err attempt(gw_kube *k, const char *method, const char *path, const ch
     (void)curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
     curl_slist_free_all(headers);
 
-    if (sink.rc) {
-        close_handle(k);
-        free(url);
-        if (sink.rc == GW_ETOOBIG)
-            return gw_fail(GW_ETOOBIG, err, errlen, "kube %s %s: response larger than %zu bytes",
-                           method, path, resp->max);
-        return gw_fail(sink.rc, err, errlen, "kube %s %s: out of memory", method, path);
-    }
-    if (cc != CURLE_OK || status == 0) {
-        /* The URL holds no credentials; the error buffer holds libcurl's
-         * detail (address, errno text), never headers. */
-        gw_fail(GW_EKUBE, err, errlen, "kube %s %s: %s%s%s", method, url,
-                cc != CURLE_OK ? curl_easy_strerror(cc) : "no HTTP status",
-                k->curl_err[0] ? ": " : "", k->curl_err);
-        close_handle(k);
-        free(url);
-        return GW_EKUBE;
-    }
+    rc = outcome(k, method, path, url, cc, status, sink.rc, resp, err, errlen);
     free(url);
+    if (rc)
+        return rc;
     *http_status = status;
     return GW_OK;
 }
