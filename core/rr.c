@@ -79,26 +79,12 @@ char *gw_rr_alert_payload(json_t *root, json_t *item)
     return out;
 }
 
-json_t *gw_rr_build(const gw_config *cfg, const gw_rr_input *in)
+/* metadata: name, namespace, our labels and annotations; *ann is the
+ * annotations object (borrowed from the result). */
+static json_t *metadata(const gw_rr_input *in, const char *created, json_t **ann)
 {
     const gw_signal *s = in->sig;
-    char received[32], created[32], lv[64];
-    gw_rfc3339(in->received_ms, received);
-    memcpy(created, received, sizeof created);
-
-    long long fms;
-    char firing[32];
-    if (s->firing_time && gw_parse_rfc3339(s->firing_time, &fms) && fms > 0)
-        gw_rfc3339(fms, firing);
-    else
-        memcpy(firing, received, sizeof firing);
-
-    json_t *root = json_object();
-    char api_version[256];
-    snprintf(api_version, sizeof api_version, "%s/%s", cfg->rr_group, cfg->rr_version);
-    json_object_set_new(root, "apiVersion", json_string(api_version));
-    json_object_set_new(root, "kind", json_string(cfg->rr_kind));
-
+    char lv[64];
     json_t *meta = json_object();
     json_object_set_new(meta, "name", json_string(in->name));
     json_object_set_new(meta, "namespace", json_string(in->namespace_));
@@ -115,14 +101,19 @@ json_t *gw_rr_build(const gw_config *cfg, const gw_rr_input *in)
     if (in->storm_type)
         json_object_set_new(labels, "kubernaut.ai/storm", json_string("true"));
     json_object_set_new(meta, "labels", labels);
-    json_t *ann = json_object();
-    json_object_set_new(ann, "kubernaut.ai/created-at", json_string(created));
+    *ann = json_object();
+    json_object_set_new(*ann, "kubernaut.ai/created-at", json_string(created));
     if (in->storm_type)
-        gw_rr_storm_annotations(ann, in->storm_type, in->storm_resources, in->storm_total);
-    json_object_set_new(meta, "annotations", ann);
-    json_object_set_new(root, "metadata", meta);
+        gw_rr_storm_annotations(*ann, in->storm_type, in->storm_resources, in->storm_total);
+    json_object_set_new(meta, "annotations", *ann);
+    return meta;
+}
 
-    json_t *spec = json_object();
+/* The signal's own fields of spec, up to priority. */
+static void spec_signal(json_t *spec, const gw_rr_input *in, const char *firing,
+                        const char *received)
+{
+    const gw_signal *s = in->sig;
     json_object_set_new(spec, "signalFingerprint", json_string(s->fingerprint));
     json_object_set_new(spec, "signalName", json_string(s->name));
     json_object_set_new(spec, "severity", json_string(s->severity));
@@ -140,7 +131,12 @@ json_t *gw_rr_build(const gw_config *cfg, const gw_rr_input *in)
     set_str(spec, "clusterID", s->cluster);
     set_str(spec, "environment", in->environment);
     set_str(spec, "priority", in->priority);
+}
 
+/* signalLabels, signalAnnotations and providerData (a JSON string). */
+static void spec_labels(json_t *spec, const gw_rr_input *in)
+{
+    const gw_signal *s = in->sig;
     json_t *sl = s->labels ? string_map(s->labels, 63) : json_object();
     if (json_object_size(sl))
         json_object_set(spec, "signalLabels", sl);
@@ -163,24 +159,56 @@ json_t *gw_rr_build(const gw_config *cfg, const gw_rr_input *in)
         json_object_set_new(spec, "providerData", json_string(pds));
         gw_json_free(pds);
     }
+}
 
-    if (in->raw && in->raw_len) {
-        size_t max = (size_t)cfg->rr_original_payload_max;
-        if (in->raw_len <= max) {
-            json_object_set_new(spec, "originalPayload", json_stringn(in->raw, in->raw_len));
-        } else {
-            static const char mark[] = "...[truncated]";
-            char *cut = malloc(max + sizeof mark);
-            if (cut) {
-                size_t n = gw_utf8_cut(in->raw, in->raw_len, max, cut);
-                memcpy(cut + n, mark, sizeof mark);
-                json_object_set_new(spec, "originalPayload", json_string(cut));
-                free(cut);
-            }
-            json_object_set_new(ann, "kubernaut.ai/original-payload-truncated",
-                                json_string("true"));
-        }
+/* spec.originalPayload, cut to remediation.original_payload_max and then
+ * marked in the annotations ann. */
+static void spec_payload(json_t *spec, json_t *ann, const gw_config *cfg, const gw_rr_input *in)
+{
+    if (!in->raw || !in->raw_len)
+        return;
+    size_t max = (size_t)cfg->rr_original_payload_max;
+    if (in->raw_len <= max) {
+        json_object_set_new(spec, "originalPayload", json_stringn(in->raw, in->raw_len));
+        return;
     }
+    static const char mark[] = "...[truncated]";
+    char *cut = malloc(max + sizeof mark);
+    if (cut) {
+        size_t n = gw_utf8_cut(in->raw, in->raw_len, max, cut);
+        memcpy(cut + n, mark, sizeof mark);
+        json_object_set_new(spec, "originalPayload", json_string(cut));
+        free(cut);
+    }
+    json_object_set_new(ann, "kubernaut.ai/original-payload-truncated", json_string("true"));
+}
+
+json_t *gw_rr_build(const gw_config *cfg, const gw_rr_input *in)
+{
+    const gw_signal *s = in->sig;
+    char received[32], created[32];
+    gw_rfc3339(in->received_ms, received);
+    memcpy(created, received, sizeof created);
+
+    long long fms;
+    char firing[32];
+    if (s->firing_time && gw_parse_rfc3339(s->firing_time, &fms) && fms > 0)
+        gw_rfc3339(fms, firing);
+    else
+        memcpy(firing, received, sizeof firing);
+
+    json_t *root = json_object();
+    char api_version[256];
+    snprintf(api_version, sizeof api_version, "%s/%s", cfg->rr_group, cfg->rr_version);
+    json_object_set_new(root, "apiVersion", json_string(api_version));
+    json_object_set_new(root, "kind", json_string(cfg->rr_kind));
+    json_t *ann;
+    json_object_set_new(root, "metadata", metadata(in, created, &ann));
+
+    json_t *spec = json_object();
+    spec_signal(spec, in, firing, received);
+    spec_labels(spec, in);
+    spec_payload(spec, ann, cfg, in);
     json_object_set_new(root, "spec", spec);
     return root;
 }
