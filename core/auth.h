@@ -60,17 +60,17 @@ typedef enum {
 
 typedef struct gw_auth gw_auth;
 
-
-/* Reads the secret and token files the routes need and prepares the
- * allowlist.  post/arg (borrowed) are used by tokenreview only and may be
- * NULL when no route uses it.  GW_ECONFIG with err naming the key and file
- * on an unreadable or empty secret file or a bad token entry: a route is
- * never silently open.  The config must have passed gw_config_load. */
 /* Whether route r admits anyone (its mode list is none, or for Grafana
  * empty without grafana.secret_files).  false for a list that does not
  * parse (gw_auth_config_errors reports it).  exposure.c asks this. */
 bool gw_auth_route_anonymous(const gw_config *c, gw_auth_route r);
 
+/* Reads the secret and token files the routes need (the bearer tokens
+ * through bearer.h) and prepares the allowlist.  post/arg (borrowed) are
+ * used by tokenreview only and may be NULL when no route uses it.
+ * GW_ECONFIG with err naming the key and file on an unreadable or empty
+ * secret file or a bad token entry: a route is never silently open.  The
+ * config must have passed gw_config_load. */
 gw_err gw_auth_new(const gw_config *cfg, gw_auth_post post, void *arg, gw_auth **out, char *err,
                    size_t errlen);
 void   gw_auth_free(gw_auth *a);

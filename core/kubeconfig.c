@@ -30,7 +30,8 @@
 #define KUBE_KUBECONFIG_MAX             (4u * 1024u * 1024u)
 
 /* Writes data to a new private temp file registered in k->tmp_files[slot]
- * (so gw_kube_free() removes it) and makes *dst point to a copy of its name. */
+ * (so gw_kube_creds_clear() removes it) and makes *dst point to a copy of its
+ * name. */
 static gw_err write_tmp(gw_kube_creds *k, int slot, const unsigned char *data, size_t len,
                         char **dst, char *err, size_t errlen)
 {
@@ -306,7 +307,8 @@ static gw_err apply_cluster(gw_kube_creds *k, kubeconfig *kc, const char *name, 
                         errlen);
 }
 
-static gw_err apply_user(gw_kube_creds *k, kubeconfig *kc, const char *name, char *err, size_t errlen)
+static gw_err apply_user(gw_kube_creds *k, kubeconfig *kc, const char *name, char *err,
+                         size_t errlen)
 {
     yaml_node_t *u;
     gw_err rc = find_named(kc, "users", name, "user", &u, err, errlen);
@@ -334,10 +336,11 @@ static gw_err apply_user(gw_kube_creds *k, kubeconfig *kc, const char *name, cha
             return kc_fail(kc, err, errlen, "%s: %s: %s", where, unsupported[i][0],
                            unsupported[i][1]);
 
-    if ((rc = file_or_data(k, kc, u, where, "client-certificate", GW_KUBE_TMP_CERT, &k->cert_file, err,
-                           errlen)))
+    if ((rc = file_or_data(k, kc, u, where, "client-certificate", GW_KUBE_TMP_CERT,
+                           &k->cert_file, err, errlen)))
         return rc;
-    if ((rc = file_or_data(k, kc, u, where, "client-key", GW_KUBE_TMP_KEY, &k->key_file, err, errlen)))
+    if ((rc = file_or_data(k, kc, u, where, "client-key", GW_KUBE_TMP_KEY, &k->key_file, err,
+                           errlen)))
         return rc;
     if (!k->cert_file != !k->key_file)
         return kc_fail(kc, err, errlen, "%s: client-certificate and client-key must be given "

@@ -252,7 +252,8 @@ static gw_err from_in_cluster(gw_kube_creds *k, const char *host, char *err, siz
     return gw_creds_set_str(&k->ca_file, KUBE_SA_DIR "/ca.crt", err, errlen);
 }
 
-static gw_err resolve_credentials(gw_kube_creds *k, const gw_kube_source *o, char *err, size_t errlen)
+static gw_err resolve_credentials(gw_kube_creds *k, const gw_kube_source *o, char *err,
+                                  size_t errlen)
 {
     if (o->api_url && *o->api_url)
         return from_explicit(k, o, err, errlen);
