@@ -552,14 +552,28 @@ gw_kube_waiting_workers() {
             grep -oE 'alertgw-fcgi",pid=[0-9]+' | cut -d= -f2 || true
     done | sort -u
 }
-_gw_one_kube_waiting_worker() { [[ $(gw_kube_waiting_workers | wc -l) == 1 ]]; }
+# The workers that wait on the apiserver AND hold a FastCGI connection
+# (busy_worker, which each suite defines for its front end): the one
+# handling a request.  An idle worker whose trailing status sync meets the
+# paused apiserver waits too, but holds no FastCGI connection.
+_gw_held_workers() {
+    local w busy
+    busy=" $(busy_worker 2>/dev/null | xargs) "
+    for w in $(gw_kube_waiting_workers); do
+        [[ $busy == *" $w "* ]] && echo "$w"
+    done
+    return 0
+}
+_gw_one_kube_waiting_worker() { [[ $(_gw_held_workers | wc -l) == 1 ]]; }
 
 # gw_hold_request_in_worker OUT RID BODY: POSTs BODY to the Alertmanager
 # route in the background (X-Request-ID: RID; code, body and headers into
 # OUT/code, OUT/body, OUT/hdr, OUT must exist) with the apiserver paused, so
 # that one worker waits in its Kubernetes lookup.  Sets GW_HELD_WORKER (its
-# PID) and GW_HELD_CLIENT (curl's).  Returns 1, with the apiserver resumed
-# and the client reaped, when not exactly one worker waits within 2 s.  The
+# PID: the one waiting worker that also holds a FastCGI connection, see
+# _gw_held_workers) and GW_HELD_CLIENT (curl's).  Returns 1, with the
+# apiserver resumed and the client reaped, when not exactly one such worker
+# waits within 2 s.  The
 # caller keeps the pause short (well under kubernetes.connect_timeout) and
 # ends it with gw_kill_held_worker; a teardown that may follow a failure
 # sends SIGCONT to APISERVER_PID.
@@ -577,7 +591,7 @@ gw_hold_request_in_worker() {
         wait "$GW_HELD_CLIENT" || true
         return 1
     fi
-    GW_HELD_WORKER=$(gw_kube_waiting_workers)
+    GW_HELD_WORKER=$(_gw_held_workers)
 }
 
 # gw_kill_held_worker OUT: SIGKILLs the worker gw_hold_request_in_worker
