@@ -55,7 +55,6 @@ typedef struct {
 struct gw_metrics {
     gw_shm  shm;      /* the mapping (or private memory) l lives in */
     layout *l;
-    bool    shared;
     int     slot;     /* this process's slot; -1 not claimed yet */
     pid_t   slot_pid; /* the pid it was claimed for */
     long    in_flight_limit; /* server.max_in_flight; 0 none */
@@ -80,7 +79,6 @@ gw_err gw_metrics_open(const char *path, gw_metrics **out, char *err, size_t err
     gw_err rc = gw_shm_open(path, sizeof(layout), MAGIC, LAYOUT, init_layout, &m->shm, err,
                             errlen);
     m->l = m->shm.area;
-    m->shared = m->shm.shared;
     return rc;
 }
 
@@ -357,7 +355,7 @@ gw_err gw_metrics_write(const gw_metrics *m, const char *version, gw_buf *b)
     rc = rc ? rc : gw_buf_printf(b, "gateway_build_info{version=\"%s\"} 1\n", version);
     rc = rc ? rc : head(b, "gateway_metrics_shared", "gauge",
                         "1 when these counters are the whole worker pool's, 0 when this worker's only.");
-    rc = rc ? rc : gw_buf_printf(b, "gateway_metrics_shared %d\n", m->shared ? 1 : 0);
+    rc = rc ? rc : gw_buf_printf(b, "gateway_metrics_shared %d\n", m->shm.shared ? 1 : 0);
 
     rc = rc ? rc : head(b, "gateway_signals_received_total", "counter",
                         "Signals received, by source and severity class.");

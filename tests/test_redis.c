@@ -38,16 +38,6 @@
 
 typedef test_redis redis_fx;
 
-static void server_start(redis_fx *x)
-{
-    test_redis_start(x);
-}
-
-static void server_stop(redis_fx *x)
-{
-    test_redis_stop(x);
-}
-
 static int fx_setup(void **state, bool requirepass)
 {
     redis_fx *x = calloc(1, sizeof *x);
@@ -166,7 +156,7 @@ static void server_down_fails_cleanly(void **state)
     redis_fx *x = *state;
     gw_redis r;
     init(&r, x->addr, NULL);
-    server_stop(x);
+    test_redis_stop(x);
     /* never connected: the connect fails */
     assert_int_equal(gw_redis_ping(&r), GW_EREDIS);
     assert_null(r.c);
@@ -179,7 +169,7 @@ static void server_down_fails_cleanly(void **state)
     assert_null(rep);
     assert_contains(r.errstr, "connect");
     /* once it is back, the next call connects */
-    server_start(x);
+    test_redis_start(x);
     assert_int_equal(gw_redis_ping(&r), GW_OK);
     gw_redis_free(&r);
 }
@@ -192,7 +182,7 @@ static void restart_costs_at_most_one_call(void **state)
     assert_int_equal(set_get(&r, "before", "1"), GW_OK);
     assert_non_null(r.c);
     /* down: the open connection is dead, the call fails with a message */
-    server_stop(x);
+    test_redis_stop(x);
     r.errstr[0] = '\0';
     assert_int_equal(gw_redis_ping(&r), GW_EREDIS);
     assert_true(r.errstr[0] != '\0');
@@ -200,13 +190,13 @@ static void restart_costs_at_most_one_call(void **state)
     assert_int_equal(gw_redis_ping(&r), GW_EREDIS);
     assert_contains(r.errstr, "connect");
     /* up again on the same socket: the next call reconnects */
-    server_start(x);
+    test_redis_start(x);
     assert_int_equal(gw_redis_ping(&r), GW_OK);
     assert_int_equal(set_get(&r, "after", "2"), GW_OK);
 
     /* restarted while connected: at most one failed call, then it works */
-    server_stop(x);
-    server_start(x);
+    test_redis_stop(x);
+    test_redis_start(x);
     gw_err rc = gw_redis_ping(&r);
     if (rc) {
         assert_int_equal(rc, GW_EREDIS);
@@ -270,8 +260,8 @@ static void password_file_right_password_works(void **state)
     assert_int_equal(gw_redis_ping(&r), GW_OK);
     assert_int_equal(set_get(&r, "k", "v"), GW_OK);
     /* after a restart the new connection authenticates again */
-    server_stop(x);
-    server_start(x);
+    test_redis_stop(x);
+    test_redis_start(x);
     if (gw_redis_ping(&r))
         assert_int_equal(gw_redis_ping(&r), GW_OK);
     assert_int_equal(set_get(&r, "k2", "v2"), GW_OK);
