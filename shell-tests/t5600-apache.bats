@@ -294,11 +294,24 @@ busy_worker() {
     gw_kill_held_worker "$out"
     assert_503_retry_after
     assert_equal "$(gw_header X-Request-ID)" "$rid"
-    assert_regex "$(gw_body_jq .detail)" '^a gateway worker failed while handling this request'
     assert_equal "$(gw_header X-Content-Type-Options)" nosniff
-    # a live worker rendered it (Apache's ErrorDocument)
-    gw_wait_for 5 grep -q "\"request_id\":\"$rid\",\"route\":\"web-error\"" "$(WORKER_LOG)" ||
-        fail "no worker rendered the 503 for $rid"
+    # Usually the killed worker's request fails and a live worker renders
+    # Apache's ErrorDocument.  On a loaded machine the paused apiserver can
+    # take seconds to answer again after SIGCONT, and then the answer may be
+    # the pipeline's own "Kubernetes API unavailable" 503 (seen in CI, with
+    # the request logged by a worker other than the killed one, for reasons
+    # in mod_fcgid not pinned down).  Either way the sender gets a 503
+    # problem with Retry-After and its request id, and the resend below
+    # must be recorded exactly once.
+    case $(gw_body_jq .detail) in
+    "a gateway worker failed while handling this request"*)
+        gw_wait_for 5 grep -q "\"request_id\":\"$rid\",\"route\":\"web-error\"" "$(WORKER_LOG)" ||
+            fail "no worker rendered the 503 for $rid"
+        echo "# answered by a live worker (ErrorDocument)" >&3 ;;
+    "Kubernetes API unavailable"*)
+        echo "# answered by the pipeline: the apiserver was slow to come back" >&3 ;;
+    *) fail "unexpected 503 detail: $(gw_body_jq .detail)" ;;
+    esac
     gw_wait_for 5 grep -q "\"POST $ROUTE HTTP/1.1\" 503 .* $rid\$" "$GW_TMP/apache/logs/alertgw-access.log" ||
         fail "no access-log 503 line for $rid"
     gw_wait_for 5 _gw_pid_gone "$w" || fail "killed worker $w still there"
