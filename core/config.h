@@ -80,6 +80,8 @@ typedef struct {
     bool   fp_include_signal_name;
     char  *fp_cluster_label;
     bool   signals_allow_unknown_target;
+    bool   signals_reject_without_target;
+    char  *signals_heartbeat_alerts;  /* comma-separated alert names */
     char  *target_workload_kinds;    /* comma-separated workload CRD kinds */
 
     /* Grafana */
@@ -132,6 +134,7 @@ typedef struct {
     char  *priority_severity_aliases; /* "page=critical,..." */
     char  *priority_environment_aliases; /* "prod=production,..." */
     char  *priority_escalation;      /* "production=10": occurrences that raise one step */
+    long   priority_escalation_window_ms; /* ...within this long; 0: dedup.ttl */
 
     /* scope (spec 3.5) */
     bool   scope_require_label;

@@ -128,7 +128,11 @@ const gw_key_def gw_config_keys[] = {
     K("fingerprint", "cluster_label", T_STR, fp_cluster_label, "cluster",
       "label naming the cluster; when present it is part of the fingerprint"),
     K("signals", "allow_unknown_target", T_BOOL, signals_allow_unknown_target, "false",
-      "accept alerts without a target-resource label (kind Unknown) instead of 400"),
+      "act on alerts without a target-resource label (kind Unknown) instead of ignoring them"),
+    K("signals", "reject_without_target", T_BOOL, signals_reject_without_target, "false",
+      "answer an alert without a target-resource label 400 instead of 200 ignored (no-target)"),
+    K("signals", "heartbeat_alerts", T_LIST, signals_heartbeat_alerts, "Watchdog",
+      "alert names recorded as a heartbeat (200 heartbeat) when they name no target resource"),
     K("target", "workload_kinds", T_LIST, target_workload_kinds, "",
       "comma-separated kinds of namespaced custom resources that are workloads (alert label = "
       "lower-case kind), besides those discovery shows with a scale subresource"),
@@ -217,7 +221,10 @@ const gw_key_def gw_config_keys[] = {
       "prod=production,stage=staging,dev=development",
       "alias=environment pairs applied to every environment found"),
     K("priority", "escalation", T_MAP, priority_escalation, "production=10",
-      "environment=N pairs: the Nth occurrence raises the priority one step (empty: never)"),
+      "environment=N pairs: N occurrences within priority.escalation_window raise the priority "
+      "one step (empty: never)"),
+    K("priority", "escalation_window", T_DUR_MS, priority_escalation_window_ms, "0",
+      "the window those N occurrences must fall in; 0: dedup.ttl"),
 
     K("scope", "require_label", T_BOOL, scope_require_label, "false",
       "act only on resources labelled `<scope.label>=true`, or in namespaces so labelled "

@@ -33,6 +33,10 @@ void gw_dedup_init(gw_dedup *d, gw_redis *r, const gw_config *cfg)
     snprintf(d->gmax, sizeof d->gmax, "%ld", cfg->limits_creates_per_minute);
     snprintf(d->smax, sizeof d->smax, "%ld", cfg->limits_creates_per_sender_per_minute);
     snprintf(d->cap, sizeof d->cap, "%ld", cfg->storm_namespace_cap);
+    /* 0: the dedup TTL, the window the occurrences live in anyway */
+    snprintf(d->esc_win, sizeof d->esc_win, "%lld",
+             cfg->priority_escalation_window_ms > 0 ? (long long)cfg->priority_escalation_window_ms
+                                                    : (long long)cfg->dedup_ttl_s * 1000);
 }
 
 void gw_dedup_group(const char *ns, const char *alertname, char out[17])
@@ -216,6 +220,7 @@ gw_err gw_dedup_hit(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, lon
         [GW_DEDUP_HIT_ARG_GMAX] = d->gmax,
         [GW_DEDUP_HIT_ARG_SMAX] = d->smax,
         [GW_DEDUP_HIT_ARG_COUNT_RATE] = sig->counted ? "0" : "1",
+        [GW_DEDUP_HIT_ARG_ESCALATE_WINDOW] = d->esc_win,
     };
     gw_err rc = run(d, GW_DEDUP_HIT_NKEYS, keys, "hit", now_ms, GW_DEDUP_HIT_NARGS, args, res);
     if (!rc && res->kind == GW_DEDUP_OVER_BUDGET)

@@ -107,7 +107,7 @@ typedef struct {
     /* the script's arguments that come from the config, as decimal
      * strings made once (gw_dedup_init), not on every hit */
     char             ttl[24], lease[24], sync[24], rate[24], pattern[24], pattern_win[24],
-                     agg_win[24], max_win[24], gmax[24], smax[24], cap[24];
+                     agg_win[24], max_win[24], gmax[24], smax[24], cap[24], esc_win[24];
 } gw_dedup;
 
 void gw_dedup_init(gw_dedup *d, gw_redis *r, const gw_config *cfg);

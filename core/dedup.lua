@@ -87,6 +87,7 @@
 --   ARGV[19] GW_DEDUP_HIT_ARG_GMAX                  limits.creates_per_minute
 --   ARGV[20] GW_DEDUP_HIT_ARG_SMAX                  limits.creates_per_sender_per_minute
 --   ARGV[21] GW_DEDUP_HIT_ARG_COUNT_RATE            '1': count on rate:<group> ('0': a retry)
+--   ARGV[22] GW_DEDUP_HIT_ARG_ESCALATE_WINDOW       priority.escalation_window, ms
 -- activate, seed
 --   KEYS[1]  GW_DEDUP_ACTIVATE_KEY_FP               fp:<fingerprint>
 --   ARGV[3]  GW_DEDUP_ACTIVATE_ARG_TTL              dedup.ttl, s
@@ -175,6 +176,32 @@ end
 -- request Redis had forgotten (re-seeded: a duplicate) is never limited.
 -- A storm's aggregate is always a create: op 'hit' applies the budgets
 -- when it opens the storm (the namespace cap never applied to it).
+-- Escalation counts the occurrences inside priority.escalation_window
+-- (c.esc_win, ms): 'esct' keeps the times of the recent ones (fewer than
+-- esc_at of them, so a few hundred bytes at most), the request's first
+-- occurrence seeding it.  1 when this occurrence is the esc_at-th within
+-- the window (the request is marked escalated, once); else 0.
+local function escalation(c, esct, first, count)
+  local from = now - c.esc_win
+  local times = {}
+  if esct then
+    for t in string.gmatch(esct, '%d+') do
+      t = tonumber(t)
+      if t >= from then times[#times + 1] = t end
+    end
+  elseif count == 2 and first >= from then
+    times[1] = first
+  end
+  times[#times + 1] = now
+  if #times >= c.esc_at then
+    redis.call('HSET', c.fk, 'escalated', 1)
+    redis.call('HDEL', c.fk, 'esct')
+    return 1
+  end
+  redis.call('HSET', c.fk, 'esct', table.concat(times, ','))
+  return 0
+end
+
 local function over_limit(gk, sk, gmax, smax, ck, cap)
   if gmax > 0 and num(redis.call('GET', gk)) >= gmax then return 'gateway' end
   if smax > 0 and num(redis.call('GET', sk)) >= smax then return 'sender' end
@@ -367,9 +394,10 @@ elseif op == 'hit' then
     patwin = tonumber(ARGV[11]), aggwin = tonumber(ARGV[12]), maxwin = tonumber(ARGV[13]),
     esc_at = tonumber(ARGV[14]), group = ARGV[15], alertname = ARGV[16], tns = ARGV[17],
     fp = ARGV[18], gmax = tonumber(ARGV[19]), smax = tonumber(ARGV[20]), count_rate = ARGV[21] == '1',
+    esc_win = tonumber(ARGV[22]),
   }
   local h = redis.call('HMGET', c.fk, 'state', 'lease', 'synced', 'count', 'first', 'name', 'ns',
-                       'resolved', 'dirty', 'storm', 'escalated')
+                       'resolved', 'dirty', 'storm', 'escalated', 'esct')
   local hits, detected = storm_count(c, h[1])
   if h[1] == 'active' then
     local count = num(h[4]) + 1
@@ -377,9 +405,9 @@ elseif op == 'hit' then
     -- the hot path: one read, one write, the TTL (and once per interval the queue)
     local esc = 0
     local escd = h[11]
-    if c.esc_at > 0 and count >= c.esc_at and escd ~= '1' then
-      esc, escd = 1, '1'
-      redis.call('HSET', c.fk, 'escalated', 1)
+    if c.esc_at > 0 and escd ~= '1' then
+      esc = escalation(c, h[12], num(h[5]), count)
+      if esc == 1 then escd = '1' end
     end
     local due = sync_or_queue(c, c.fk, 'f:' .. c.fp, h[3], h[9], 'count', count, 'last', now)
     if due == 1 and h[9] == '1' then redis.call('ZREM', c.dk, 'f:' .. c.fp) end

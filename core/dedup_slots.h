@@ -72,7 +72,8 @@ enum {
     GW_DEDUP_HIT_ARG_GMAX = 19,             /* limits.creates_per_minute */
     GW_DEDUP_HIT_ARG_SMAX = 20,             /* limits.creates_per_sender_per_minute */
     GW_DEDUP_HIT_ARG_COUNT_RATE = 21,       /* "1": count on rate:<group> ("0": a retry) */
-    GW_DEDUP_HIT_NARGS = GW_DEDUP_HIT_ARG_COUNT_RATE,
+    GW_DEDUP_HIT_ARG_ESCALATE_WINDOW = 22,  /* priority.escalation_window, ms */
+    GW_DEDUP_HIT_NARGS = GW_DEDUP_HIT_ARG_ESCALATE_WINDOW,
 };
 
 /* "activate" and "seed" */

@@ -81,6 +81,8 @@ typedef struct {
     result_kind kind;
     gw_err      err;              /* R_FAILED: why */
     const char *reason;           /* R_IGNORED: the answer's reason code */
+    bool        heartbeat;        /* R_IGNORED: a heartbeat alert (reason "heartbeat"),
+                                   * answered status "heartbeat" */
     char        msg[GW_ERRMSG + 128];
     char        fp[65];           /* the fingerprint used (after owner resolution) */
     char        rr_name[254];

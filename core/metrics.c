@@ -17,10 +17,11 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "shm.h"
 
 #define MAGIC 0x616c65727467774dull /* "alertgwM" */
-#define LAYOUT 5 /* 2: the circuit breaker and its counters; 3: in-flight slots, auth failures by mode and reason, rejected forbidden; 4: rejected namespace_not_found, creation_budget; 5: the header is shm.c's */
+#define LAYOUT 6 /* 2: the circuit breaker and its counters; 3: in-flight slots, auth failures by mode and reason, rejected forbidden; 4: rejected namespace_not_found, creation_budget; 5: the header is shm.c's; 6: the heartbeat, rejected no_target */
 /* Worker slots for the in-flight count (server.max_in_flight); a pool has
  * at most this many workers sharing one file. */
 #define NSLOTS 256
@@ -43,6 +44,8 @@ typedef struct {
     ctr      storms[GW_STORM_N];
     ctr      auth[GW_AM_N][GW_AUTH_N];
     _Atomic int64_t up[GW_UP_N];                       /* -1 unknown, 0, 1 */
+    _Atomic int64_t heartbeat_ms; /* the latest heartbeat alert; until the first, the
+                                   * time the file was made */
     ctr      buckets[GW_ROUTE_N][NCODES][NBOUNDS + 1]; /* non-cumulative */
     ctr      sum_us[GW_ROUTE_N][NCODES];
     struct {
@@ -66,6 +69,7 @@ static void init_layout(void *area)
     layout *l = area;
     for (int i = 0; i < GW_UP_N; i++)
         atomic_store(&l->up[i], -1);
+    atomic_store(&l->heartbeat_ms, gw_now_ms());
     gw_breaker_init(&l->breaker);
 }
 
@@ -131,6 +135,20 @@ void gw_metrics_auth_failure(gw_metrics *m, gw_m_auth_mode mode, gw_m_auth_reaso
 {
     if (m && mode < GW_AM_N && why < GW_AUTH_N)
         ADD(m->l->auth[mode][why]);
+}
+
+void gw_metrics_heartbeat(gw_metrics *m, long long now_ms)
+{
+    if (!m)
+        return;
+    ADD(m->l->counters[GW_C_HEARTBEATS]);
+    /* the latest over the pool: a worker whose clock reads earlier, or
+     * that lost a race, leaves a later value alone */
+    int64_t seen = atomic_load_explicit(&m->l->heartbeat_ms, memory_order_relaxed);
+    while (seen < now_ms && !atomic_compare_exchange_weak_explicit(
+                                &m->l->heartbeat_ms, &seen, now_ms, memory_order_relaxed,
+                                memory_order_relaxed))
+        ;
 }
 
 void gw_metrics_up(gw_metrics *m, gw_m_up which, bool up)
@@ -233,7 +251,7 @@ static const char *const sources[] = { "prometheus", "grafana", "kubernetes-even
 static const char *const severities[] = { "critical", "warning", "info", "other" };
 static const char *const rejects[] = { "validation", "too_large", "unsupported_media_type",
                                        "method_not_allowed", "unauthorized", "forbidden",
-                                       "namespace_not_found", "creation_budget" };
+                                       "namespace_not_found", "creation_budget", "no_target" };
 static const char *const create_errs[] = { "unavailable", "rejected", "internal" };
 static const char *const storm_types[] = { "pattern", "rate" };
 static const char *const auth_modes[] = { "none", "bearer", "hmac", "mtls", "tokenreview", "ip" };
@@ -270,7 +288,10 @@ static const struct {
                           "Signals folded into a storm's aggregated RemediationRequest." },
     [GW_C_CREATED] = { "gateway_crds_created_total", "RemediationRequests created." },
     [GW_C_IGNORED] = { "gateway_signals_ignored_total",
-                       "Signals accepted but not acted on (resolved, Normal events, out of scope)." },
+                       "Signals accepted but not acted on (resolved, Normal events, out of scope, "
+                       "no target resource)." },
+    [GW_C_HEARTBEATS] = { "gateway_heartbeats_total",
+                          "Heartbeat alerts received (signals.heartbeat_alerts, e.g. Watchdog)." },
     [GW_C_ESCALATIONS] = { "gateway_escalations_total",
                            "RemediationRequests whose priority was raised by escalation." },
     [GW_C_OWNER_FAILURES] = { "gateway_owner_resolution_failures_total",
@@ -396,6 +417,11 @@ gw_err gw_metrics_write(const gw_metrics *m, const char *version, gw_buf *b)
             rc = rc ? rc : gw_buf_printf(b, "%s %lld\n", ups[i][0], v);
     }
 
+    rc = rc ? rc : head(b, "gateway_heartbeat_last_seen_timestamp_seconds", "gauge",
+                        "When the latest heartbeat alert arrived (Unix time); before the first, "
+                        "when the metrics file was made.");
+    rc = rc ? rc : gw_buf_printf(b, "gateway_heartbeat_last_seen_timestamp_seconds %.3f\n",
+                                 (double)LOAD(l->heartbeat_ms) / 1000.0);
     rc = rc ? rc : head(b, "gateway_requests_in_flight", "gauge",
                         "Webhooks being handled by the worker pool now.");
     rc = rc ? rc : gw_buf_printf(b, "gateway_requests_in_flight %ld\n", count_busy(l, true));

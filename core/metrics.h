@@ -34,10 +34,12 @@ typedef enum { GW_SRC_PROMETHEUS, GW_SRC_GRAFANA, GW_SRC_K8S_EVENTS, GW_SRC_N } 
 typedef enum { GW_SEV_CRITICAL, GW_SEV_WARNING, GW_SEV_INFO, GW_SEV_OTHER, GW_SEV_N } gw_m_severity;
 /* gateway_signals_rejected_total{reason}: the 4xx refusals, and the
  * signals not acted on by an abuse limit (a namespace that does not exist:
- * 200 ignored; a creation budget: 503). */
+ * 200 ignored; a creation budget: 503) or for want of a target resource
+ * (200 ignored). */
 typedef enum {
     GW_REJ_VALIDATION, GW_REJ_TOO_LARGE, GW_REJ_MEDIA_TYPE, GW_REJ_METHOD, GW_REJ_UNAUTHORIZED,
-    GW_REJ_FORBIDDEN, GW_REJ_NAMESPACE_NOT_FOUND, GW_REJ_CREATION_BUDGET, GW_REJ_N
+    GW_REJ_FORBIDDEN, GW_REJ_NAMESPACE_NOT_FOUND, GW_REJ_CREATION_BUDGET, GW_REJ_NO_TARGET,
+    GW_REJ_N
 } gw_m_reject;
 typedef enum { GW_CERR_UNAVAILABLE, GW_CERR_REJECTED, GW_CERR_INTERNAL, GW_CERR_N } gw_m_create_err;
 typedef enum { GW_STORM_PATTERN, GW_STORM_RATE, GW_STORM_N } gw_m_storm;
@@ -52,7 +54,7 @@ typedef enum {
 typedef enum {
     GW_C_DEDUPLICATED, GW_C_AGGREGATED, GW_C_CREATED, GW_C_IGNORED, GW_C_ESCALATIONS,
     GW_C_OWNER_FAILURES, GW_C_SYNC_INLINE, GW_C_SYNC_FLUSH, GW_C_NS_CAPPED, GW_C_KUBE_RETRIES,
-    GW_C_BREAKER_OPENED, GW_C_BREAKER_REJECTED, GW_C_N
+    GW_C_BREAKER_OPENED, GW_C_BREAKER_REJECTED, GW_C_HEARTBEATS, GW_C_N
 } gw_m_counter;
 typedef enum { GW_UP_REDIS, GW_UP_KUBE, GW_UP_N } gw_m_up;
 
@@ -68,6 +70,10 @@ void gw_metrics_create_error(gw_metrics *m, gw_m_create_err why);
 void gw_metrics_storm(gw_metrics *m, gw_m_storm type);
 void gw_metrics_auth_failure(gw_metrics *m, gw_m_auth_mode mode, gw_m_auth_reason why);
 void gw_metrics_up(gw_metrics *m, gw_m_up which, bool up);
+/* A heartbeat alert arrived at now_ms (wall clock): counts it and moves
+ * gateway_heartbeat_last_seen_timestamp_seconds forward (the latest over
+ * the pool, never back). */
+void gw_metrics_heartbeat(gw_metrics *m, long long now_ms);
 /* In-flight webhooks across the pool (server.max_in_flight).  Each worker
  * owns one slot of the shared file, claimed on first use (a dead worker's
  * slot is taken over); enter marks it busy and returns how many workers are

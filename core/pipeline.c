@@ -379,6 +379,25 @@ static void over_budget(gw_ctx *ctx, const char *rid, const gw_dedup_result *d, 
     gw_log(ctx->log_min, GW_LOG_WARN, rid, "creation budget: %s", r->msg);
 }
 
+/* A signal whose labels name no target resource (the Watchdog, a host or
+ * cluster-wide alert): Alertmanager counts every 4xx as a failed
+ * notification, so it is not an error.  A firing heartbeat alert
+ * (signals.heartbeat_alerts) is a heartbeat; anything else is 200 ignored,
+ * reason no-target, with the detail naming the labels looked for - or,
+ * with signals.reject_without_target, false: the caller answers 400. */
+static bool workload_less(const gw_ctx *ctx, const gw_signal *sig, sig_result *r)
+{
+    if (!sig->resolved && gw_list_has(ctx->cfg.signals_heartbeat_alerts, sig->name)) {
+        ignore(r, "heartbeat", "heartbeat recorded");
+        r->heartbeat = true;
+        return true;
+    }
+    if (ctx->cfg.signals_reject_without_target)
+        return false;
+    ignore(r, "no-target", "%s", sig->error);
+    return true;
+}
+
 /* Everything before the dedup verdict: the target with the cluster's
  * kinds, the adapter's rejection, the clock, an ignored signal, the
  * namespace, owners, scope and classification.  sig is the caller's copy
@@ -393,6 +412,8 @@ static bool prepare(gw_ctx *ctx, const gw_batch *b, const gw_signal *in, gw_sign
     if (!sig->ignored && (!sig->error[0] || sig->label_target))
         gw_enrich_target(ctx, sig, tstore, rid, now);
     snprintf(r->fp, sizeof r->fp, "%s", sig->fingerprint);
+    if (sig->error[0] && sig->no_target && workload_less(ctx, sig, r))
+        return false;
     if (sig->error[0]) {
         r->kind = R_REJECTED;
         snprintf(r->msg, sizeof r->msg, "%s", sig->error);

@@ -128,6 +128,10 @@ static void reply_single(gw_response *resp, const sig_result *r)
         }
         return;
     }
+    if (r->heartbeat) {
+        gw_reply_json(resp, 200, json_pack("{s:s,s:s}", "status", "heartbeat", "message", r->msg));
+        return;
+    }
     char ref[330];
     ref_string(r, ref, sizeof ref);
     gw_reply_json(resp, 200, json_pack("{s:s,s:s,s:s,s:s,s:s}", "status", "ignored", "reason",
@@ -200,11 +204,12 @@ void gw_reply_batch(gw_ctx *ctx, const gw_request *req, gw_response *resp, const
         char ref[330];
         ref_string(r, ref, sizeof ref);
         counts[r->kind]++;
-        json_t *e = json_pack("{s:I,s:s,s:s}", "index", (json_int_t)i, "status", names[r->kind],
-                              "fingerprint", r->fp);
+        /* a heartbeat counts as ignored in the summary, whose keys are fixed */
+        json_t *e = json_pack("{s:I,s:s,s:s}", "index", (json_int_t)i, "status",
+                              r->heartbeat ? "heartbeat" : names[r->kind], "fingerprint", r->fp);
         if (ref[0])
             json_object_set_new(e, "remediationRequestRef", json_string(ref));
-        if (r->kind == R_IGNORED)
+        if (r->kind == R_IGNORED && !r->heartbeat)
             json_object_set_new(e, "reason", json_string(r->reason ? r->reason : "ignored"));
         if (r->kind == R_REJECTED)
             json_object_set_new(e, "error", json_string(r->msg));

@@ -120,8 +120,10 @@ gw_err gw_signal_finish(const gw_config *cfg, gw_signal *s, json_t *common_label
     if (!s->target.kind) {
         s->label_target = true;
         if ((rc = gw_target_from_labels(s->labels, cfg->signals_allow_unknown_target, s->name,
-                                        NULL, 0, &s->target, msg, sizeof msg)))
-            return gw_fail(rc, s->error, sizeof s->error, "%s: %s", where, msg);
+                                        NULL, 0, &s->target, msg, sizeof msg))) {
+            s->no_target = rc == GW_ENOTFOUND;
+            return gw_fail(GW_EINVAL, s->error, sizeof s->error, "%s: %s", where, msg);
+        }
     }
     if ((rc = gw_signal_fingerprint(cfg, s, NULL, s->fingerprint)))
         return gw_fail(rc, s->error, sizeof s->error, "%s: cannot fingerprint", where);
@@ -153,6 +155,7 @@ void gw_signal_refine_target(const gw_kinds *k, const gw_config *cfg, gw_signal 
             t.kind = st->kind;
             s->target = t;
             s->error[0] = '\0';
+            s->no_target = false;
             if (gw_signal_fingerprint(cfg, s, NULL, s->fingerprint))
                 snprintf(s->error, sizeof s->error, "cannot fingerprint");
         }

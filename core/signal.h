@@ -42,6 +42,12 @@ typedef struct {
     bool        label_target; /* the target was picked from the labels by the
                                * built-in table (kinds.h): the gateway may
                                * pick again with the cluster's kinds */
+    bool        no_target;    /* with error: the labels name no target
+                               * resource at all (gw_target_from_labels'
+                               * GW_ENOTFOUND): the Watchdog, a host or
+                               * cluster-wide alert; the gateway answers it
+                               * 200 (heartbeat, ignored), not 400, unless
+                               * signals.reject_without_target */
     char        error[GW_ERRMSG]; /* non-empty: this signal was rejected (400) */
 } gw_signal;
 
@@ -89,7 +95,7 @@ typedef struct {
  *   - a label target (s->label_target): a workload custom resource's label
  *     may win over the built-in pick (tie: the built-in kind); then the
  *     fingerprint is computed again, and a rejection for want of a target
- *     is lifted;
+ *     (no_target) is lifted;
  *   - api_version becomes the version the cluster serves the kind at (the
  *     last good discovery, else the built-in table), for label targets and
  *     for targets that came without one.

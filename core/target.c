@@ -65,7 +65,7 @@ gw_err gw_target_from_labels(json_t *labels, bool allow_unknown, const char *fal
     }
     if (!best) {
         if (!allow_unknown)
-            return gw_fail(GW_EINVAL, err, errlen,
+            return gw_fail(GW_ENOTFOUND, err, errlen,
                            "no target resource: expected a label naming the resource "
                            "(deployment, statefulset, daemonset, cronjob, pod, node, ... "
                            "or job_name) with a valid RFC 1123 name");

@@ -32,8 +32,9 @@ typedef struct {
  * or workloads (a CRD target's kind; its api_version is "": the caller
  * sets the cluster's).  workloads may be NULL (nworkloads 0): the built-in
  * kinds only, as the adapters parse.  With no candidate: kind "Unknown"
- * named after fallback_name if allow_unknown, else GW_EINVAL with err
- * naming the labels looked for. */
+ * named after fallback_name if allow_unknown, else GW_ENOTFOUND with err
+ * naming the labels looked for.  A label that does not make sense (an
+ * invalid namespace, a namespaced kind without one) is GW_EINVAL. */
 gw_err gw_target_from_labels(json_t *labels, bool allow_unknown, const char *fallback_name,
                              const gw_kind *const *workloads, size_t nworkloads, gw_target *t,
                              char *err, size_t errlen);

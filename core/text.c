@@ -218,6 +218,16 @@ bool gw_list_next(const char **p, const char **item, size_t *len)
     return false;
 }
 
+bool gw_list_has(const char *list, const char *item)
+{
+    const char *it;
+    size_t n, want = strlen(item);
+    while (list && gw_list_next(&list, &it, &n))
+        if (n == want && !memcmp(it, item, n))
+            return true;
+    return false;
+}
+
 bool gw_pairs_get(const char *list, const char *key, char *out, size_t outlen)
 {
     const char *p = list, *k, *v;

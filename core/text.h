@@ -55,6 +55,9 @@ bool gw_pairs_next(const char **p, const char **key, size_t *klen, const char **
  * its length, blanks around it trimmed.  Empty items are skipped. */
 bool gw_list_next(const char **p, const char **item, size_t *len);
 
+/* Whether the comma-separated list holds item exactly (case-sensitive). */
+bool gw_list_has(const char *list, const char *item);
+
 /* Looks key up in such a list; copies its value to out (NUL-terminated)
  * and returns true when found and it fits. */
 bool gw_pairs_get(const char *list, const char *key, char *out, size_t outlen);

@@ -62,9 +62,15 @@ static void count_result(gw_ctx *ctx, gw_route route, const gw_signal *s, const 
     case R_DUP: gw_metrics_count(m, GW_C_DEDUPLICATED); break;
     case R_AGGREGATED: gw_metrics_count(m, GW_C_AGGREGATED); break;
     case R_IGNORED:
+        if (r->heartbeat) {
+            gw_metrics_heartbeat(m, gw_now_ms());
+            break;
+        }
         gw_metrics_count(m, GW_C_IGNORED);
         if (r->reason && !strcmp(r->reason, "namespace-not-found"))
             gw_metrics_rejected(m, GW_REJ_NAMESPACE_NOT_FOUND);
+        else if (r->reason && !strcmp(r->reason, "no-target"))
+            gw_metrics_rejected(m, GW_REJ_NO_TARGET);
         break;
     default: break;
     }
@@ -96,6 +102,7 @@ static const char *process_batch(gw_ctx *ctx, const gw_request *req, gw_response
                            : res[0].kind == R_CREATED ? "created"
                            : res[0].kind == R_DUP     ? "duplicate"
                            : res[0].kind == R_AGGREGATED ? "aggregated"
+                           : res[0].heartbeat ? "heartbeat"
                            : res[0].kind == R_IGNORED ? "ignored"
                            : res[0].kind == R_REJECTED ? "rejected" : "failed";
     if (resp->status >= 500)

@@ -35,9 +35,50 @@ ROUTE=/api/v1/signals/prometheus
     assert_equal "$(kube_rr_count "$(fp_of "prod:Deployment:$name")")" 0
 }
 
-@test "an alert with no target label answers 400" {
+# Not an error: Alertmanager counts every 4xx as a failed notification (and
+# kube-prometheus pages on those), so an alert that names no resource is
+# 200 ignored, reason no-target, with the labels looked for in the message.
+@test "an alert with no target label answers 200 ignored no-target, naming the labels looked for; nothing stored" {
+    local before keys
+    gw_scrape; before=$(gw_metric 'gateway_signals_rejected_total{reason="no_target"}')
+    keys=$(gw_redis_cli DBSIZE)
     gw_post_alert "$(am_body NoTarget severity=warning job=node-exporter instance=10.0.0.1:9100)"
+    assert_status 200
+    assert_equal "$(gw_header Content-Type | cut -d';' -f1)" application/json
+    assert_equal "$(gw_body_jq .status)" ignored
+    assert_equal "$(gw_body_jq .reason)" no-target
+    assert_regex "$(gw_body_jq .message)" 'no target resource: expected a label naming the resource \(deployment, .*job_name\)'
+    assert_equal "$(gw_redis_cli DBSIZE)" "$keys"
+    gw_scrape
+    assert_equal "$(gw_metric 'gateway_signals_rejected_total{reason="no_target"}')" "$(( before + 1 ))"
+    # a label that names a resource badly is still the sender's error
+    gw_post_alert "$(am_body BadNs deployment=api namespace='Not A Namespace')"
     assert_problem 400 validation-error "$ROUTE"
+}
+
+@test "Alertmanager's Watchdog is a heartbeat: 200 heartbeat, the gauge moves forward, nothing stored" {
+    local t0 keys before
+    t0=$(date +%s)
+    gw_scrape
+    before=$(gw_metric gateway_heartbeats_total)
+    keys=$(gw_redis_cli DBSIZE)
+    gw_post_alert "$(am_body Watchdog severity=none prometheus=monitoring/k8s)"
+    assert_status 200
+    assert_equal "$(gw_body_jq .status)" heartbeat
+    assert_equal "$(gw_redis_cli DBSIZE)" "$keys"
+    gw_scrape
+    assert_equal "$(gw_metric gateway_heartbeats_total)" "$(( before + 1 ))"
+    awk -v t="$t0" '$1 == "gateway_heartbeat_last_seen_timestamp_seconds" { exit !($2 >= t) }' \
+        "$GW_TMP/scrape" || fail "heartbeat gauge $(gw_metric gateway_heartbeat_last_seen_timestamp_seconds) before $t0"
+    # in a webhook with other alerts: its own status, counted as ignored
+    gw_post_alert "$(am_webhook "$(am_alert Watchdog severity=none)" \
+        "$(am_alert NodeDown severity=critical instance=10.0.0.9:9100)")"
+    assert_status 207
+    assert_equal "$(gw_body_jq '.results[0].status')" heartbeat
+    assert_equal "$(gw_body_jq '.results[1].status')" ignored
+    assert_equal "$(gw_body_jq '.results[1].reason')" no-target
+    assert_equal "$(gw_body_jq '.summary.ignored')" 2
+    assert_equal "$(gw_body_jq '.summary.rejected')" 0
 }
 
 @test "a JSON array instead of a webhook object answers 400" {
@@ -107,4 +148,18 @@ ROUTE=/api/v1/signals/prometheus
     assert_problem 400 validation-error "$ROUTE"
     assert_equal "$(gw_header X-Request-ID)" err-test-42
     assert_equal "$(gw_body_jq .request_id)" err-test-42
+}
+
+# last in the file: it restarts lighttpd with a setting the others do not use
+@test "signals.reject_without_target: true restores the 400; the Watchdog stays a heartbeat" {
+    gw_stop_lighttpd
+    gw_start_lighttpd ALERTGW_SIGNALS_REJECT_WITHOUT_TARGET=true
+    gw_post_alert "$(am_body NoTarget severity=warning job=node-exporter instance=10.0.0.1:9100)"
+    assert_problem 400 validation-error "$ROUTE"
+    assert_regex "$(gw_body_jq .detail)" 'no target resource'
+    gw_post_alert "$(am_body Watchdog severity=none)"
+    assert_status 200
+    assert_equal "$(gw_body_jq .status)" heartbeat
+    gw_stop_lighttpd
+    gw_start_lighttpd
 }

@@ -261,7 +261,7 @@ core_event() {
     check_example ignored-resolved
 }
 
-@test "docs/api.md: 200 namespace-not-found, 207 mixed, 400 no target" {
+@test "docs/api.md: 200 namespace-not-found, 207 mixed, 200 no-target and heartbeat, 400 bad namespace" {
     local a b body missing
     missing=$(gw_uniq nowhere)
     gw_post_alert "$(am_body DocMixed deployment=api namespace="$missing" severity=critical)"
@@ -276,7 +276,11 @@ core_event() {
     gw_post_alert "$body"
     check_example multi-status
     gw_post_alert "$(am_body NoTarget namespace="$(ns)" severity=warning)"
-    check_example problem-400-no-target
+    check_example ignored-no-target
+    gw_post_alert "$(am_body Watchdog severity=none)"
+    check_example heartbeat
+    gw_post_alert "$(am_body NoTarget deployment=api namespace='Not A Namespace')"
+    check_example problem-400-bad-namespace
 }
 
 @test "docs/api.md: 413, 415, 401 (Grafana)" {

@@ -147,3 +147,39 @@ _rr_status_at_least() { local c; c=$(kube_rr_occurrences "$1"); [[ -n $c ]] && (
     sleep 5 # more resends: still exactly one
     assert_equal "$(kube_rr_count "$fp")" 1
 }
+
+# am_failed_notifications: Alertmanager's own count of failed webhook
+# notifications (what kube-prometheus' AlertmanagerFailedToSendAlerts uses).
+am_failed_notifications() {
+    curl -s --max-time 5 "$AM_URL/metrics" |
+        awk '/^alertmanager_notifications_failed_total\{/ && /integration="webhook"/ { s += $2; f = 1 }
+             END { if (f) print s }'
+}
+_heartbeats_above() { gw_scrape && (( $(gw_metric gateway_heartbeats_total) > $1 )); }
+_no_target_above() {
+    gw_scrape && (( $(gw_metric 'gateway_signals_rejected_total{reason="no_target"}') > $1 ))
+}
+
+@test "Alertmanager's Watchdog arrives as a heartbeat and a workload-less alert as 200 ignored: no failed notification" {
+    local failed_before hb_before nt_before t0
+    t0=$(date +%s)
+    failed_before=$(am_failed_notifications)
+    [[ -n $failed_before ]] || fail "no alertmanager_notifications_failed_total for webhook"
+    gw_scrape
+    hb_before=$(gw_metric gateway_heartbeats_total)
+    nt_before=$(gw_metric 'gateway_signals_rejected_total{reason="no_target"}')
+    # as kube-prometheus defines it: no resource label at all
+    am_inject Watchdog 300 severity=none prometheus=monitoring/k8s
+    am_inject AmNodeDown$BATS_TEST_NUMBER 300 severity=critical instance=10.0.0.7:9100 job=node-exporter
+    gw_wait_for 20 _heartbeats_above "$hb_before" || fail "no heartbeat within 20 s"
+    awk -v t="$t0" '$1 == "gateway_heartbeat_last_seen_timestamp_seconds" { exit !($2 >= t) }' \
+        "$GW_TMP/scrape" || fail "heartbeat gauge not moved past $t0"
+    # the node alert: 200 ignored, no-target
+    gw_wait_for 20 _no_target_above "$nt_before" || fail "the workload-less alert was not counted"
+    # a few repeat_intervals later Alertmanager has resent both: still no failure
+    sleep 6
+    assert_equal "$(am_failed_notifications)" "$failed_before"
+    gw_scrape
+    (( $(gw_metric gateway_heartbeats_total) >= hb_before + 2 )) ||
+        fail "the Watchdog was not resent as a heartbeat: $(gw_metric gateway_heartbeats_total)"
+}

@@ -11,7 +11,8 @@ load helpers
 
 setup_file() {
     GW_WORKERS=1 gw_setup_stack ALERTGW_ENVIRONMENT_CACHE_TTL=3s \
-        ALERTGW_OWNERS_RESOLVE=true ALERTGW_PRIORITY_ESCALATION=production=3
+        ALERTGW_OWNERS_RESOLVE=true ALERTGW_PRIORITY_ESCALATION=production=3 \
+        ALERTGW_PRIORITY_ESCALATION_WINDOW=3s
 }
 teardown_file() { gw_teardown_stack; }
 teardown()      { gw_teardown_test; }
@@ -127,6 +128,32 @@ rr_of() { kube_get_rr "$(gw_body_jq '.remediationRequestName // (.metadata.remed
     gw_request GET "/api/v1/signals/$(gw_body_jq .fingerprint)"
     assert_status 200
     assert_equal "$(gw_body_jq .escalated)" true
+}
+
+@test "escalation window: 3 occurrences spread over more than 3 s do not escalate; 3 within it do" {
+    local ns body
+    ns=prod-$(gw_uniq escw)
+    kube_namespaces "$ns"
+    body=$(am_body EscalateWindow deployment=api namespace="$ns" severity=warning)
+    gw_post_alert "$body"
+    assert_status 201
+    sleep 1.6
+    gw_post_alert "$body"
+    assert_status 202
+    sleep 1.6
+    # the 3rd occurrence, but the 1st is over 3 s old: 2 in the window
+    gw_post_alert "$body"
+    assert_status 202
+    assert_equal "$(gw_body_jq .metadata.count)" 3
+    assert_equal "$(gw_body_jq .priority)" P1
+    assert_equal "$(gw_body_jq '.escalated // false')" false
+    assert_equal "$(rr_of | jq -r '.metadata.labels["kubernaut.ai/priority"]')" P1
+    # at once again: the 2nd, 3rd and this one are within 3 s
+    gw_post_alert "$body"
+    assert_status 202
+    assert_equal "$(gw_body_jq .priority)" P0
+    assert_equal "$(gw_body_jq .escalated)" true
+    assert_equal "$(rr_of | jq -r '.metadata.labels["kubernaut.ai/priority"]')" P0
 }
 
 # make_deployment NS NAME PODS...: a Deployment, its ReplicaSet and pods

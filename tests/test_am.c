@@ -322,6 +322,7 @@ static void no_target_label_rejected_with_index(void **state)
                 "{\"alertname\":\"Watchdog\",\"job\":\"prometheus\",\"instance\":\"x:9090\"}}]}");
     assert_int_equal(parse(f), GW_OK);
     assert_contains(f->batch.signals[0].error, "alerts[0]: no target resource");
+    assert_true(f->batch.signals[0].no_target); /* the gateway answers it 200, not 400 */
 
     f->cfg.signals_allow_unknown_target = true;
     assert_int_equal(parse(f), GW_OK);

@@ -392,6 +392,51 @@ static void test_escalation(void **state)
     assert_true(r.escalated);
 }
 
+/* priority.escalation_window: escalate_at occurrences must fall within
+ * it; the same number spread wider never escalates. */
+static void test_escalation_window(void **state)
+{
+    fx *f = *state;
+    f->cfg.priority_escalation_window_ms = 1000;
+    gw_dedup_init(&f->d, &f->redis, &f->cfg);
+    char group[17];
+    gw_dedup_group("prod", "Slow", group);
+    gw_dedup_signal sig = { .group = group, .ns = "prod", .alertname = "Slow",
+                            .resource = "Pod/w", .sender = "s1", .escalate_at = 3 };
+    gw_dedup_result r;
+    /* one every 600 ms: never 3 within 1 s */
+    assert_int_equal(gw_dedup_hit(&f->d, "fp-w", &sig, T0, "o1", &r), GW_OK);
+    activate(f, "fp-w", T0, "o1", "rr-w");
+    for (int i = 1; i <= 8; i++) {
+        assert_int_equal(gw_dedup_hit(&f->d, "fp-w", &sig, T0 + 600 * i, "o", &r), GW_OK);
+        assert_int_equal(r.count, i + 1);
+        assert_false(r.escalate);
+        assert_false(r.escalated);
+    }
+    /* at T0+4900 the window holds T0+4200, T0+4800 and this one */
+    assert_int_equal(gw_dedup_hit(&f->d, "fp-w", &sig, T0 + 4900, "o", &r), GW_OK);
+    assert_true(r.escalate);
+    assert_true(r.escalated);
+
+    /* the edges: the first occurrence counts, and one exactly a window
+     * old still does */
+    sig.resource = "Pod/v";
+    assert_int_equal(gw_dedup_hit(&f->d, "fp-v", &sig, T0, "o1", &r), GW_OK);
+    activate(f, "fp-v", T0, "o1", "rr-v");
+    assert_int_equal(gw_dedup_hit(&f->d, "fp-v", &sig, T0 + 500, "o", &r), GW_OK);
+    assert_false(r.escalate);
+    assert_int_equal(gw_dedup_hit(&f->d, "fp-v", &sig, T0 + 1000, "o", &r), GW_OK);
+    assert_true(r.escalate);
+    /* one ms later it would not have */
+    sig.resource = "Pod/u";
+    assert_int_equal(gw_dedup_hit(&f->d, "fp-u", &sig, T0, "o1", &r), GW_OK);
+    activate(f, "fp-u", T0, "o1", "rr-u");
+    assert_int_equal(gw_dedup_hit(&f->d, "fp-u", &sig, T0 + 500, "o", &r), GW_OK);
+    assert_int_equal(gw_dedup_hit(&f->d, "fp-u", &sig, T0 + 1001, "o", &r), GW_OK);
+    assert_false(r.escalate);
+    assert_false(r.escalated);
+}
+
 static void test_pending_lease_and_expiry(void **state)
 {
     fx *f = *state;
@@ -792,6 +837,7 @@ int main(void)
         cmocka_unit_test(test_embedded_is_the_file),
         cmocka_unit_test_setup_teardown(test_hit_new_then_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escalation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_escalation_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_lease_and_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reseed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pattern_storm_open_join_close, setup, teardown),

@@ -313,13 +313,15 @@ static void refine_targets(void **state)
         s.labels = labels;
         s.label_target = true;
         char msg[200];
-        if (gw_target_from_labels(labels, false, s.name, NULL, 0, &s.target, msg, sizeof msg))
+        if (gw_target_from_labels(labels, false, s.name, NULL, 0, &s.target, msg, sizeof msg)) {
             snprintf(s.error, sizeof s.error, "prometheus: %s", msg);
-        else
+            s.no_target = true;
+        } else
             assert_int_equal(gw_fingerprint("", &s.target, NULL, s.fingerprint), GW_OK);
         gw_signal_target_store st;
         gw_signal_refine_target(k, &cfg, &s, &st);
         assert_string_equal(s.error, "");
+        assert_false(s.no_target); /* the rejection is lifted, and with it the 200 */
         assert_string_equal(s.target.kind, cases[i].kind);
         assert_string_equal(s.target.api_version, cases[i].api_version);
         char fp[65];

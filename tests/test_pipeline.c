@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "clock.h"
 #include "fakeserver.h"
 #include "gateway.h"
 #include "kube.h"
@@ -141,18 +142,48 @@ static int teardown(void **state)
     return 0;
 }
 
-static void post_alert(fx *f, const char *ns, const char *pod)
+static void post_body(fx *f, const char *body)
 {
-    char body[1024];
-    snprintf(body, sizeof body, "{\"version\":\"4\",\"status\":\"firing\",\"alerts\":[{\"status\":"
-             "\"firing\",\"labels\":{\"alertname\":\"PodCrashLooping\",\"severity\":"
-             "\"critical\",\"namespace\":\"%s\",\"pod\":\"%s\"},\"annotations\":{}}]}", ns, pod);
     gw_request req = {
         .method = "POST", .path = "/api/v1/signals/prometheus",
         .content_type = "application/json", .content_length = (long long)strlen(body),
         .body = body, .body_len = strlen(body), .remote_addr = "127.0.0.1",
     };
     gw_handle(f->ctx, &req, &f->resp);
+}
+
+static void post_alert(fx *f, const char *ns, const char *pod)
+{
+    char body[1024];
+    snprintf(body, sizeof body, "{\"version\":\"4\",\"status\":\"firing\",\"alerts\":[{\"status\":"
+             "\"firing\",\"labels\":{\"alertname\":\"PodCrashLooping\",\"severity\":"
+             "\"critical\",\"namespace\":\"%s\",\"pod\":\"%s\"},\"annotations\":{}}]}", ns, pod);
+    post_body(f, body);
+}
+
+/* One alert with no target label: alertname and status as given. */
+static void post_workload_less(fx *f, const char *alertname, const char *status)
+{
+    char body[1024];
+    snprintf(body, sizeof body, "{\"version\":\"4\",\"status\":\"%s\",\"alerts\":[{\"status\":"
+             "\"%s\",\"labels\":{\"alertname\":\"%s\",\"severity\":\"none\","
+             "\"namespace\":\"monitoring\",\"instance\":\"10.0.0.1:9100\"},"
+             "\"annotations\":{}}]}", status, status, alertname);
+    post_body(f, body);
+}
+
+/* The value of the sample named exactly `series` in GET /metrics. */
+static double metric(fx *f, const char *series)
+{
+    gw_request req = { .method = "GET", .path = "/metrics", .remote_addr = "127.0.0.1" };
+    gw_handle(f->ctx, &req, &f->resp);
+    assert_int_equal(f->resp.status, 200);
+    char want[256];
+    snprintf(want, sizeof want, "\n%s ", series);
+    const char *at = strstr(f->resp.body.data, want);
+    if (!at)
+        fail_msg("no %s in /metrics", series);
+    return strtod(at + strlen(want), NULL);
 }
 
 static json_t *body_json(fx *f)
@@ -213,6 +244,43 @@ static void unknown_namespace_ignored_and_nothing_stored(void **state)
     assert_int_equal(redis_dbsize(f), 0);
 }
 
+/* Alertmanager counts a 4xx as a failed notification: an alert that names
+ * no resource is 200, a heartbeat when it is the Watchdog, else ignored
+ * with the labels looked for; neither touches Redis nor the apiserver. */
+static void workload_less_alerts_200_and_nothing_stored(void **state)
+{
+    fx *f = *state;
+    long long before_s = gw_now_ms() / 1000;
+    assert_true(metric(f, "gateway_heartbeat_last_seen_timestamp_seconds") >= (double)before_s - 1);
+    assert_true(metric(f, "gateway_heartbeats_total") == 0);
+
+    post_workload_less(f, "Watchdog", "firing");
+    assert_int_equal(f->resp.status, 200);
+    json_t *j = body_json(f);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "heartbeat");
+    json_decref(j);
+    assert_true(metric(f, "gateway_heartbeats_total") == 1);
+    assert_true(metric(f, "gateway_heartbeat_last_seen_timestamp_seconds") >= (double)before_s);
+
+    post_workload_less(f, "NodeDiskFull", "firing");
+    assert_int_equal(f->resp.status, 200);
+    j = body_json(f);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "ignored");
+    assert_string_equal(json_string_value(json_object_get(j, "reason")), "no-target");
+    assert_contains(json_string_value(json_object_get(j, "message")), "deployment");
+    json_decref(j);
+    /* a resolved Watchdog is no heartbeat */
+    post_workload_less(f, "Watchdog", "resolved");
+    assert_int_equal(f->resp.status, 200);
+    j = body_json(f);
+    assert_string_equal(json_string_value(json_object_get(j, "reason")), "no-target");
+    json_decref(j);
+    assert_true(metric(f, "gateway_heartbeats_total") == 1);
+    assert_true(metric(f, "gateway_signals_rejected_total{reason=\"no_target\"}") == 2);
+    assert_int_equal(fake_server_count(&f->api), 0);
+    assert_int_equal(redis_dbsize(f), 0);
+}
+
 static void redis_down_503_then_recorded_on_resend(void **state)
 {
     fx *f = *state;
@@ -236,6 +304,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(new_alert_created_once_then_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_namespace_ignored_and_nothing_stored, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(workload_less_alerts_200_and_nothing_stored, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(redis_down_503_then_recorded_on_resend, setup,
                                         teardown),

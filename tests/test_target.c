@@ -113,7 +113,7 @@ static void ignored_labels_are_never_targets(void **state)
     assert_int_equal(pick("{\"job\":\"api\",\"service\":\"api\",\"instance\":\"api\","
                           "\"endpoint\":\"http\",\"container\":\"api\",\"namespace\":\"prod\"}",
                           false, &l, &t, err, sizeof err),
-                     GW_EINVAL);
+                     GW_ENOTFOUND);
     assert_contains(err, "no target resource");
     json_decref(l);
     /* alongside a real candidate they change nothing */
@@ -152,7 +152,7 @@ static void invalid_names_are_not_candidates(void **state)
     char err[256];
     assert_int_equal(pick("{\"deployment\":\"Bad Name\",\"namespace\":\"prod\"}", false, &l, &t,
                           err, sizeof err),
-                     GW_EINVAL);
+                     GW_ENOTFOUND);
     assert_contains(err, "no target resource");
     json_decref(l);
 }
@@ -246,7 +246,7 @@ static void no_candidate(void **state)
     char err[256];
     assert_int_equal(pick("{\"alertname\":\"Watchdog\",\"namespace\":\"monitoring\"}", false, &l,
                           &t, err, sizeof err),
-                     GW_EINVAL);
+                     GW_ENOTFOUND);
     assert_contains(err, "no target resource");
     assert_contains(err, "deployment");
     assert_contains(err, "job_name");
