@@ -8,7 +8,9 @@
 #include "k8sname.h"
 #include "kinds.h"
 
-bool gw_kind_cluster_scoped(const gw_kinds *k, const char *kind, const char *api_version)
+/* Whether kind (in the group of api_version, "": any) is cluster-scoped
+ * (Node, PersistentVolume, Namespace, a cluster-scoped custom resource). */
+static bool kind_cluster_scoped(const gw_kinds *k, const char *kind, const char *api_version)
 {
     gw_kind d;
     return gw_kinds_find_av(k, kind, api_version, &d) && !d.namespaced;
@@ -49,7 +51,10 @@ static json_t *controller_of(json_t *cached)
     return NULL;
 }
 
-bool gw_owner_step(const gw_kinds *kinds, json_t *cached, gw_owned_target *cur)
+/* One hop of the walk: the controller ownerReference of cached (an object
+ * as gw_kcache returns it) becomes *cur.  false, *cur unchanged, when there
+ * is none or it is not valid Kubernetes syntax (see owners.h). */
+static bool owner_step(const gw_kinds *kinds, json_t *cached, gw_owned_target *cur)
 {
     json_t *ref = controller_of(cached);
     const char *k = json_string_value(json_object_get(ref, "kind"));
@@ -64,7 +69,7 @@ bool gw_owner_step(const gw_kinds *kinds, json_t *cached, gw_owned_target *cur)
     snprintf(cur->kind, sizeof cur->kind, "%s", k);
     snprintf(cur->name, sizeof cur->name, "%s", n);
     snprintf(cur->api_version, sizeof cur->api_version, "%s", av ? av : "");
-    if (gw_kind_cluster_scoped(kinds, k, av))
+    if (kind_cluster_scoped(kinds, k, av))
         cur->ns[0] = '\0';
     set_target(cur);
     return true;
@@ -132,7 +137,7 @@ gw_err gw_owner_resolve(gw_kinds *kinds, gw_kcache *c, const gw_config *cfg, con
                 gw_fail(rc, err, errlen, "%s %s not found", cur.kind, path);
             return rc;
         }
-        if (!gw_owner_step(kinds, obj, &cur))
+        if (!owner_step(kinds, obj, &cur))
             break; /* no controller, or one we may not follow */
         *out = cur;
         set_target(out);

@@ -43,21 +43,14 @@ typedef struct {
 bool gw_object_path(const gw_kinds *k, const char *kind, const char *api_version, const char *ns,
                     const char *name, char *out, size_t outlen);
 
-/* Whether kind (in the group of api_version, "": any) is cluster-scoped
- * (Node, PersistentVolume, Namespace, a cluster-scoped custom resource). */
-bool gw_kind_cluster_scoped(const gw_kinds *k, const char *kind, const char *api_version);
-
-/* One hop of the walk: the controller ownerReference of cached (an object
- * as gw_kcache returns it) becomes *cur (the namespace stays, unless the
- * owner's kind is cluster-scoped).  false, *cur unchanged, when there is no
- * controller or its kind, name or apiVersion is not valid Kubernetes
- * syntax: cluster data is as untrusted as a body, and these values go into
- * the next GET's path.  The owner is read at the group/version its
- * ownerReference names, with the plural k gives for that kind and group. */
-bool gw_owner_step(const gw_kinds *k, json_t *cached, gw_owned_target *cur);
-
 /* Climbs from in to its top controller owner.  *hops is how many owners
- * were followed (0: out is a copy of in).  An error (object unreadable,
+ * were followed (0: out is a copy of in).  A hop follows the controller
+ * ownerReference of the object read; the namespace stays unless the
+ * owner's kind is cluster-scoped.  An ownerReference whose kind, name or
+ * apiVersion is not valid Kubernetes syntax ends the walk where it is:
+ * cluster data is as untrusted as a body, and these values go into the
+ * next GET's path.  The owner is read at the group/version its
+ * ownerReference names, with the plural k gives for that kind and group.  An error (object unreadable,
  * apiserver down) is returned with err set and out a copy of in: the
  * caller falls back to the resource itself and counts the failure. */
 gw_err gw_owner_resolve(gw_kinds *k, gw_kcache *c, const gw_config *cfg, const gw_target *in,

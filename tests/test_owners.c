@@ -43,8 +43,11 @@ static void object_paths(void **state)
     /* needs a namespace; does not fit */
     assert_false(gw_object_path(NULL, "Pod", "", "", "web-1", p, sizeof p));
     assert_false(gw_object_path(NULL, "Pod", "", "prod", "web-1", p, 10));
-    assert_true(gw_kind_cluster_scoped(NULL, "Node", ""));
-    assert_false(gw_kind_cluster_scoped(NULL, "Pod", ""));
+    /* the scope is the kind's: a Node's path has no namespace even when
+     * one is given, a Pod's cannot do without one */
+    assert_true(gw_object_path(NULL, "Node", "", "prod", "n1", p, sizeof p));
+    assert_string_equal(p, "/api/v1/nodes/n1");
+    assert_false(gw_object_path(NULL, "Pod", "", "", "n1", p, sizeof p));
 }
 
 static void object_paths_refuse_hostile_parts(void **state)
@@ -65,21 +68,31 @@ static void object_paths_refuse_hostile_parts(void **state)
 
 /* ------------------------------------------------------------ one step */
 
-/* one owner hop over a cached object {"owners":[ref]} */
+/* One owner hop (owners.max_depth 1) from Pod api-1 in prod, whose
+ * ownerReferences are [ref_json], read through the kcache from the fake
+ * apiserver; *cur is where the walk ends.  true when it moved. */
 static bool step(const char *ref_json, gw_owned_target *cur)
 {
     char doc[2048];
-    snprintf(doc, sizeof doc, "{\"owners\":[%s]}", ref_json);
-    json_t *obj = json_loads(doc, 0, NULL);
-    assert_non_null(obj);
-    memset(cur, 0, sizeof *cur);
-    strcpy(cur->kind, "Pod");
-    strcpy(cur->name, "api-1");
-    strcpy(cur->ns, "prod");
-    strcpy(cur->api_version, "v1");
-    bool moved = gw_owner_step(NULL, obj, cur);
-    json_decref(obj);
-    return moved;
+    snprintf(doc, sizeof doc, "{\"metadata\":{\"ownerReferences\":[%s]}}", ref_json);
+    fake_api f = { .n = 0 };
+    fake_set(&f, "/api/v1/namespaces/prod/pods/api-1", 200, doc);
+    gw_buf scratch;
+    gw_buf_init(&scratch, 1 << 16);
+    gw_kcache *c = gw_kcache_new(4, fake_fetch, &f, &scratch);
+    assert_non_null(c);
+    gw_config cfg;
+    assert_int_equal(gw_config_defaults(&cfg), GW_OK);
+    cfg.owners_max_depth = 1;
+    static const gw_target pod1 = { "Pod", "api-1", "prod", "v1" };
+    int hops = -1;
+    char err[256];
+    assert_int_equal(gw_owner_resolve(NULL, c, &cfg, &pod1, 0, cur, &hops, err, sizeof err), GW_OK);
+    assert_int_equal(f.calls, 1); /* the pod only: one hop */
+    gw_kcache_free(c);
+    gw_buf_free(&scratch);
+    gw_config_free(&cfg);
+    return hops == 1;
 }
 
 static void owner_steps(void **state)
