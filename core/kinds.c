@@ -182,7 +182,8 @@ static const gw_kind *table_find(const table *t, const char *kind, const char *g
     return NULL;
 }
 
-bool gw_kinds_find(const gw_kinds *k, const char *kind, const char *group, gw_kind *out)
+/* The kind in group (NULL: any group): see gw_kinds_find_av. */
+static bool find(const gw_kinds *k, const char *kind, const char *group, gw_kind *out)
 {
     if (!kind)
         return false;
@@ -215,7 +216,7 @@ bool gw_kinds_find_av(const gw_kinds *k, const char *kind, const char *api_versi
         group[n] = '\0';
         g = group;
     }
-    return gw_kinds_find(k, kind, g, out);
+    return find(k, kind, g, out);
 }
 
 const gw_kind *const *gw_kinds_workloads(const gw_kinds *k, size_t *n)

@@ -100,13 +100,10 @@ bool gw_kinds_stale(gw_kinds *k, long long now_ms);
 /* Whether discovery has succeeded at least once (tests, logs). */
 bool gw_kinds_discovered(const gw_kinds *k);
 
-/* The kind in group (NULL: any group, the built-in group first), from the
- * last good discovery, else from the built-in table.  false: unknown.
- * *out is a copy. */
-bool gw_kinds_find(const gw_kinds *k, const char *kind, const char *group, gw_kind *out);
-
-/* The same, kind looked up in the group of api_version ("apps/v1": apps,
- * "v1": the core group; "" or NULL: any group). */
+/* The kind in the group of api_version ("apps/v1": apps, "v1": the core
+ * group; "" or NULL: any group, the built-in group first), from the last
+ * good discovery, else from the built-in table.  false: unknown.  *out is
+ * a copy. */
 bool gw_kinds_find_av(const gw_kinds *k, const char *kind, const char *api_version,
                       gw_kind *out);
 

@@ -72,10 +72,12 @@ static void cluster_v120(fake_api *f)
     fake_set(f, "/apis/metrics.k8s.io/v1beta1", 503, "{\"kind\":\"Status\",\"code\":503}");
 }
 
-static char av_of(const gw_kinds *k, const char *kind, const char *group, char *out)
+/* The apiVersion kind is served at, looked up in the group of api_version
+ * (NULL: any group). */
+static char av_of(const gw_kinds *k, const char *kind, const char *api_version, char *out)
 {
     gw_kind d;
-    if (!gw_kinds_find(k, kind, group, &d))
+    if (!gw_kinds_find_av(k, kind, api_version, &d))
         return 0;
     gw_kind_api_version(&d, out, 128);
     return 1;
@@ -132,7 +134,7 @@ static void discovery_versions_and_crds(void **state)
     assert_string_equal(av, "batch/v1beta1");
     assert_true(av_of(k, "HorizontalPodAutoscaler", NULL, av));
     assert_string_equal(av, "autoscaling/v1");
-    assert_true(av_of(k, "Rollout", "argoproj.io", av));
+    assert_true(av_of(k, "Rollout", "argoproj.io/v1", av)); /* by group: the served version */
     assert_string_equal(av, "argoproj.io/v1alpha1");
     /* not served by this cluster: the built-in row */
     assert_true(av_of(k, "Ingress", NULL, av));
@@ -141,7 +143,7 @@ static void discovery_versions_and_crds(void **state)
     assert_false(av_of(k, "Secret", NULL, av));
     assert_false(av_of(k, "Thing", NULL, av));
     gw_kind d;
-    assert_false(gw_kinds_find(k, "Evil", NULL, &d));
+    assert_false(gw_kinds_find_av(k, "Evil", NULL, &d));
     assert_int_equal(f.evil, 0); /* a group named "../evil" is never asked */
     /* the workload CRDs: Rollout (scale), Pipeline (target.workload_kinds);
      * not AnalysisRun, not a cluster-scoped kind, not one named Service */
