@@ -35,15 +35,6 @@ static int find(int status)
     return 8; /* internal-error */
 }
 
-const char *gw_problem_slug(int status)
-{
-    return problems[find(status)].slug;
-}
-
-const char *gw_problem_title(int status)
-{
-    return problems[find(status)].title;
-}
 
 gw_err gw_problem_write(gw_buf *out, int status, const char *detail, const char *instance,
                         const char *request_id)
@@ -51,13 +42,13 @@ gw_err gw_problem_write(gw_buf *out, int status, const char *detail, const char 
     /* detail and instance carry client bytes: clean them so the body is
      * always valid JSON and never splits a UTF-8 sequence */
     char type[96], d[512], inst[256], rid[80];
-    snprintf(type, sizeof type, "https://kubernaut.ai/problems/%s", gw_problem_slug(status));
+    snprintf(type, sizeof type, "https://kubernaut.ai/problems/%s", problems[find(status)].slug);
     gw_text_clean(detail ? detail : "", detail ? strlen(detail) : 0, d, sizeof d);
     gw_text_clean(instance ? instance : "", instance ? strlen(instance) : 0, inst, sizeof inst);
     gw_text_clean(request_id ? request_id : "", request_id ? strlen(request_id) : 0, rid,
                   sizeof rid);
     json_t *j = json_pack("{s:s,s:s,s:i,s:s,s:s,s:s}", "type", type, "title",
-                          gw_problem_title(status), "status", status, "detail", d, "instance",
+                          problems[find(status)].title, "status", status, "detail", d, "instance",
                           inst, "request_id", rid);
     if (!j)
         return GW_ENOMEM;

@@ -6,11 +6,10 @@
 #include "buf.h"
 #include "err.h"
 
-/* Slug and title for an HTTP status ("validation-error", "Bad Request"). */
-const char *gw_problem_slug(int status);
-const char *gw_problem_title(int status);
-
-/* Appends {"type","title","status","detail","instance","request_id"} to out. */
+/* Appends {"type","title","status","detail","instance","request_id"} to out.
+ * type ends in the status's slug and title is its reason phrase
+ * (".../problems/validation-error", "Bad Request"); a status without its
+ * own is an internal-error. */
 gw_err gw_problem_write(gw_buf *out, int status, const char *detail, const char *instance,
                         const char *request_id);
 
