@@ -13,7 +13,8 @@
 
 #include "clock.h"
 
-bool gw_rr_phase_terminal(const char *phase)
+/* true for Completed, Failed, TimedOut, Skipped, Cancelled. */
+static bool phase_terminal(const char *phase)
 {
     static const char *const terminal[] = { "Completed", "Failed", "TimedOut", "Skipped",
                                             "Cancelled" };
@@ -41,7 +42,7 @@ gw_rr_open gw_rr_state(const json_t *obj, long long now_ms, long long *until_ms)
         *until_ms = 0;
     if (!json_is_object(obj) || json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp"))
         return GW_RR_CLOSED;
-    if (!gw_rr_phase_terminal(str_at(obj, "status", "overallPhase", NULL)))
+    if (!phase_terminal(str_at(obj, "status", "overallPhase", NULL)))
         return GW_RR_ACTIVE;
     const char *outcome = str_at(obj, "status", "completionStatus", "outcome");
     if (outcome && !strcmp(outcome, "ManualReviewRequired"))
@@ -89,15 +90,4 @@ json_t *gw_rr_pick(const json_t *items, const char *fp, bool need_fp, long long 
     *state = best_s;
     *until_ms = best_until;
     return best;
-}
-
-const char *gw_rr_open_name(gw_rr_open s)
-{
-    switch (s) {
-    case GW_RR_ACTIVE:        return "active";
-    case GW_RR_MANUAL_REVIEW: return "manual-review";
-    case GW_RR_BACKOFF:       return "backoff";
-    case GW_RR_CLOSED:        break;
-    }
-    return "closed";
 }

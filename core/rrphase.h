@@ -32,9 +32,6 @@ typedef enum {
     GW_RR_ACTIVE,         /* not terminal */
 } gw_rr_open;
 
-/* true for Completed, Failed, TimedOut, Skipped, Cancelled. */
-bool gw_rr_phase_terminal(const char *phase);
-
 /* The state of obj (a RemediationRequest as the apiserver returns it;
  * borrowed) at now_ms.  *until_ms (may be NULL) receives
  * nextAllowedExecution for GW_RR_BACKOFF, 0 otherwise.  A value of the
@@ -53,8 +50,5 @@ bool gw_rr_prefer(gw_rr_open s, long long until_ms, gw_rr_open best, long long b
  * none is open. */
 json_t *gw_rr_pick(const json_t *items, const char *fp, bool need_fp, long long now_ms,
                    gw_rr_open *state, long long *until_ms);
-
-/* "active", "manual-review", "backoff" or "closed", for logs. */
-const char *gw_rr_open_name(gw_rr_open s);
 
 #endif
