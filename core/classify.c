@@ -10,13 +10,6 @@
 
 #include "text.h"
 
-const char *gw_env_source_name(gw_env_source s)
-{
-    static const char *const names[] = { "configmap", "namespace-label", "pattern",
-                                         "alert-label", "unknown" };
-    return s <= GW_ENV_UNKNOWN ? names[s] : "unknown";
-}
-
 /* Copies a candidate environment into out, lower-cased and folded through
  * the aliases; false when it is not a valid label value. */
 static bool take_env(const gw_config *cfg, const char *v, size_t n, char out[64])

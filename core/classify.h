@@ -38,9 +38,6 @@ gw_env_source gw_classify_environment(const gw_config *cfg, const char *override
                                       const char *ns_label, const char *ns, json_t *labels,
                                       char out[64]);
 
-/* Name of a source, for logs ("configmap", "namespace-label", ...). */
-const char *gw_env_source_name(gw_env_source s);
-
 /* The severity lower-cased and folded through priority.severity_aliases
  * ("Page" -> "critical"), cut to 63 bytes. */
 void gw_severity_fold(const gw_config *cfg, const char *severity, char out[64]);
