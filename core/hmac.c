@@ -52,13 +52,3 @@ bool gw_hmac_sha256_verify(const gw_secret *secrets, size_t n, const char *times
     }
     return match;
 }
-
-bool gw_hmac_sha256_hex(const gw_secret *secret, const char *timestamp, const char *body,
-                        size_t len, char out[65])
-{
-    unsigned char md[32];
-    if (!mac(secret, timestamp, body, len, md))
-        return false;
-    gw_hex_encode(md, 32, out);
-    return true;
-}

@@ -24,9 +24,4 @@ typedef struct {
 bool gw_hmac_sha256_verify(const gw_secret *secrets, size_t n, const char *timestamp,
                            const char *body, size_t len, const char *sig_hex);
 
-/* Lowercase hex HMAC-SHA256 of [timestamp ":"] body into out[65]; for tests
- * and clients.  false on a library failure. */
-bool gw_hmac_sha256_hex(const gw_secret *secret, const char *timestamp, const char *body,
-                        size_t len, char out[65]);
-
 #endif

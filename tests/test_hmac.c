@@ -22,9 +22,6 @@ static void verifies_a_known_vector(void **state)
 {
     (void)state;
     assert_true(gw_hmac_sha256_verify(&good, 1, NULL, body, strlen(body), SIG_BODY));
-    char hex[65];
-    assert_true(gw_hmac_sha256_hex(&good, NULL, body, strlen(body), hex));
-    assert_string_equal(hex, SIG_BODY);
 }
 
 static void timestamp_is_part_of_the_signed_string(void **state)
