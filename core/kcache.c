@@ -64,11 +64,6 @@ void gw_kcache_free(gw_kcache *c)
     free(c);
 }
 
-size_t gw_kcache_size(const gw_kcache *c)
-{
-    return c->used;
-}
-
 static size_t hash(const char *s)
 {
     size_t h = 1469598103934665603ull; /* FNV-1a */

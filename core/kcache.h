@@ -49,7 +49,4 @@ void       gw_kcache_free(gw_kcache *c);
 gw_err gw_kcache_get(gw_kcache *c, const char *path, long long now_ms, long ttl_ms,
                      json_t **obj, int *fetched, char *err, size_t errlen);
 
-/* Number of live entries (tests). */
-size_t gw_kcache_size(const gw_kcache *c);
-
 #endif
