@@ -263,11 +263,6 @@ void gw_kube_free(gw_kube *k)
     free(k);
 }
 
-const char *gw_kube_server(const gw_kube *k)
-{
-    return k->creds.server;
-}
-
 /* A request path: "/" segments, then at most one "?query".  Visible bytes
  * only (a control byte or a space would make libcurl reject the URL, which
  * would look like a transport failure when it is bad input), no fragment,

@@ -76,9 +76,6 @@ typedef enum {
 gw_err gw_kube_new(const gw_kube_opts *opts, gw_kube **out, char *err, size_t errlen);
 void   gw_kube_free(gw_kube *k);
 
-/* The API server URL in use, e.g. "https://127.0.0.1:6443" (owned by k). */
-const char *gw_kube_server(const gw_kube *k);
-
 /* Makes the breaker and the retry counters those of the shared metrics
  * mapping (the worker pool's); m is borrowed and must outlive k.  Without
  * it, k uses a breaker of its own. */

@@ -31,6 +31,7 @@
 
 #include "config.h"
 #include "kube.h"
+#include "kubecreds.h"
 #include "rrstore.h"
 
 /* ------------------------------------------------------- fake apiserver */
@@ -334,12 +335,12 @@ static void test_token_and_ca_path(void **state)
 
     gw_kube *k;
     assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_OK);
-    char want[64];
-    snprintf(want, sizeof want, "http://127.0.0.1:%u", f->srv.port);
-    assert_string_equal(gw_kube_server(k), want);
 
     get_api(f, k, seen, sizeof seen);
     assert_non_null(strstr(seen, "GET /api HTTP/1.1\r\n"));
+    char want[64]; /* the kubeconfig's server was the one asked */
+    snprintf(want, sizeof want, "\r\nHost: 127.0.0.1:%u\r\n", f->srv.port);
+    assert_non_null(strstr(seen, want));
     assert_non_null(strstr(seen, "\r\nAuthorization: Bearer tok-abc.def\r\n"));
     assert_non_null(strstr(seen, "\r\nAccept: application/json\r\n"));
     assert_null(strstr(seen, "Content-Type"));
@@ -368,7 +369,6 @@ static void test_ca_data(void **state)
                      "    token: t\n");
     gw_kube *k;
     assert_int_equal(new_from_kc(f, false, &k, err, sizeof err), GW_OK);
-    assert_string_equal(gw_kube_server(k), "https://kube.example:6443");
 
     assert_int_equal(tmp_files(f, path, sizeof path), 1);
     struct stat st;
@@ -383,6 +383,13 @@ static void test_ca_data(void **state)
     assert_memory_equal(got, "CA bytes\x01\x02\xff", 11);
 
     gw_kube_free(k);
+    assert_int_equal(tmp_files(f, path, sizeof path), 0);
+    /* the server is the kubeconfig's, as the credentials read it */
+    gw_kube_creds c = { 0 };
+    gw_kube_source src = { .kubeconfig = f->kc };
+    assert_int_equal(gw_kube_creds_load(&c, &src, err, sizeof err), GW_OK);
+    assert_string_equal(c.server, "https://kube.example:6443");
+    gw_kube_creds_clear(&c);
     assert_int_equal(tmp_files(f, path, sizeof path), 0);
 
     /* Unpadded base64 is accepted too; garbage is a clear error. */
@@ -549,12 +556,17 @@ static void test_explicit_wins_over_kubeconfig(void **state)
     gw_kube_opts o = { .api_url = url, .token_file = tok };
     gw_kube *k;
     assert_int_equal(gw_kube_new(&o, &k, err, sizeof err), GW_OK);
-    url[strlen(url) - 1] = '\0';   /* the trailing slash is dropped */
-    assert_string_equal(gw_kube_server(k), url);
     get_api(f, k, seen, sizeof seen);
-    assert_non_null(strstr(seen, "GET /api HTTP/1.1\r\n"));
+    assert_non_null(strstr(seen, "GET /api HTTP/1.1\r\n")); /* not "//api" */
     assert_non_null(strstr(seen, "\r\nAuthorization: Bearer explicit-tok\r\n"));
     gw_kube_free(k);
+    /* the trailing slash is dropped from the server the credentials hold */
+    gw_kube_creds c = { 0 };
+    gw_kube_source src = { .api_url = url, .token_file = tok };
+    assert_int_equal(gw_kube_creds_load(&c, &src, err, sizeof err), GW_OK);
+    url[strlen(url) - 1] = '\0';
+    assert_string_equal(c.server, url);
+    gw_kube_creds_clear(&c);
 
     /* Without explicit options the broken KUBECONFIG is used and fails. */
     gw_kube_opts none = { 0 };
@@ -565,13 +577,15 @@ static void test_explicit_wins_over_kubeconfig(void **state)
 static void test_kubeconfig_env_first_path(void **state)
 {
     fx *f = *state;
-    char env[512], err[512] = "";
-    write_kubeconfig(f, "https://first.example:6443", "", "    token: t\n");
+    char env[512], err[512] = "", seen[16384];
+    /* the fake server, with a token that says which kubeconfig was read */
+    write_kubeconfig(f, NULL, "", "    token: first-tok\n");
     snprintf(env, sizeof env, "::%s:/nonexistent/second", f->kc);
     setenv("KUBECONFIG", env, 1);
     gw_kube *k;
     assert_int_equal(gw_kube_new(NULL, &k, err, sizeof err), GW_OK);
-    assert_string_equal(gw_kube_server(k), "https://first.example:6443");
+    get_api(f, k, seen, sizeof seen);
+    assert_non_null(strstr(seen, "\r\nAuthorization: Bearer first-tok\r\n"));
     gw_kube_free(k);
 
     /* An explicitly named kubeconfig that is missing is an error, not a
@@ -586,9 +600,11 @@ static void test_kubeconfig_env_first_path(void **state)
     snprintf(dir, sizeof dir, "%s/.kube", getenv("HOME"));
     assert_int_equal(mkdir(dir, 0700), 0);
     snprintf(path, sizeof path, "%s/config", dir);
+    write_kubeconfig(f, NULL, "", "    token: home-tok\n");
     assert_int_equal(rename(f->kc, path), 0);
     assert_int_equal(gw_kube_new(NULL, &k, err, sizeof err), GW_OK);
-    assert_string_equal(gw_kube_server(k), "https://first.example:6443");
+    get_api(f, k, seen, sizeof seen);
+    assert_non_null(strstr(seen, "\r\nAuthorization: Bearer home-tok\r\n"));
     gw_kube_free(k);
 }
 
