@@ -630,11 +630,6 @@ void gw_auth_check(gw_auth *a, gw_auth_route route, const gw_request *req, long 
                              : "Bearer realm=\"alertgw\", error=\"invalid_token\"";
 }
 
-bool gw_auth_in_scope(const gw_auth_result *res, const char *ns)
-{
-    return gw_bearer_in_scope(res, ns);
-}
-
 bool gw_auth_per_namespace(const gw_auth_result *res)
 {
     /* gw_bearer_check sets scope for a scoped entry only */
@@ -647,7 +642,7 @@ int gw_auth_authorize(gw_auth *a, gw_auth_result *res, const char *ns, long long
         return res->status;
     ns = ns ? ns : "";
     if (res->scope) {
-        if (gw_auth_in_scope(res, ns))
+        if (gw_bearer_in_scope(res, ns))
             return 0;
         char nsc[64], d[128];
         gw_text_clean(ns, strlen(ns), nsc, sizeof nsc);
@@ -663,14 +658,4 @@ int gw_auth_authorize(gw_auth *a, gw_auth_result *res, const char *ns, long long
     if (!res->subject)
         return 0;
     return gw_tokenreview_authorize(a->tokenreview, res, ns, now_ms);
-}
-
-size_t gw_auth_cache_size(const gw_auth *a)
-{
-    return a->tokenreview ? gw_tokenreview_cache_size(a->tokenreview) : 0;
-}
-
-size_t gw_auth_grant_cache_size(const gw_auth *a)
-{
-    return a->tokenreview ? gw_tokenreview_grant_cache_size(a->tokenreview) : 0;
 }

@@ -85,10 +85,6 @@ bool gw_auth_ip_allowed(const gw_auth *a, const char *remote_addr);
 void gw_auth_check(gw_auth *a, gw_auth_route route, const gw_request *req, long long now_ms,
                    gw_auth_result *res);
 
-/* Whether an admitted request may act on namespace ns ("" for cluster-
- * scoped targets).  Always true unless a scoped bearer token admitted it. */
-bool gw_auth_in_scope(const gw_auth_result *res, const char *ns);
-
 /* Whether an admission still depends on the namespaces the request acts
  * on: a scoped bearer token, or a tokenreview admission on a signal route.
  * When true, the caller must pass every namespace the request names to
@@ -108,10 +104,5 @@ int gw_auth_authorize(gw_auth *a, gw_auth_result *res, const char *ns, long long
  * route's hmac secrets), for config.c: appends one "key: what" line per
  * problem to errs (bounded by errlen) and returns how many there were. */
 int gw_auth_config_errors(const gw_config *cfg, char *errs, size_t errlen);
-
-/* Number of live tokenreview cache entries, and of per-(token, namespace)
- * answers (tests). */
-size_t gw_auth_cache_size(const gw_auth *a);
-size_t gw_auth_grant_cache_size(const gw_auth *a);
 
 #endif

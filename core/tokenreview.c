@@ -176,24 +176,6 @@ static slot *cache_find(void *base, size_t size, size_t cap, const unsigned char
     return victim;
 }
 
-static size_t cache_count(const void *base, size_t size, size_t cap)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < cap; i++)
-        n += ((const slot *)((const char *)base + i * size))->used;
-    return n;
-}
-
-size_t gw_tokenreview_cache_size(const gw_tokenreview *t)
-{
-    return cache_count(t->cache, sizeof *t->cache, t->cache_cap);
-}
-
-size_t gw_tokenreview_grant_cache_size(const gw_tokenreview *t)
-{
-    return cache_count(t->grants, sizeof *t->grants, t->cache_cap);
-}
-
 /* How long an answer is kept: the TTL, a refusal at most REFUSAL_TTL_MS. */
 static long answer_ttl(const gw_tokenreview *t, bool refused)
 {

@@ -55,8 +55,4 @@ void gw_tokenreview_check(gw_tokenreview *t, const char *tok, size_t n, bool rea
 int gw_tokenreview_authorize(gw_tokenreview *t, gw_auth_result *res, const char *ns,
                              long long now_ms);
 
-/* Live entries of the two caches (tests). */
-size_t gw_tokenreview_cache_size(const gw_tokenreview *t);
-size_t gw_tokenreview_grant_cache_size(const gw_tokenreview *t);
-
 #endif

@@ -112,6 +112,17 @@ static void check(fx *f, gw_auth_route r, const gw_request *req, gw_auth_result 
     gw_auth_check(f->auth, r, req, NOW_MS, res);
 }
 
+/* Whether the request req, admitted on route, may act on namespace ns
+ * (gw_auth_authorize, which refuses the result it is given: each call
+ * checks req anew). */
+static bool in_scope(fx *f, gw_auth_route route, const gw_request *req, const char *ns)
+{
+    gw_auth_result res;
+    check(f, route, req, &res);
+    assert_int_equal(res.status, 0);
+    return gw_auth_authorize(f->auth, &res, ns, NOW_MS) == 0;
+}
+
 /* ------------------------------------------------------------- bearer */
 
 static void bearer_hash_match_mismatch_and_scope(void **state)
@@ -162,19 +173,19 @@ static void bearer_hash_match_mismatch_and_scope(void **state)
     snprintf(want, sizeof want, "bearer:%.8s", ha);
     assert_string_equal(res.principal, want);
     assert_null(res.scope);
-    assert_true(gw_auth_in_scope(&res, "anything"));
-    assert_true(gw_auth_in_scope(&res, ""));
+    assert_true(in_scope(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, "anything"));
+    assert_true(in_scope(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, ""));
 
     const char *scoped[] = { "Authorization", "Bearer token-b-9876543210", NULL };
     r = post_req("{}", scoped);
     check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
     assert_int_equal(res.status, 0);
     assert_non_null(res.scope);
-    assert_true(gw_auth_in_scope(&res, "team-a"));
-    assert_true(gw_auth_in_scope(&res, "prod-eu"));
-    assert_false(gw_auth_in_scope(&res, "team-b"));
-    assert_false(gw_auth_in_scope(&res, "team-a2"));
-    assert_false(gw_auth_in_scope(&res, "")); /* cluster-scoped */
+    assert_true(in_scope(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, "team-a"));
+    assert_true(in_scope(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, "prod-eu"));
+    assert_false(in_scope(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, "team-b"));
+    assert_false(in_scope(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, "team-a2"));
+    assert_false(in_scope(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, "")); /* cluster-scoped */
 
     /* other routes keep their default: none */
     r = post_req("{}", NULL);
@@ -201,8 +212,8 @@ static void bearer_tokens_file(void **state)
     gw_request r = post_req(NULL, h2);
     check(&f, GW_AUTH_ROUTE_METRICS, &r, &res);
     assert_int_equal(res.status, 0);
-    assert_true(gw_auth_in_scope(&res, "ns2"));
-    assert_false(gw_auth_in_scope(&res, "ns3"));
+    assert_true(in_scope(&f, GW_AUTH_ROUTE_METRICS, &r, "ns2"));
+    assert_false(in_scope(&f, GW_AUTH_ROUTE_METRICS, &r, "ns3"));
     stop(&f);
 
     /* a bad line is a start-up error naming the file and line */
@@ -845,6 +856,50 @@ static void tokenreview_allow_deny_unknown_and_cache(void **state)
     stop(&f);
 }
 
+/* How many of the tokens "unknown-0".."unknown-<n-1>" have a cached
+ * answer at now_ms: asked with the apiserver down, a cached one is
+ * answered (401) and any other is a 503, which is not cached, so asking
+ * changes nothing.  The call counters are left as they were. */
+static int cached_reviews(fx *f, fake_api *api, int n, long long now_ms)
+{
+    fake_api saved = *api;
+    api->mode = 1;
+    int cached = 0;
+    const char *h[3];
+    char buf[128], tok[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(tok, sizeof tok, "unknown-%d", i);
+        gw_request r = bearer_req(h, tok, buf, sizeof buf);
+        gw_auth_result res;
+        gw_auth_check(f->auth, GW_AUTH_ROUTE_PROMETHEUS, &r, now_ms, &res);
+        assert_true(res.status == 401 || res.status == 503);
+        cached += res.status == 401;
+    }
+    *api = saved;
+    return cached;
+}
+
+/* The same for the per-(token, namespace) answers of req's token in the
+ * namespaces "ns-0".."ns-<n-1>" at NOW_MS (its review must be cached). */
+static int cached_grants(fx *f, fake_api *api, const gw_request *req, int n)
+{
+    fake_api saved = *api;
+    api->mode = 1;
+    int cached = 0;
+    char ns[32];
+    for (int i = 0; i < n; i++) {
+        gw_auth_result res;
+        check(f, GW_AUTH_ROUTE_PROMETHEUS, req, &res);
+        assert_int_equal(res.status, 0);
+        snprintf(ns, sizeof ns, "ns-%d", i);
+        int st = gw_auth_authorize(f->auth, &res, ns, NOW_MS);
+        assert_true(st == 0 || st == 503);
+        cached += st == 0;
+    }
+    *api = saved;
+    return cached;
+}
+
 static void tokenreview_outages_are_503_and_not_cached(void **state)
 {
     (void)state;
@@ -868,11 +923,16 @@ static void tokenreview_outages_are_503_and_not_cached(void **state)
     check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
     assert_int_equal(res.status, 500);
     assert_contains(res.why, "RBAC");
-    assert_int_equal(gw_auth_cache_size(f.auth), 0);
     api.mode = 0; /* back: answered at once, nothing stale was kept */
+    int before = api.calls;
     check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
     assert_int_equal(res.status, 0);
-    assert_int_equal(gw_auth_cache_size(f.auth), 1);
+    assert_int_equal(api.calls, before + 1); /* none of the failures was cached */
+    /* the answer is: the apiserver gone again, the token is still admitted */
+    api.mode = 1;
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 0);
+    assert_int_equal(api.calls, before + 1);
     stop(&f);
 }
 
@@ -893,9 +953,9 @@ static void tokenreview_cache_is_bounded(void **state)
         gw_request r = bearer_req(h, tok, buf, sizeof buf);
         gw_auth_check(f.auth, GW_AUTH_ROUTE_PROMETHEUS, &r, NOW_MS + i, &res);
         assert_int_equal(res.status, 401);
-        assert_true(gw_auth_cache_size(f.auth) <= 4);
+        assert_true(cached_reviews(&f, &api, i + 1, NOW_MS + i) <= 4);
     }
-    assert_int_equal(gw_auth_cache_size(f.auth), 4);
+    assert_int_equal(cached_reviews(&f, &api, 50, NOW_MS + 49), 4);
     /* the good token still gets a slot and is served from it */
     gw_request r = bearer_req(h, "good-token", buf, sizeof buf);
     check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
@@ -914,7 +974,9 @@ static void tokenreview_cache_is_bounded(void **state)
     check(&f, GW_AUTH_ROUTE_METRICS, &r, &res);
     check(&f, GW_AUTH_ROUTE_METRICS, &r, &res);
     assert_int_equal(api.calls, 4);
-    assert_int_equal(gw_auth_cache_size(f.auth), 0);
+    api.mode = 1; /* nothing is cached: without the apiserver, no answer */
+    check(&f, GW_AUTH_ROUTE_METRICS, &r, &res);
+    assert_int_equal(res.status, 503);
     stop(&f);
 }
 
@@ -1089,9 +1151,9 @@ static void tokenreview_namespace_cache_is_bounded(void **state)
         check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
         snprintf(ns, sizeof ns, "ns-%d", i);
         assert_int_equal(gw_auth_authorize(f.auth, &res, ns, NOW_MS), 0);
-        assert_true(gw_auth_grant_cache_size(f.auth) <= 4);
+        assert_true(cached_grants(&f, &api, &r, i + 1) <= 4);
     }
-    assert_int_equal(gw_auth_grant_cache_size(f.auth), 4);
+    assert_int_equal(cached_grants(&f, &api, &r, 100), 4);
     assert_int_equal(api.sar_calls, 100);
     stop(&f);
 }
@@ -1169,7 +1231,18 @@ static void tokenreview_rate_is_bounded(void **state)
     r = bearer_req(h, "good-token", buf, sizeof buf);
     check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
     assert_int_equal(res.status, 503);
-    assert_int_equal(gw_auth_cache_size(f.auth), 5);
+    /* the five answers are cached, and only they: with no token left in the
+     * bucket, each is served and nothing else */
+    for (int i = 0; i < 5; i++) {
+        snprintf(tok, sizeof tok, "random-%d", i);
+        gw_request again = bearer_req(h, tok, buf, sizeof buf);
+        check(&f, GW_AUTH_ROUTE_PROMETHEUS, &again, &res);
+        assert_int_equal(res.status, 401);
+    }
+    r = bearer_req(h, "good-token", buf, sizeof buf);
+    check(&f, GW_AUTH_ROUTE_PROMETHEUS, &r, &res);
+    assert_int_equal(res.status, 503);
+    assert_int_equal(api.calls, 5);
     /* 200 ms later one token is back: the review passes; the namespace
      * review needs another one */
     gw_auth_check(f.auth, GW_AUTH_ROUTE_PROMETHEUS, &r, NOW_MS + 200, &res);

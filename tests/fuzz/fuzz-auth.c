@@ -7,7 +7,8 @@
  * gw_auth_config_errors); when the config is valid, gw_auth_new builds the
  * authenticator (secret and token files included) and every request is
  * judged on all five routes by gw_auth_check, with gw_auth_ip_allowed and
- * gw_auth_in_scope, through a fake apiserver that answers the fuzzed JSON.
+ * gw_auth_authorize (the namespace it acts on), through a fake apiserver
+ * that answers the fuzzed JSON.
  *
  * Input format (stable: the committed corpus keeps its meaning).  The input
  * is a sequence of fields, each ended by a NUL byte (the last NUL may be
@@ -33,7 +34,7 @@
  *   28    SSL_CLIENT_S_DN_CN                29  requests (below)
  *   30    the request body (HMAC-signed)    31  now, Unix seconds
  *   32    the TokenReview answer            33  the SubjectAccessReview answer
- *   34    a namespace for gw_auth_in_scope
+ *   34    a namespace for gw_auth_authorize
  *
  * Field 29 holds up to 16 requests separated by an empty line; each is
  * "Name: value" header lines (LF or CRLF).  Names match the way the
@@ -320,10 +321,14 @@ static void judge(gw_auth *a, const char *const *f, const uint8_t *input, size_t
             gw_auth_result first, again;
             gw_auth_check(a, (gw_auth_route)r, &req, now_ms, &first);
             require_sane(&first, sc);
-            (void)gw_auth_in_scope(&first, f[FI_NS] ? f[FI_NS] : "");
             if (tracing())
                 fprintf(stderr, "auth: request %d route %d: %d %s (%s) [%s]\n", i, r,
                         first.status, first.principal, first.why, first.detail);
+            /* the namespace the request acts on (a refusal is written into
+             * the result: a copy, so first stays what the check said) */
+            gw_auth_result scoped = first;
+            (void)gw_auth_authorize(a, &scoped, f[FI_NS] ? f[FI_NS] : "", now_ms);
+            require_sane(&scoped, sc);
             gw_auth_check(a, (gw_auth_route)r, &req, now_ms, &again);
             require_sane(&again, sc);
             /* (a limit on the review rate may refuse the second review of an
