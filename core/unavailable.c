@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* unavailable.c - the list of unavailable.h. */
+/* unavailable.c - the list of unavailable.h (see unavailable_int.h). */
+#include "unavailable_int.h"
+
 #include "unavailable.h"
 
 static const char *const causes[] = {

@@ -5,9 +5,9 @@
  * A 503 tells the sender that nothing was recorded and that it should send
  * again (with Retry-After).  Each reason has one macro here, used where the
  * answer is written (handle.c, webhook.c, pipeline.c, reply.c, tokenreview.c); a macro with conversions
- * is a printf format.  gw_unavailable_causes() lists them all, and the
- * unit test tests/test_err.c checks that list against the table of 503
- * reasons in docs/api.md, both ways.  lighttpd's own 503s (the rate limit;
+ * is a printf format.  unavailable.c lists them all (unavailable_int.h),
+ * and the unit test tests/test_err.c checks that list against the table
+ * of 503 reasons in docs/api.md, both ways.  lighttpd's own 503s (the rate limit;
  * lighttpd-errors.lua when no worker answers) are in that table too,
  * marked as lighttpd's.
  *
@@ -61,9 +61,5 @@
     "a gateway worker failed while handling this request; it may not have been recorded; " \
     "retry (repeats are deduplicated)"
 #define GW_503_OVERLOADED "gateway overloaded or restarting; retry"
-
-/* Every GW_503_* above, in this order; *n receives the count.  The array
- * is static. */
-const char *const *gw_unavailable_causes(size_t *n);
 
 #endif

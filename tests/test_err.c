@@ -14,6 +14,7 @@
 
 #include "../core/err.h"
 #include "../core/unavailable.h"
+#include "../core/unavailable_int.h"
 
 #ifndef TOP_SRCDIR
 #error "TOP_SRCDIR must name the source tree (Makefile.am)"
