@@ -3,9 +3,11 @@
  * tests of the pipeline (include after cmocka.h): a thread accepts one
  * connection at a time on a loopback TCP port or a unix socket and hands
  * it to the test's serve function; fake_server_stop shuts it down and
- * joins.  The HTTP helpers read one request (headers, and a body by
- * Content-Length) and write one keep-alive answer.  count and status are
- * for the serve functions, under mu. */
+ * joins (cutting the connection being served, so a test that failed with
+ * a keep-alive client left behind does not hang it).  The HTTP helpers
+ * read one request (headers, and a body by Content-Length) and write one
+ * keep-alive answer.  count and status are for the serve functions, under
+ * mu. */
 #ifndef GW_TEST_FAKESERVER_H
 #define GW_TEST_FAKESERVER_H
 
@@ -116,37 +118,64 @@ static inline bool fake_read_more(int fd, char *buf, size_t size, size_t *have)
     return true;
 }
 
-/* One HTTP request from fd into buf (size bytes, *have of them already
- * read; what follows the request stays there for the next call): method
- * and path out.  false when the connection ended or the request did not
- * fit. */
-static inline bool fake_http_read(int fd, char *buf, size_t size, size_t *have, char method[16],
-                                  char path[2048])
+/* The length of the HTTP request at the start of buf (size bytes, *have
+ * of them already read, NUL-terminated): its headers and a body by
+ * Content-Length, reading more of fd until all of it is there.  0 when
+ * the connection ended or the request did not fit. */
+static inline size_t fake_http_next(int fd, char *buf, size_t size, size_t *have)
 {
     char *end;
     while (!(end = strstr(buf, "\r\n\r\n")))
         if (!fake_read_more(fd, buf, size, have))
-            return false;
-    method[0] = path[0] = '\0';
-    sscanf(buf, "%15s %2047s", method, path);
+            return 0;
     const char *cl = strcasestr(buf, "\r\ncontent-length:");
     size_t used = (size_t)(end + 4 - buf);
     used += cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
     while (*have < used)
         if (!fake_read_more(fd, buf, size, have))
-            return false;
+            return 0;
+    return used;
+}
+
+/* Drops the first used bytes of buf (a request fake_http_next measured):
+ * what follows stays for the next call. */
+static inline void fake_http_drop(char *buf, size_t *have, size_t used)
+{
     memmove(buf, buf + used, *have - used + 1);
     *have -= used;
+}
+
+/* One HTTP request from fd into buf (as fake_http_next; it is dropped
+ * from buf): method and path out.  false when the connection ended or the
+ * request did not fit. */
+static inline bool fake_http_read(int fd, char *buf, size_t size, size_t *have, char method[16],
+                                  char path[2048])
+{
+    size_t used = fake_http_next(fd, buf, size, have);
+    if (!used)
+        return false;
+    method[0] = path[0] = '\0';
+    sscanf(buf, "%15s %2047s", method, path);
+    fake_http_drop(buf, have, used);
     return true;
+}
+
+/* A keep-alive answer: status, extra header lines (each ending in CRLF;
+ * "" for none) and len bytes of body. */
+static inline bool fake_http_send(int fd, int status, const char *extra, const char *body,
+                                  size_t len)
+{
+    char head[512];
+    int hl = snprintf(head, sizeof head, "HTTP/1.1 %d Test\r\nContent-Type: application/json\r\n"
+                      "%sContent-Length: %zu\r\n\r\n", status, extra, len);
+    return hl > 0 && (size_t)hl < sizeof head &&
+           send(fd, head, (size_t)hl, MSG_NOSIGNAL) >= 0 &&
+           send(fd, body, len, MSG_NOSIGNAL) >= 0;
 }
 
 static inline bool fake_http_reply(int fd, int status, const char *body)
 {
-    char head[256];
-    int hl = snprintf(head, sizeof head, "HTTP/1.1 %d Test\r\nContent-Type: application/json\r\n"
-                      "Content-Length: %zu\r\n\r\n", status, strlen(body));
-    return send(fd, head, (size_t)hl, MSG_NOSIGNAL) >= 0 &&
-           send(fd, body, strlen(body), MSG_NOSIGNAL) >= 0;
+    return fake_http_send(fd, status, "", body, strlen(body));
 }
 
 #endif

@@ -5,10 +5,11 @@
  * Each test gets a fresh temp directory with its own HOME (no ~/.kube), its
  * own TMPDIR (so the *-data temp files can be inspected) and no KUBECONFIG
  * or KUBERNETES_SERVICE_HOST, so nothing from the machine running the tests
- * leaks in.  A tiny HTTP/1.1 server on a loopback port, in a thread, records
- * the last request it saw and answers with a configurable status and body
- * size: enough to check the headers and method we send and that options do
- * not leak from one request to the next.  The in-cluster source reads fixed
+ * leaks in.  A tiny HTTP/1.1 server on a loopback port (fakeserver.h), in
+ * a thread, records the last request it saw and answers with a
+ * configurable status and body size: enough to check the headers and
+ * method we send and that options do not leak from one request to the
+ * next.  The in-cluster source reads fixed
  * paths under /var/run/secrets and is not tested here. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,12 +20,10 @@
 #include <curl/curl.h>
 #include <dirent.h>
 #include <ftw.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,163 +33,99 @@
 #include "kubecreds.h"
 #include "rrstore.h"
 
+#include "fakeserver.h"
+
 /* ------------------------------------------------------- fake apiserver */
 
+/* What the apiserver double (fakeserver.h's fake_server: status is the
+ * next answer's, count the requests seen) answers and keeps, under
+ * srv.mu. */
 typedef struct {
-    int             lfd;
-    int             cfd;         /* connection being served, -1 if none */
-    unsigned short  port;
-    pthread_t       thread;
-    pthread_mutex_t mu;
-    int             status;      /* next response's status */
-    size_t          body_len;    /* next response's body size ('x' bytes) */
-    char            last[16384]; /* last request, headers and body */
-    int             nreq;
-    int             script[16];  /* statuses of the next requests, in order */
-    int             nscript, iscript;
-    long            retry_after; /* > 0: sent with every 429 */
-    char            text[512];   /* non-empty: the body of every answer */
+    fake_server srv;
+    size_t      body_len;    /* next response's body size ('x' bytes) */
+    char        last[16384]; /* last request, headers and body */
+    int         script[16];  /* statuses of the next requests, in order */
+    int         nscript, iscript;
+    long        retry_after; /* > 0: sent with every 429 */
+    char        text[512];   /* non-empty: the body of every answer */
 } fake_srv;
 
-static void srv_serve(fake_srv *s, int fd)
+static void srv_serve(fake_server *fs, int fd)
 {
-    static char req[16384];
-    for (;;) {
-        size_t have = 0;
-        char *end = NULL;
-        while (!end) {
-            if (have == sizeof req - 1)
-                return;
-            ssize_t n = read(fd, req + have, sizeof req - 1 - have);
-            if (n <= 0)
-                return;
-            have += (size_t)n;
-            req[have] = '\0';
-            end = strstr(req, "\r\n\r\n");
-        }
-        size_t hdr = (size_t)(end + 4 - req), clen = 0;
-        char *cl = strcasestr(req, "\r\nContent-Length:");
-        if (cl && cl < end)
-            clen = strtoul(cl + 17, NULL, 10);
-        while (have < hdr + clen && have < sizeof req - 1) {
-            ssize_t n = read(fd, req + have, sizeof req - 1 - have);
-            if (n <= 0)
-                return;
-            have += (size_t)n;
-            req[have] = '\0';
-        }
-        pthread_mutex_lock(&s->mu);
-        memcpy(s->last, req, have + 1);
-        s->nreq++;
-        int status = s->iscript < s->nscript ? s->script[s->iscript++] : s->status;
+    fake_srv *s = fs->arg;
+    static char req[16384]; /* the server thread's */
+    size_t have = 0, len;
+    req[0] = '\0';
+    while ((len = fake_http_next(fd, req, sizeof req, &have))) {
+        pthread_mutex_lock(&fs->mu);
+        memcpy(s->last, req, len);
+        s->last[len] = '\0';
+        fs->count++;
+        int status = s->iscript < s->nscript ? s->script[s->iscript++] : fs->status;
         size_t blen = s->text[0] ? strlen(s->text) : s->body_len;
         long ra = status == 429 ? s->retry_after : 0;
         char text[sizeof s->text];
         memcpy(text, s->text, sizeof text);
-        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&fs->mu);
+        fake_http_drop(req, &have, len);
 
-        char head[256], rah[48] = "";
+        char rah[48] = "";
         if (ra > 0)
             snprintf(rah, sizeof rah, "Retry-After: %ld\r\n", ra);
-        int hl = snprintf(head, sizeof head,
-                          "HTTP/1.1 %d Test\r\nContent-Type: application/json\r\n%s"
-                          "Content-Length: %zu\r\n\r\n", status, rah, blen);
-        if (send(fd, head, (size_t)hl, MSG_NOSIGNAL) < 0)
-            return;
         char *body = malloc(blen ? blen : 1);
+        assert_non_null(body);
         if (text[0])
             memcpy(body, text, blen);
         else
             memset(body, 'x', blen);
-        ssize_t sent = send(fd, body, blen, MSG_NOSIGNAL);
+        bool sent = fake_http_send(fd, status, rah, body, blen);
         free(body);
-        if (sent < 0)
+        if (!sent)
             return;
-    }
-}
-
-static void *srv_main(void *arg)
-{
-    fake_srv *s = arg;
-    for (;;) {
-        int fd = accept(s->lfd, NULL, NULL);
-        if (fd < 0)
-            return NULL;   /* shutdown() by srv_stop */
-        pthread_mutex_lock(&s->mu);
-        s->cfd = fd;
-        pthread_mutex_unlock(&s->mu);
-        srv_serve(s, fd);
-        pthread_mutex_lock(&s->mu);
-        s->cfd = -1;
-        pthread_mutex_unlock(&s->mu);
-        close(fd);
     }
 }
 
 static void srv_start(fake_srv *s)
 {
     memset(s, 0, sizeof *s);
-    pthread_mutex_init(&s->mu, NULL);
-    s->cfd = -1;
-    s->status = 200;
     s->body_len = 2;
-    s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(s->lfd >= 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t al = sizeof a;
-    assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&a, &al), 0);
-    s->port = ntohs(a.sin_port);
-    assert_int_equal(listen(s->lfd, 4), 0);
-    assert_int_equal(pthread_create(&s->thread, NULL, srv_main, s), 0);
+    fake_server_start(&s->srv, NULL, srv_serve, s);
 }
 
-/* Also cuts the live connection: a failed test leaves its gw_kube (and
- * its keep-alive connection) behind, and the join must not wait for it. */
 static void srv_stop(fake_srv *s)
 {
-    shutdown(s->lfd, SHUT_RDWR);
-    pthread_mutex_lock(&s->mu);
-    if (s->cfd >= 0)
-        shutdown(s->cfd, SHUT_RDWR);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->thread, NULL);
-    close(s->lfd);
-    pthread_mutex_destroy(&s->mu);
+    fake_server_stop(&s->srv);
 }
 
 static void srv_respond(fake_srv *s, int status, size_t body_len)
 {
-    pthread_mutex_lock(&s->mu);
-    s->status = status;
+    pthread_mutex_lock(&s->srv.mu);
+    s->srv.status = status;
     s->body_len = body_len;
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->srv.mu);
 }
 
 /* The next n requests get these statuses (then srv_respond's). */
 static void srv_script(fake_srv *s, int n, const int *statuses)
 {
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->srv.mu);
     memcpy(s->script, statuses, (size_t)n * sizeof *statuses);
     s->nscript = n;
     s->iscript = 0;
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->srv.mu);
 }
 
 static int srv_nreq(fake_srv *s)
 {
-    pthread_mutex_lock(&s->mu);
-    int n = s->nreq;
-    pthread_mutex_unlock(&s->mu);
-    return n;
+    return fake_server_count(&s->srv);
 }
 
 /* Copies the last request into out. */
 static void srv_last(fake_srv *s, char *out, size_t outlen)
 {
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->srv.mu);
     snprintf(out, outlen, "%s", s->last);
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->srv.mu);
 }
 
 /* --------------------------------------------------------------- fixture */
@@ -256,7 +191,7 @@ static void write_kubeconfig(fx *f, const char *server, const char *cluster_extr
                              const char *user_extra)
 {
     char srvurl[64];
-    snprintf(srvurl, sizeof srvurl, "http://127.0.0.1:%u", f->srv.port);
+    snprintf(srvurl, sizeof srvurl, "http://127.0.0.1:%u", f->srv.srv.port);
     char text[8192];
     snprintf(text, sizeof text,
              "apiVersion: v1\n"
@@ -339,7 +274,7 @@ static void test_token_and_ca_path(void **state)
     get_api(f, k, seen, sizeof seen);
     assert_non_null(strstr(seen, "GET /api HTTP/1.1\r\n"));
     char want[64]; /* the kubeconfig's server was the one asked */
-    snprintf(want, sizeof want, "\r\nHost: 127.0.0.1:%u\r\n", f->srv.port);
+    snprintf(want, sizeof want, "\r\nHost: 127.0.0.1:%u\r\n", f->srv.srv.port);
     assert_non_null(strstr(seen, want));
     assert_non_null(strstr(seen, "\r\nAuthorization: Bearer tok-abc.def\r\n"));
     assert_non_null(strstr(seen, "\r\nAccept: application/json\r\n"));
@@ -552,7 +487,7 @@ static void test_explicit_wins_over_kubeconfig(void **state)
     write_file(tok, "explicit-tok\n");
 
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/", f->srv.port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/", f->srv.srv.port);
     gw_kube_opts o = { .api_url = url, .token_file = tok };
     gw_kube *k;
     assert_int_equal(gw_kube_new(&o, &k, err, sizeof err), GW_OK);
@@ -721,7 +656,7 @@ static void test_methods_do_not_leak(void **state)
 {
     fx *f = *state;
     char url[64], err[512] = "", seen[16384];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", f->srv.port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", f->srv.srv.port);
     gw_kube_opts o = { .api_url = url };
     gw_kube *k;
     assert_int_equal(gw_kube_new(&o, &k, err, sizeof err), GW_OK);
@@ -799,16 +734,14 @@ static void test_methods_do_not_leak(void **state)
 
     gw_buf_free(&resp);
     gw_kube_free(k);
-    pthread_mutex_lock(&f->srv.mu);
-    assert_int_equal(f->srv.nreq, 5);
-    pthread_mutex_unlock(&f->srv.mu);
+    assert_int_equal(srv_nreq(&f->srv), 5);
 }
 
 static void test_response_too_big(void **state)
 {
     fx *f = *state;
     char url[64], err[512] = "", seen[16384];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", f->srv.port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", f->srv.srv.port);
     gw_kube_opts o = { .api_url = url };
     gw_kube *k;
     assert_int_equal(gw_kube_new(&o, &k, err, sizeof err), GW_OK);
@@ -843,7 +776,7 @@ static gw_kube *new_retrying(fx *f, long retries, long timeout_ms, long max_dela
                              long breaker_failures, long open_ms)
 {
     char url[64], err[512] = "";
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", f->srv.port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", f->srv.srv.port);
     gw_kube_opts o = { .api_url = url, .retries = retries, .retry_base_ms = 5,
                        .retry_max_delay_ms = max_delay_ms, .timeout_ms = timeout_ms,
                        .breaker_failures = breaker_failures, .breaker_open_ms = open_ms,
@@ -1074,7 +1007,7 @@ static void test_401_rereads_token(void **state)
     char tok[192], url[64], err[512] = "", seen[16384];
     snprintf(tok, sizeof tok, "%s/token", f->dir);
     write_file(tok, "tok-old\n");
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", f->srv.port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", f->srv.srv.port);
     gw_kube_opts o = { .api_url = url, .token_file = tok, .log_min = GW_LOG_ERROR };
     gw_kube *k;
     struct timespec t0;
