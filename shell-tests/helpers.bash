@@ -374,6 +374,21 @@ gw_stop_redis() {
     rm -f "$pidf"
 }
 
+# assert_redis_came_back BODY FP: after gw_start_redis, /readyz is 200
+# again within 15 s, the webhook BODY (resent while still 503, as
+# Alertmanager does) creates exactly one request for fingerprint FP, and
+# the next repeat is a 202 on that request.
+assert_redis_came_back() {
+    local body=$1 fp=$2
+    gw_wait_for 15 gw_readyz_200 || fail "/readyz not 200 within 15 s after Redis came back: $HTTP_BODY"
+    gw_post_until_not_503 20 "$body" || fail "still 503 20 s after Redis came back: $HTTP_BODY"
+    assert_status 201
+    assert_equal "$(kube_rr_count "$fp")" 1
+    gw_post_alert "$body"
+    assert_status 202
+    assert_equal "$(kube_rr_count "$fp")" 1
+}
+
 ## --- kube-apiserver --------------------------------------------------------
 
 # gw_start_kube: etcd + kube-apiserver via deploy/kube-local.sh in

@@ -57,15 +57,7 @@ ROUTE=/api/v1/signals/prometheus
     assert_equal "$(kube_rr_count "$fp")" 0
 
     gw_start_redis
-    gw_wait_for 15 gw_readyz_200 || fail "/readyz not 200 within 15 s after Redis came back: $HTTP_BODY"
-
-    gw_post_until_not_503 20 "$body" || fail "still 503 20 s after Redis came back: $HTTP_BODY"
-    assert_status 201
-    assert_equal "$(kube_rr_count "$fp")" 1
-
-    gw_post_alert "$body"
-    assert_status 202
-    assert_equal "$(kube_rr_count "$fp")" 1
+    assert_redis_came_back "$body" "$fp"
 }
 
 @test "apiserver stopped: webhook 503 and the claim is released; after restart exactly one request" {

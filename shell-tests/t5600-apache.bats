@@ -207,13 +207,7 @@ _count_is() { [[ $(kube_rr_occurrences "$1") == "$2" ]]; }
     assert_equal "$(kube_rr_count "$fp")" 0
 
     gw_start_redis
-    gw_wait_for 15 gw_readyz_200 || fail "/readyz not 200 within 15 s after Redis came back: $HTTP_BODY"
-    gw_post_until_not_503 20 "$body" || fail "still 503 20 s after Redis came back: $HTTP_BODY"
-    assert_status 201
-    assert_equal "$(kube_rr_count "$fp")" 1
-    gw_post_alert "$body"
-    assert_status 202
-    assert_equal "$(kube_rr_count "$fp")" 1
+    assert_redis_came_back "$body" "$fp"
 }
 
 # scrape: GET /metrics (with the token) into $GW_TMP/scrape; prints the status.
