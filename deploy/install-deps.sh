@@ -28,7 +28,7 @@ PACKAGES=(
     debhelper dh-autoreconf dpkg-dev lintian
     lighttpd-mod-openssl       # TLS (ALERTGW_TLS_CERT in lighttpd.conf)
     lighttpd-modules-lua       # mod_magnet: lighttpd-errors.lua, the rate limit (lighttpd-ratelimit.lua)
-    lua5.4                     # test_gateway runs lighttpd-problem.lua to compare its answers with the worker's
+    lua5.4                     # test_handle runs lighttpd-problem.lua to compare its answers with the worker's
     stunnel4                   # TLS to Redis (hiredis 0.14 has none): docs/security.md, t3500
     apache2 libapache2-mod-fcgid   # the Apache front (deploy/apache, docs/apache.md, t5600)
     # benchmark

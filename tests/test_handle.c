@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_gateway.c - unit tests for core/gateway.c through gw_handle: the
+/* test_handle.c - unit tests for core/handle.c (gw_handle): the
  * /readyz answer each worker reuses for a second, a draining context
  * (a stop signal arrived), and the web-error route against lighttpd's own
  * copy of it (lighttpd-problem.lua, run with lua5.4).
