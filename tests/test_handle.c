@@ -100,7 +100,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/gw-test-gateway.XXXXXX");
+    snprintf(f->dir, sizeof f->dir, "/tmp/gw-test-handle.XXXXXX");
     if (!mkdtemp(f->dir))
         return -1;
     char sock[128], url[64], mpath[128];
