@@ -50,9 +50,10 @@ bool gw_object_path(const gw_kinds *k, const char *kind, const char *api_version
  * apiVersion is not valid Kubernetes syntax ends the walk where it is:
  * cluster data is as untrusted as a body, and these values go into the
  * next GET's path.  The owner is read at the group/version its
- * ownerReference names, with the plural k gives for that kind and group.  An error (object unreadable,
- * apiserver down) is returned with err set and out a copy of in: the
- * caller falls back to the resource itself and counts the failure. */
+ * ownerReference names, with the plural k gives for that kind and group.
+ * An error (object unreadable, apiserver down) is returned with err set
+ * and out a copy of in: the caller falls back to the resource itself and
+ * counts the failure. */
 gw_err gw_owner_resolve(gw_kinds *k, gw_kcache *c, const gw_config *cfg, const gw_target *in,
                         long long now_ms, gw_owned_target *out, int *hops, char *err,
                         size_t errlen);
