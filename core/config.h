@@ -160,6 +160,9 @@ typedef struct {
     long   limits_creates_per_minute;        /* new requests, whole gateway; 0: none */
     long   limits_creates_per_sender_per_minute; /* per sender identity; 0: none */
 
+    /* the request history (recorder.h) */
+    bool   recording_events;         /* one Event per decision about a request */
+
     /* metrics */
     char  *metrics_path;             /* shared counters file; "" derived (metrics.h) */
 } gw_config;

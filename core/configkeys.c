@@ -259,6 +259,11 @@ const gw_key_def gw_config_keys[] = {
     K("limits", "creates_per_sender_per_minute", T_INT, limits_creates_per_sender_per_minute, "120",
       "new RemediationRequests one sender (bearer token, TLS client CN, reviewed user, else client address) may cause per minute; above: 503 + Retry-After (0: no budget)"),
 
+    K("recording", "events", T_BOOL, recording_events, "true",
+      "write each decision about a RemediationRequest (Created, Deduplicated, StormMember, "
+      "Escalated, Resolved, Reopened) as a Kubernetes Event on it (best effort; `kubectl "
+      "describe rr` shows them)"),
+
     K("metrics", "path", T_STR, metrics_path, "",
       "file the workers share their counters through; empty: $ALERTGW_STATE_DIR/metrics.shm, else /run/alertgw/metrics.shm"),
 };

@@ -171,6 +171,8 @@ gw_err gw_ctx_new_with(gw_config *cfg, gw_ctx_deps *deps, gw_ctx **out, char *er
     gw_metrics_set_in_flight_limit(ctx->metrics, ctx->cfg.server_max_in_flight);
     /* the pool's one circuit breaker lives in the shared mapping */
     gw_kube_attach_metrics(ctx->kube, ctx->metrics);
+    gw_recorder_init(&ctx->events, &ctx->cfg, ctx->kube, ctx->metrics, &ctx->scratch,
+                     ctx->log_min);
     *out = ctx;
     return GW_OK;
 }

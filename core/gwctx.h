@@ -32,6 +32,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "owners.h"
+#include "recorder.h"
 #include "redis.h"
 #include "route.h"
 #include "signal.h"
@@ -73,6 +74,7 @@ struct gw_ctx {
     long               pid;
     bool               draining;
     readyz_memo        readyz;   /* the last /readyz answer, reused for 1 s */
+    gw_recorder        events;   /* the request history as Events (borrows the above) */
 };
 
 typedef enum { R_CREATED, R_DUP, R_AGGREGATED, R_IGNORED, R_REJECTED, R_FAILED } result_kind;

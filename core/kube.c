@@ -588,7 +588,10 @@ gw_err gw_kube_request(gw_kube *k, const char *method, const char *path,
     if (!header_value_ok(content_type))
         return gw_fail(GW_EINVAL, err, errlen, "kube request: bad content type");
 
-    const long long deadline = mono_ms() + k->timeout_ms;
+    const bool best_effort = retry == GW_KUBE_BEST_EFFORT;
+    const long budget = best_effort && k->timeout_ms > GW_KUBE_BEST_EFFORT_MS
+                            ? GW_KUBE_BEST_EFFORT_MS : k->timeout_ms;
+    const long long deadline = mono_ms() + budget;
     const size_t mark = resp->len;
     long long refuse_in = 0;
     gw_breaker_transition t;
@@ -643,12 +646,13 @@ gw_err gw_kube_request(gw_kube *k, const char *method, const char *path,
      * answer (any status but 429/5xx, or one too large to keep) proves the
      * apiserver works; a local failure (out of memory) proves nothing and is
      * not reported - unless this was the probe, which must report, and then
-     * does so as a failure. */
+     * does so as a failure.  A best-effort call is not reported either: its
+     * short budget would count a slow apiserver as a failing one. */
     bool answered = rc == GW_ETOOBIG || (rc == GW_OK && !gw_retry_failed(rc, *http_status));
     bool local = rc != GW_OK && rc != GW_EKUBE && rc != GW_ETOOBIG;
-    t = local && !probe ? GW_BREAKER_NO_CHANGE
-                        : gw_breaker_report(k->breaker, &k->brk_policy, mono_ms(), probe,
-                                            !answered);
+    t = (local || best_effort) && !probe
+            ? GW_BREAKER_NO_CHANGE
+            : gw_breaker_report(k->breaker, &k->brk_policy, mono_ms(), probe, !answered);
     if (t != GW_BREAKER_NO_CHANGE) {
         char why[64];
         if (rc == GW_OK)

@@ -68,7 +68,16 @@ typedef enum {
                           * patches that set absolute values, and creates of
                           * a named object whose caller treats 409 on that
                           * name as its own earlier attempt (rrstore.c) */
+    GW_KUBE_BEST_EFFORT, /* one attempt within GW_KUBE_BEST_EFFORT_MS (or the
+                          * timeout, if shorter), whose outcome the breaker
+                          * does not count (unless it was the half-open
+                          * probe): a write that may fail without harm, so a
+                          * slow or refusing Events API neither delays an
+                          * answer long nor opens the breaker for the
+                          * requests (recorder.c) */
 } gw_kube_retry;
+
+#define GW_KUBE_BEST_EFFORT_MS 1000
 
 /* Resolves credentials and creates the client.  The strings in opts are
  * copied.  On failure *out is NULL and err says which source failed and why

@@ -21,7 +21,7 @@
 #include "shm.h"
 
 #define MAGIC 0x616c65727467774dull /* "alertgwM" */
-#define LAYOUT 6 /* 2: the circuit breaker and its counters; 3: in-flight slots, auth failures by mode and reason, rejected forbidden; 4: rejected namespace_not_found, creation_budget; 5: the header is shm.c's; 6: the heartbeat, rejected no_target */
+#define LAYOUT 7 /* 2: the circuit breaker and its counters; 3: in-flight slots, auth failures by mode and reason, rejected forbidden; 4: rejected namespace_not_found, creation_budget; 5: the header is shm.c's; 6: the heartbeat, rejected no_target; 7: event writes and failures */
 /* Worker slots for the in-flight count (server.max_in_flight); a pool has
  * at most this many workers sharing one file. */
 #define NSLOTS 256
@@ -308,6 +308,10 @@ static const struct {
                               "Times the Kubernetes circuit breaker opened (or re-opened after a failed probe)." },
     [GW_C_BREAKER_REJECTED] = { "gateway_circuit_breaker_rejections_total",
                                 "Kubernetes API calls refused at once because the circuit breaker was open." },
+    [GW_C_EVENTS_RECORDED] = { "gateway_events_recorded_total",
+                               "Kubernetes Events written (created or updated) about RemediationRequests (recording.events)." },
+    [GW_C_EVENT_FAILURES] = { "gateway_event_write_failures_total",
+                              "Kubernetes Event writes that failed; the signal's answer is unchanged." },
 };
 
 static gw_err head(gw_buf *b, const char *name, const char *type, const char *help)

@@ -64,7 +64,9 @@ static void ignore(sig_result *r, const char *reason, const char *fmt, ...)
 
 /* Writes status.deduplication; tells whether the request has finished.
  * fp (NULL for a storm aggregate) has the landed count checked against
- * Redis afterwards (gw_dedup_synced). */
+ * Redis afterwards (gw_dedup_synced) and its Deduplicated Event written.
+ * After a successful patch the answer (the request) is left in
+ * ctx->scratch. */
 static bool sync_status(gw_ctx *ctx, const char *rid, const char *fp, const char *ns,
                         const char *name, long long count, long long first_ms, long long last_ms)
 {
@@ -76,10 +78,16 @@ static bool sync_status(gw_ctx *ctx, const char *rid, const char *fp, const char
     gw_metrics_count(ctx->metrics, rid ? GW_C_SYNC_INLINE : GW_C_SYNC_FLUSH);
     if (rc)
         gw_log(ctx->log_min, GW_LOG_WARN, rid, "status sync of %s/%s failed: %s", ns, name, err);
+    char uid[64] = ""; /* the request's, for its Events: the patch answered with it */
+    if (fp && !rc && !finished)
+        gw_recorder_uid(&ctx->events, &ctx->scratch, uid);
     /* a failed patch (not a finished or deleted request) is queued again */
     if (fp && !finished && gw_dedup_synced(&ctx->dedup, fp, rc ? -1 : count, gw_now_ms()))
         gw_log(ctx->log_min, GW_LOG_DEBUG, rid, "status sync of %s/%s: recheck: redis: %s", ns,
                name, ctx->redis.errstr);
+    /* the Deduplicated Event rides on the status sync: one write per sync */
+    if (fp)
+        gw_record_duplicates(&ctx->events, rid, ns, name, uid, count, first_ms, last_ms);
     return finished;
 }
 
@@ -104,8 +112,13 @@ static bool sync_storm(gw_ctx *ctx, const char *rid, const gw_flush_item *it)
     bool finished = rc == GW_ENOTFOUND ||
                     sync_status(ctx, rid, NULL, it->ns, it->name, it->count, it->first_ms,
                                 it->last_ms);
+    char uid[64]; /* "" unless the status patch answered with the aggregate */
+    gw_recorder_uid(&ctx->events, &ctx->scratch, uid);
     if (finished)
         gw_dedup_storm_forget(&ctx->dedup, it->id, it->name);
+    else
+        gw_record_storm_members(&ctx->events, rid, it->ns, it->name, uid, it->storm_type,
+                                it->storm_total, it->count, it->resources, it->last_ms);
     return finished;
 }
 
@@ -239,6 +252,8 @@ static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, cons
     set_payload(&in, b, s, &payload);
     rc = create_named(ctx, &in, name, err, sizeof err);
     gw_json_free(payload);
+    char uid[64];
+    gw_recorder_uid(&ctx->events, &ctx->scratch, uid);
     if (rc) {
         gw_dedup_release(&ctx->dedup, s->fingerprint, NULL, owner);
         gw_dedup_create_uncount(&ctx->dedup, s->target.namespace_, sender, now);
@@ -258,6 +273,9 @@ static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, cons
     set_ref(r, rr_ns, name, &d);
     r->kind = R_CREATED;
     sync_status(ctx, rid, s->fingerprint, rr_ns, name, d.count, d.first_ms, d.last_ms);
+    /* Reopened when the lookup saw the fingerprint's finished request */
+    gw_record_created(&ctx->events, rid, rr_ns, name, uid, s, r->env, r->prio, ref.finished,
+                      ref.finished_phase);
 }
 
 /* This signal opened a storm: create the one aggregated request for its
@@ -268,7 +286,7 @@ static void storm_create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s
                               const gw_dedup_signal *ds, const char *rid, const char *rr_ns,
                               const char *owner, long long now, sig_result *r)
 {
-    char err[512], name[32], seed[600];
+    char err[512], name[32], seed[600], uid[64] = "";
     gw_flush_item info; /* the resources the opening recorded */
     gw_err rc = gw_dedup_storm_info(&ctx->dedup, ds->group, &info);
     if (rc == GW_ENOTFOUND) { /* gone already (flushed?): list the opener alone */
@@ -299,6 +317,7 @@ static void storm_create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s
         set_payload(&in, b, s, &payload);
         rc = create_named(ctx, &in, name, err, sizeof err);
         gw_json_free(payload);
+        gw_recorder_uid(&ctx->events, &ctx->scratch, uid);
     } else {
         snprintf(err, sizeof err, "storm: redis: %s", ctx->redis.errstr);
     }
@@ -325,6 +344,8 @@ static void storm_create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s
     gw_log(ctx->log_min, GW_LOG_INFO, rid, "%s storm opened in namespace \"%s\" for %s: "
            "aggregated request %s/%s", r->storm_type, ds->ns, ds->alertname, rr_ns, name);
     sync_status(ctx, rid, NULL, rr_ns, name, 1, now, now);
+    gw_record_storm_created(&ctx->events, rid, rr_ns, name, uid, r->storm_type, ds->alertname,
+                            ds->ns, d.storm_total);
 }
 
 /* This occurrence opened a storm (counted in gateway_storms_detected_total
@@ -362,6 +383,9 @@ static void escalate(gw_ctx *ctx, const char *rid, const sig_result *r, const ch
     else {
         gw_metrics_count(ctx->metrics, GW_C_ESCALATIONS);
         gw_log(ctx->log_min, GW_LOG_INFO, rid, "escalated %s/%s: %s", r->rr_ns, r->rr_name, why);
+        char uid[64];
+        gw_recorder_uid(&ctx->events, &ctx->scratch, uid);
+        gw_record_escalated(&ctx->events, rid, r->rr_ns, r->rr_name, uid, why, gw_now_ms());
     }
     json_decref(meta);
 }
@@ -486,10 +510,16 @@ static void resolved(gw_ctx *ctx, const gw_signal *s, const char *rid, long long
     gw_rfc3339(now, ts);
     set_ref(r, d.ns, d.name, &d);
     /* a storm member's resolution does not resolve the storm */
-    if (!d.member && gw_rrstore_annotate(ctx->kube, &ctx->cfg, d.ns, d.name,
-                                         "kubernaut.ai/resolved-at", ts, &ctx->scratch, err,
-                                         sizeof err))
+    if (d.member)
+        return;
+    if (gw_rrstore_annotate(ctx->kube, &ctx->cfg, d.ns, d.name, "kubernaut.ai/resolved-at", ts,
+                            &ctx->scratch, err, sizeof err)) {
         gw_log(ctx->log_min, GW_LOG_WARN, rid, "resolved annotation failed: %s", err);
+        return;
+    }
+    char uid[64];
+    gw_recorder_uid(&ctx->events, &ctx->scratch, uid);
+    gw_record_resolved(&ctx->events, rid, d.ns, d.name, uid, s->name, now);
 }
 
 /* An occurrence of a request that exists (d: GW_DEDUP_DUP, or

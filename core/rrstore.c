@@ -81,6 +81,31 @@ static void ref_of(json_t *item, const char *ns, gw_rr_ref *out)
     read_dedup(item, &out->count, &out->first_ms);
 }
 
+/* When no request of the list is open: the newest (by creationTimestamp,
+ * RFC 3339 in UTC, which sorts as text) that is fp's, into out->finished. */
+static void newest_finished(json_t *items, const char *fp, gw_rr_ref *out)
+{
+    const char *best = NULL;
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item) {
+        json_t *meta = json_object_get(item, "metadata");
+        const char *theirs = json_string_value(
+            json_object_get(json_object_get(item, "spec"), "signalFingerprint"));
+        const char *name = json_string_value(json_object_get(meta, "name"));
+        const char *at = json_string_value(json_object_get(meta, "creationTimestamp"));
+        if (!name || (theirs && strcmp(theirs, fp)))
+            continue;
+        if (best && (!at || strcmp(at, best) <= 0))
+            continue;
+        best = at ? at : "";
+        snprintf(out->finished, sizeof out->finished, "%s", name);
+        const char *phase = json_string_value(
+            json_object_get(json_object_get(item, "status"), "overallPhase"));
+        snprintf(out->finished_phase, sizeof out->finished_phase, "%s", phase ? phase : "");
+    }
+}
+
 /* The lookup by label: one GET from the watch cache. */
 static gw_err find_by_label(gw_kube *k, const gw_config *cfg, const char *ns, const char *fp,
                             long long now, gw_buf *scratch, gw_rr_ref *out, char *err,
@@ -114,6 +139,8 @@ static gw_err find_by_label(gw_kube *k, const gw_config *cfg, const char *ns, co
     json_t *item = gw_rr_pick(json_object_get(list, "items"), fp, false, now, &state, &until);
     if (item)
         ref_of(item, ns, out);
+    else
+        newest_finished(json_object_get(list, "items"), fp, out);
     json_decref(list);
     return item ? GW_OK : GW_ENOTFOUND;
 }
@@ -224,6 +251,7 @@ gw_err gw_rrstore_find_open(gw_kube *k, const gw_config *cfg, const char *ns, co
 {
     if (errlen)
         *err = '\0';
+    out->finished[0] = out->finished_phase[0] = '\0';
     long long now = gw_now_ms();
     gw_err rc = find_by_label(k, cfg, ns, fp, now, scratch, out, err, errlen);
     if (rc != GW_ENOTFOUND || !cfg->rr_field_fallback)

@@ -23,6 +23,11 @@ typedef struct {
     char      ns[64];
     long long count;      /* status.deduplication.occurrenceCount, 0 if none */
     long long first_ms;   /* status.deduplication.firstSeenAt, 0 if none */
+    /* gw_rrstore_find_open's GW_ENOTFOUND: the newest request of the
+     * fingerprint the label lookup saw, all finished ("" none), and its
+     * status.overallPhase ("" none): the request a new one replaces */
+    char      finished[254];
+    char      finished_phase[32];
 } gw_rr_ref;
 
 /* Finds a request for fp in ns that is still open by the rules of
@@ -31,14 +36,18 @@ typedef struct {
  * cfg->rr_field_fallback is set, by a paged list of ns filtered on
  * spec.signalFingerprint (requests of other producers; see rrstore.c).
  * GW_ENOTFOUND when there is none; err is then "" or says why the search
- * stopped short (the fallback's item cap), for the log. */
+ * stopped short (the fallback's item cap), for the log, and out->finished
+ * names the newest finished request the label lookup saw. */
 gw_err gw_rrstore_find_open(gw_kube *k, const gw_config *cfg, const char *ns, const char *fp,
                             gw_buf *scratch, gw_rr_ref *out, char *err, size_t errlen);
 
 /* POSTs obj (its metadata.namespace says where).  409 AlreadyExists for an
  * object with obj's spec.signalFingerprint is success (an earlier attempt
  * of this create, repeated by kube.c, was stored); for another
- * fingerprint's object it is GW_EBUSY so the caller can pick a new name. */
+ * fingerprint's object it is GW_EBUSY so the caller can pick a new name.
+ * After GW_OK, as after a successful patch below, scratch holds the
+ * object as the apiserver answered it (its metadata.uid for the request's
+ * Events, recorder.h), unless the answer was too large to keep. */
 gw_err gw_rrstore_create(gw_kube *k, const gw_config *cfg, json_t *obj, gw_buf *scratch,
                          char *err, size_t errlen);
 
