@@ -383,6 +383,17 @@ can() {
     assert_equal "$(can "$ns" update remediationrequests.kubernaut.ai --subresource=status -n "$ns")" no
     # ... and nowhere else
     assert_equal "$(can "$ns" create remediationrequests.kubernaut.ai -n default)" no
+    # the request history: create and patch Events in the request
+    # namespace, nothing more, nowhere else
+    assert_equal "$(can "$ns" create events -n "$ns")" yes
+    assert_equal "$(can "$ns" patch events -n "$ns")" yes
+    assert_equal "$(can "$ns" get events -n "$ns")" no
+    assert_equal "$(can "$ns" list events -n "$ns")" no
+    assert_equal "$(can "$ns" update events -n "$ns")" no
+    assert_equal "$(can "$ns" delete events -n "$ns")" no
+    assert_equal "$(can "$ns" create events -n default)" no
+    assert_equal "$(can "$ns" patch events -n default)" no
+    assert_equal "$(can "$ns" create events.events.k8s.io -n default)" no
     # environment: namespace labels by name, the one override ConfigMap
     assert_equal "$(can "$ns" get namespaces)" yes
     assert_equal "$(can "$ns" list namespaces)" no
