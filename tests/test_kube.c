@@ -947,6 +947,79 @@ static void test_breaker_opens_and_probes(void **state)
     gw_kube_free(k);
 }
 
+/* GW_KUBE_BEST_EFFORT (the request history's Event writes): one attempt,
+ * never repeated, and the breaker neither counts its failures nor is reset
+ * by its successes. */
+static void test_best_effort_once_and_not_counted(void **state)
+{
+    fx *f = *state;
+    gw_kube *k = new_retrying(f, 2, 5000, 1000, 3, 300);
+    gw_buf resp;
+    gw_buf_init(&resp, 4096);
+    long status;
+    srv_respond(&f->srv, 503, 2);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(call(k, "PATCH", GW_KUBE_BEST_EFFORT, &status, &resp), GW_OK);
+        assert_int_equal(status, 503);
+        assert_int_equal(srv_nreq(&f->srv), i + 1); /* no repeat */
+    }
+    assert_int_equal(gw_kube_breaker_state(k, NULL), GW_BREAKER_CLOSED);
+    /* two failed calls that count, a best-effort success between them and
+     * the third: the success did not reset the count, so the third opens */
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    srv_respond(&f->srv, 201, 2);
+    assert_int_equal(call(k, "POST", GW_KUBE_BEST_EFFORT, &status, &resp), GW_OK);
+    assert_int_equal(status, 201);
+    srv_respond(&f->srv, 503, 2);
+    assert_int_equal(call(k, "GET", GW_KUBE_REPEATABLE, &status, &resp), GW_OK);
+    assert_int_equal(gw_kube_breaker_state(k, NULL), GW_BREAKER_OPEN);
+    /* open: a best-effort call is refused like any other */
+    int before = srv_nreq(&f->srv);
+    assert_int_equal(call(k, "POST", GW_KUBE_BEST_EFFORT, &status, &resp), GW_EKUBE);
+    assert_int_equal(srv_nreq(&f->srv), before);
+    gw_buf_free(&resp);
+    gw_kube_free(k);
+}
+
+/* A best-effort call gets GW_KUBE_BEST_EFFORT_MS, not the whole timeout:
+ * an apiserver that accepts the connection and never answers costs it
+ * about a second, and a timeout there does not count on the breaker. */
+static void test_best_effort_budget(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 4), 0); /* never accepted: the kernel completes the connect */
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    char url[64], err[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", ntohs(a.sin_port));
+    gw_kube_opts o = { .api_url = url, .retries = 2, .timeout_ms = 5000,
+                       .breaker_failures = 1, .breaker_open_ms = 10000,
+                       .log_min = GW_LOG_ERROR };
+    gw_kube *k;
+    assert_int_equal(gw_kube_new(&o, &k, err, sizeof err), GW_OK);
+    gw_buf resp;
+    gw_buf_init(&resp, 4096);
+    long status = 7;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(gw_kube_request(k, "POST", "/api/v1/namespaces/n/events", NULL, "{}", 2,
+                                     GW_KUBE_BEST_EFFORT, &status, &resp, err, sizeof err),
+                     GW_EKUBE);
+    long long took = elapsed_ms(&t0);
+    assert_int_equal(status, 0);
+    assert_true(took >= GW_KUBE_BEST_EFFORT_MS - 100);
+    assert_true(took < GW_KUBE_BEST_EFFORT_MS + 1500);
+    assert_int_equal(gw_kube_breaker_state(k, NULL), GW_BREAKER_CLOSED);
+    gw_buf_free(&resp);
+    gw_kube_free(k);
+    close(fd);
+}
+
 /* kubernetes.breaker_failures counts failed calls, not attempts: with 2
  * repeats a failing call is 3 requests, and the breaker still opens after
  * exactly breaker_failures such calls, not after the first one.  The probe
@@ -1112,6 +1185,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_attempts_fit_the_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_breaker_opens_and_probes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_breaker_counts_calls_not_attempts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_best_effort_once_and_not_counted, setup, teardown),
+        cmocka_unit_test(test_best_effort_budget),
         cmocka_unit_test_setup_teardown(test_401_rereads_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_repeat_409_is_ours, setup, teardown),
     };
