@@ -46,6 +46,16 @@ watch_events() {
 
 kubectl_admin() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 
+# new_rr ALERT DEPLOYMENT [NAMESPACE]: a new alert (severity warning, in
+# prod by default) answered 201; sets BODY (the webhook) and RR (the
+# request made).
+new_rr() {
+    BODY=$(am_body "$1" deployment="$2" namespace="${3:-prod}" severity=warning)
+    gw_post_alert "$BODY"
+    assert_status 201
+    RR=$(gw_body_jq .remediationRequestName)
+}
+
 restart_gw() {
     gw_stop_lighttpd
     gw_start_lighttpd "$@"
@@ -54,9 +64,8 @@ restart_gw() {
 @test "a new request: a Created Event about it (kind, apiVersion, name, namespace, uid)" {
     local name rr obj ev
     name=$(gw_uniq created)
-    gw_post_alert "$(am_body EvCreated deployment="$name" namespace=prod severity=warning)"
-    assert_status 201
-    rr=$(gw_body_jq .remediationRequestName)
+    new_rr EvCreated "$name"
+    rr=$RR
     obj=$(kube_get_rr "$rr")
     # written before the answer
     ev=$(event_of "$rr" Created)
@@ -80,20 +89,17 @@ restart_gw() {
 }
 
 @test "duplicates: one Deduplicated Event whose count follows them" {
-    local name body rr i
-    name=$(gw_uniq dups)
-    body=$(am_body EvDups deployment="$name" namespace=prod severity=warning)
-    gw_post_alert "$body"
-    assert_status 201
-    rr=$(gw_body_jq .remediationRequestName)
+    local rr i
+    new_rr EvDups "$(gw_uniq dups)"
+    rr=$RR
     for i in 1 2 3; do
-        gw_post_alert "$body"
+        gw_post_alert "$BODY"
         assert_status 202
     done
     gw_wait_for 10 _event_count_is "$rr" Deduplicated 3 ||
         fail "Deduplicated: $(event_of "$rr" Deduplicated)"
     for i in 1 2; do
-        gw_post_alert "$body"
+        gw_post_alert "$BODY"
         assert_status 202
     done
     gw_wait_for 10 _event_count_is "$rr" Deduplicated 5 ||
@@ -171,32 +177,29 @@ restart_gw() {
 }
 
 @test "escalation: an Escalated Event naming both priorities" {
-    local ns body rr ev
+    local ns rr ev
     ns=prod-$(gw_uniq evesc)
     kube_namespaces "$ns"
-    body=$(am_body EvEscalate deployment=api namespace="$ns" severity=warning)
-    gw_post_alert "$body"
-    assert_status 201
-    rr=$(gw_body_jq .remediationRequestName)
-    gw_post_alert "$body"
+    new_rr EvEscalate api "$ns"
+    rr=$RR
+    gw_post_alert "$BODY"
     assert_equal "$(n_events "$rr" Escalated)" 0
-    gw_post_alert "$body"
+    gw_post_alert "$BODY"
     assert_status 202
     assert_equal "$(gw_body_jq .escalated)" true
     ev=$(event_of "$rr" Escalated)
     [[ $ev != null ]] || fail "no Escalated Event: $(events_of "$rr")"
     [[ $(jq -r .message <<<"$ev") == *"P1 -> P0 after 3 occurrences in production"* ]] ||
         fail "message: $(jq -r .message <<<"$ev")"
-    gw_post_alert "$body"
+    gw_post_alert "$BODY"
     assert_equal "$(n_events "$rr" Escalated)" 1
 }
 
 @test "resolved: a Resolved Event on the request" {
     local name rr ev
     name=$(gw_uniq evres)
-    gw_post_alert "$(am_body EvResolved deployment="$name" namespace=prod severity=warning)"
-    assert_status 201
-    rr=$(gw_body_jq .remediationRequestName)
+    new_rr EvResolved "$name"
+    rr=$RR
     gw_post_alert "$(am_body --status resolved EvResolved deployment="$name" namespace=prod severity=warning)"
     assert_status 200
     assert_equal "$(gw_body_jq .reason)" resolved
@@ -208,16 +211,13 @@ restart_gw() {
 }
 
 @test "a finished request and a new firing: Reopened on the new request, naming the old" {
-    local name body first second ev
-    name=$(gw_uniq evreo)
-    body=$(am_body EvReopen deployment="$name" namespace=prod severity=warning)
-    gw_post_alert "$body"
-    assert_status 201
-    first=$(gw_body_jq .remediationRequestName)
+    local first second ev
+    new_rr EvReopen "$(gw_uniq evreo)"
+    first=$RR
     kube_merge "$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests/$first/status" \
         '{"status":{"overallPhase":"Completed"}}'
     sleep 2.2 # past status_sync_interval: the next occurrence reads the phase
-    gw_post_alert "$body"
+    gw_post_alert "$BODY"
     assert_status 201
     second=$(gw_body_jq .remediationRequestName)
     [[ $second != "$first" ]] || fail "the finished request was reused"
@@ -232,14 +232,11 @@ restart_gw() {
 }
 
 @test "kubectl describe rr (kubectl v1.20) shows the request's history" {
-    local name body rr out
-    name=$(gw_uniq evdesc)
-    body=$(am_body EvDescribe deployment="$name" namespace=prod severity=warning)
-    gw_post_alert "$body"
-    assert_status 201
-    rr=$(gw_body_jq .remediationRequestName)
-    gw_post_alert "$body"
-    gw_post_alert "$body"
+    local rr out
+    new_rr EvDescribe "$(gw_uniq evdesc)"
+    rr=$RR
+    gw_post_alert "$BODY"
+    gw_post_alert "$BODY"
     gw_wait_for 10 _event_count_is "$rr" Deduplicated 2 || fail "no Deduplicated Event"
     [[ $("$KUBECTL" version --client --short 2>/dev/null) == *v1.20.* ]] ||
         fail "not the v1.20 kubectl: $("$KUBECTL" version --client --short 2>&1)"
@@ -253,16 +250,13 @@ restart_gw() {
 }
 
 @test "recording.events: false writes no Event" {
-    local name body rr before
+    local rr before
     restart_gw ALERTGW_DEDUP_STATUS_SYNC_INTERVAL=2s ALERTGW_RECORDING_EVENTS=false
     gw_scrape
     before=$(gw_metric gateway_events_recorded_total)
-    name=$(gw_uniq evoff)
-    body=$(am_body EvOff deployment="$name" namespace=prod severity=warning)
-    gw_post_alert "$body"
-    assert_status 201
-    rr=$(gw_body_jq .remediationRequestName)
-    gw_post_alert "$body"
+    new_rr EvOff "$(gw_uniq evoff)"
+    rr=$RR
+    gw_post_alert "$BODY"
     assert_status 202
     gw_wait_for 8 eval '[[ $(kube_rr_occurrences "$rr") == 2 ]]' || fail "status never synced"
     assert_equal "$(n_events "$rr")" 0
@@ -279,19 +273,17 @@ _can_create_events() {
 }
 
 @test "Event writes refused (RBAC without events): answers unchanged, failures counted and logged" {
-    local name body rr before_fail before_ok i
+    local name rr before_fail before_ok i
     kubectl_admin -n "$GW_RR_NAMESPACE" delete rolebinding alertgw-events >/dev/null
     gw_wait_for 10 _cannot_create_events || fail "the binding still grants events"
     gw_scrape
     before_fail=$(gw_metric gateway_event_write_failures_total)
     before_ok=$(gw_metric gateway_events_recorded_total)
     name=$(gw_uniq evdeny)
-    body=$(am_body EvDenied deployment="$name" namespace=prod severity=warning)
-    gw_post_alert "$body"
-    assert_status 201
-    rr=$(gw_body_jq .remediationRequestName)
+    new_rr EvDenied "$name"
+    rr=$RR
     for i in 1 2 3; do
-        gw_post_alert "$body"
+        gw_post_alert "$BODY"
         assert_status 202
     done
     gw_wait_for 8 eval '[[ $(kube_rr_occurrences "$rr") == 4 ]]' || fail "status never synced"
