@@ -52,6 +52,7 @@ static const struct {
 
 static const char *const route_keys[GW_AUTH_ROUTE_N] = {
     "auth.prometheus", "auth.grafana", "auth.events", "auth.signals", "auth.metrics",
+    "auth.explain",
 };
 
 typedef struct {
@@ -91,7 +92,10 @@ static bool route_modes(const gw_config *c, gw_auth_route r, unsigned *out, char
 {
     const char *lists[GW_AUTH_ROUTE_N] = {
         c->auth_prometheus, c->auth_grafana, c->auth_events, c->auth_signals, c->auth_metrics,
+        c->auth_explain,
     };
+    if (r == GW_AUTH_ROUTE_EXPLAIN && !*lists[r]) /* the default: as the Alertmanager route */
+        r = GW_AUTH_ROUTE_PROMETHEUS;
     const char *p = lists[r], *it;
     size_t n;
     *out = 0;
@@ -209,6 +213,8 @@ int gw_auth_config_errors(const gw_config *c, char *errs, size_t errlen)
     char bad[64], why[200];
     for (int r = 0; r < GW_AUTH_ROUTE_N; r++) {
         unsigned m;
+        if (r == GW_AUTH_ROUTE_EXPLAIN && !*c->auth_explain)
+            continue; /* auth.prometheus's, checked there */
         if (!route_modes(c, (gw_auth_route)r, &m, bad, sizeof bad)) {
             adderr(errs, errlen, &n, "%s: unknown mode \"%s\": must be none, bearer, hmac, mtls "
                    "or tokenreview, comma-separated", route_keys[r], bad);

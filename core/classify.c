@@ -77,15 +77,19 @@ void gw_severity_fold(const gw_config *cfg, const char *severity, char out[64])
         memcpy(out, lower, i + 1);
 }
 
-void gw_classify_priority(const gw_config *cfg, const char *severity, const char *environment,
-                          char out[8])
+gw_prio_source gw_classify_priority(const gw_config *cfg, const char *severity,
+                                    const char *environment, char out[8])
 {
     char sev[64];
     gw_severity_fold(cfg, severity, sev);
-    if (table_get(cfg, sev, environment, out) || table_get(cfg, sev, "*", out) ||
-        table_get(cfg, "*", environment, out))
-        return;
+    if (table_get(cfg, sev, environment, out))
+        return GW_PRIO_TABLE;
+    if (table_get(cfg, sev, "*", out))
+        return GW_PRIO_TABLE_SEVERITY;
+    if (table_get(cfg, "*", environment, out))
+        return GW_PRIO_TABLE_ENVIRONMENT;
     snprintf(out, 8, "%s", cfg->priority_default);
+    return GW_PRIO_DEFAULT;
 }
 
 long gw_escalation_threshold(const gw_config *cfg, const char *environment)

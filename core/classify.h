@@ -42,9 +42,15 @@ gw_env_source gw_classify_environment(const gw_config *cfg, const char *override
  * ("Page" -> "critical"), cut to 63 bytes. */
 void gw_severity_fold(const gw_config *cfg, const char *severity, char out[64]);
 
-/* "P0".."P3" into out. */
-void gw_classify_priority(const gw_config *cfg, const char *severity, const char *environment,
-                          char out[8]);
+/* Which rule gave a priority: a priority.table entry (severity/environment,
+ * severity/ *, * /environment) or priority.default. */
+typedef enum {
+    GW_PRIO_TABLE, GW_PRIO_TABLE_SEVERITY, GW_PRIO_TABLE_ENVIRONMENT, GW_PRIO_DEFAULT
+} gw_prio_source;
+
+/* "P0".."P3" into out; returns the rule that gave it. */
+gw_prio_source gw_classify_priority(const gw_config *cfg, const char *severity,
+                                    const char *environment, char out[8]);
 
 /* priority.escalation's occurrence threshold for environment; 0: none. */
 long gw_escalation_threshold(const gw_config *cfg, const char *environment);

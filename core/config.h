@@ -95,6 +95,7 @@ typedef struct {
     char  *auth_events;
     char  *auth_signals;
     char  *auth_metrics;
+    char  *auth_explain;             /* "": auth_prometheus's modes */
     char  *auth_allow_cidrs;         /* "10.0.0.0/8,2001:db8::/32"; empty: any address */
     bool   auth_allow_anonymous;     /* signal routes at none on a non-loopback address */
     char  *auth_bearer_tokens;       /* "<sha256 hex>[=ns|ns-*],..." */

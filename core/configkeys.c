@@ -151,6 +151,8 @@ const gw_key_def gw_config_keys[] = {
     K("auth", "signals", T_LIST, auth_signals, "none",
       "modes accepted on GET <signals_prefix>/<fingerprint> (not hmac: no body)"),
     K("auth", "metrics", T_LIST, auth_metrics, "none", "modes accepted on GET /metrics (not hmac)"),
+    K("auth", "explain", T_LIST, auth_explain, "",
+      "modes accepted on POST /api/v1/explain; empty: those of auth.prometheus"),
     K("auth", "allow_cidrs", T_LIST, auth_allow_cidrs, "",
       "client networks allowed on every route but /healthz and /readyz, comma-separated IPv4/IPv6 CIDRs; empty: any (403 otherwise)"),
     K("auth", "allow_anonymous", T_BOOL, auth_allow_anonymous, "false",

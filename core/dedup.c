@@ -471,3 +471,57 @@ gw_err gw_dedup_storm_info(gw_dedup *d, const char *group, gw_flush_item *out)
         return rc;
     return n ? GW_OK : GW_ENOTFOUND;
 }
+
+gw_err gw_dedup_peek(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, long long now_ms,
+                     gw_dedup_peek_result *out)
+{
+    keybuf kf, ks, km, kr, kq;
+    limit_keys lk;
+    const char *lim[GW_DEDUP_LIMITS_NKEYS + 1] = { NULL };
+    create_limit_keys(d, sig->ns, sig->sender, now_ms, &lk, lim);
+    const char *keys[GW_DEDUP_PEEK_NKEYS + 1] = {
+        [GW_DEDUP_PEEK_KEY_FP] = key(&kf, d, "fp:", fp, NULL),
+        [GW_DEDUP_PEEK_KEY_STORM] = key(&ks, d, "storm:", sig->group, NULL),
+        [GW_DEDUP_PEEK_KEY_STORMRES] = key(&km, d, "stormres:", sig->group, NULL),
+        [GW_DEDUP_PEEK_KEY_RECENT] = key(&kr, d, "recent:", sig->group, NULL),
+        [GW_DEDUP_PEEK_KEY_RATE] = key(&kq, d, "rate:", sig->group, NULL),
+        [GW_DEDUP_PEEK_KEY_BUDGET] = lim[GW_DEDUP_LIMITS_KEY_BUDGET],
+        [GW_DEDUP_PEEK_KEY_SENDER_BUDGET] = lim[GW_DEDUP_LIMITS_KEY_SENDER_BUDGET],
+        [GW_DEDUP_PEEK_KEY_NSCAP] = lim[GW_DEDUP_LIMITS_KEY_NSCAP],
+    };
+    const char *args[GW_DEDUP_PEEK_NARGS + 1] = {
+        [GW_DEDUP_PEEK_ARG_RESOURCE] = sig->resource,
+        [GW_DEDUP_PEEK_ARG_PATTERN_WINDOW] = d->pattern_win,
+    };
+    redisReply *rep;
+    memset(out, 0, sizeof *out);
+    gw_err rc = eval(d, GW_DEDUP_PEEK_NKEYS, keys, "peek", now_ms, GW_DEDUP_PEEK_NARGS, args,
+                     &rep);
+    if (rc)
+        return rc;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 17) {
+        snprintf(d->redis->errstr, sizeof d->redis->errstr, "dedup peek: unexpected reply");
+        freeReplyObject(rep);
+        return GW_EREDIS;
+    }
+    redisReply **e = rep->element;
+    copy_str(out->state, sizeof out->state, e[0]);
+    out->count = int_of(e[1]);
+    copy_str(out->name, sizeof out->name, e[2]);
+    copy_str(out->ns, sizeof out->ns, e[3]);
+    out->escalated = int_of(e[4]) != 0;
+    out->member = int_of(e[5]) != 0;
+    copy_str(out->storm_state, sizeof out->storm_state, e[6]);
+    copy_str(out->storm_type, sizeof out->storm_type, e[7]);
+    out->storm_opened_ms = int_of(e[8]);
+    out->storm_joined_ms = int_of(e[9]);
+    out->storm_resources = int_of(e[10]);
+    out->recent = int_of(e[11]);
+    out->recent_mine = int_of(e[12]) != 0;
+    out->rate = int_of(e[13]);
+    out->budget = int_of(e[14]);
+    out->sender_budget = int_of(e[15]);
+    out->nscap = int_of(e[16]);
+    freeReplyObject(rep);
+    return GW_OK;
+}

@@ -88,6 +88,23 @@ typedef struct {
     long          budget_retry_s; /* OVER_BUDGET: seconds until the budget's minute ends */
 } gw_dedup_result;
 
+/* What a hit of a fingerprint would meet, read without a write
+ * (gw_dedup_peek, for explain). */
+typedef struct {
+    char      state[16];       /* "", "pending" or "active" */
+    long long count;
+    char      name[254], ns[64]; /* the request (active) */
+    bool      escalated;
+    bool      member;          /* a storm member */
+    char      storm_state[16]; /* the group's storm: "", "open", "pending", "active" */
+    char      storm_type[16];
+    long long storm_opened_ms, storm_joined_ms, storm_resources;
+    long long recent;          /* resources with a new signal in the pattern window */
+    bool      recent_mine;     /* this resource is one of them */
+    long long rate;            /* the group's occurrences this minute */
+    long long budget, sender_budget, nscap; /* creates counted this minute */
+} gw_dedup_peek_result;
+
 /* Where a signal belongs for storm detection; all strings borrowed. */
 typedef struct {
     const char *group;        /* gw_dedup_group() of (namespace, alert name) */
@@ -169,6 +186,11 @@ gw_err gw_dedup_resolve(gw_dedup *d, const char *fp, long long now_ms, gw_dedup_
 /* Reads without changing anything: res->kind DUP (active), PENDING or NONE;
  * member/storm_type/storm_total for storm members. */
 gw_err gw_dedup_get(gw_dedup *d, const char *fp, gw_dedup_result *res);
+/* The state gw_dedup_hit would meet for fp and sig at now_ms (its entry,
+ * the group's storm and counts, the creation budgets' counts of the
+ * minute), read in one script call that writes nothing. */
+gw_err gw_dedup_peek(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, long long now_ms,
+                     gw_dedup_peek_result *out);
 
 /* ---- the trailing flush --------------------------------------------------
  * A status sync that was not due when its occurrence arrived is queued in

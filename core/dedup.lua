@@ -134,6 +134,17 @@
 --   ARGV[4]  GW_DEDUP_ITEMS_ARG_MAX_RESOURCES       storm.max_resources
 --   ARGV[5]  GW_DEDUP_FLUSH_ARG_LIMIT               (flush) at most this many items
 --   ARGV[5]  GW_DEDUP_STORM_INFO_ARG_GROUP          (storm_info) the group
+-- peek (reads only: what a hit would meet)
+--   KEYS[1]  GW_DEDUP_PEEK_KEY_FP                   fp:<fingerprint>
+--   KEYS[2]  GW_DEDUP_PEEK_KEY_STORM                storm:<group>
+--   KEYS[3]  GW_DEDUP_PEEK_KEY_STORMRES             stormres:<group>
+--   KEYS[4]  GW_DEDUP_PEEK_KEY_RECENT               recent:<group>
+--   KEYS[5]  GW_DEDUP_PEEK_KEY_RATE                 rate:<group>
+--   KEYS[6]  GW_DEDUP_PEEK_KEY_BUDGET               budget:<minute>
+--   KEYS[7]  GW_DEDUP_PEEK_KEY_SENDER_BUDGET        budget:<sender>:<minute>
+--   KEYS[8]  GW_DEDUP_PEEK_KEY_NSCAP                nscap:<ns>:<minute>
+--   ARGV[3]  GW_DEDUP_PEEK_ARG_RESOURCE             "Kind/name"
+--   ARGV[4]  GW_DEDUP_PEEK_ARG_PATTERN_WINDOW       storm.pattern_window, ms
 -- SLOTS END
 
 local op = ARGV[1]
@@ -539,5 +550,23 @@ elseif op == 'flush' or op == 'storm_info' then
     nxt = num(z[2])
   end
   return {out, nxt}
+end
+if op == 'peek' then
+  -- explain (explain.c): the state a hit of this fingerprint would meet,
+  -- read and never written: {fp state, count, name, ns, escalated, storm
+  -- member, storm state, type, opened, joined, resources, resources with a
+  -- new signal within the pattern window, whether this resource is one,
+  -- the group's rate count, the gateway's and the sender's budget counts,
+  -- the namespace's count}
+  local h = redis.call('HMGET', KEYS[1], 'state', 'count', 'name', 'ns', 'escalated', 'storm')
+  local s = redis.call('HMGET', KEYS[2], 'state', 'type', 'opened', 'joined')
+  local mine = redis.call('ZSCORE', KEYS[4], ARGV[3])
+  local patwin = tonumber(ARGV[4])
+  return {h[1] or '', num(h[2]), h[3] or '', h[4] or '', h[5] == '1' and 1 or 0, h[6] and 1 or 0,
+          s[1] or '', s[2] or '', num(s[3]), num(s[4]), redis.call('ZCARD', KEYS[3]),
+          redis.call('ZCOUNT', KEYS[4], now - patwin, '+inf'),
+          (mine and tonumber(mine) >= now - patwin) and 1 or 0,
+          num(redis.call('GET', KEYS[5])), num(redis.call('GET', KEYS[6])),
+          num(redis.call('GET', KEYS[7])), num(redis.call('GET', KEYS[8]))}
 end
 return redis.error_reply('alertgw dedup: unknown op')

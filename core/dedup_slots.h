@@ -142,6 +142,22 @@ enum {
     GW_DEDUP_ITEMS_NARGS = GW_DEDUP_FLUSH_ARG_LIMIT,
 };
 
+/* "peek" (reads only) */
+enum {
+    GW_DEDUP_PEEK_KEY_FP = 1,             /* fp:<fingerprint> */
+    GW_DEDUP_PEEK_KEY_STORM = 2,          /* storm:<group> */
+    GW_DEDUP_PEEK_KEY_STORMRES = 3,       /* stormres:<group> */
+    GW_DEDUP_PEEK_KEY_RECENT = 4,         /* recent:<group> */
+    GW_DEDUP_PEEK_KEY_RATE = 5,           /* rate:<group> */
+    GW_DEDUP_PEEK_KEY_BUDGET = 6,         /* budget:<minute> */
+    GW_DEDUP_PEEK_KEY_SENDER_BUDGET = 7,  /* budget:<sender>:<minute> */
+    GW_DEDUP_PEEK_KEY_NSCAP = 8,          /* nscap:<ns>:<minute> */
+    GW_DEDUP_PEEK_NKEYS = GW_DEDUP_PEEK_KEY_NSCAP,
+    GW_DEDUP_PEEK_ARG_RESOURCE = 3,       /* "Kind/name" */
+    GW_DEDUP_PEEK_ARG_PATTERN_WINDOW = 4, /* storm.pattern_window, ms */
+    GW_DEDUP_PEEK_NARGS = GW_DEDUP_PEEK_ARG_PATTERN_WINDOW,
+};
+
 /* The most KEYS and ARGV of any op (the caller's array sizes). */
 #define GW_DEDUP_MAX_KEYS GW_DEDUP_HIT_NKEYS
 #define GW_DEDUP_MAX_ARGS GW_DEDUP_HIT_NARGS

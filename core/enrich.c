@@ -51,8 +51,8 @@ void gw_enrich_classify(gw_ctx *ctx, const gw_signal *s, const char *ns_path, co
                 ns_label = strcpy(nl, v);
         }
     }
-    gw_classify_environment(c, override, ns_label, ns, s->labels, r->env);
-    gw_classify_priority(c, s->severity, r->env, r->prio);
+    r->env_src = gw_classify_environment(c, override, ns_label, ns, s->labels, r->env);
+    r->prio_src = gw_classify_priority(c, s->severity, r->env, r->prio);
 }
 
 /* scope.require_label, first explicit answer wins: the resource the alert

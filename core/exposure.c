@@ -16,6 +16,7 @@ static const struct {
     { GW_AUTH_ROUTE_PROMETHEUS, "auth.prometheus" },
     { GW_AUTH_ROUTE_GRAFANA, "auth.grafana" },
     { GW_AUTH_ROUTE_EVENTS, "auth.events" },
+    { GW_AUTH_ROUTE_EXPLAIN, "auth.explain" }, /* reads what the cluster holds */
 };
 
 int gw_exposure_config_errors(const gw_config *c, const char *listen_addr, char *errs,
@@ -28,6 +29,9 @@ int gw_exposure_config_errors(const gw_config *c, const char *listen_addr, char 
     size_t n = 0;
     for (size_t i = 0; i < sizeof signal_routes / sizeof signal_routes[0]; i++) {
         if (!gw_auth_route_anonymous(c, signal_routes[i].route))
+            continue;
+        /* explain unset follows auth.prometheus, which is named already */
+        if (signal_routes[i].route == GW_AUTH_ROUTE_EXPLAIN && !*c->auth_explain)
             continue;
         int w = snprintf(open + n, sizeof open - n, "%s%s", n ? ", " : "", signal_routes[i].key);
         if (w > 0 && (size_t)w < sizeof open - n)

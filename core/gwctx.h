@@ -12,6 +12,7 @@
  *   enrich.c    what the pipeline asks the cluster about a signal:
  *               namespace, owners, scope, environment and priority
  *   reply.c     the answers: 2xx and 207 bodies, problems
+ *   explain.c   POST /api/v1/explain: the pipeline's reads, no writes
  *
  * Ownership: gw_ctx owns everything it points to; a sig_result is plain
  * data in an array the webhook owns for one request. */
@@ -23,6 +24,7 @@
 
 #include "auth.h"
 #include "bodycache.h"
+#include "classify.h"
 #include "config.h"
 #include "dedup.h"
 #include "gateway.h"
@@ -92,6 +94,8 @@ typedef struct {
     long long   count, first_ms, last_ms;
     char        env[64];
     char        prio[8];
+    gw_env_source  env_src;       /* the rule that gave env (explain.c) */
+    gw_prio_source prio_src;      /* and prio */
     bool        escalated;
     bool        storm_opened;     /* R_AGGREGATED: this signal created the storm's aggregate */
     long long   storm_total;
@@ -143,6 +147,16 @@ void gw_enrich_target(gw_ctx *ctx, gw_signal *s, gw_signal_target_store *st, con
 /* One signal of b, from enrichment to its outcome in r. */
 void gw_pipeline_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
                         const char *sender, const char *rid, sig_result *r);
+/* The pipeline's reads before the dedup verdict (target, clock, ignored,
+ * namespace, owners, scope, classification) on sig, the caller's copy of
+ * in; tstore and owned hold strings sig's target may point into.  false
+ * when r is already the outcome (ignored, rejected, failed); otherwise
+ * ns_path is the namespace's path and *ns_rc what its lookup said.  Only
+ * reads: explain.c runs it too. */
+bool gw_pipeline_prepare(gw_ctx *ctx, const gw_batch *b, const gw_signal *in, gw_signal *sig,
+                         gw_signal_target_store *tstore, gw_owned_target *owned,
+                         const char *rid, long long now, char ns_path[128], gw_err *ns_rc,
+                         sig_result *r);
 
 /* ---- webhook.c */
 
@@ -157,5 +171,33 @@ const char *gw_refuse_request(gw_ctx *ctx, const gw_request *req, gw_response *r
 /* The route's authentication: NULL when the request may go on. */
 const char *gw_authenticate(gw_ctx *ctx, const gw_request *req, gw_response *resp,
                             gw_auth_route ar, gw_route route, gw_auth_result *res);
+/* How a body route admits a request: the route it came in on (logs,
+ * refusal counters), the mode list that authenticates it, the adapter
+ * that parses the body (GW_ROUTE_PROMETHEUS, _GRAFANA or _K8S_EVENT), and
+ * whether it is a signal (the replay check and the signal rejection
+ * counters apply) or an explain request (neither). */
+typedef struct {
+    gw_route      route;
+    gw_auth_route auth;
+    gw_route      adapter;
+    bool          signal;
+} gw_admission;
+/* Method, size, authentication, replay, media type, parse and the
+ * sender's namespace authority.  NULL when admitted: *bp is the parsed
+ * batch (in *scratch or the body memo) and *who the identity; otherwise
+ * resp holds the answer and the decision is returned.  Either way the
+ * caller frees *scratch with gw_batch_free. */
+const char *gw_webhook_admit(gw_ctx *ctx, const gw_request *req, gw_response *resp,
+                             const gw_admission *a, gw_auth_result *who, gw_batch *scratch,
+                             const gw_batch **bp, char *fp_out);
+/* Who a creation budget is counted against: 16 hex of the admitted
+ * identity (or the client address); kept in ctx until the next request. */
+const char *gw_webhook_sender_id(gw_ctx *ctx, const gw_request *req, const gw_auth_result *who);
+
+/* ---- explain.c */
+
+/* POST /api/v1/explain: what the gateway would do with a webhook, and why;
+ * writes nothing.  Returns the decision for the request log line. */
+const char *gw_explain_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp);
 
 #endif

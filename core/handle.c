@@ -346,6 +346,9 @@ void gw_handle(gw_ctx *ctx, const gw_request *req, gw_response *resp)
         case GW_ROUTE_K8S_EVENT:
             decision = gw_webhook_handle(ctx, &r, resp, route, fp);
             break;
+        case GW_ROUTE_EXPLAIN:
+            decision = gw_explain_handle(ctx, &r, resp);
+            break;
         case GW_ROUTE_HEALTHZ:
             gw_reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
             break;

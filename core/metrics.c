@@ -21,7 +21,7 @@
 #include "shm.h"
 
 #define MAGIC 0x616c65727467774dull /* "alertgwM" */
-#define LAYOUT 7 /* 2: the circuit breaker and its counters; 3: in-flight slots, auth failures by mode and reason, rejected forbidden; 4: rejected namespace_not_found, creation_budget; 5: the header is shm.c's; 6: the heartbeat, rejected no_target; 7: event writes and failures */
+#define LAYOUT 8 /* 2: the circuit breaker and its counters; 3: in-flight slots, auth failures by mode and reason, rejected forbidden; 4: rejected namespace_not_found, creation_budget; 5: the header is shm.c's; 6: the heartbeat, rejected no_target; 7: event writes and failures; 8: route explain */
 /* Worker slots for the in-flight count (server.max_in_flight); a pool has
  * at most this many workers sharing one file. */
 #define NSLOTS 256

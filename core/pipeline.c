@@ -679,3 +679,11 @@ long gw_tick(gw_ctx *ctx)
     ctx->next_tick_ms = now + wait;
     return wait;
 }
+
+bool gw_pipeline_prepare(gw_ctx *ctx, const gw_batch *b, const gw_signal *in, gw_signal *sig,
+                         gw_signal_target_store *tstore, gw_owned_target *owned,
+                         const char *rid, long long now, char ns_path[128], gw_err *ns_rc,
+                         sig_result *r)
+{
+    return prepare(ctx, b, in, sig, tstore, owned, rid, now, ns_path, ns_rc, r);
+}

@@ -13,6 +13,7 @@
 typedef struct {
     const char *method;         /* "POST" */
     const char *path;           /* path without query string */
+    const char *query;          /* the query string (after '?'); NULL when none */
     const char *content_type;   /* NULL when absent */
     const char *request_id;     /* client's X-Request-ID, NULL when absent */
     long long   content_length; /* -1 when unknown */

@@ -9,6 +9,7 @@ static const char *const names[GW_ROUTE_N] = {
     [GW_ROUTE_K8S_EVENT] = "kubernetes-event", [GW_ROUTE_SIGNAL] = "signal",
     [GW_ROUTE_HEALTHZ] = "healthz", [GW_ROUTE_READYZ] = "readyz",
     [GW_ROUTE_METRICS] = "metrics", [GW_ROUTE_WEB_ERROR] = "web-error",
+    [GW_ROUTE_EXPLAIN] = "explain",
     [GW_ROUTE_OTHER] = "other",
 };
 
@@ -39,6 +40,8 @@ gw_route gw_route_of(const gw_config *cfg, const char *path, int web_error, cons
         return GW_ROUTE_READYZ;
     if (!strcmp(path, "/metrics"))
         return GW_ROUTE_METRICS;
+    if (!strcmp(path, GW_EXPLAIN_PATH))
+        return GW_ROUTE_EXPLAIN;
     if (!strncmp(path, cfg->server_signals_prefix, plen) && path[plen] == '/' &&
         !strchr(path + plen + 1, '/')) {
         if (fp)

@@ -9,13 +9,17 @@
 #ifndef GW_ROUTE_H
 #define GW_ROUTE_H
 
+/* POST: what the gateway would do with a webhook, and why (explain.h). */
+#define GW_EXPLAIN_PATH "/api/v1/explain"
+
 #include <stdbool.h>
 
 #include "config.h"
 
 typedef enum {
     GW_ROUTE_PROMETHEUS, GW_ROUTE_GRAFANA, GW_ROUTE_K8S_EVENT, GW_ROUTE_SIGNAL, GW_ROUTE_HEALTHZ,
-    GW_ROUTE_READYZ, GW_ROUTE_METRICS, GW_ROUTE_WEB_ERROR, GW_ROUTE_OTHER, GW_ROUTE_N
+    GW_ROUTE_READYZ, GW_ROUTE_METRICS, GW_ROUTE_WEB_ERROR, GW_ROUTE_EXPLAIN, GW_ROUTE_OTHER,
+    GW_ROUTE_N
 } gw_route;
 
 /* "prometheus", "grafana", "kubernetes-event", "signal", "healthz",

@@ -377,6 +377,37 @@ gw_err gw_rrstore_patch_dedup(gw_kube *k, const gw_config *cfg, const char *ns, 
     return GW_OK;
 }
 
+gw_err gw_rrstore_state(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
+                        long long now_ms, gw_buf *scratch, gw_rr_open *state, char phase[32],
+                        char *err, size_t errlen)
+{
+    char path[600];
+    *state = GW_RR_CLOSED;
+    phase[0] = '\0';
+    rr_path(cfg, ns, name, path, sizeof path);
+    if (!*path)
+        return gw_fail(GW_EINTERNAL, err, errlen, "no path for %s/%s", ns, name);
+    long status;
+    gw_buf_reset(scratch);
+    gw_err rc = gw_kube_request(k, "GET", path, NULL, NULL, 0, GW_KUBE_REPEATABLE, &status,
+                                scratch, err, errlen);
+    if (rc)
+        return rc;
+    if (status == 404)
+        return GW_ENOTFOUND;
+    if (status != 200)
+        return classify(status, scratch, "read", err, errlen);
+    json_t *obj = json_loadb(scratch->data, scratch->len, 0, NULL);
+    if (!obj)
+        return gw_fail(GW_EKUBE, err, errlen, "read %s/%s: the answer is not JSON", ns, name);
+    *state = gw_rr_state(obj, now_ms, NULL);
+    const char *p = json_string_value(json_object_get(json_object_get(obj, "status"),
+                                                      "overallPhase"));
+    snprintf(phase, 32, "%s", p ? p : "");
+    json_decref(obj);
+    return GW_OK;
+}
+
 gw_err gw_rrstore_patch_meta(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
                              json_t *meta, gw_buf *scratch, char *err, size_t errlen)
 {

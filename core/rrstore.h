@@ -59,6 +59,13 @@ gw_err gw_rrstore_patch_dedup(gw_kube *k, const gw_config *cfg, const char *ns, 
                               long long count, long long first_ms, long long last_ms,
                               gw_buf *scratch, bool *finished, char *err, size_t errlen);
 
+/* Reads ns/name and judges it by rrphase.h's rules at now_ms: *state, and
+ * *phase (status.overallPhase; "" when none yet).  GW_ENOTFOUND when it is
+ * gone. */
+gw_err gw_rrstore_state(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
+                        long long now_ms, gw_buf *scratch, gw_rr_open *state, char phase[32],
+                        char *err, size_t errlen);
+
 /* Merge-patches metadata with `meta` ({"labels":{...},"annotations":{...}});
  * borrowed.  404 is GW_ENOTFOUND. */
 gw_err gw_rrstore_patch_meta(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,

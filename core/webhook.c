@@ -260,7 +260,7 @@ static void remember_nonce(gw_ctx *ctx, const gw_response *resp, const gw_auth_r
  * token, TLS client CN, reviewed user), else the client address.  16 hex
  * of its SHA-256, so no client text reaches a Redis key; the last one is
  * kept in ctx (borrowed by the caller until the next request). */
-static const char *sender_id(gw_ctx *ctx, const gw_request *req, const gw_auth_result *who)
+const char *gw_webhook_sender_id(gw_ctx *ctx, const gw_request *req, const gw_auth_result *who)
 {
     char id[sizeof ctx->sender_src];
     if (who->mode == GW_AM_BEARER || who->mode == GW_AM_MTLS || who->mode == GW_AM_TOKENREVIEW)
@@ -278,12 +278,18 @@ static const char *sender_id(gw_ctx *ctx, const gw_request *req, const gw_auth_r
     return ctx->sender_hex;
 }
 
-static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response *resp,
-                                 gw_route route, char *fp_out)
+const char *gw_webhook_admit(gw_ctx *ctx, const gw_request *req, gw_response *resp,
+                             const gw_admission *a, gw_auth_result *who, gw_batch *scratch,
+                             const gw_batch **bp, char *fp_out)
 {
+    /* an explain request is no signal: it counts in no signal counter */
+    gw_metrics *m = a->signal ? ctx->metrics : NULL;
+    gw_route route = a->route;
+    memset(scratch, 0, sizeof *scratch);
+    *bp = scratch;
     if (strcmp(req->method, "POST")) {
         resp->allow = "POST";
-        gw_metrics_rejected(ctx->metrics, GW_REJ_METHOD);
+        gw_metrics_rejected(m, GW_REJ_METHOD);
         gw_reply_problem(ctx, resp, 405, req->path, "this route accepts POST only");
         return "rejected";
     }
@@ -292,22 +298,17 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
         char d[128];
         snprintf(d, sizeof d, "body of %lld bytes exceeds the limit of %ld bytes",
                  req->content_length > 0 ? req->content_length : (long long)req->body_len, max);
-        gw_metrics_rejected(ctx->metrics, GW_REJ_TOO_LARGE);
+        gw_metrics_rejected(m, GW_REJ_TOO_LARGE);
         gw_reply_problem(ctx, resp, 413, req->path, d);
         return "rejected";
     }
-    gw_auth_result who;
-    const char *refused = gw_authenticate(ctx, req, resp,
-                                       route == GW_ROUTE_GRAFANA     ? GW_AUTH_ROUTE_GRAFANA
-                                       : route == GW_ROUTE_K8S_EVENT ? GW_AUTH_ROUTE_EVENTS
-                                                              : GW_AUTH_ROUTE_PROMETHEUS,
-                                       route, &who);
+    const char *refused = gw_authenticate(ctx, req, resp, a->auth, route, who);
     if (refused)
         return refused;
-    if ((refused = replay_check(ctx, req, resp, route, &who, fp_out)))
+    if (a->signal && (refused = replay_check(ctx, req, resp, route, who, fp_out)))
         return refused;
     if (!json_content_type(req->content_type)) {
-        gw_metrics_rejected(ctx->metrics, GW_REJ_MEDIA_TYPE);
+        gw_metrics_rejected(m, GW_REJ_MEDIA_TYPE);
         char d[200];
         snprintf(d, sizeof d, "Content-Type must be application/json, not \"%.100s\"",
                  req->content_type);
@@ -315,34 +316,50 @@ static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response
         return "rejected";
     }
     if (!req->body || !req->body_len) {
-        gw_metrics_rejected(ctx->metrics, GW_REJ_VALIDATION);
+        gw_metrics_rejected(m, GW_REJ_VALIDATION);
         gw_reply_problem(ctx, resp, 400, req->path,
-                      route == GW_ROUTE_K8S_EVENT ? "empty body: expected a Kubernetes Event"
+                      a->adapter == GW_ROUTE_K8S_EVENT ? "empty body: expected a Kubernetes Event"
                                            : "empty body: expected an Alertmanager webhook");
         return "rejected";
     }
     char err[GW_ERRMSG];
-    gw_batch scratch;
-    const gw_batch *bp = &scratch;
     gw_err rc;
-    if (route == GW_ROUTE_K8S_EVENT) /* freshness depends on the clock: no memo */
-        rc = gw_k8sevent_parse(&ctx->cfg, req->body, req->body_len, gw_now_ms(), &scratch, err,
+    if (a->adapter == GW_ROUTE_K8S_EVENT) /* freshness depends on the clock: no memo */
+        rc = gw_k8sevent_parse(&ctx->cfg, req->body, req->body_len, gw_now_ms(), scratch, err,
                                sizeof err);
     else
-        rc = gw_bodycache_parse(&ctx->bodies, route == GW_ROUTE_GRAFANA ? gw_grafana_parse : gw_am_parse,
-                                &ctx->cfg, req->body, req->body_len, &scratch, &bp, err,
+        rc = gw_bodycache_parse(&ctx->bodies,
+                                a->adapter == GW_ROUTE_GRAFANA ? gw_grafana_parse : gw_am_parse,
+                                &ctx->cfg, req->body, req->body_len, scratch, bp, err,
                                 sizeof err);
     if (rc) {
         if (rc == GW_ETOOBIG || rc == GW_EINVAL)
-            gw_metrics_rejected(ctx->metrics, rc == GW_ETOOBIG ? GW_REJ_TOO_LARGE
-                                                               : GW_REJ_VALIDATION);
+            gw_metrics_rejected(m, rc == GW_ETOOBIG ? GW_REJ_TOO_LARGE : GW_REJ_VALIDATION);
         gw_reply_problem(ctx, resp, gw_err_http_status(rc), req->path, err);
         return "rejected";
     }
-    const char *decision = scope_refusal(ctx, req, resp, route, &who, bp);
-    if (!decision) {
-        decision = process_batch(ctx, req, resp, route, bp, sender_id(ctx, req, &who), fp_out);
-    }
+    return scope_refusal(ctx, req, resp, route, who, *bp);
+}
+
+static const char *serve_webhook(gw_ctx *ctx, const gw_request *req, gw_response *resp,
+                                 gw_route route, char *fp_out)
+{
+    const gw_admission a = {
+        .route = route,
+        .auth = route == GW_ROUTE_GRAFANA     ? GW_AUTH_ROUTE_GRAFANA
+                : route == GW_ROUTE_K8S_EVENT ? GW_AUTH_ROUTE_EVENTS
+                                              : GW_AUTH_ROUTE_PROMETHEUS,
+        .adapter = route,
+        .signal = true,
+    };
+    gw_auth_result who;
+    memset(&who, 0, sizeof who);
+    gw_batch scratch;
+    const gw_batch *bp;
+    const char *decision = gw_webhook_admit(ctx, req, resp, &a, &who, &scratch, &bp, fp_out);
+    if (!decision)
+        decision = process_batch(ctx, req, resp, route, bp, gw_webhook_sender_id(ctx, req, &who),
+                                 fp_out);
     remember_nonce(ctx, resp, &who, fp_out);
     gw_batch_free(&scratch);
     return decision;

@@ -237,6 +237,7 @@ static void serve(gw_ctx *ctx, const io *x, gw_buf *body, gw_response *resp)
         .content_length = content_length,
         .web_error = web_error,
         .remote_addr = param(x, "REMOTE_ADDR"),
+        .query = param(x, "QUERY_STRING"),
         .tls_client_verify = param(x, "SSL_CLIENT_VERIFY"),
         .tls_client_cn = param(x, "SSL_CLIENT_S_DN_CN"),
         .edge_refusals = param(x, "GATEWAY_EDGE_REFUSALS"),

@@ -277,6 +277,45 @@ kube_api() {
         -H "Authorization: Bearer $KUBE_ADMIN_TOKEN" "$@" "$KUBE_API_URL/$path"
 }
 
+# kube_make_deployment NS NAME PODS...: a Deployment, its ReplicaSet and pods
+# linked by controller ownerReferences (no controller-manager runs here, so
+# the test writes what the controllers would).
+kube_make_deployment() {
+    local ns=$1 name=$2; shift 2
+    local dep rs p
+    dep=$(kube_create "apis/apps/v1/namespaces/$ns/deployments" "$(jq -cn --arg n "$name" '{
+        apiVersion:"apps/v1",kind:"Deployment",metadata:{name:$n},
+        spec:{selector:{matchLabels:{app:$n}},template:{metadata:{labels:{app:$n}},
+              spec:{containers:[{name:"c",image:"busybox"}]}}}}')") || return 1
+    rs=$(kube_create "apis/apps/v1/namespaces/$ns/replicasets" "$(jq -cn --arg n "$name" \
+        --arg uid "$(jq -r .metadata.uid <<<"$dep")" '{
+        apiVersion:"apps/v1",kind:"ReplicaSet",
+        metadata:{name:($n + "-5d8f7"),ownerReferences:[{apiVersion:"apps/v1",kind:"Deployment",
+                  name:$n,uid:$uid,controller:true,blockOwnerDeletion:true}]},
+        spec:{selector:{matchLabels:{app:$n}},template:{metadata:{labels:{app:$n}},
+              spec:{containers:[{name:"c",image:"busybox"}]}}}}')") || return 1
+    for p in "$@"; do
+        kube_create "api/v1/namespaces/$ns/pods" "$(jq -cn --arg n "$name" --arg p "$p" \
+            --arg uid "$(jq -r .metadata.uid <<<"$rs")" '{
+            apiVersion:"v1",kind:"Pod",
+            metadata:{name:$p,labels:{app:$n},ownerReferences:[{apiVersion:"apps/v1",
+                      kind:"ReplicaSet",name:($n + "-5d8f7"),uid:$uid,controller:true}]},
+            spec:{containers:[{name:"c",image:"busybox"}]}}')" >/dev/null || return 1
+    done
+}
+
+# k8s_event TYPE NAME NAMESPACE [JQ]: a core/v1 Warning/Normal event about
+# Deployment NAME, last seen 5 s ago, with JQ applied.
+k8s_event() {
+    jq -cn --arg type "$1" --arg name "$2" --arg ns "$3" --arg last "$(gw_now -5)" \
+        --arg first "$(gw_now -60)" '
+        {apiVersion: "v1", kind: "Event", metadata: {name: ($name + ".17a"), namespace: $ns},
+         type: $type, reason: "ProgressDeadlineExceeded", message: "timed out progressing",
+         involvedObject: {kind: "Deployment", name: $name, namespace: $ns, apiVersion: "apps/v1"},
+         source: {component: "deployment-controller"}, eventTime: null,
+         firstTimestamp: $first, lastTimestamp: $last, count: 1} | '"${4:-.}"
+}
+
 # kube_get_rrs FP: the RemediationRequestList for a fingerprint (by label).
 kube_get_rrs() {
     kube_api "$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests?labelSelector=kubernaut.ai/fingerprint=${1:0:63}"

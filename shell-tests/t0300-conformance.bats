@@ -62,18 +62,6 @@ grafana_post() {
         openssl dgst -sha256 -hmac "$GRAFANA_SECRET" -r | cut -d' ' -f1)"
 }
 
-# core_event TYPE NAME NAMESPACE [JQ]: a core/v1 Warning/Normal event about
-# Deployment NAME, last seen 5 s ago, with JQ applied.
-core_event() {
-    jq -cn --arg type "$1" --arg name "$2" --arg ns "$3" --arg last "$(gw_now -5)" \
-        --arg first "$(gw_now -60)" '
-        {apiVersion: "v1", kind: "Event", metadata: {name: ($name + ".17a"), namespace: $ns},
-         type: $type, reason: "ProgressDeadlineExceeded", message: "timed out progressing",
-         involvedObject: {kind: "Deployment", name: $name, namespace: $ns, apiVersion: "apps/v1"},
-         source: {component: "deployment-controller"}, eventTime: null,
-         firstTimestamp: $first, lastTimestamp: $last, count: 1} | '"${4:-.}"
-}
-
 ## --- storm answers ---------------------------------------------------------
 
 @test "a storm member's 202 names its aggregate: storm.remediationRequestRef and storm.resourceCount (also in a 207 result and in GET)" {
@@ -225,7 +213,7 @@ core_event() {
         'series.lastObservedTime|.series = {count: 2, lastObservedTime: 12}'; do
         field=${jqf%%|*}
         d=$(gw_uniq ev)
-        gw_post /api/v1/signals/kubernetes-event "$(core_event Warning "$d" "$(ns)" "${jqf#*|}")"
+        gw_post /api/v1/signals/kubernetes-event "$(k8s_event Warning "$d" "$(ns)" "${jqf#*|}")"
         assert_problem 400 validation-error /api/v1/signals/kubernetes-event
         [[ $(gw_body_jq .detail) == "$field: "* ]] || fail "$field: detail: $HTTP_BODY"
         assert_equal "$(kube_rr_count "$(fp_of "$(ns):Deployment:$d")")" 0
@@ -241,7 +229,7 @@ core_event() {
     [[ $(gw_body_jq .detail) == "series.lastObservedTime: "* ]] || fail "detail: $HTTP_BODY"
     # null, as Kubernetes writes an unset time, is fine
     d=$(gw_uniq ev)
-    gw_post /api/v1/signals/kubernetes-event "$(core_event Warning "$d" "$(ns)" '.eventTime = null | .series = null')"
+    gw_post /api/v1/signals/kubernetes-event "$(k8s_event Warning "$d" "$(ns)" '.eventTime = null | .series = null')"
     assert_status 201
 }
 
@@ -297,9 +285,9 @@ core_event() {
 @test "docs/api.md: the event route's 201 and 200 normal-event" {
     local d
     d=$(gw_uniq evdoc)
-    gw_post /api/v1/signals/kubernetes-event "$(core_event Warning "$d" "$(ns)")"
+    gw_post /api/v1/signals/kubernetes-event "$(k8s_event Warning "$d" "$(ns)")"
     check_example event-created
-    gw_post /api/v1/signals/kubernetes-event "$(core_event Normal "$d" "$(ns)")"
+    gw_post /api/v1/signals/kubernetes-event "$(k8s_event Normal "$d" "$(ns)")"
     check_example ignored-normal-event
 }
 

@@ -156,38 +156,12 @@ rr_of() { kube_get_rr "$(gw_body_jq '.remediationRequestName // (.metadata.remed
     assert_equal "$(rr_of | jq -r '.metadata.labels["kubernaut.ai/priority"]')" P0
 }
 
-# make_deployment NS NAME PODS...: a Deployment, its ReplicaSet and pods
-# linked by controller ownerReferences (no controller-manager runs here, so
-# the test writes what the controllers would).
-make_deployment() {
-    local ns=$1 name=$2; shift 2
-    local dep rs p
-    dep=$(kube_create "apis/apps/v1/namespaces/$ns/deployments" "$(jq -cn --arg n "$name" '{
-        apiVersion:"apps/v1",kind:"Deployment",metadata:{name:$n},
-        spec:{selector:{matchLabels:{app:$n}},template:{metadata:{labels:{app:$n}},
-              spec:{containers:[{name:"c",image:"busybox"}]}}}}')") || return 1
-    rs=$(kube_create "apis/apps/v1/namespaces/$ns/replicasets" "$(jq -cn --arg n "$name" \
-        --arg uid "$(jq -r .metadata.uid <<<"$dep")" '{
-        apiVersion:"apps/v1",kind:"ReplicaSet",
-        metadata:{name:($n + "-5d8f7"),ownerReferences:[{apiVersion:"apps/v1",kind:"Deployment",
-                  name:$n,uid:$uid,controller:true,blockOwnerDeletion:true}]},
-        spec:{selector:{matchLabels:{app:$n}},template:{metadata:{labels:{app:$n}},
-              spec:{containers:[{name:"c",image:"busybox"}]}}}}')") || return 1
-    for p in "$@"; do
-        kube_create "api/v1/namespaces/$ns/pods" "$(jq -cn --arg n "$name" --arg p "$p" \
-            --arg uid "$(jq -r .metadata.uid <<<"$rs")" '{
-            apiVersion:"v1",kind:"Pod",
-            metadata:{name:$p,labels:{app:$n},ownerReferences:[{apiVersion:"apps/v1",
-                      kind:"ReplicaSet",name:($n + "-5d8f7"),uid:$uid,controller:true}]},
-            spec:{containers:[{name:"c",image:"busybox"}]}}')" >/dev/null || return 1
-    done
-}
 
 @test "owner resolution: alerts on two pods of one Deployment are one request" {
     local ns fp rr first
     ns=$(gw_uniq own)
     kube_namespace "$ns"
-    make_deployment "$ns" web web-5d8f7-aaaaa web-5d8f7-bbbbb
+    kube_make_deployment "$ns" web web-5d8f7-aaaaa web-5d8f7-bbbbb
     fp=$(fp_of "$ns:Deployment:web")
     gw_post_alert "$(am_body PodCrash pod=web-5d8f7-aaaaa namespace="$ns" severity=critical)"
     assert_status 201
@@ -242,7 +216,7 @@ make_deployment() {
     [[ $(gw_body_jq .message) == *scope.require_label* ]] || fail "message: $HTTP_BODY"
     assert_equal "$(kube_rr_count "$(fp_of "$other:Deployment:c")")" 0
     # ... unless the resource itself is labelled
-    make_deployment "$other" labelled
+    kube_make_deployment "$other" labelled
     kube_merge "apis/apps/v1/namespaces/$other/deployments/labelled" \
         '{"metadata":{"labels":{"kubernaut.ai/managed":"true"}}}'
     gw_post_alert "$(am_body ScopeTest deployment=labelled namespace="$other" severity=critical)"

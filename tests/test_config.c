@@ -833,6 +833,7 @@ static void reference_lists_every_key(void **state)
         "limits.creates_per_minute", "limits.creates_per_sender_per_minute", "recording.events",
         "metrics.path",
         "auth.prometheus", "auth.grafana", "auth.events", "auth.signals", "auth.metrics",
+        "auth.explain",
         "auth.allow_cidrs", "auth.bearer_tokens", "auth.bearer_tokens_file",
         "auth.hmac_secret_files", "auth.hmac_signature_header", "auth.hmac_timestamp_header",
         "auth.hmac_require_timestamp", "auth.hmac_replay_window", "auth.mtls_allowed_cns",

@@ -293,13 +293,13 @@ static gw_dedup_result activate(fx *f, const char *fp, long long now, const char
     return r;
 }
 
-/* A plain command's integer reply. */
+/* A plain command's integer reply (arg NULL: none). */
 static long long redis_int(fx *f, const char *cmd, const char *arg)
 {
     const char *argv[] = { cmd, arg };
-    size_t lens[] = { strlen(cmd), strlen(arg) };
+    size_t lens[] = { strlen(cmd), arg ? strlen(arg) : 0 };
     redisReply *rep;
-    assert_int_equal(gw_redis_command(&f->redis, 2, argv, lens, &rep), GW_OK);
+    assert_int_equal(gw_redis_command(&f->redis, arg ? 2 : 1, argv, lens, &rep), GW_OK);
     assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
     long long v = rep->integer;
     freeReplyObject(rep);
@@ -502,6 +502,47 @@ static void test_reseed(void **state)
                      GW_EBUSY);
     assert_int_equal(gw_dedup_get(&f->d, "fp-s", &r), GW_OK);
     assert_int_equal(r.count, 8);
+}
+
+/* peek (explain): what a hit would meet, and nothing written - the same
+ * keys with the same values before and after. */
+static void test_peek_reads_only(void **state)
+{
+    fx *f = *state;
+    f->cfg.storm_pattern_threshold = 3;
+    reconfigure(f);
+    char g[17];
+    gw_dedup_group("prod", "Peek", g);
+    gw_dedup_result r = hit(f, "fp-k1", "Peek", "Pod/k1", T0, "o1");
+    activate(f, "fp-k1", T0, "o1", "rr-k1");
+    hit(f, "fp-k1", "Peek", "Pod/k1", T0 + 10, "o2");
+    r = hit(f, "fp-k2", "Peek", "Pod/k2", T0 + 20, "o3");
+    assert_int_equal(r.kind, GW_DEDUP_NEW);
+    long long keys = redis_int(f, "DBSIZE", NULL);
+    gw_dedup_signal sig = { .group = g, .ns = "prod", .alertname = "Peek",
+                            .resource = "Pod/k1", .sender = "s1" };
+    gw_dedup_peek_result p;
+    assert_int_equal(gw_dedup_peek(&f->d, "fp-k1", &sig, T0 + 30, &p), GW_OK);
+    assert_string_equal(p.state, "active");
+    assert_int_equal(p.count, 2);
+    assert_string_equal(p.name, "rr-k1");
+    assert_false(p.member);
+    assert_string_equal(p.storm_state, "");
+    assert_int_equal(p.recent, 2);  /* k1 and k2 had a new signal */
+    assert_true(p.recent_mine);
+    assert_int_equal(p.rate, 3);    /* three occurrences of the group */
+    assert_int_equal(p.budget, 0);  /* only gw_dedup_create_limits counts creates */
+    /* a third resource would open a pattern storm: 2 recent + itself */
+    sig.resource = "Pod/k3";
+    assert_int_equal(gw_dedup_peek(&f->d, "fp-k3", &sig, T0 + 30, &p), GW_OK);
+    assert_string_equal(p.state, "");
+    assert_false(p.recent_mine);
+    assert_int_equal(p.recent, 2);
+    assert_int_equal(redis_int(f, "DBSIZE", NULL), keys);
+    assert_int_equal(redis_int(f, "HLEN", "alertgw:fp:fp-k3"), 0);
+    /* and the hit it predicted */
+    r = hit(f, "fp-k3", "Peek", "Pod/k3", T0 + 30, "o4");
+    assert_int_equal(r.kind, GW_DEDUP_STORM_NEW);
 }
 
 static void test_pattern_storm_open_join_close(void **state)
@@ -841,6 +882,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pending_lease_and_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reseed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pattern_storm_open_join_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peek_reads_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pattern_storm_reopens_after_aggregation_window, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rate_storm_opened_by_a_duplicate, setup, teardown),
