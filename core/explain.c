@@ -296,9 +296,11 @@ static json_t *explain_signal(gw_ctx *ctx, const gw_batch *b, size_t i, const ch
                                                     env_rule(r.env_src)));
     json_object_set_new(o, "priority", priority_json(&ctx->cfg, &sig, &r,
                                                      gw_escalation_threshold(&ctx->cfg, r.env)));
+    /* out of scope was an ignored outcome of the reads above */
     json_object_set_new(o, "scope", json_pack("{s:b,s:s}", "required",
                                               ctx->cfg.scope_require_label, "verdict",
-                                              "in-scope"));
+                                              ctx->cfg.scope_require_label ? "in-scope"
+                                                                           : "not-required"));
     if (sig.resolved) {
         v.decision = "ignored";
         v.reason = "resolved";

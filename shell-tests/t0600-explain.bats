@@ -84,7 +84,7 @@ set_phase() {
     assert_equal "$(gw_body_jq '.signals[0].environment.rule')" default
     assert_regex "$(gw_body_jq '.signals[0].priority.value')" '^P[0-3]$'
     assert_regex "$(gw_body_jq '.signals[0].priority.rule')" '^priority\.(table|default)'
-    assert_equal "$(gw_body_jq '.signals[0].scope.verdict')" in-scope
+    assert_equal "$(gw_body_jq '.signals[0].scope.verdict')" not-required
     assert_equal "$(gw_body_jq '.signals[0].dedup.state')" none
     assert_equal "$(gw_body_jq '.signals[0].storm.open')" false
     assert_equal "$(gw_body_jq '.signals[0].limits.verdict')" within
