@@ -527,6 +527,8 @@ static void check_storm_server(const gw_config *c, char *errs, size_t errlen, in
         BAD("storm.max_resources: must be 1 to 1000");
     if (c->storm_namespace_cap < 0)
         BAD("storm.namespace_cap: must be 0 (no cap) or more");
+    if (c->flapping_threshold < 0 || (c->flapping_threshold > 0 && c->flapping_window_ms < 1000))
+        BAD("flapping.threshold / window: 0 (off) or more / at least 1s");
     if (c->server_grafana_path[0] != '/')
         BAD("server.grafana_path: must start with /");
     if (c->server_events_path[0] != '/')

@@ -157,6 +157,11 @@ typedef struct {
     long   storm_max_resources;      /* resources listed on the aggregate */
     long   storm_namespace_cap;      /* new requests per namespace per minute; 0: none */
 
+    /* flapping: more than threshold resolved-then-firing flips within the
+     * window (dedup.lua, "THE FLAPPING RULE") */
+    long   flapping_threshold;       /* 0: off */
+    long   flapping_window_ms;
+
     /* abuse limits: creation budgets (dedup.h) */
     long   limits_creates_per_minute;        /* new requests, whole gateway; 0: none */
     long   limits_creates_per_sender_per_minute; /* per sender identity; 0: none */

@@ -256,6 +256,11 @@ const gw_key_def gw_config_keys[] = {
     K("storm", "namespace_cap", T_INT, storm_namespace_cap, "60",
       "new requests per namespace per minute; above: 503 + Retry-After (0: no cap)"),
 
+    K("flapping", "threshold", T_INT, flapping_threshold, "4",
+      "a fingerprint that resolves and fires again more than this many times within flapping.window is flapping: its request is labelled and later firings count on it even once it has finished (0: off)"),
+    K("flapping", "window", T_DUR_MS, flapping_window_ms, "1h",
+      "the window of those flips; flapping ends after a whole window without a resolved notification or a flip"),
+
     K("limits", "creates_per_minute", T_INT, limits_creates_per_minute, "300",
       "new RemediationRequests the whole gateway creates per minute; above: 503 + Retry-After (0: no budget; duplicates and storm members never count)"),
     K("limits", "creates_per_sender_per_minute", T_INT, limits_creates_per_sender_per_minute, "120",

@@ -36,7 +36,7 @@ typedef struct {
 /* The number of keys: a constant, so that a loader can keep one slot per
  * key on the stack; configkeys.c checks it against the table at build
  * time (adding a key means raising it). */
-#define GW_CONFIG_NKEYS 117
+#define GW_CONFIG_NKEYS 119
 
 extern const gw_key_def gw_config_keys[GW_CONFIG_NKEYS];
 

@@ -37,6 +37,8 @@ void gw_dedup_init(gw_dedup *d, gw_redis *r, const gw_config *cfg)
     snprintf(d->esc_win, sizeof d->esc_win, "%lld",
              cfg->priority_escalation_window_ms > 0 ? (long long)cfg->priority_escalation_window_ms
                                                     : (long long)cfg->dedup_ttl_s * 1000);
+    snprintf(d->flap_at, sizeof d->flap_at, "%ld", cfg->flapping_threshold);
+    snprintf(d->flap_win, sizeof d->flap_win, "%ld", cfg->flapping_window_ms);
 }
 
 void gw_dedup_group(const char *ns, const char *alertname, char out[17])
@@ -109,6 +111,10 @@ static gw_err decode(gw_redis *r, redisReply *rep, gw_dedup_result *res)
     }
     if (rep->elements >= 14)
         copy_str(res->storm_detected, sizeof res->storm_detected, rep->element[13]);
+    if (rep->elements >= 16) {
+        res->flips = int_of(rep->element[14]);
+        res->flapping = (int)int_of(rep->element[15]);
+    }
     return GW_OK;
 }
 
@@ -184,7 +190,7 @@ static void budget_refusal(gw_dedup_result *res, long long now_ms)
 gw_err gw_dedup_hit(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, long long now_ms,
                     const char *owner, gw_dedup_result *res)
 {
-    keybuf kf, kd, kr, ks, km, kg, kb, kq;
+    keybuf kf, kd, kr, ks, km, kg, kb, kq, kx;
     char minute[24];
     snprintf(minute, sizeof minute, "%lld", now_ms / 60000);
     const char *keys[GW_DEDUP_HIT_NKEYS + 1] = {
@@ -197,6 +203,7 @@ gw_err gw_dedup_hit(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, lon
         [GW_DEDUP_HIT_KEY_SENDER_BUDGET] =
             key(&kb, d, "budget:", sig->sender && *sig->sender ? sig->sender : "_", minute),
         [GW_DEDUP_HIT_KEY_RATE] = key(&kq, d, "rate:", sig->group, NULL),
+        [GW_DEDUP_HIT_KEY_FLAP] = key(&kx, d, "flap:", fp, NULL),
     };
     char esc[24];
     snprintf(esc, sizeof esc, "%ld", sig->escalate_at);
@@ -221,6 +228,8 @@ gw_err gw_dedup_hit(gw_dedup *d, const char *fp, const gw_dedup_signal *sig, lon
         [GW_DEDUP_HIT_ARG_SMAX] = d->smax,
         [GW_DEDUP_HIT_ARG_COUNT_RATE] = sig->counted ? "0" : "1",
         [GW_DEDUP_HIT_ARG_ESCALATE_WINDOW] = d->esc_win,
+        [GW_DEDUP_HIT_ARG_FLAP_THRESHOLD] = d->flap_at,
+        [GW_DEDUP_HIT_ARG_FLAP_WINDOW] = d->flap_win,
     };
     gw_err rc = run(d, GW_DEDUP_HIT_NKEYS, keys, "hit", now_ms, GW_DEDUP_HIT_NARGS, args, res);
     if (!rc && res->kind == GW_DEDUP_OVER_BUDGET)
@@ -281,13 +290,16 @@ static gw_err set_active(gw_dedup *d, const char *op, const char *fp, long long 
                          const char *owner, const char *name, const char *ns, int nargs,
                          const char *args[GW_DEDUP_SEED_NARGS + 1], gw_dedup_result *res)
 {
-    keybuf kf;
-    const char *keys[] = { [GW_DEDUP_ACTIVATE_KEY_FP] = key(&kf, d, "fp:", fp, NULL) };
+    keybuf kf, kx;
+    const char *keys[] = {
+        [GW_DEDUP_ACTIVATE_KEY_FP] = key(&kf, d, "fp:", fp, NULL),
+        [GW_DEDUP_ACTIVATE_KEY_FLAP] = key(&kx, d, "flap:", fp, NULL),
+    };
     args[GW_DEDUP_ACTIVATE_ARG_TTL] = d->ttl;
     args[GW_DEDUP_ACTIVATE_ARG_OWNER] = owner;
     args[GW_DEDUP_ACTIVATE_ARG_NAME] = name;
     args[GW_DEDUP_ACTIVATE_ARG_NS] = ns;
-    return run(d, GW_DEDUP_ACTIVATE_KEY_FP, keys, op, now_ms, nargs, args, res);
+    return run(d, GW_DEDUP_ACTIVATE_KEY_FLAP, keys, op, now_ms, nargs, args, res);
 }
 
 gw_err gw_dedup_activate(gw_dedup *d, const char *fp, long long now_ms, const char *owner,
@@ -390,17 +402,32 @@ gw_err gw_dedup_storm_forget(gw_dedup *d, const char *group, const char *name)
 
 gw_err gw_dedup_resolve(gw_dedup *d, const char *fp, long long now_ms, gw_dedup_result *res)
 {
-    keybuf kf;
-    const char *keys[] = { [GW_DEDUP_RESOLVE_KEY_FP] = key(&kf, d, "fp:", fp, NULL) };
-    return run(d, GW_DEDUP_RESOLVE_KEY_FP, keys, "resolve", now_ms, GW_DEDUP_ARG_NOW, NULL, res);
+    keybuf kf, kx;
+    const char *keys[] = {
+        [GW_DEDUP_RESOLVE_KEY_FP] = key(&kf, d, "fp:", fp, NULL),
+        [GW_DEDUP_RESOLVE_KEY_FLAP] = key(&kx, d, "flap:", fp, NULL),
+    };
+    const char *args[] = {
+        [GW_DEDUP_RESOLVE_ARG_FLAP_THRESHOLD] = d->flap_at,
+        [GW_DEDUP_RESOLVE_ARG_FLAP_WINDOW] = d->flap_win,
+    };
+    return run(d, GW_DEDUP_RESOLVE_KEY_FLAP, keys, "resolve", now_ms,
+               GW_DEDUP_RESOLVE_ARG_FLAP_WINDOW, args, res);
 }
 
-gw_err gw_dedup_get(gw_dedup *d, const char *fp, gw_dedup_result *res)
+gw_err gw_dedup_get(gw_dedup *d, const char *fp, long long now_ms, gw_dedup_result *res)
 {
-    keybuf kf;
-    const char *keys[] = { [GW_DEDUP_GET_KEY_FP] = key(&kf, d, "fp:", fp, NULL) };
-    const char *args[] = { [GW_DEDUP_GET_ARG_PREFIX] = d->cfg->redis_key_prefix };
-    return run(d, GW_DEDUP_GET_KEY_FP, keys, "get", 0, GW_DEDUP_GET_ARG_PREFIX, args, res);
+    keybuf kf, kx;
+    const char *keys[] = {
+        [GW_DEDUP_GET_KEY_FP] = key(&kf, d, "fp:", fp, NULL),
+        [GW_DEDUP_GET_KEY_FLAP] = key(&kx, d, "flap:", fp, NULL),
+    };
+    const char *args[] = {
+        [GW_DEDUP_GET_ARG_PREFIX] = d->cfg->redis_key_prefix,
+        [GW_DEDUP_GET_ARG_FLAP_WINDOW] = d->flap_win,
+    };
+    return run(d, GW_DEDUP_GET_KEY_FLAP, keys, "get", now_ms, GW_DEDUP_GET_ARG_FLAP_WINDOW, args,
+               res);
 }
 
 static void decode_item(const redisReply *e, gw_flush_item *it)

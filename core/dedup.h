@@ -11,7 +11,9 @@
  *                      (the RemediationRequest), synced (ms of the last
  *                      status sync), dirty (queued for a trailing sync),
  *                      resolved (ms), escalated, storm (<group id> when the
- *                      signal was folded into a storm's aggregate)
+ *                      signal was folded into a storm's aggregate), flip
+ *                      (a resolved notification came: the next firing is a
+ *                      flip)
  *   dirty              zset: "f:<fingerprint>" / "s:<group>" -> when their
  *                      status sync is due (the trailing flush)
  *   recent:<group>     zset: resource -> ms of its last new signal
@@ -23,6 +25,12 @@
  *                      count, name + ns (the aggregate), alertname, target ns,
  *                      synced, dirty
  *   stormres:<group>   zset: resource -> ms it joined the storm
+ *   flap:<fingerprint> hash: res (the last notification was resolved),
+ *                      flips (their times within flapping.window),
+ *                      flapping, last (ms of the last resolved or flip),
+ *                      name + ns (the fingerprint's latest request); lives
+ *                      flapping.window after its last write (dedup.lua,
+ *                      "THE FLAPPING RULE")
  *   nscap:<ns>:<min>   new requests in a namespace in one minute
  *   budget:<min>       new requests (and storm aggregates) the gateway made
  *                      in one minute (limits.creates_per_minute)
@@ -84,6 +92,12 @@ typedef struct {
     char          storm_detected[16]; /* (hit) "rate"/"pattern": this occurrence opened a
                                          storm of that type (gateway_storms_detected_total);
                                          "" none */
+    long long     flips;        /* flips of the fingerprint within flapping.window (hit:
+                                   only when this occurrence was a flip, else 0; get) */
+    int           flapping;     /* 0 no, 1 flapping, 2 this occurrence made it flap.
+                                   NEW with flapping and a name: the firing belongs to
+                                   the flapping request name/ns (absorbed); NONE (get)
+                                   with flips: no entry, only the flip history */
     bool          over_sender;  /* OVER_BUDGET: the sender's budget (else the gateway's) */
     long          budget_retry_s; /* OVER_BUDGET: seconds until the budget's minute ends */
 } gw_dedup_result;
@@ -124,7 +138,8 @@ typedef struct {
     /* the script's arguments that come from the config, as decimal
      * strings made once (gw_dedup_init), not on every hit */
     char             ttl[24], lease[24], sync[24], rate[24], pattern[24], pattern_win[24],
-                     agg_win[24], max_win[24], gmax[24], smax[24], cap[24], esc_win[24];
+                     agg_win[24], max_win[24], gmax[24], smax[24], cap[24], esc_win[24],
+                     flap_at[24], flap_win[24];
 } gw_dedup;
 
 void gw_dedup_init(gw_dedup *d, gw_redis *r, const gw_config *cfg);
@@ -181,11 +196,13 @@ gw_err gw_dedup_forget(gw_dedup *d, const char *fp, const char *name);
 /* Same for a storm's aggregate: the storm closes. */
 gw_err gw_dedup_storm_forget(gw_dedup *d, const char *group, const char *name);
 /* A resolved notification: marks an active entry.  res->kind is DUP when
- * there was one (with name/ns), else NONE. */
+ * there was one (with name/ns), else NONE.  With flapping.threshold > 0 the
+ * fingerprint's next firing is a flip (recorded even without an entry). */
 gw_err gw_dedup_resolve(gw_dedup *d, const char *fp, long long now_ms, gw_dedup_result *res);
 /* Reads without changing anything: res->kind DUP (active), PENDING or NONE;
- * member/storm_type/storm_total for storm members. */
-gw_err gw_dedup_get(gw_dedup *d, const char *fp, gw_dedup_result *res);
+ * member/storm_type/storm_total for storm members; flips/flapping as of
+ * now_ms (also with NONE: a flip history outliving the entry). */
+gw_err gw_dedup_get(gw_dedup *d, const char *fp, long long now_ms, gw_dedup_result *res);
 /* The state gw_dedup_hit would meet for fp and sig at now_ms (its entry,
  * the group's storm and counts, the creation budgets' counts of the
  * minute), read in one script call that writes nothing. */

@@ -22,7 +22,8 @@
 --   synced          a status patch landed: queue a trailing sync if needed
 --   forget          the request is finished: the next occurrence creates anew
 --   storm_forget    the same for a storm's aggregate: the storm closes
---   resolve         a resolved notification on an active entry
+--   resolve         a resolved notification (marks an active entry; with
+--                   flapping on, arms the fingerprint's next flip)
 --   get             reads a fingerprint's entry, changing nothing
 --   flush           claims the trailing syncs that are due
 --   storm_info      a storm's aggregate details
@@ -36,8 +37,12 @@
 -- which storms are exempt from).  docs/architecture.md ("Storms") says the
 -- same in prose.
 --
+-- Where to read the flapping rule: the section "THE FLAPPING RULE" below
+-- (what a flip is, when a fingerprint flaps, which firing is absorbed).
+--
 -- Replies: an array {kind, count, first, last, name, ns, resolved, due,
--- esc, total, type, escalated, member, detected} (see reply() below), or
+-- esc, total, type, escalated, member, detected, flips, flapping} (see
+-- reply() below), or
 -- {kind} alone; kind 'lost' means the caller's claim was taken over.
 -- flush and storm_info answer {items, next_due}, each item {'f'|'s', id,
 -- name, ns, count, first, last, type, total, resources}.
@@ -68,6 +73,7 @@
 --   KEYS[6]  GW_DEDUP_HIT_KEY_BUDGET                budget:<minute>
 --   KEYS[7]  GW_DEDUP_HIT_KEY_SENDER_BUDGET         budget:<sender>:<minute>
 --   KEYS[8]  GW_DEDUP_HIT_KEY_RATE                  rate:<group>
+--   KEYS[9]  GW_DEDUP_HIT_KEY_FLAP                  flap:<fingerprint>
 --   ARGV[3]  GW_DEDUP_HIT_ARG_TTL                   dedup.ttl, s
 --   ARGV[4]  GW_DEDUP_HIT_ARG_LEASE                 dedup.pending_lease, ms
 --   ARGV[5]  GW_DEDUP_HIT_ARG_OWNER                 token of this attempt
@@ -88,8 +94,11 @@
 --   ARGV[20] GW_DEDUP_HIT_ARG_SMAX                  limits.creates_per_sender_per_minute
 --   ARGV[21] GW_DEDUP_HIT_ARG_COUNT_RATE            '1': count on rate:<group> ('0': a retry)
 --   ARGV[22] GW_DEDUP_HIT_ARG_ESCALATE_WINDOW       priority.escalation_window, ms
+--   ARGV[23] GW_DEDUP_HIT_ARG_FLAP_THRESHOLD        flapping.threshold (0: off)
+--   ARGV[24] GW_DEDUP_HIT_ARG_FLAP_WINDOW           flapping.window, ms
 -- activate, seed
 --   KEYS[1]  GW_DEDUP_ACTIVATE_KEY_FP               fp:<fingerprint>
+--   KEYS[2]  GW_DEDUP_ACTIVATE_KEY_FLAP             flap:<fingerprint>
 --   ARGV[3]  GW_DEDUP_ACTIVATE_ARG_TTL              dedup.ttl, s
 --   ARGV[4]  GW_DEDUP_ACTIVATE_ARG_OWNER            the claim's token
 --   ARGV[5]  GW_DEDUP_ACTIVATE_ARG_NAME             the request's name
@@ -125,9 +134,14 @@
 --   ARGV[3]  GW_DEDUP_STORM_FORGET_ARG_NAME         the finished aggregate's name
 -- resolve
 --   KEYS[1]  GW_DEDUP_RESOLVE_KEY_FP                fp:<fingerprint>
+--   KEYS[2]  GW_DEDUP_RESOLVE_KEY_FLAP              flap:<fingerprint>
+--   ARGV[3]  GW_DEDUP_RESOLVE_ARG_FLAP_THRESHOLD    flapping.threshold (0: off)
+--   ARGV[4]  GW_DEDUP_RESOLVE_ARG_FLAP_WINDOW       flapping.window, ms
 -- get
 --   KEYS[1]  GW_DEDUP_GET_KEY_FP                    fp:<fingerprint>
+--   KEYS[2]  GW_DEDUP_GET_KEY_FLAP                  flap:<fingerprint>
 --   ARGV[3]  GW_DEDUP_GET_ARG_PREFIX                redis.key_prefix
+--   ARGV[4]  GW_DEDUP_GET_ARG_FLAP_WINDOW           flapping.window, ms
 -- flush, storm_info
 --   KEYS[1]  GW_DEDUP_ITEMS_KEY_DIRTY               dirty
 --   ARGV[3]  GW_DEDUP_ITEMS_ARG_PREFIX              redis.key_prefix
@@ -150,11 +164,14 @@
 local op = ARGV[1]
 local now = tonumber(ARGV[2])
 local function num(x) return tonumber(x) or 0 end
--- detected: the type of the storm this occurrence opened, '' none (op 'hit')
+-- detected: the type of the storm this occurrence opened, '' none (op 'hit');
+-- flips, flapping: the fingerprint's flips within flapping.window, and 0
+-- (not flapping), 1 (flapping) or 2 (this occurrence made it flap)
 local function reply(kind, count, first, last, name, ns, resolved, due, esc, total, typ, escd, member,
-                     detected)
+                     detected, flips, flapping)
   return {kind, count or 0, first or 0, last or 0, name or '', ns or '', resolved or 0, due or 0,
-          esc or 0, total or 0, typ or '', escd or 0, member or 0, detected or ''}
+          esc or 0, total or 0, typ or '', escd or 0, member or 0, detected or '', flips or 0,
+          flapping or 0}
 end
 -- One occurrence on an entry whose status is synced to Kubernetes (hash k,
 -- member m of the dirty queue; synced and dirty: its fields as read), with
@@ -381,6 +398,85 @@ local function storm_new_signal(c, hits, detected)
 end
 
 -- ======================================================================
+-- THE FLAPPING RULE
+-- ======================================================================
+-- A flip is a firing occurrence of a fingerprint that follows a resolved
+-- notification of it.  A fingerprint flaps when more than
+-- flapping.threshold flips fall less than flapping.window ago, and it
+-- keeps flapping until a whole window passes with neither a resolved
+-- notification nor a flip (one flip fewer in the window does not end it).
+-- The history lives in flap:<fp>, apart from fp:<fp> (which lives only
+-- dedup.ttl after the last occurrence), for one window after its last
+-- write:
+--   res       '1': the last notification was resolved (the next firing is
+--             a flip)
+--   flips     the times of the flips in the window (the latest FLIP_KEEP)
+--   flapping  '1' once the fingerprint flaps
+--   last      ms of the last resolved notification or flip (the window's
+--             clock: the key is dead once now - last >= window, whatever
+--             Redis has not expired yet)
+--   name, ns  the fingerprint's latest request (from its entry at a
+--             resolve or a flip; ops 'activate' and 'seed')
+-- The duplicate hot path pays nothing for a fingerprint never resolved:
+-- op 'resolve' also sets 'flip' on the fingerprint's entry, and only an
+-- entry with it reads flap:<fp>.  A firing without an entry (new, or after
+-- dedup.ttl, or after its finished request was forgotten) reads flap:<fp>:
+-- a flip is counted there, and while the fingerprint flaps with a known
+-- request the firing takes an ordinary claim (no storm) answered 'new'
+-- naming that request (flapping > 0): the caller counts the firing on it,
+-- finished or not (absorbed), instead of starting a new remediation.
+-- A storm member's flips count once it is a fingerprint of its own again.
+
+local FLIP_KEEP = 100
+
+-- f: HMGET of flap:<fp>'s 'res', 'flips', 'flapping', 'last' (first four).
+local function flap_live(win, f)
+  return f[4] and now - num(f[4]) < win
+end
+local function flip_times(win, f)
+  local times = {}
+  if flap_live(win, f) then
+    for t in string.gmatch(f[2] or '', '%d+') do
+      t = tonumber(t)
+      if t > now - win then times[#times + 1] = t end
+    end
+  end
+  return times
+end
+
+-- One flip at now (f: flap:<fp> as read); name/ns: the request to record
+-- (nil: keep).  Returns the flips in the window and the flapping state.
+local function flip(c, f, name, ns)
+  local times = flip_times(c.flapwin, f)
+  times[#times + 1] = now
+  while #times > math.max(FLIP_KEEP, c.flapat + 1) do table.remove(times, 1) end
+  local state = 0
+  if flap_live(c.flapwin, f) and f[3] == '1' then
+    state = 1
+  elseif #times > c.flapat then
+    state = 2
+  end
+  redis.call('HSET', c.xk, 'res', 0, 'flips', table.concat(times, ','), 'flapping',
+             state > 0 and 1 or 0, 'last', now)
+  if name then redis.call('HSET', c.xk, 'name', name, 'ns', ns) end
+  redis.call('PEXPIRE', c.xk, c.flapwin)
+  return #times, state
+end
+
+-- A firing without an entry: a flip when the last notification was
+-- resolved.  Returns the flips in the window (0: this was no flip), the
+-- flapping state and the flapping request (name, ns; nil when not
+-- flapping or unknown).
+local function flap_new_signal(c)
+  local f = redis.call('HMGET', c.xk, 'res', 'flips', 'flapping', 'last', 'name', 'ns')
+  if not flap_live(c.flapwin, f) then return 0, 0 end
+  local flips, state = 0, f[3] == '1' and 1 or 0
+  if f[1] == '1' then flips, state = flip(c, f) end
+  if state > 0 and f[5] and f[5] ~= '' then return flips, state, f[5], f[6] end
+  return flips, state
+end
+
+-- ======================================================================
 -- THE OPERATIONS
 -- ======================================================================
 if op == 'limits' then
@@ -405,15 +501,22 @@ elseif op == 'hit' then
     patwin = tonumber(ARGV[11]), aggwin = tonumber(ARGV[12]), maxwin = tonumber(ARGV[13]),
     esc_at = tonumber(ARGV[14]), group = ARGV[15], alertname = ARGV[16], tns = ARGV[17],
     fp = ARGV[18], gmax = tonumber(ARGV[19]), smax = tonumber(ARGV[20]), count_rate = ARGV[21] == '1',
-    esc_win = tonumber(ARGV[22]),
+    esc_win = tonumber(ARGV[22]), xk = KEYS[9], flapat = tonumber(ARGV[23]),
+    flapwin = tonumber(ARGV[24]),
   }
   local h = redis.call('HMGET', c.fk, 'state', 'lease', 'synced', 'count', 'first', 'name', 'ns',
-                       'resolved', 'dirty', 'storm', 'escalated', 'esct')
+                       'resolved', 'dirty', 'storm', 'escalated', 'esct', 'flip')
   local hits, detected = storm_count(c, h[1])
   if h[1] == 'active' then
     local count = num(h[4]) + 1
     if h[10] then return storm_member_hit(c, h, count, detected) end
     -- the hot path: one read, one write, the TTL (and once per interval the queue)
+    local flips, flapping = 0, 0
+    if h[13] == '1' and c.flapat > 0 then -- the first firing after a resolved one
+      redis.call('HDEL', c.fk, 'flip')
+      flips, flapping = flip(c, redis.call('HMGET', c.xk, 'res', 'flips', 'flapping', 'last'),
+                             h[6], h[7])
+    end
     local esc = 0
     local escd = h[11]
     if c.esc_at > 0 and escd ~= '1' then
@@ -424,20 +527,22 @@ elseif op == 'hit' then
     if due == 1 and h[9] == '1' then redis.call('ZREM', c.dk, 'f:' .. c.fp) end
     redis.call('EXPIRE', c.fk, c.ttl)
     return reply('dup', count, num(h[5]), now, h[6], h[7], num(h[8]), due, esc, 0,
-                 '', escd == '1' and 1 or 0, 0, detected)
+                 '', escd == '1' and 1 or 0, 0, detected, flips, flapping)
   end
   if h[1] == 'pending' then
     if num(h[2]) >= now then return reply('pending', 0, 0, 0, '', '', 0, 0, 0, 0, '', 0, 0, detected) end
     redis.call('UNLINK', c.fk) -- the creator died: start over as if absent
   end
-  if c.storm then
+  local flips, flapping, fname, fns = 0, 0, nil, nil
+  if c.flapat > 0 then flips, flapping, fname, fns = flap_new_signal(c) end
+  if c.storm and not fname then
     local r = storm_new_signal(c, hits, detected)
     if r then return r end
   end
   redis.call('HSET', c.fk, 'state', 'pending', 'owner', c.owner, 'lease', now + c.lease,
              'count', 1, 'first', now, 'last', now)
   redis.call('PEXPIRE', c.fk, c.lease)
-  return reply('new', 1, now, now)
+  return reply('new', 1, now, now, fname, fns, 0, 0, 0, 0, '', 0, 0, detected, flips, flapping)
 elseif op == 'activate' or op == 'seed' then
   local key = KEYS[1]
   local ttl, owner, name, ns = tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
@@ -454,6 +559,10 @@ elseif op == 'activate' or op == 'seed' then
   end
   redis.call('HDEL', key, 'owner', 'lease')
   redis.call('EXPIRE', key, ttl)
+  -- a fingerprint with a flip history: this is its request now
+  if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then
+    redis.call('HSET', KEYS[2], 'name', name, 'ns', ns)
+  end
   local h = redis.call('HMGET', key, 'count', 'first', 'last')
   return reply('dup', num(h[1]), num(h[2]), num(h[3]), name, ns)
 elseif op == 'storm_activate' then
@@ -495,7 +604,19 @@ elseif op == 'storm_forget' then
   if redis.call('HGET', KEYS[1], 'name') == ARGV[3] then redis.call('UNLINK', KEYS[1], KEYS[2]) end
   return {'none'}
 elseif op == 'resolve' then
-  local h = redis.call('HMGET', KEYS[1], 'state', 'storm')
+  local h = redis.call('HMGET', KEYS[1], 'state', 'storm', 'name', 'ns')
+  local flapat, flapwin, xk = tonumber(ARGV[3]), tonumber(ARGV[4]), KEYS[2]
+  if flapat > 0 then
+    -- the next firing is a flip; a dead history starts over
+    local f = redis.call('HMGET', xk, 'res', 'flips', 'flapping', 'last')
+    if f[1] and not flap_live(flapwin, f) then redis.call('UNLINK', xk) end
+    redis.call('HSET', xk, 'res', 1, 'last', now)
+    if h[1] == 'active' and not h[2] then
+      redis.call('HSET', xk, 'name', h[3], 'ns', h[4])
+      redis.call('HSET', KEYS[1], 'flip', 1)
+    end
+    redis.call('PEXPIRE', xk, flapwin)
+  end
   if h[1] ~= 'active' then return {'none'} end
   redis.call('HSET', KEYS[1], 'resolved', now, 'last', now)
   local r = redis.call('HMGET', KEYS[1], 'count', 'first', 'last', 'name', 'ns', 'resolved')
@@ -504,7 +625,17 @@ elseif op == 'resolve' then
 elseif op == 'get' then
   local h = redis.call('HMGET', KEYS[1], 'state', 'count', 'first', 'last', 'name', 'ns',
                        'resolved', 'escalated', 'storm')
-  if not h[1] then return {'none'} end
+  local win = tonumber(ARGV[4])
+  local f = redis.call('HMGET', KEYS[2], 'res', 'flips', 'flapping', 'last', 'name', 'ns')
+  local flips, flapping = 0, 0
+  if win > 0 and flap_live(win, f) then
+    flips, flapping = #flip_times(win, f), f[3] == '1' and 1 or 0
+  end
+  if not h[1] then
+    -- no occurrence within dedup.ttl: the flip history alone, if any
+    if flips == 0 and flapping == 0 then return {'none'} end
+    return reply('none', 0, 0, 0, f[5], f[6], 0, 0, 0, 0, '', 0, 0, '', flips, flapping)
+  end
   local total, typ = 0, ''
   if h[9] then
     local group = string.match(h[9], '^([^@]*)')
@@ -512,7 +643,8 @@ elseif op == 'get' then
     total = redis.call('ZCARD', ARGV[3] .. 'stormres:' .. group)
   end
   return reply(h[1] == 'pending' and 'pending' or 'dup', num(h[2]), num(h[3]), num(h[4]), h[5],
-               h[6], num(h[7]), 0, 0, total, typ, h[8] == '1' and 1 or 0, h[9] and 1 or 0)
+               h[6], num(h[7]), 0, 0, total, typ, h[8] == '1' and 1 or 0, h[9] and 1 or 0, '',
+               flips, flapping)
 elseif op == 'flush' or op == 'storm_info' then
   local prefix, maxres = ARGV[3], tonumber(ARGV[4])
   local items

@@ -52,7 +52,8 @@ enum {
     GW_DEDUP_HIT_KEY_BUDGET = 6,            /* budget:<minute> */
     GW_DEDUP_HIT_KEY_SENDER_BUDGET = 7,     /* budget:<sender>:<minute> */
     GW_DEDUP_HIT_KEY_RATE = 8,              /* rate:<group> */
-    GW_DEDUP_HIT_NKEYS = GW_DEDUP_HIT_KEY_RATE,
+    GW_DEDUP_HIT_KEY_FLAP = 9,              /* flap:<fingerprint> */
+    GW_DEDUP_HIT_NKEYS = GW_DEDUP_HIT_KEY_FLAP,
     GW_DEDUP_HIT_ARG_TTL = 3,               /* dedup.ttl, s */
     GW_DEDUP_HIT_ARG_LEASE = 4,             /* dedup.pending_lease, ms */
     GW_DEDUP_HIT_ARG_OWNER = 5,             /* token of this attempt */
@@ -73,12 +74,15 @@ enum {
     GW_DEDUP_HIT_ARG_SMAX = 20,             /* limits.creates_per_sender_per_minute */
     GW_DEDUP_HIT_ARG_COUNT_RATE = 21,       /* "1": count on rate:<group> ("0": a retry) */
     GW_DEDUP_HIT_ARG_ESCALATE_WINDOW = 22,  /* priority.escalation_window, ms */
-    GW_DEDUP_HIT_NARGS = GW_DEDUP_HIT_ARG_ESCALATE_WINDOW,
+    GW_DEDUP_HIT_ARG_FLAP_THRESHOLD = 23,   /* flapping.threshold (0: off) */
+    GW_DEDUP_HIT_ARG_FLAP_WINDOW = 24,      /* flapping.window, ms */
+    GW_DEDUP_HIT_NARGS = GW_DEDUP_HIT_ARG_FLAP_WINDOW,
 };
 
 /* "activate" and "seed" */
 enum {
     GW_DEDUP_ACTIVATE_KEY_FP = 1,    /* fp:<fingerprint> */
+    GW_DEDUP_ACTIVATE_KEY_FLAP = 2,  /* flap:<fingerprint> */
     GW_DEDUP_ACTIVATE_ARG_TTL = 3,   /* dedup.ttl, s */
     GW_DEDUP_ACTIVATE_ARG_OWNER = 4, /* the claim's token */
     GW_DEDUP_ACTIVATE_ARG_NAME = 5,  /* the request's name */
@@ -128,8 +132,13 @@ enum {
     GW_DEDUP_STORM_FORGET_KEY_STORMRES = 2, /* stormres:<group> */
     GW_DEDUP_STORM_FORGET_ARG_NAME = 3,     /* the finished aggregate's name */
     GW_DEDUP_RESOLVE_KEY_FP = 1,            /* fp:<fingerprint> */
+    GW_DEDUP_RESOLVE_KEY_FLAP = 2,          /* flap:<fingerprint> */
+    GW_DEDUP_RESOLVE_ARG_FLAP_THRESHOLD = 3, /* flapping.threshold (0: off) */
+    GW_DEDUP_RESOLVE_ARG_FLAP_WINDOW = 4,   /* flapping.window, ms */
     GW_DEDUP_GET_KEY_FP = 1,                /* fp:<fingerprint> */
+    GW_DEDUP_GET_KEY_FLAP = 2,              /* flap:<fingerprint> */
     GW_DEDUP_GET_ARG_PREFIX = 3,            /* redis.key_prefix */
+    GW_DEDUP_GET_ARG_FLAP_WINDOW = 4,       /* flapping.window, ms */
 };
 
 /* "flush" and "storm_info" */

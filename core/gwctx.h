@@ -13,6 +13,7 @@
  *               namespace, owners, scope, environment and priority
  *   reply.c     the answers: 2xx and 207 bodies, problems
  *   explain.c   POST /api/v1/explain: the pipeline's reads, no writes
+ *   flap.c      a flapping fingerprint: its label, the absorbed firing
  *
  * Ownership: gw_ctx owns everything it points to; a sig_result is plain
  * data in an array the webhook owns for one request. */
@@ -37,6 +38,7 @@
 #include "recorder.h"
 #include "redis.h"
 #include "route.h"
+#include "rrstore.h"
 #include "signal.h"
 
 /* /readyz needs no authentication and passes the allowlist and the rate
@@ -104,6 +106,10 @@ typedef struct {
                                        duplicate: a rate storm); "" none */
     long        breaker_retry_s;  /* R_FAILED by the open circuit breaker: Retry-After */
     long        retry_s;          /* R_FAILED: the Retry-After it asks for; 0: the default */
+    long long   flips;            /* this firing was a flip: the flips within flapping.window */
+    int         flapping;         /* 0 no, 1 the fingerprint flaps, 2 this signal made it flap */
+    bool        flap_absorbed;    /* R_DUP: counted on the finished request of a flapping
+                                     fingerprint instead of starting a new one */
 } sig_result;
 
 
@@ -141,6 +147,25 @@ gw_err gw_enrich_namespace(gw_ctx *ctx, const gw_signal *s, const char *ns_path,
 /* The target with the cluster's kinds and versions. */
 void gw_enrich_target(gw_ctx *ctx, gw_signal *s, gw_signal_target_store *st, const char *rid,
                       long long now);
+
+/* ---- flap.c */
+
+/* The flapping state of a hit's answer d into r (kept over the pipeline's
+ * restart after a finished request). */
+void gw_flap_note(const gw_dedup_result *d, sig_result *r);
+/* The request a firing of a flapping fingerprint belongs to (hit: the NEW
+ * answer naming it), read from Kubernetes: GW_OK with ref and *finished;
+ * GW_ENOTFOUND when the fingerprint does not flap, or its request is gone
+ * (create anew); or the error of the read. */
+gw_err gw_flap_request(gw_ctx *ctx, const gw_dedup_result *hit, const char *rid, gw_rr_ref *ref,
+                       bool *finished, char *err, size_t errlen);
+/* r (R_DUP on a finished request) was absorbed: counted and logged. */
+void gw_flap_absorbed(gw_ctx *ctx, const char *rid, const char *fp, const sig_result *r);
+/* After the outcome: the metric when this signal made the fingerprint
+ * flap, and on a flip of a flapping fingerprint the request's label
+ * kubernaut.ai/flapping and annotation kubernaut.ai/flap-count (merge
+ * patch; a failure is logged, never the signal's). */
+void gw_flap_mark(gw_ctx *ctx, const char *rid, const sig_result *r);
 
 /* ---- pipeline.c */
 

@@ -115,20 +115,29 @@ static void handle_signal_get(gw_ctx *ctx, const gw_request *req, gw_response *r
         return;
     }
     gw_dedup_result d;
-    if (gw_dedup_get(&ctx->dedup, fp, &d)) {
+    if (gw_dedup_get(&ctx->dedup, fp, gw_now_ms(), &d)) {
         gw_log(ctx->log_min, GW_LOG_WARN, resp->request_id, "signal lookup: redis: %s",
                ctx->redis.errstr);
         gw_reply_problem(ctx, resp, 503, req->path, GW_503_LOOKUP_REDIS);
+        return;
+    }
+    char first[32], last[32], ref[330];
+    snprintf(ref, sizeof ref, "%s/%s", d.ns, d.name);
+    if (d.kind == GW_DEDUP_NONE && (d.flips > 0 || d.flapping)) {
+        /* no occurrence within dedup.ttl, but a flip history: idle */
+        json_t *j = json_pack("{s:s,s:s,s:b,s:I}", "fingerprint", fp, "state", "idle",
+                              "flapping", d.flapping > 0, "flips", (json_int_t)d.flips);
+        if (d.name[0])
+            json_object_set_new(j, "remediationRequestRef", json_string(ref));
+        gw_reply_json(resp, 200, j);
         return;
     }
     if (d.kind == GW_DEDUP_NONE) {
         gw_reply_problem(ctx, resp, 404, req->path, "no signal with this fingerprint is known");
         return;
     }
-    char first[32], last[32], ref[330];
     gw_rfc3339(d.first_ms, first);
     gw_rfc3339(d.last_ms, last);
-    snprintf(ref, sizeof ref, "%s/%s", d.ns, d.name);
     json_t *j = json_pack("{s:s,s:s,s:I,s:s,s:s,s:b}", "fingerprint", fp, "state",
                           d.kind == GW_DEDUP_PENDING ? "pending" : "active", "count",
                           (json_int_t)d.count, "firstSeen", first, "lastSeen", last, "resolved",
@@ -141,6 +150,8 @@ static void handle_signal_get(gw_ctx *ctx, const gw_request *req, gw_response *r
         json_object_set_new(j, "resolvedAt", json_string(rs));
     }
     json_object_set_new(j, "escalated", json_boolean(d.escalated));
+    json_object_set_new(j, "flapping", json_boolean(d.flapping > 0));
+    json_object_set_new(j, "flips", json_integer(d.flips));
     if (d.member)
         /* the names of the 202 aggregated answer; resources and
          * aggregateRef are the older names, kept as aliases */

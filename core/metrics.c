@@ -21,7 +21,7 @@
 #include "shm.h"
 
 #define MAGIC 0x616c65727467774dull /* "alertgwM" */
-#define LAYOUT 8 /* 2: the circuit breaker and its counters; 3: in-flight slots, auth failures by mode and reason, rejected forbidden; 4: rejected namespace_not_found, creation_budget; 5: the header is shm.c's; 6: the heartbeat, rejected no_target; 7: event writes and failures; 8: route explain */
+#define LAYOUT 9 /* 2: the circuit breaker and its counters; 3: in-flight slots, auth failures by mode and reason, rejected forbidden; 4: rejected namespace_not_found, creation_budget; 5: the header is shm.c's; 6: the heartbeat, rejected no_target; 7: event writes and failures; 8: route explain; 9: flapping detected, flaps absorbed */
 /* Worker slots for the in-flight count (server.max_in_flight); a pool has
  * at most this many workers sharing one file. */
 #define NSLOTS 256
@@ -294,6 +294,12 @@ static const struct {
                           "Heartbeat alerts received (signals.heartbeat_alerts, e.g. Watchdog)." },
     [GW_C_ESCALATIONS] = { "gateway_escalations_total",
                            "RemediationRequests whose priority was raised by escalation." },
+    [GW_C_FLAPPING_DETECTED] = { "gateway_flapping_detected_total",
+                                 "Fingerprints that started flapping (more than flapping.threshold "
+                                 "resolve-then-fire flips within flapping.window)." },
+    [GW_C_FLAPS_ABSORBED] = { "gateway_flaps_absorbed_total",
+                              "Firings of a flapping fingerprint counted on its finished "
+                              "RemediationRequest instead of starting a new one." },
     [GW_C_OWNER_FAILURES] = { "gateway_owner_resolution_failures_total",
                               "Owner lookups that fell back to the resource itself." },
     [GW_C_SYNC_INLINE] = { "gateway_status_syncs_inline_total",

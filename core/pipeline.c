@@ -193,18 +193,24 @@ static void namespace_capped(gw_ctx *ctx, const gw_signal *s, sig_result *r)
     fail(r, GW_EBUSY, GW_503_NAMESPACE_CAP, s->target.namespace_, ctx->cfg.storm_namespace_cap);
 }
 
-/* The fingerprint is ours (pending claim): adopt an open request from
- * Kubernetes, or create one (within the creation budgets).  Releases the
- * claim on failure. */
+/* The fingerprint is ours (pending claim; hit: the answer that gave it):
+ * adopt an open request from Kubernetes, or the request of a flapping
+ * fingerprint even when finished (absorbed), or create one (within the
+ * creation budgets).  Releases the claim on failure. */
 static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, const char *sender,
                         const char *rid, const char *rr_ns, const char *owner, long long now,
-                        sig_result *r)
+                        const gw_dedup_result *hit, sig_result *r)
 {
     char err[512];
     gw_rr_ref ref;
     gw_dedup_result d;
+    bool absorbed = false;
     gw_err rc = gw_rrstore_find_open(ctx->kube, &ctx->cfg, rr_ns, s->fingerprint, &ctx->scratch,
                                      &ref, err, sizeof err);
+    if (rc == GW_ENOTFOUND && *err) /* the fingerprint field fallback stopped at its cap */
+        gw_log(ctx->log_min, GW_LOG_WARN, rid, "%s", err);
+    if (rc == GW_ENOTFOUND)
+        rc = gw_flap_request(ctx, hit, rid, &ref, &absorbed, err, sizeof err);
     if (rc == GW_OK) {
         /* Redis had forgotten an open request: Kubernetes is the authority */
         rc = gw_dedup_seed(&ctx->dedup, s->fingerprint, now, owner, ref.name, ref.ns,
@@ -222,11 +228,11 @@ static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, cons
         }
         set_ref(r, ref.ns, ref.name, &d);
         r->kind = R_DUP;
+        if ((r->flap_absorbed = absorbed))
+            gw_flap_absorbed(ctx, rid, s->fingerprint, r);
         sync_status(ctx, rid, s->fingerprint, ref.ns, ref.name, d.count, d.first_ms, d.last_ms);
         return;
     }
-    if (rc == GW_ENOTFOUND && *err) /* the fingerprint field fallback stopped at its cap */
-        gw_log(ctx->log_min, GW_LOG_WARN, rid, "%s", err);
     if (rc != GW_ENOTFOUND) {
         gw_dedup_release(&ctx->dedup, s->fingerprint, NULL, owner);
         fail(r, rc, "kubernetes: %s", err);
@@ -566,10 +572,10 @@ static bool known_request(gw_ctx *ctx, const gw_signal *s, const char *group, lo
     return false;
 }
 
-void gw_pipeline_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
-                        const char *sender, const char *rid, sig_result *r)
+/* gw_pipeline_signal but the flapping label. */
+static void one_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in, const char *sender,
+                       const char *rid, sig_result *r)
 {
-    memset(r, 0, sizeof *r);
     long long now = gw_now_ms();
     gw_signal sig = *in;
     const gw_signal *s = &sig;
@@ -604,6 +610,7 @@ void gw_pipeline_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
             return;
         }
         ds.counted = true; /* for rate storms: a retry is the same occurrence */
+        gw_flap_note(&d, r);
         if (d.storm_detected[0])
             note_storm_opened(ctx, rid, &ds, &d, r);
         if ((d.kind == GW_DEDUP_NEW || d.kind == GW_DEDUP_STORM_NEW) && ns_rc != GW_OK) {
@@ -619,7 +626,7 @@ void gw_pipeline_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
             over_budget(ctx, rid, &d, r);
             return;
         case GW_DEDUP_NEW:
-            create_path(ctx, b, s, sender, rid, rr_ns, owner, now, r);
+            create_path(ctx, b, s, sender, rid, rr_ns, owner, now, &d, r);
             return;
         case GW_DEDUP_STORM_NEW:
             r->storm_total = d.storm_total;
@@ -642,6 +649,14 @@ void gw_pipeline_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
         nanosleep(&ts, NULL);
         now = gw_now_ms();
     }
+}
+
+void gw_pipeline_signal(gw_ctx *ctx, const gw_batch *b, const gw_signal *in,
+                        const char *sender, const char *rid, sig_result *r)
+{
+    memset(r, 0, sizeof *r);
+    one_signal(ctx, b, in, sender, rid, r);
+    gw_flap_mark(ctx, rid, r);
 }
 
 /* ---- the trailing flush ------------------------------------------------- */

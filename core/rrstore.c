@@ -259,6 +259,37 @@ gw_err gw_rrstore_find_open(gw_kube *k, const gw_config *cfg, const char *ns, co
     return find_by_field(k, cfg, ns, fp, now, scratch, out, err, errlen);
 }
 
+gw_err gw_rrstore_get(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
+                      gw_buf *scratch, gw_rr_ref *out, gw_rr_open *state, char *err,
+                      size_t errlen)
+{
+    char path[700], obj[600];
+    rr_path(cfg, ns, name, obj, sizeof obj);
+    /* resourceVersion=0: from the watch cache, as the lookup by label */
+    snprintf(path, sizeof path, "%s?resourceVersion=0", obj);
+    long status;
+    gw_buf_reset(scratch);
+    gw_err rc = gw_kube_request(k, "GET", *obj ? path : "", NULL, NULL, 0, GW_KUBE_REPEATABLE,
+                                &status, scratch, err, errlen);
+    if (rc)
+        return rc == GW_ETOOBIG ? gw_fail(GW_EKUBE, err, errlen, "read: answer too large") : rc;
+    if (status == 404)
+        return gw_fail(GW_ENOTFOUND, err, errlen, "%s/%s is gone", ns, name);
+    if (status != 200)
+        return classify(status, scratch, "read RemediationRequest", err, errlen);
+    json_t *o = json_loadb(scratch->data, scratch->len, 0, NULL);
+    if (!o)
+        return gw_fail(GW_EKUBE, err, errlen, "read: apiserver answer is not JSON");
+    bool deleting = json_object_get(json_object_get(o, "metadata"), "deletionTimestamp") != NULL;
+    if (!deleting) {
+        ref_of(o, ns, out);
+        *state = gw_rr_state(o, gw_now_ms(), NULL);
+    }
+    json_decref(o);
+    return deleting ? gw_fail(GW_ENOTFOUND, err, errlen, "%s/%s is being deleted", ns, name)
+                    : GW_OK;
+}
+
 /* After 409 AlreadyExists on a create of `name`: is the object under that
  * name ours?  Ours means it carries our fingerprint and is not being
  * deleted; then an earlier attempt of this very create (repeated by

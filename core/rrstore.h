@@ -41,6 +41,13 @@ typedef struct {
 gw_err gw_rrstore_find_open(gw_kube *k, const gw_config *cfg, const char *ns, const char *fp,
                             gw_buf *scratch, gw_rr_ref *out, char *err, size_t errlen);
 
+/* Reads the request ns/name (a watch-cache read): its count and first
+ * occurrence into out, and whether it is open (rrphase.h) into *state.
+ * GW_ENOTFOUND when it is gone or being deleted. */
+gw_err gw_rrstore_get(gw_kube *k, const gw_config *cfg, const char *ns, const char *name,
+                      gw_buf *scratch, gw_rr_ref *out, gw_rr_open *state, char *err,
+                      size_t errlen);
+
 /* POSTs obj (its metadata.namespace says where).  409 AlreadyExists for an
  * object with obj's spec.signalFingerprint is success (an earlier attempt
  * of this create, repeated by kube.c, was stored); for another

@@ -217,7 +217,7 @@ static const char *replay_check(gw_ctx *ctx, const gw_request *req, gw_response 
     gw_dedup_result d;
     if (strlen(fp) == 64 && strspn(fp, "0123456789abcdef") == 64) {
         snprintf(fp_out, 65, "%s", fp);
-        if (!gw_dedup_get(&ctx->dedup, fp, &d) && d.kind == GW_DEDUP_DUP)
+        if (!gw_dedup_get(&ctx->dedup, fp, gw_now_ms(), &d) && d.kind == GW_DEDUP_DUP)
             snprintf(ref, sizeof ref, "%s/%s", d.ns, d.name);
     } else {
         fp = "";

@@ -347,7 +347,7 @@ static void test_hit_new_then_duplicates(void **state)
     assert_int_equal(r.count, 3);
     assert_true(r.sync_due);
 
-    assert_int_equal(gw_dedup_get(&f->d, "fp-a", &r), GW_OK);
+    assert_int_equal(gw_dedup_get(&f->d, "fp-a", 0, &r), GW_OK);
     assert_int_equal(r.kind, GW_DEDUP_DUP);
     assert_int_equal(r.count, 3);
     assert_string_equal(r.name, "rr-a");
@@ -362,10 +362,10 @@ static void test_hit_new_then_duplicates(void **state)
 
     /* forget: only for the request's own name */
     assert_int_equal(gw_dedup_forget(&f->d, "fp-a", "rr-other"), GW_OK);
-    assert_int_equal(gw_dedup_get(&f->d, "fp-a", &r), GW_OK);
+    assert_int_equal(gw_dedup_get(&f->d, "fp-a", 0, &r), GW_OK);
     assert_int_equal(r.kind, GW_DEDUP_DUP);
     assert_int_equal(gw_dedup_forget(&f->d, "fp-a", "rr-a"), GW_OK);
-    assert_int_equal(gw_dedup_get(&f->d, "fp-a", &r), GW_OK);
+    assert_int_equal(gw_dedup_get(&f->d, "fp-a", 0, &r), GW_OK);
     assert_int_equal(r.kind, GW_DEDUP_NONE);
     r = hit(f, "fp-a", "Crash", "Pod/a", T0 + 3000, "o4");
     assert_int_equal(r.kind, GW_DEDUP_NEW);
@@ -500,7 +500,7 @@ static void test_reseed(void **state)
     assert_int_equal(gw_dedup_seed(&f->d, "fp-u", T0, "o2", "rr-u", "prod", 2, 0, &r), GW_EBUSY);
     assert_int_equal(gw_dedup_seed(&f->d, "fp-s", T0 + 3, "o1", "rr-s", "prod", 99, 0, &r),
                      GW_EBUSY);
-    assert_int_equal(gw_dedup_get(&f->d, "fp-s", &r), GW_OK);
+    assert_int_equal(gw_dedup_get(&f->d, "fp-s", 0, &r), GW_OK);
     assert_int_equal(r.count, 8);
 }
 
@@ -595,7 +595,7 @@ static void test_pattern_storm_open_join_close(void **state)
     assert_int_equal(r.kind, GW_DEDUP_DUP);
     assert_string_equal(r.name, "rr-1");
 
-    assert_int_equal(gw_dedup_get(&f->d, "fp-4", &r), GW_OK);
+    assert_int_equal(gw_dedup_get(&f->d, "fp-4", 0, &r), GW_OK);
     assert_true(r.member);
     assert_string_equal(r.storm_type, "pattern");
     assert_int_equal(r.storm_total, 4);
@@ -822,7 +822,7 @@ static void test_creation_budgets(void **state)
     assert_int_equal(r.kind, GW_DEDUP_OVER_BUDGET);
     assert_false(r.over_sender);
     assert_int_equal(r.budget_retry_s, 59);
-    assert_int_equal(gw_dedup_get(&f->d, "fp-agg", &r), GW_OK);
+    assert_int_equal(gw_dedup_get(&f->d, "fp-agg", 0, &r), GW_OK);
     assert_int_equal(r.kind, GW_DEDUP_NONE);
     /* in the next minute the aggregate is made, and counted */
     r = hit(f, "fp-agg", "Flood", "Pod/f1", T0 + 180000, "o2");
