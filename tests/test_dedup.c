@@ -437,6 +437,218 @@ static void test_escalation_window(void **state)
     assert_false(r.escalated);
 }
 
+/* ---- flapping (dedup.lua, "THE FLAPPING RULE") ------------------------- */
+
+static void flap_config(fx *f, long threshold, long window_ms)
+{
+    f->cfg.flapping_threshold = threshold;
+    f->cfg.flapping_window_ms = window_ms;
+    gw_dedup_init(&f->d, &f->redis, &f->cfg);
+}
+
+static gw_dedup_result resolve(fx *f, const char *fp, long long now)
+{
+    gw_dedup_result r;
+    gw_err rc = gw_dedup_resolve(&f->d, fp, now, &r);
+    if (rc)
+        fail_msg("gw_dedup_resolve(%s): %s (%s)", fp, gw_err_name(rc), f->redis.errstr);
+    return r;
+}
+
+/* One resolved notification at now, then a firing 10 ms later. */
+static gw_dedup_result flip(fx *f, const char *fp, long long now)
+{
+    resolve(f, fp, now);
+    return hit(f, fp, "Flap", "Pod/f", now + 10, "of");
+}
+
+/* How many times Redis ran cmd (lower case) since CONFIG RESETSTAT; the
+ * script's own calls count. */
+static long long cmd_calls(fx *f, const char *cmd)
+{
+    const char *argv[] = { "INFO", "commandstats" };
+    size_t lens[] = { 4, 12 };
+    redisReply *rep;
+    assert_int_equal(gw_redis_command(&f->redis, 2, argv, lens, &rep), GW_OK);
+    assert_int_equal(rep->type, REDIS_REPLY_STRING);
+    char want[64];
+    snprintf(want, sizeof want, "cmdstat_%s:calls=", cmd);
+    const char *p = strstr(rep->str, want);
+    long long n = p ? strtoll(p + strlen(want), NULL, 10) : 0;
+    freeReplyObject(rep);
+    return n;
+}
+
+/* More than threshold flips make it flap (at threshold: not yet); the hit
+ * that does says 2, later flips 1; a plain duplicate is no flip. */
+static void test_flapping_threshold(void **state)
+{
+    fx *f = *state;
+    flap_config(f, 2, 60000);
+    gw_dedup_result r = hit(f, "fp-f", "Flap", "Pod/f", T0, "o1");
+    assert_int_equal(r.kind, GW_DEDUP_NEW);
+    assert_int_equal(r.flips, 0);
+    activate(f, "fp-f", T0 + 1, "o1", "rr-f");
+    /* a repeat that follows a firing is no flip */
+    r = hit(f, "fp-f", "Flap", "Pod/f", T0 + 50, "o2");
+    assert_int_equal(r.kind, GW_DEDUP_DUP);
+    assert_int_equal(r.flips, 0);
+    int want[] = { 0, 0, 2, 1 };
+    for (int i = 1; i <= 4; i++) {
+        r = flip(f, "fp-f", T0 + 1000 * i);
+        assert_int_equal(r.kind, GW_DEDUP_DUP);
+        assert_string_equal(r.name, "rr-f");
+        assert_int_equal(r.flips, i);
+        assert_int_equal(r.flapping, want[i - 1]);
+        /* the firing's repeat: no flip */
+        r = hit(f, "fp-f", "Flap", "Pod/f", T0 + 1000 * i + 500, "o3");
+        assert_int_equal(r.flips, 0);
+        assert_int_equal(r.count, 2 + 2 * i);
+    }
+    /* a resolve repeated (Alertmanager resends it) is still one flip */
+    resolve(f, "fp-f", T0 + 5000);
+    resolve(f, "fp-f", T0 + 5100);
+    r = hit(f, "fp-f", "Flap", "Pod/f", T0 + 5200, "o4");
+    assert_int_equal(r.flips, 5);
+    assert_int_equal(gw_dedup_get(&f->d, "fp-f", T0 + 5300, &r), GW_OK);
+    assert_int_equal(r.kind, GW_DEDUP_DUP);
+    assert_int_equal(r.flips, 5);
+    assert_int_equal(r.flapping, 1);
+    long long pttl = redis_int(f, "PTTL", "alertgw:flap:fp-f");
+    assert_true(pttl > 50000 && pttl <= 60000);
+}
+
+/* The hot path: a duplicate of a fingerprint never resolved reads nothing
+ * but its own entry, and no flip history is written for it. */
+static void test_flapping_costs_the_hot_path_nothing(void **state)
+{
+    fx *f = *state;
+    flap_config(f, 4, 3600000);
+    hit(f, "fp-g", "Hot", "Pod/g", T0, "o1");
+    activate(f, "fp-g", T0 + 1, "o1", "rr-g");
+    const char *argv[] = { "CONFIG", "RESETSTAT" };
+    size_t lens[] = { 6, 9 };
+    redisReply *rep;
+    assert_int_equal(gw_redis_command(&f->redis, 2, argv, lens, &rep), GW_OK);
+    freeReplyObject(rep);
+    gw_dedup_result r = hit(f, "fp-g", "Hot", "Pod/g", T0 + 10, "o2");
+    assert_int_equal(r.kind, GW_DEDUP_DUP);
+    assert_int_equal(cmd_calls(f, "hmget"), 1);
+    assert_int_equal(cmd_calls(f, "exists"), 0);
+    assert_int_equal(cmd_calls(f, "pexpire"), 0);
+    assert_int_equal(redis_int(f, "EXISTS", "alertgw:flap:fp-g"), 0);
+    /* flapping off: a resolve writes no history either */
+    flap_config(f, 0, 3600000);
+    resolve(f, "fp-g", T0 + 20);
+    r = hit(f, "fp-g", "Hot", "Pod/g", T0 + 30, "o3");
+    assert_int_equal(r.flips, 0);
+    assert_int_equal(redis_int(f, "EXISTS", "alertgw:flap:fp-g"), 0);
+}
+
+/* Flips older than the window do not count; a flapping fingerprint stays
+ * flapping while flips come (one fewer in the window does not end it) and
+ * stops after a whole window without a resolve or a flip. */
+static void test_flapping_window(void **state)
+{
+    fx *f = *state;
+    flap_config(f, 2, 10000);
+    /* one flip every 6 s: never three within 10 s */
+    hit(f, "fp-s", "Flap", "Pod/s", T0, "o1");
+    activate(f, "fp-s", T0 + 1, "o1", "rr-s");
+    gw_dedup_result r;
+    for (int i = 1; i <= 5; i++) {
+        r = flip(f, "fp-s", T0 + 6000 * i);
+        assert_true(r.flips >= 1 && r.flips <= 2);
+        assert_int_equal(r.flapping, 0);
+    }
+    /* three within 10 s flap */
+    hit(f, "fp-w", "Flap", "Pod/w", T0, "o1");
+    activate(f, "fp-w", T0 + 1, "o1", "rr-w");
+    flip(f, "fp-w", T0 + 1000);
+    flip(f, "fp-w", T0 + 5000);
+    r = flip(f, "fp-w", T0 + 9000);
+    assert_int_equal(r.flips, 3);
+    assert_int_equal(r.flapping, 2);
+    /* T0+1010 has left the window; still flapping */
+    r = flip(f, "fp-w", T0 + 12000);
+    assert_int_equal(r.flips, 3);
+    assert_int_equal(r.flapping, 1);
+    r = flip(f, "fp-w", T0 + 21000);
+    assert_int_equal(r.flips, 2);
+    assert_int_equal(r.flapping, 1);
+    assert_int_equal(gw_dedup_get(&f->d, "fp-w", T0 + 21020, &r), GW_OK);
+    assert_int_equal(r.flapping, 1);
+    /* a whole window quiet (Redis would have expired the key by now):
+     * not flapping, the next flip starts a new history */
+    assert_int_equal(gw_dedup_get(&f->d, "fp-w", T0 + 21010 + 10000, &r), GW_OK);
+    assert_int_equal(r.flapping, 0);
+    assert_int_equal(r.flips, 0);
+    r = flip(f, "fp-w", T0 + 31010);
+    assert_int_equal(r.flips, 1);
+    assert_int_equal(r.flapping, 0);
+}
+
+/* After the fingerprint's entry is gone (dedup.ttl, or its finished
+ * request forgotten), a flapping fingerprint's firing takes a claim that
+ * names the flapping request; one that does not flap is simply new. */
+static void test_flapping_absorbs_after_the_entry_is_gone(void **state)
+{
+    fx *f = *state;
+    flap_config(f, 2, 60000);
+    hit(f, "fp-h", "Flap", "Pod/h", T0, "o1");
+    activate(f, "fp-h", T0 + 1, "o1", "rr-h");
+    for (int i = 1; i <= 3; i++)
+        flip(f, "fp-h", T0 + 1000 * i);
+    /* the request finished: the caller forgot the entry */
+    assert_int_equal(gw_dedup_forget(&f->d, "fp-h", "rr-h"), GW_OK);
+    gw_dedup_result r = hit(f, "fp-h", "Flap", "Pod/h", T0 + 4000, "o5");
+    assert_int_equal(r.kind, GW_DEDUP_NEW);
+    assert_string_equal(r.name, "rr-h");
+    assert_string_equal(r.ns, "prod");
+    assert_int_equal(r.flapping, 1);
+    assert_int_equal(r.flips, 0); /* no resolve came before it: no flip */
+    assert_int_equal(gw_dedup_seed(&f->d, "fp-h", T0 + 4001, "o5", "rr-h", "prod", 9, T0, &r),
+                     GW_OK);
+    assert_int_equal(r.kind, GW_DEDUP_DUP);
+    /* the entry expired (dedup.ttl) and a resolve came meanwhile: the
+     * firing is a flip, and names the request all the same */
+    assert_int_equal(redis_int(f, "DEL", "alertgw:fp:fp-h"), 1);
+    r = resolve(f, "fp-h", T0 + 5000);
+    assert_int_equal(r.kind, GW_DEDUP_NONE);
+    r = hit(f, "fp-h", "Flap", "Pod/h", T0 + 6000, "o6");
+    assert_int_equal(r.kind, GW_DEDUP_NEW);
+    assert_string_equal(r.name, "rr-h");
+    assert_int_equal(r.flips, 4);
+    assert_int_equal(r.flapping, 1);
+    /* get without an entry: the history alone */
+    assert_int_equal(redis_int(f, "DEL", "alertgw:fp:fp-h"), 1);
+    assert_int_equal(gw_dedup_get(&f->d, "fp-h", T0 + 6100, &r), GW_OK);
+    assert_int_equal(r.kind, GW_DEDUP_NONE);
+    assert_int_equal(r.flapping, 1);
+    assert_int_equal(r.flips, 4);
+    assert_string_equal(r.name, "rr-h");
+
+    /* below the threshold: new, no request named; the request made then
+     * is recorded in the history */
+    hit(f, "fp-k", "Flap", "Pod/k", T0, "o1");
+    activate(f, "fp-k", T0 + 1, "o1", "rr-k");
+    flip(f, "fp-k", T0 + 1000);
+    assert_int_equal(redis_int(f, "DEL", "alertgw:fp:fp-k"), 1);
+    resolve(f, "fp-k", T0 + 2000);
+    r = hit(f, "fp-k", "Flap", "Pod/k", T0 + 3000, "o2");
+    assert_int_equal(r.kind, GW_DEDUP_NEW);
+    assert_string_equal(r.name, "");
+    assert_int_equal(r.flips, 2);
+    assert_int_equal(r.flapping, 0);
+    activate(f, "fp-k", T0 + 3001, "o2", "rr-k2");
+    resolve(f, "fp-k", T0 + 4000);
+    assert_int_equal(redis_int(f, "DEL", "alertgw:fp:fp-k"), 1);
+    r = hit(f, "fp-k", "Flap", "Pod/k", T0 + 5000, "o3");
+    assert_int_equal(r.flips, 3);
+    assert_int_equal(r.flapping, 2);
+    assert_string_equal(r.name, "rr-k2");
+}
+
 static void test_pending_lease_and_expiry(void **state)
 {
     fx *f = *state;
@@ -879,6 +1091,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hit_new_then_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escalation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escalation_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flapping_threshold, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flapping_costs_the_hot_path_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flapping_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flapping_absorbs_after_the_entry_is_gone, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_pending_lease_and_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reseed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pattern_storm_open_join_close, setup, teardown),
