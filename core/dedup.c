@@ -400,34 +400,36 @@ gw_err gw_dedup_storm_forget(gw_dedup *d, const char *group, const char *name)
                GW_DEDUP_STORM_FORGET_ARG_NAME, args, NULL);
 }
 
-gw_err gw_dedup_resolve(gw_dedup *d, const char *fp, long long now_ms, gw_dedup_result *res)
+/* resolve and get: the fingerprint's entry and its flip history (the same
+ * KEYS slots), ARGV[3] arg3 and ARGV[4] flapping.window. */
+static gw_err entry_and_history(gw_dedup *d, const char *op, const char *fp, long long now_ms,
+                                const char *arg3, gw_dedup_result *res)
 {
-    keybuf kf, kx;
-    const char *keys[] = {
-        [GW_DEDUP_RESOLVE_KEY_FP] = key(&kf, d, "fp:", fp, NULL),
-        [GW_DEDUP_RESOLVE_KEY_FLAP] = key(&kx, d, "flap:", fp, NULL),
-    };
-    const char *args[] = {
-        [GW_DEDUP_RESOLVE_ARG_FLAP_THRESHOLD] = d->flap_at,
-        [GW_DEDUP_RESOLVE_ARG_FLAP_WINDOW] = d->flap_win,
-    };
-    return run(d, GW_DEDUP_RESOLVE_KEY_FLAP, keys, "resolve", now_ms,
-               GW_DEDUP_RESOLVE_ARG_FLAP_WINDOW, args, res);
-}
-
-gw_err gw_dedup_get(gw_dedup *d, const char *fp, long long now_ms, gw_dedup_result *res)
-{
+    _Static_assert(GW_DEDUP_RESOLVE_KEY_FP == GW_DEDUP_GET_KEY_FP &&
+                   GW_DEDUP_RESOLVE_KEY_FLAP == GW_DEDUP_GET_KEY_FLAP &&
+                   GW_DEDUP_RESOLVE_ARG_FLAP_THRESHOLD == GW_DEDUP_GET_ARG_PREFIX &&
+                   GW_DEDUP_RESOLVE_ARG_FLAP_WINDOW == GW_DEDUP_GET_ARG_FLAP_WINDOW,
+                   "resolve and get share their slots");
     keybuf kf, kx;
     const char *keys[] = {
         [GW_DEDUP_GET_KEY_FP] = key(&kf, d, "fp:", fp, NULL),
         [GW_DEDUP_GET_KEY_FLAP] = key(&kx, d, "flap:", fp, NULL),
     };
     const char *args[] = {
-        [GW_DEDUP_GET_ARG_PREFIX] = d->cfg->redis_key_prefix,
+        [GW_DEDUP_GET_ARG_PREFIX] = arg3,
         [GW_DEDUP_GET_ARG_FLAP_WINDOW] = d->flap_win,
     };
-    return run(d, GW_DEDUP_GET_KEY_FLAP, keys, "get", now_ms, GW_DEDUP_GET_ARG_FLAP_WINDOW, args,
-               res);
+    return run(d, GW_DEDUP_GET_KEY_FLAP, keys, op, now_ms, GW_DEDUP_GET_ARG_FLAP_WINDOW, args, res);
+}
+
+gw_err gw_dedup_resolve(gw_dedup *d, const char *fp, long long now_ms, gw_dedup_result *res)
+{
+    return entry_and_history(d, "resolve", fp, now_ms, d->flap_at, res);
+}
+
+gw_err gw_dedup_get(gw_dedup *d, const char *fp, long long now_ms, gw_dedup_result *res)
+{
+    return entry_and_history(d, "get", fp, now_ms, d->cfg->redis_key_prefix, res);
 }
 
 static void decode_item(const redisReply *e, gw_flush_item *it)

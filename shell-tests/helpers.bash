@@ -374,6 +374,28 @@ gw_metric() {
     awk -v k="$1" '$1 == k { print $2; found = 1 } END { if (!found) print "absent" }' "$GW_TMP/scrape"
 }
 
+# kube_rr_set_phase NAME PHASE: merge-patches status.overallPhase as admin,
+# as the controller would; prints the HTTP status.
+kube_rr_set_phase() {
+    kube_api "$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests/$1/status" \
+        -X PATCH -H 'Content-Type: application/merge-patch+json' \
+        --data "{\"status\":{\"overallPhase\":\"$2\"}}" -o /dev/null -w '%{http_code}'
+}
+
+# kube_rr_gone NAME: true when the request answers 404.
+kube_rr_gone() {
+    [[ $(kube_api "$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests/$1" -o /dev/null -w '%{http_code}') == 404 ]]
+}
+
+# assert_new_request OLD FP N: the last answer is 201 for a request other
+# than OLD (its name goes to the caller's $second), and FP has N requests.
+assert_new_request() {
+    assert_status 201
+    second=$(gw_body_jq .remediationRequestName)
+    [[ $second != "$1" ]] || fail "the old request $1 was reused (or its name came back)"
+    assert_equal "$(kube_rr_count "$2")" "$3"
+}
+
 # kube_rr_occurrences NAME: status.deduplication.occurrenceCount (or empty).
 kube_rr_occurrences() { kube_get_rr "$1" | jq -r '.status.deduplication.occurrenceCount // empty'; }
 

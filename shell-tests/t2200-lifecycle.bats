@@ -16,13 +16,6 @@ setup_file() {
 teardown_file() { gw_teardown_stack; }
 teardown()      { gw_teardown_test; }
 
-# set_phase NAME PHASE: merge-patch status.overallPhase as admin.
-set_phase() {
-    kube_api "$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests/$1/status" \
-        -X PATCH -H 'Content-Type: application/merge-patch+json' \
-        --data "{\"status\":{\"overallPhase\":\"$2\"}}" -o /dev/null -w '%{http_code}'
-}
-
 @test "a Completed request: the next occurrence creates a new request" {
     local name fp body first second
     name=$(gw_uniq done)
@@ -33,13 +26,10 @@ set_phase() {
     first=$(gw_body_jq .remediationRequestName)
     gw_post_alert "$body"
     assert_status 202
-    assert_equal "$(set_phase "$first" Completed)" 200
+    assert_equal "$(kube_rr_set_phase "$first" Completed)" 200
 
     gw_post_alert "$body"
-    assert_status 201
-    second=$(gw_body_jq .remediationRequestName)
-    [[ $second != "$first" ]] || fail "the finished request $first was reused"
-    assert_equal "$(kube_rr_count "$fp")" 2
+    assert_new_request "$first" "$fp" 2
     # and the new one collects the following repeats
     gw_post_alert "$body"
     assert_status 202
@@ -53,7 +43,7 @@ set_phase() {
     gw_post_alert "$body"
     assert_status 201
     first=$(gw_body_jq .remediationRequestName)
-    assert_equal "$(set_phase "$first" Executing)" 200
+    assert_equal "$(kube_rr_set_phase "$first" Executing)" 200
     gw_post_alert "$body"
     assert_status 202
     assert_equal "$(gw_body_jq .remediationRequestName)" "$first"
@@ -68,12 +58,8 @@ set_phase() {
     assert_status 201
     first=$(gw_body_jq .remediationRequestName)
     kube_api "$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests/$first" -X DELETE -o /dev/null
-    gw_wait_for 10 _gone "$first" || fail "$first not deleted"
+    gw_wait_for 10 kube_rr_gone "$first" || fail "$first not deleted"
 
     gw_post_alert "$body"
-    assert_status 201
-    second=$(gw_body_jq .remediationRequestName)
-    [[ $second != "$first" ]] || fail "the deleted request's name came back"
-    assert_equal "$(kube_rr_count "$fp")" 1
+    assert_new_request "$first" "$fp" 1
 }
-_gone() { [[ $(kube_api "$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests/$1" -o /dev/null -w '%{http_code}') == 404 ]]; }

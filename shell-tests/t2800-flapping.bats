@@ -20,14 +20,6 @@ setup_file() {
 teardown_file() { gw_teardown_stack; }
 teardown()      { gw_teardown_test; }
 
-# set_phase NAME PHASE: merge-patch status.overallPhase as admin, as the
-# controller would.
-set_phase() {
-    kube_api "$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests/$1/status" \
-        -X PATCH -H 'Content-Type: application/merge-patch+json' \
-        --data "{\"status\":{\"overallPhase\":\"$2\"}}" -o /dev/null -w '%{http_code}'
-}
-
 # Each test has its own alert name (so that the occurrences of the suite
 # never make a rate storm of one (namespace, alert name)) and deployment.
 # fire NAME: the alert fires.
@@ -42,6 +34,16 @@ flip() {
     assert_status 202
 }
 
+# start NAME N: the alert's first firing (201: its request's name in the
+# caller's $first), then N flips.
+start() {
+    fire "$1"
+    assert_status 201
+    first=$(gw_body_jq .remediationRequestName)
+    local i
+    for ((i = 0; i < $2; i++)); do flip "$1"; done
+}
+
 label_of()      { kube_get_rr "$1" | jq -r '.metadata.labels["kubernaut.ai/flapping"] // "none"'; }
 flap_count_of() { kube_get_rr "$1" | jq -r '.metadata.annotations["kubernaut.ai/flap-count"] // "none"'; }
 
@@ -49,9 +51,7 @@ flap_count_of() { kube_get_rr "$1" | jq -r '.metadata.annotations["kubernaut.ai/
     local name fp first
     name=$(gw_uniq flap)
     fp=$(fp_of "prod:Deployment:$name")
-    fire "$name"
-    assert_status 201
-    first=$(gw_body_jq .remediationRequestName)
+    start "$name" 0
     gw_request GET "/api/v1/signals/$fp"
     assert_status 200
     assert_equal "$(gw_body_jq .flapping)" false
@@ -91,12 +91,9 @@ flap_count_of() { kube_get_rr "$1" | jq -r '.metadata.annotations["kubernaut.ai/
     local name fp first occ absorbed
     name=$(gw_uniq absorb)
     fp=$(fp_of "prod:Deployment:$name")
-    fire "$name"
-    assert_status 201
-    first=$(gw_body_jq .remediationRequestName)
-    flip "$name"; flip "$name"; flip "$name"
+    start "$name" 3
     assert_equal "$(label_of "$first")" true
-    assert_equal "$(set_phase "$first" Completed)" 200
+    assert_equal "$(kube_rr_set_phase "$first" Completed)" 200
     occ=$(kube_rr_occurrences "$first")
     gw_scrape
     absorbed=$(gw_metric gateway_flaps_absorbed_total)
@@ -138,17 +135,11 @@ flap_count_of() { kube_get_rr "$1" | jq -r '.metadata.annotations["kubernaut.ai/
     local name fp first second
     name=$(gw_uniq calm)
     fp=$(fp_of "prod:Deployment:$name")
-    fire "$name"
-    assert_status 201
-    first=$(gw_body_jq .remediationRequestName)
-    flip "$name"; flip "$name"
-    assert_equal "$(set_phase "$first" Completed)" 200
+    start "$name" 2
+    assert_equal "$(kube_rr_set_phase "$first" Completed)" 200
 
     fire "$name"
-    assert_status 201
-    second=$(gw_body_jq .remediationRequestName)
-    [[ $second != "$first" ]] || fail "the finished request $first was reused"
-    assert_equal "$(kube_rr_count "$fp")" 2
+    assert_new_request "$first" "$fp" 2
     assert_equal "$(label_of "$second")" none
     gw_request GET "/api/v1/signals/$fp"
     assert_equal "$(gw_body_jq .flapping)" false
@@ -159,20 +150,14 @@ flap_count_of() { kube_get_rr "$1" | jq -r '.metadata.annotations["kubernaut.ai/
     local name fp first second
     name=$(gw_uniq gone)
     fp=$(fp_of "prod:Deployment:$name")
-    fire "$name"
-    assert_status 201
-    first=$(gw_body_jq .remediationRequestName)
-    flip "$name"; flip "$name"; flip "$name"
+    start "$name" 3
     kube_api "$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests/$first" -X DELETE -o /dev/null
-    gw_wait_for 10 _gone "$first" || fail "$first not deleted"
+    gw_wait_for 10 kube_rr_gone "$first" || fail "$first not deleted"
     fire "$name"
-    assert_status 201
-    second=$(gw_body_jq .remediationRequestName)
-    [[ $second != "$first" ]] || fail "the deleted request's name came back"
+    assert_new_request "$first" "$fp" 1
     # it keeps flapping: the next flip labels the new request
     flip "$name"
     assert_equal "$(gw_body_jq .remediationRequestName)" "$second"
     assert_equal "$(label_of "$second")" true
     assert_equal "$(flap_count_of "$second")" 4
 }
-_gone() { [[ $(kube_api "$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests/$1" -o /dev/null -w '%{http_code}') == 404 ]]; }
