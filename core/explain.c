@@ -161,15 +161,23 @@ static const char *limits_verdict(const gw_config *c, const gw_dedup_peek_result
     return why;
 }
 
-/* A known fingerprint: its request's phase decides (rrphase.h). */
-static void known(gw_ctx *ctx, const gw_dedup_peek_result *p, long long now, json_t *dedup,
-                  verdict *v)
+/* A known request ns/name: its phase decides (rrphase.h), and a firing of
+ * a flapping fingerprint counts on it even when it has finished. */
+static void known(gw_ctx *ctx, const char *ns, const char *name, bool member, bool flapping,
+                  long long now, json_t *dedup, verdict *v)
 {
     gw_rr_open st;
     char phase[32], err[256];
-    gw_err rc = gw_rrstore_state(ctx->kube, &ctx->cfg, p->ns, p->name, now, &ctx->scratch, &st,
-                                 phase, err, sizeof err);
+    gw_err rc = gw_rrstore_state(ctx->kube, &ctx->cfg, ns, name, now, &ctx->scratch, &st, phase,
+                                 err, sizeof err);
     json_object_set_new(dedup, "phase", json_string(rc ? "" : phase));
+    if (!rc && st == GW_RR_CLOSED && flapping) {
+        json_object_set_new(dedup, "phaseRule",
+                            json_string("finished, but the fingerprint is flapping: the firing "
+                                        "counts on it instead of a new remediation"));
+        v->decision = "duplicate";
+        return;
+    }
     if (rc == GW_ENOTFOUND || (!rc && st == GW_RR_CLOSED)) {
         json_object_set_new(dedup, "phaseRule",
                             json_string(rc ? "the request is gone: a new one is made"
@@ -184,7 +192,7 @@ static void known(gw_ctx *ctx, const gw_dedup_peek_result *p, long long now, jso
                                         ? "finished, awaiting manual review: occurrences count on it"
                                         : "finished, in the orchestrator's backoff: occurrences "
                                           "count on it"));
-    v->decision = p->member ? "aggregated" : "duplicate";
+    v->decision = member ? "aggregated" : "duplicate";
 }
 
 /* After the pipeline's reads: the dedup, storm and limit verdicts. */
@@ -214,8 +222,30 @@ static void verdicts(gw_ctx *ctx, const gw_signal *s, const char *sender, long l
         json_object_set_new(dedup, "remediationRequestRef", json_string(ref));
         json_object_set_new(dedup, "count", json_integer(p.count));
     }
+    /* the flip history (a read, as GET /api/v1/signals/{fp} does) */
+    gw_dedup_result g;
+    bool flapping = false;
+    if (gw_dedup_get(&ctx->dedup, s->fingerprint, now, &g) == GW_OK) {
+        flapping = g.flapping > 0;
+        json_object_set_new(dedup, "flapping", json_boolean(flapping));
+        json_object_set_new(dedup, "flips", json_integer(g.flips));
+    }
+    if (!p.state[0] && flapping && g.name[0]) {
+        /* the entry is gone, the history names the flapping request */
+        char ref[330];
+        snprintf(ref, sizeof ref, "%s/%s", g.ns, g.name);
+        json_object_set_new(dedup, "remediationRequestRef", json_string(ref));
+        known(ctx, g.ns, g.name, false, true, now, dedup, v);
+        if (!strcmp(v->decision, "duplicate")) {
+            snprintf(v->text, sizeof v->text, "the fingerprint is flapping: counted on %s/%s",
+                     g.ns, g.name);
+            v->reason = v->text;
+            return;
+        }
+        v->decision = NULL; /* gone: a new request, as for a new fingerprint */
+    }
     if (!strcmp(p.state, "active")) {
-        known(ctx, &p, now, dedup, v);
+        known(ctx, p.ns, p.name, p.member, flapping, now, dedup, v);
         if (!strcmp(v->decision, "created"))
             snprintf(v->text, sizeof v->text, "the fingerprint's request %s/%s has finished",
                      p.ns, p.name);

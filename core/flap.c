@@ -45,10 +45,18 @@ gw_err gw_flap_request(gw_ctx *ctx, const gw_dedup_result *hit, const char *rid,
     return rc;
 }
 
-void gw_flap_absorbed(gw_ctx *ctx, const char *rid, const char *fp, const sig_result *r)
+void gw_flap_absorbed(gw_ctx *ctx, const char *rid, const gw_signal *s, const char *uid,
+                      const sig_result *r)
 {
+    const char *fp = s->fingerprint;
     gw_metrics_count(ctx->metrics, GW_C_FLAPS_ABSORBED);
-    /* Event: FlapAbsorbed */
+    /* the Event's count: the flips in the window (this firing is no flip) */
+    gw_dedup_result h;
+    long long now = gw_now_ms();
+    long long flips = ctx->cfg.recording_events &&
+                      gw_dedup_get(&ctx->dedup, fp, now, &h) == GW_OK ? h.flips : 0;
+    gw_record_flap_absorbed(&ctx->events, rid, r->rr_ns, r->rr_name, uid, s->name, flips,
+                            r->count, now);
     gw_log(ctx->log_min, GW_LOG_INFO, rid, "flap absorbed: fingerprint %.16s is flapping; this "
            "firing counts on its finished request %s/%s (occurrence %lld) instead of starting "
            "a new one", fp, r->rr_ns, r->rr_name, r->count);

@@ -159,8 +159,10 @@ void gw_flap_note(const gw_dedup_result *d, sig_result *r);
  * (create anew); or the error of the read. */
 gw_err gw_flap_request(gw_ctx *ctx, const gw_dedup_result *hit, const char *rid, gw_rr_ref *ref,
                        bool *finished, char *err, size_t errlen);
-/* r (R_DUP on a finished request) was absorbed: counted and logged. */
-void gw_flap_absorbed(gw_ctx *ctx, const char *rid, const char *fp, const sig_result *r);
+/* r (R_DUP on a finished request) was absorbed: counted, logged and
+ * recorded as a FlapAbsorbed Event on the request (uid: its metadata.uid). */
+void gw_flap_absorbed(gw_ctx *ctx, const char *rid, const gw_signal *s, const char *uid,
+                      const sig_result *r);
 /* After the outcome: the metric when this signal made the fingerprint
  * flap, and on a flip of a flapping fingerprint the request's label
  * kubernaut.ai/flapping and annotation kubernaut.ai/flap-count (merge

@@ -228,8 +228,11 @@ static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, cons
         }
         set_ref(r, ref.ns, ref.name, &d);
         r->kind = R_DUP;
-        if ((r->flap_absorbed = absorbed))
-            gw_flap_absorbed(ctx, rid, s->fingerprint, r);
+        if ((r->flap_absorbed = absorbed)) {
+            char uid[64]; /* ctx->scratch still holds the request read */
+            gw_recorder_uid(&ctx->events, &ctx->scratch, uid);
+            gw_flap_absorbed(ctx, rid, s, uid, r);
+        }
         sync_status(ctx, rid, s->fingerprint, ref.ns, ref.name, d.count, d.first_ms, d.last_ms);
         return;
     }

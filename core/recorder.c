@@ -41,6 +41,7 @@ static const struct {
     [GW_EV_ESCALATED] = { "Escalated", "escalated", false },
     [GW_EV_RESOLVED] = { "Resolved", "resolved", true },
     [GW_EV_REOPENED] = { "Reopened", "reopened", false },
+    [GW_EV_FLAP_ABSORBED] = { "FlapAbsorbed", "flapabsorbed", true },
 };
 
 #define COMPONENT "alertgw"
@@ -322,4 +323,15 @@ void gw_record_resolved(gw_recorder *r, const char *rid, const char *ns, const c
     snprintf(msg, sizeof msg, "alert %s resolved at %s (annotation kubernaut.ai/resolved-at); "
              "the request itself is left to its controller", alertname, ts);
     record(r, rid, GW_EV_RESOLVED, ns, name, uid, 1, at_ms, msg);
+}
+
+void gw_record_flap_absorbed(gw_recorder *r, const char *rid, const char *ns, const char *name,
+                             const char *uid, const char *alertname, long long flips,
+                             long long count, long long at_ms)
+{
+    char msg[GW_EV_MESSAGE_MAX + 1];
+    snprintf(msg, sizeof msg, "alert %s fired again while flapping (%lld flips within "
+             "flapping.window): occurrence %lld counted on this request although it had "
+             "finished, instead of starting a new remediation", alertname, flips, count);
+    record(r, rid, GW_EV_FLAP_ABSORBED, ns, name, uid, flips > 0 ? flips : 1, at_ms, msg);
 }

@@ -15,7 +15,10 @@
  *   Escalated      its priority was raised;
  *   Resolved       a resolved notification arrived for it;
  *   Reopened       it was made because the fingerprint's previous request
- *                  had finished (the message names that one).
+ *                  had finished (the message names that one);
+ *   FlapAbsorbed   a firing of its flapping fingerprint counted on it
+ *                  although it had finished, instead of a new request;
+ *                  count = the fingerprint's flips in flapping.window.
  *
  * One Event per request and reason, under a name fixed by both
  * (gw_event_name), so any worker of any host updates the same object:
@@ -54,6 +57,7 @@ typedef enum {
     GW_EV_ESCALATED,
     GW_EV_RESOLVED,
     GW_EV_REOPENED,
+    GW_EV_FLAP_ABSORBED,
     GW_EV_N
 } gw_ev_reason;
 
@@ -132,6 +136,11 @@ void gw_recorder_uid(const gw_recorder *r, const gw_buf *answer, char out[64]);
 void gw_record_created(gw_recorder *r, const char *rid, const char *ns, const char *name,
                        const char *uid, const gw_signal *s, const char *env, const char *prio,
                        const char *replaced, const char *replaced_phase);
+/* FlapAbsorbed: occurrence `count` of a flapping fingerprint (flips in
+ * the window) counted on this finished request. */
+void gw_record_flap_absorbed(gw_recorder *r, const char *rid, const char *ns, const char *name,
+                             const char *uid, const char *alertname, long long flips,
+                             long long count, long long at_ms);
 /* Created, for a storm's aggregate. */
 void gw_record_storm_created(gw_recorder *r, const char *rid, const char *ns, const char *name,
                              const char *uid, const char *storm_type, const char *alertname,

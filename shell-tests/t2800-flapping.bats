@@ -87,6 +87,13 @@ flap_count_of() { kube_get_rr "$1" | jq -r '.metadata.annotations["kubernaut.ai/
     assert_equal "$(gw_metric gateway_flapping_detected_total)" "$((before + 1))"
 }
 
+# flap_event RR: the FlapAbsorbed Event of request RR ("null" when none).
+flap_event() {
+    kube_api "api/v1/namespaces/$GW_RR_NAMESPACE/events?fieldSelector=involvedObject.name%3D$1" |
+        jq -c '[.items[] | select(.reason == "FlapAbsorbed")] | .[0]'
+}
+_flap_event() { [[ $(flap_event "$1") != null ]]; }
+
 @test "while it flaps, a firing after its request finished counts on that request, also after Redis forgot it" {
     local name fp first occ absorbed
     name=$(gw_uniq absorb)
@@ -108,6 +115,14 @@ flap_count_of() { kube_get_rr "$1" | jq -r '.metadata.annotations["kubernaut.ai/
     (( $(gw_metric gateway_flaps_absorbed_total) > absorbed )) || fail "gateway_flaps_absorbed_total did not move"
     grep -q "flap absorbed: fingerprint ${fp:0:16}" "$GW_TMP/lighttpd/stderr.log" ||
         fail "no 'flap absorbed' log line"
+    # and in the request's history (kubectl describe selects on the uid)
+    local ev
+    gw_wait_for 5 _flap_event "$first" || fail "no FlapAbsorbed Event on $first"
+    ev=$(flap_event "$first")
+    assert_equal "$(jq -r .involvedObject.uid <<<"$ev")" "$(kube_get_rr "$first" | jq -r .metadata.uid)"
+    assert_equal "$(jq -r .count <<<"$ev")" 3
+    assert_equal "$(jq -r .type <<<"$ev")" Normal
+    assert_regex "$(jq -r .message <<<"$ev")" 'while flapping \(3 flips'
 
     # the fingerprint's Redis entry expires (dedup.ttl): the history alone
     # names the request
@@ -119,6 +134,15 @@ flap_count_of() { kube_get_rr "$1" | jq -r '.metadata.annotations["kubernaut.ai/
     assert_equal "$(gw_body_jq .flips)" 3
     assert_equal "$(gw_body_jq .remediationRequestRef)" "$GW_RR_NAMESPACE/$first"
     assert_equal "$(gw_body_jq 'keys | join(",")')" "fingerprint,flapping,flips,remediationRequestRef,state"
+    # explain says so before the firing, and writes nothing
+    gw_post /api/v1/explain "$(am_body "Flap$name" deployment="$name" namespace=prod severity=warning)"
+    assert_status 200
+    assert_equal "$(gw_body_jq '.signals[0].decision')" duplicate
+    assert_equal "$(gw_body_jq '.signals[0].dedup.flapping')" true
+    assert_equal "$(gw_body_jq '.signals[0].dedup.flips')" 3
+    assert_equal "$(gw_body_jq '.signals[0].dedup.remediationRequestRef')" "$GW_RR_NAMESPACE/$first"
+    assert_regex "$(gw_body_jq '.signals[0].reason')" 'flapping'
+    assert_equal "$(gw_redis_cli EXISTS "alertgw:fp:$fp")" 0
     fire "$name"
     assert_status 202
     assert_equal "$(gw_body_jq .remediationRequestName)" "$first"

@@ -43,6 +43,7 @@ static void test_reason_names(void **state)
     assert_string_equal(gw_event_reason_name(GW_EV_ESCALATED), "Escalated");
     assert_string_equal(gw_event_reason_name(GW_EV_RESOLVED), "Resolved");
     assert_string_equal(gw_event_reason_name(GW_EV_REOPENED), "Reopened");
+    assert_string_equal(gw_event_reason_name(GW_EV_FLAP_ABSORBED), "FlapAbsorbed");
     assert_string_equal(gw_event_reason_name(GW_EV_N), "");
 }
 
