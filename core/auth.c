@@ -509,12 +509,7 @@ static void check_hmac(gw_auth *a, const hmac_profile *p, const gw_request *req,
 
 static bool cn_allowed(const char *list, const char *cn)
 {
-    const char *it;
-    size_t n;
-    while (gw_list_next(&list, &it, &n))
-        if (item_is(it, n, "*") || (cn && item_is(it, n, cn)))
-            return true;
-    return false;
+    return gw_list_has(list, "*") || (cn && gw_list_has(list, cn));
 }
 
 static void check_mtls(gw_auth *a, const gw_request *req, gw_auth_result *r)
