@@ -24,6 +24,7 @@
 #include <strings.h>
 
 #include "secretfile.h"
+#include "text.h"
 
 static struct timeval tv_of(long ms)
 {
@@ -280,13 +281,63 @@ static gw_err ensure_connected(gw_redis *r)
 }
 
 /* One command; any transport error drops the connection. */
+/* p + tag + n in decimal + CRLF; returns the end */
+static char *put_count(char *p, char tag, size_t n)
+{
+    *p++ = tag;
+    p += gw_dec((long long)n, p);
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+/* The command in Redis's wire format (RESP: "*argc", then "$len" and the
+ * bytes of each argument) in out, of cap bytes.  Returns its length, or 0
+ * when it does not fit.  hiredis's own formatter (redisCommandArgv) does
+ * the same with an sdscatfmt per argument and a heap string per command,
+ * ~20k instructions for the dedup script's 35 arguments; this is ~2k
+ * (docs/performance.md). */
+static size_t format_command(char *out, size_t cap, int argc, const char **argv,
+                             const size_t *lens)
+{
+    size_t need = 23; /* "*" count CRLF */
+    for (int i = 0; i < argc; i++) {
+        if (lens[i] > cap) /* also keeps the sum below from wrapping */
+            return 0;
+        need += 25 + lens[i]; /* "$" length CRLF bytes CRLF */
+    }
+    if (need > cap)
+        return 0;
+    char *p = put_count(out, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        p = put_count(p, '$', lens[i]);
+        memcpy(p, argv[i], lens[i]);
+        p += lens[i];
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    return (size_t)(p - out);
+}
+
 static gw_err command(gw_redis *r, int argc, const char **argv, const size_t *lens,
                       redisReply **out)
 {
     gw_err rc = ensure_connected(r);
     if (rc)
         return rc;
-    redisReply *rep = redisCommandArgv(r->c, argc, argv, lens);
+    /* small commands (every dedup call) go through a stack buffer; larger
+     * ones (SCRIPT LOAD) through hiredis's formatter */
+    char buf[4096];
+    size_t len = format_command(buf, sizeof buf, argc, argv, lens);
+    redisReply *rep = NULL;
+    if (len == 0) {
+        rep = redisCommandArgv(r->c, argc, argv, lens);
+    } else {
+        void *reply = NULL;
+        if (redisAppendFormattedCommand(r->c, buf, len) == REDIS_OK &&
+            redisGetReply(r->c, &reply) == REDIS_OK)
+            rep = reply;
+    }
     if (!rep) {
         char why[160];
         snprintf(why, sizeof why, "%s: %s", r->addr, r->c->errstr[0] ? r->c->errstr : "I/O error");

@@ -103,6 +103,23 @@ size_t gw_text_clean(const char *in, size_t len, char *out, size_t outlen)
     return o;
 }
 
+size_t gw_dec(long long v, char out[21])
+{
+    /* unsigned arithmetic: -LLONG_MIN does not fit a long long */
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    char digits[20];
+    size_t k = 0, n = 0;
+    do
+        digits[k++] = (char)('0' + u % 10);
+    while ((u /= 10) > 0);
+    if (v < 0)
+        out[n++] = '-';
+    while (k > 0)
+        out[n++] = digits[--k];
+    out[n] = '\0';
+    return n;
+}
+
 void gw_hex_encode(const unsigned char *in, size_t n, char *out)
 {
     static const char hex[] = "0123456789abcdef";

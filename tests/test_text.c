@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
@@ -273,6 +275,20 @@ static void hex_round_trips(void **state)
     assert_false(gw_hex_decode("0x9fa0ff", out, sizeof out));
 }
 
+/* gw_dec: what snprintf("%lld") writes, for the edges of long long too. */
+static void dec_matches_printf(void **state)
+{
+    (void)state;
+    static const long long values[] = { 0, 7, -7, 10, 99, 1796675791932LL, 29944596,
+                                        LLONG_MAX, LLONG_MIN, -1000000 };
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char got[21], want[32];
+        snprintf(want, sizeof want, "%lld", values[i]);
+        assert_int_equal(gw_dec(values[i], got), strlen(want));
+        assert_string_equal(got, want);
+    }
+}
+
 /* gw_json_str: whatever the input, the output parses back to it. */
 static void json_str_round_trips(void **state)
 {
@@ -374,6 +390,7 @@ int main(void)
         cmocka_unit_test(text_clean_overlong_and_surrogates),
         cmocka_unit_test(text_clean_output_limit),
         cmocka_unit_test(hex_round_trips),
+        cmocka_unit_test(dec_matches_printf),
         cmocka_unit_test(json_str_round_trips),
         cmocka_unit_test(json_str_respects_the_buffer_limit),
         cmocka_unit_test(pairs_walk_and_lookup),
