@@ -17,6 +17,11 @@
 #   storm       alertgw, every request a new pod in one namespace with one
 #               alert name: after the fifth, every signal joins the storm's
 #               aggregated request (Redis only, plus the coalesced sync)
+#   raw-create  bench/raw-create, no gateway: the label lookup and the create
+#               of a request shaped like the new-alert case's, straight to
+#               the apiserver, at the worker count's concurrency (what the
+#               apiserver sees from the gateway) and at the first connection
+#               count: the new-alert path's bound, printed as a ratio
 #
 # and prints one table: requests/s, RemediationRequests created per second,
 # p50, p99, non-2xx, worker RSS and the duplicate path as a percentage of
@@ -64,7 +69,8 @@ BUILD=${BENCH_BUILD:-$ROOT}
 [[ -x $BUILD/fcgi/alertgw-fcgi || ! -x $ROOT/build/plain/fcgi/alertgw-fcgi ]] || BUILD=$ROOT/build/plain
 GW_FCGI_BIN=$BUILD/fcgi/alertgw-fcgi
 TRIVIAL_BIN=$BUILD/bench/trivial-fcgi
-for bin in "$GW_FCGI_BIN" "$TRIVIAL_BIN"; do
+RAW_BIN=$BUILD/bench/raw-create
+for bin in "$GW_FCGI_BIN" "$TRIVIAL_BIN" "$RAW_BIN"; do
     [[ -x $bin ]] || { echo "bench: $bin not built: run make" >&2; exit 1; }
 done
 command -v wrk >/dev/null || { echo "bench: wrk missing: apt-get install -y wrk" >&2; exit 1; }
@@ -185,6 +191,36 @@ run_wrk() { # name conns mode body round   (GW_WORKERS: the current worker count
 }
 field() { sed -n "s/.*$2=\([^ ]*\).*/\1/p" <<<"${RESULT[$1]}"; }
 
+# raw_template: a request the new-alert case created, as raw-create's
+# template: RAWNAME for its name, RAWFP for its fingerprint, RAWLB for the
+# fingerprint label (the first 63 of the fingerprint), and another
+# managed-by label, so that rr_count never counts raw-create's requests.
+raw_template() {
+    kube_api "$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dalertgw&limit=1" -f |
+        jq -e '.items[0] | del(.status) | .metadata |= {name: "RAWNAME", labels, annotations}
+               | .metadata.labels["kubernaut.ai/fingerprint"] = "RAWLB"
+               | .metadata.labels["app.kubernetes.io/managed-by"] = "alertgw-bench-raw"
+               | .spec.signalFingerprint = "RAWFP" | del(.metadata.annotations | nulls)' \
+        >"$GW_TMP/raw-template.json"
+}
+# run_raw CONNS ROUND: raw-create for DURATION at CONNS connections, as a
+# row of its own (case raw-create; req/s and created/s are its creates/s).
+run_raw() {
+    local conns=$1 round=$2 out line
+    local key=$GW_WORKERS/raw-create/$conns/$round
+    out=$(timeout $(( DURATION + 30 )) "$RAW_BIN" "$conns" "$DURATION" "$KUBE_API_URL" \
+        "$KUBE_CA_FILE" "$KUBE_GATEWAY_TOKEN_FILE" \
+        "$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests" "$GW_TMP/raw-template.json" 2>&1) || true
+    line=$(grep '^RESULT' <<<"$out" || true)
+    [[ -n $line ]] || { echo "bench: raw-create failed:" >&2; echo "$out" >&2; exit 1; }
+    local creates errors rps
+    creates=$(sed -n 's/.*creates=\([0-9]*\).*/\1/p' <<<"$line")
+    errors=$(sed -n 's/.*errors=\([0-9]*\).*/\1/p' <<<"$line")
+    rps=$(sed -n 's/.*rps=\([0-9.]*\).*/\1/p' <<<"$line")
+    RESULT[$key]="RESULT rps=$rps p50_ms=- p99_ms=- requests=$(( creates + errors )) non2xx=$errors errors=0 rss_mb=-"
+    CREATED[$key]=$creates
+}
+
 created=0
 for GW_WORKERS in $WORKER_COUNTS; do
   export GW_WORKERS
@@ -211,6 +247,10 @@ for GW_WORKERS in $WORKER_COUNTS; do
         first_conns=${CONNECTIONS%% *}
         run_wrk new-alert "$first_conns" new template.json "$round"
         run_wrk storm "$first_conns" unique storm.json "$round"
+        # the new-alert path's bound, measured right after it
+        raw_template && for c in $(printf '%s\n' "$GW_WORKERS" "$first_conns" | sort -nu); do
+            run_raw "$c" "$round"
+        done
     fi
     gw_stop_lighttpd
   done
@@ -269,6 +309,16 @@ for wc in $(printf '%s\n' "${!RATIOS[@]}" | sort -t/ -k1,1n -k2,2n); do
     # shellcheck disable=SC2086
     printf '%7s %5s %10s%% %9s\n' "${wc%/*}" "${wc#*/}" "$(median ${RATIOS[$wc]})" \
         "$(median ${P99S[$wc]})"
+done
+# The new-alert path against its bound: raw-create at the concurrency the
+# apiserver sees from the gateway (one call at a time per worker).
+for w in $WORKER_COUNTS; do
+    nk=$w/new-alert/${CONNECTIONS%% *}/$ROUNDS rk=$w/raw-create/$w/$ROUNDS
+    [[ -n ${CREATED[$nk]:-} && -n ${CREATED[$rk]:-} ]] || continue
+    printf 'new-alert path, %s workers: %s created/s = %s of the raw create rate (%s/s at %s connections)\n' \
+        "$w" "$(awk -v n="${CREATED[$nk]}" -v s="$DURATION" 'BEGIN { printf "%.1f", n / s }')" \
+        "$(awk -v a="${CREATED[$nk]}" -v b="${CREATED[$rk]}" 'BEGIN { printf "%.1f%%", (b > 0 ? 100 * a / b : 0) }')" \
+        "$(field "$rk" rps)" "$w"
 done
 printf 'RemediationRequests in the apiserver after the run: %s\n' "$created"
 if (( ${#WARNINGS[@]} )); then

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* raw-create.c - the benchmark's bound for the new-alert path: what the
+ * apiserver itself takes of the calls the gateway must make for a new
+ * signal, with nothing of the gateway in between.
+ *
+ * Each of CONNS threads loops for SECONDS: the lookup by fingerprint label
+ * (GET of the request collection with labelSelector and resourceVersion=0,
+ * as the gateway asks), then the create (POST) of a RemediationRequest
+ * made from a template (a request the gateway created, so of the same size
+ * and shape) with a fresh name and fingerprint.  libcurl with the
+ * gateway's settings: one keep-alive handle per thread, HTTP/2 over TLS
+ * when offered, the CA verified, a bearer token.
+ *
+ * usage: raw-create CONNS SECONDS API_URL CA_FILE TOKEN_FILE COLLECTION TEMPLATE
+ *   COLLECTION  the request collection's path, e.g.
+ *               apis/kubernaut.ai/v1alpha1/namespaces/kubernaut-system/remediationrequests
+ *   TEMPLATE    a request's JSON in which RAWNAME stands for the name, RAWFP
+ *               for the fingerprint (64 hex digits) and RAWLB for the
+ *               fingerprint label (its first 63: a label value's limit)
+ * Prints one line: RESULT creates=N lookups=N errors=N seconds=S rps=R */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    const char *api, *ca, *coll, *tmpl;
+    struct curl_slist *headers;
+    double seconds;
+    int id;
+    long creates, lookups, errors;
+} worker;
+
+static size_t discard(char *p, size_t size, size_t n, void *u)
+{
+    (void)p;
+    (void)u;
+    return size * n;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* tmpl with every RAWNAME replaced by name, RAWFP by fp and RAWLB by lb;
+ * the caller frees it (NULL: out of memory) */
+static char *fill(const char *tmpl, const char *name, const char *fp, const char *lb)
+{
+    size_t cap = strlen(tmpl) * 2 + 256, n = 0;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    for (const char *p = tmpl; *p;) {
+        const char *with = NULL;
+        size_t skip = 0;
+        if (!strncmp(p, "RAWNAME", 7))
+            with = name, skip = 7;
+        else if (!strncmp(p, "RAWFP", 5))
+            with = fp, skip = 5;
+        else if (!strncmp(p, "RAWLB", 5))
+            with = lb, skip = 5;
+        size_t add = with ? strlen(with) : 1;
+        if (n + add + 1 > cap) {
+            free(out);
+            return NULL;
+        }
+        memcpy(out + n, with ? with : p, add);
+        n += add;
+        p += with ? skip : 1;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+static long call(CURL *h, const char *url, const char *body)
+{
+    long code = 0;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    if (body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    }
+    if (curl_easy_perform(h) != CURLE_OK)
+        return 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    return code;
+}
+
+static void *run(void *arg)
+{
+    worker *w = arg;
+    CURL *h = curl_easy_init();
+    if (!h) {
+        w->errors++;
+        return NULL;
+    }
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_CAINFO, w->ca);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, w->headers);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+    char url[1200], coll_url[1024], name[64], fp[65];
+    snprintf(coll_url, sizeof coll_url, "%.500s/%.500s", w->api, w->coll);
+    double end = now_s() + w->seconds;
+    for (long i = 0; now_s() < end; i++) {
+        snprintf(name, sizeof name, "raw-%ld-%d-%ld", (long)getpid(), w->id, i);
+        snprintf(fp, sizeof fp, "%08lx%04x%052ld", (long)getpid() & 0xffffffffL,
+                 (unsigned)w->id & 0xffffu, i);
+        snprintf(url, sizeof url,
+                 "%s?labelSelector=kubernaut.ai%%2Ffingerprint%%3D%.63s&resourceVersion=0",
+                 coll_url, fp);
+        if (call(h, url, NULL) != 200) {
+            w->errors++;
+            continue;
+        }
+        w->lookups++;
+        char lb[64];
+        snprintf(lb, sizeof lb, "%.63s", fp);
+        char *body = fill(w->tmpl, name, fp, lb);
+        if (!body) {
+            w->errors++;
+            break;
+        }
+        if (call(h, coll_url, body) == 201)
+            w->creates++;
+        else
+            w->errors++;
+        free(body);
+    }
+    curl_easy_cleanup(h);
+    return NULL;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(1 << 20);
+    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+    fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 8) {
+        fprintf(stderr, "usage: raw-create CONNS SECONDS API_URL CA_FILE TOKEN_FILE COLLECTION "
+                        "TEMPLATE\n");
+        return 2;
+    }
+    int conns = atoi(argv[1]);
+    double seconds = atof(argv[2]);
+    char *token = slurp(argv[5]), *tmpl = slurp(argv[7]);
+    if (conns < 1 || conns > 256 || seconds <= 0 || seconds > 600 || !token || !tmpl) {
+        fprintf(stderr, "raw-create: bad arguments or unreadable files\n");
+        return 2;
+    }
+    token[strcspn(token, "\r\n")] = '\0';
+    char auth[4200];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %.4096s", token);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT))
+        return 1;
+    struct curl_slist *headers = curl_slist_append(NULL, auth);
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    headers = curl_slist_append(headers, "Accept: application/json");
+    worker *w = calloc((size_t)conns, sizeof *w);
+    pthread_t *t = calloc((size_t)conns, sizeof *t);
+    if (!headers || !w || !t)
+        return 1;
+    double start = now_s();
+    for (int i = 0; i < conns; i++) {
+        w[i] = (worker){ .api = argv[3], .ca = argv[4], .coll = argv[6], .tmpl = tmpl,
+                         .headers = headers, .seconds = seconds, .id = i };
+        if (pthread_create(&t[i], NULL, run, &w[i]))
+            return 1;
+    }
+    long creates = 0, lookups = 0, errors = 0;
+    for (int i = 0; i < conns; i++) {
+        pthread_join(t[i], NULL);
+        creates += w[i].creates;
+        lookups += w[i].lookups;
+        errors += w[i].errors;
+    }
+    double took = now_s() - start;
+    printf("RESULT creates=%ld lookups=%ld errors=%ld seconds=%.2f rps=%.1f\n", creates, lookups,
+           errors, took, (double)creates / took);
+    curl_slist_free_all(headers);
+    curl_global_cleanup();
+    free(w);
+    free(t);
+    free(token);
+    free(tmpl);
+    return errors > creates ? 1 : 0;
+}
