@@ -55,6 +55,20 @@ void gw_enrich_classify(gw_ctx *ctx, const gw_signal *s, const char *ns_path, co
     r->prio_src = gw_classify_priority(c, s->severity, r->env, r->prio);
 }
 
+/* The command that opts resource t in: `kubectl label <kind> <name>
+ * [-n <ns>] <label>=true`, the kind in lower case (kubectl's name for it).
+ * The kind, name and namespace passed the Kubernetes syntax checks, so
+ * they are shell words as they are. */
+static void optin_command(const gw_target *t, const char *label, char *out, size_t outlen)
+{
+    char kind[64];
+    snprintf(kind, sizeof kind, "%s", t->kind);
+    for (char *k = kind; *k; k++)
+        *k = (char)tolower((unsigned char)*k);
+    snprintf(out, outlen, "kubectl label %s %s%s%s %s=true", kind, t->name,
+             *t->namespace_ ? " -n " : "", t->namespace_, label);
+}
+
 /* scope.require_label, first explicit answer wins: the resource the alert
  * names, then the owner it resolved to (when owners.resolve moved it), then
  * the namespace.  `<scope.label>: "false"` on a resource opts it out even
@@ -87,14 +101,11 @@ gw_err gw_enrich_scope(gw_ctx *ctx, const gw_target *named, const gw_signal *s,
         if (v == 1)
             return GW_OK;
         if (v == 0) {
-            char kind[64];
-            snprintf(kind, sizeof kind, "%s", t[i]->kind);
-            for (char *k = kind; *k; k++)
-                *k = (char)tolower((unsigned char)*k);
+            char cmd[300];
+            optin_command(t[i], c->scope_label, cmd, sizeof cmd);
             snprintf(why, whylen, "out of scope: %s \"%s\" is labelled %s=false, which opts it "
-                     "out (scope.require_label); to opt it in: kubectl label %s %s%s%s %s=true "
-                     "--overwrite", t[i]->kind, t[i]->name, c->scope_label, kind, t[i]->name,
-                     *t[i]->namespace_ ? " -n " : "", t[i]->namespace_, c->scope_label);
+                     "out (scope.require_label); to opt it in: %s --overwrite", t[i]->kind,
+                     t[i]->name, c->scope_label, cmd);
             return GW_OK;
         }
     }
@@ -108,6 +119,17 @@ gw_err gw_enrich_scope(gw_ctx *ctx, const gw_target *named, const gw_signal *s,
                  "labelled %s=true (scope.require_label); to opt the namespace in: kubectl "
                  "label namespace %s %s=true", s->target.namespace_, c->scope_label,
                  s->target.namespace_, c->scope_label);
+        return GW_OK;
+    }
+    /* a cluster-scoped target (a Node): only its own label can opt it in;
+     * a kind the gateway cannot read (Unknown) gets no command */
+    if (gw_object_path(ctx->kinds, s->target.kind, s->target.api_version, "", s->target.name,
+                       path, sizeof path)) {
+        char cmd[300];
+        optin_command(&s->target, c->scope_label, cmd, sizeof cmd);
+        snprintf(why, whylen, "out of scope: %s \"%s\" is not labelled %s=true "
+                 "(scope.require_label); to opt it in: %s", s->target.kind, s->target.name,
+                 c->scope_label, cmd);
         return GW_OK;
     }
     snprintf(why, whylen, "out of scope: the resource is not labelled %s=true "

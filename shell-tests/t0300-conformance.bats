@@ -247,6 +247,15 @@ grafana_post() {
     check_example signal
     gw_post_alert "$(am_body --status resolved DocCreated deployment="$d" namespace="$(ns)" severity=critical)"
     check_example ignored-resolved
+    # it fires again: a flip; once its entry is gone (dedup.ttl), the flip
+    # history alone answers: idle
+    gw_post_alert "$(am_body DocCreated deployment="$d" namespace="$(ns)" severity=critical)"
+    assert_status 202
+    assert_equal "$(gw_redis_cli DEL "alertgw:fp:$fp")" 1
+    gw_request GET "/api/v1/signals/$fp"
+    assert_equal "$(gw_body_jq .state)" idle
+    assert_equal "$(gw_body_jq .flips)" 1
+    check_example signal-idle
 }
 
 @test "docs/api.md: 200 namespace-not-found, 207 mixed, 200 no-target and heartbeat, 400 bad namespace" {
@@ -298,6 +307,42 @@ grafana_post() {
     check_example readyz
 }
 
+@test "docs/api.md: POST /api/v1/explain after the request finished, through the owner chain (gateway restarted with owners.resolve)" {
+    local ens d pod fp rr
+    gw_stop_lighttpd
+    gw_start_lighttpd ALERTGW_OWNERS_RESOLVE=true
+    ens=$(gw_uniq explain)
+    kube_namespace "$ens" environment=production
+    d=$(gw_uniq web)
+    pod="$d-5d8f7-x1"
+    kube_make_deployment "$ens" "$d" "$pod"
+    fp=$(fp_of "$ens:Deployment:$d")
+    gw_post_alert "$(am_body DocExplain pod="$pod" namespace="$ens" severity=critical)"
+    assert_status 201
+    assert_equal "$(gw_body_jq .fingerprint)" "$fp"
+    rr=$(gw_body_jq .remediationRequestName)
+    assert_equal "$(kube_rr_set_phase "$rr" Completed)" 200
+    gw_post /api/v1/explain "$(am_body DocExplain pod="$pod" namespace="$ens" severity=critical)"
+    assert_equal "$(gw_body_jq '.signals[0].decision')" created
+    assert_equal "$(gw_body_jq '.signals[0].fingerprint')" "$fp"
+    assert_equal "$(gw_body_jq '[.signals[0].ownerChain[].kind] | join(",")')" Pod,ReplicaSet,Deployment
+    assert_equal "$(gw_body_jq '.signals[0].dedup.remediationRequestRef')" "$GW_RR_NAMESPACE/$rr"
+    assert_equal "$(gw_body_jq '.signals[0].dedup.phase')" Completed
+    assert_equal "$(gw_body_jq '.signals[0].dedup.flapping')" false
+    check_example explain
+    # and what the doc says of an open request: a duplicate, storm and
+    # limits empty
+    assert_equal "$(kube_rr_set_phase "$rr" Executing)" 200
+    _explained_duplicate() {
+        gw_post /api/v1/explain "$(am_body DocExplain pod="$pod" namespace="$ens" severity=critical)"
+        [[ $(gw_body_jq '.signals[0].decision') == duplicate ]]
+    }
+    gw_wait_for 10 _explained_duplicate || fail "an open request is not explained as a duplicate: $HTTP_BODY"
+    assert_equal "$(gw_body_jq '.signals[0].dedup.phaseRule')" "not finished: occurrences count on it"
+    assert_regex "$(gw_body_jq '.signals[0].reason')" "^occurrence 2 of $GW_RR_NAMESPACE/$rr\$"
+    assert_equal "$(jq -c '.signals[0] | [.storm, .limits]' <<<"$HTTP_BODY")" '[{},{}]'
+}
+
 @test "docs/api.md: out-of-scope, replay and 503 (gateway restarted with scope.require_label, hmac and a namespace cap of 1)" {
     local managed plain body ts sig d
     gw_stop_lighttpd
@@ -314,6 +359,14 @@ grafana_post() {
     }
     signed_post "$(am_body HighCPU deployment=api namespace="$plain" severity=critical)"
     check_example ignored-out-of-scope
+    # a pod labelled false in a managed namespace opts itself out
+    kube_create "api/v1/namespaces/$managed/pods" '{"apiVersion":"v1","kind":"Pod",
+        "metadata":{"name":"batch-1","labels":{"kubernaut.ai/managed":"false"}},
+        "spec":{"containers":[{"name":"c","image":"busybox"}]}}' >/dev/null
+    signed_post "$(am_body BatchFailed pod=batch-1 namespace="$managed" severity=critical)"
+    [[ $(gw_body_jq .message) == *"kubectl label pod batch-1 -n $managed kubernaut.ai/managed=true --overwrite" ]] ||
+        fail "the answer does not say how to opt the pod in: $HTTP_BODY"
+    check_example ignored-out-of-scope-resource
     d=$(gw_uniq rp)
     body=$(am_body HighCPU deployment="$d" namespace="$managed" severity=critical)
     signed_post "$body"

@@ -258,3 +258,36 @@ rr_of() { kube_get_rr "$(gw_body_jq '.remediationRequestName // (.metadata.remed
     [[ $(gw_body_jq .message) == *"kubectl label namespace $other kubernaut.ai/managed=true"* ]] ||
         fail "the answer does not say how to opt the namespace in: $HTTP_BODY"
 }
+
+@test "scope of a cluster-scoped target: only the Node's own label decides, and the ignored answer gives its kubectl label command" {
+    local node off fp
+    gw_stop_lighttpd
+    GW_WORKERS=1 gw_start_lighttpd ALERTGW_SCOPE_REQUIRE_LABEL=true ALERTGW_ENVIRONMENT_CACHE_TTL=3s
+    node=$(gw_uniq worker)
+    off=$(gw_uniq worker)
+    fp=$(fp_of ":Node:$node")
+    kube_create api/v1/nodes "$(jq -cn --arg n "$node" '{apiVersion:"v1",kind:"Node",metadata:{name:$n}}')" >/dev/null
+    kube_create api/v1/nodes "$(jq -cn --arg n "$off" \
+        '{apiVersion:"v1",kind:"Node",metadata:{name:$n,labels:{"kubernaut.ai/managed":"false"}}}')" >/dev/null
+    # an unlabelled node: out, and the answer names the node's own command
+    # (a node has no namespace to opt in)
+    gw_post_alert "$(am_body ScopeNode node="$node" severity=critical)"
+    assert_status 200
+    assert_equal "$(gw_body_jq .status)" ignored
+    assert_equal "$(gw_body_jq .reason)" out-of-scope
+    [[ $(gw_body_jq .message) == *"to opt it in: kubectl label node $node kubernaut.ai/managed=true" ]] ||
+        fail "the answer does not say how to opt the node in: $HTTP_BODY"
+    [[ $(gw_body_jq .message) != *namespace* ]] || fail "a node has no namespace: $HTTP_BODY"
+    assert_equal "$(kube_rr_count "$fp")" 0
+    # a node labelled false: out, with the --overwrite command
+    gw_post_alert "$(am_body ScopeNode node="$off" severity=critical)"
+    assert_status 200
+    assert_equal "$(gw_body_jq .reason)" out-of-scope
+    [[ $(gw_body_jq .message) == *"to opt it in: kubectl label node $off kubernaut.ai/managed=true --overwrite" ]] ||
+        fail "the answer does not say how to opt the node in: $HTTP_BODY"
+    # what the command does: the label, seen once the 3 s cache expires
+    kube_merge "api/v1/nodes/$node" '{"metadata":{"labels":{"kubernaut.ai/managed":"true"}}}'
+    _node_in() { gw_post_alert "$(am_body ScopeNode node="$node" severity=critical)"; [[ $HTTP_STATUS == 201 ]]; }
+    gw_wait_for 10 _node_in || fail "the labelled node is still out of scope: $HTTP_BODY"
+    assert_equal "$(kube_rr_count "$fp")" 1
+}

@@ -12,7 +12,8 @@
  * and its repeat counted in Redis, never created again; an alert about a
  * namespace that does not exist is ignored and leaves Redis untouched; and
  * with Redis down the answer is 503 + Retry-After (nothing lost), and the
- * resend after Redis is back is recorded. */
+ * resend after Redis is back is recorded; a storm member's 202 (and its
+ * 207 result) names its aggregate with the spec's storm fields. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -281,6 +282,78 @@ static void workload_less_alerts_200_and_nothing_stored(void **state)
     assert_int_equal(redis_dbsize(f), 0);
 }
 
+/* The 202 of a storm member names its aggregate as the spec's storm
+ * member answer does: storm.type ("pattern" here: the fifth distinct pod
+ * of one alert name in a namespace), storm.remediationRequestRef
+ * ("<namespace>/<name>" of the aggregated request) and storm.resourceCount;
+ * resources is resourceCount's older name and opened says whether this
+ * signal created the aggregate.  A 207 result carries the same object. */
+static void storm_member_answer_names_its_aggregate(void **state)
+{
+    fx *f = *state;
+    char pod[16], ref[330];
+    for (int i = 1; i <= 4; i++) {
+        snprintf(pod, sizeof pod, "web-%d", i);
+        post_alert(f, "prod", pod);
+        assert_int_equal(f->resp.status, 201);
+    }
+    post_alert(f, "prod", "web-5"); /* pattern_threshold (5) distinct pods */
+    assert_int_equal(f->resp.status, 202);
+    json_t *j = body_json(f);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "aggregated");
+    const char *name = json_string_value(json_object_get(j, "remediationRequestName"));
+    const char *ns = json_string_value(json_object_get(j, "remediationRequestNamespace"));
+    assert_non_null(name);
+    assert_non_null(ns);
+    assert_true(*name && *ns);
+    snprintf(ref, sizeof ref, "%s/%s", ns, name);
+    json_t *st = json_object_get(j, "storm");
+    assert_true(json_is_object(st));
+    assert_string_equal(json_string_value(json_object_get(st, "type")), "pattern");
+    assert_string_equal(json_string_value(json_object_get(st, "remediationRequestRef")), ref);
+    assert_true(json_is_integer(json_object_get(st, "resourceCount")));
+    assert_int_equal(json_integer_value(json_object_get(st, "resourceCount")), 5);
+    assert_int_equal(json_integer_value(json_object_get(st, "resources")), 5);
+    assert_true(json_is_true(json_object_get(st, "opened")));
+    assert_int_equal(json_object_size(st), 5); /* no other names */
+    json_decref(j);
+
+    /* the sixth joins the same aggregate */
+    post_alert(f, "prod", "web-6");
+    assert_int_equal(f->resp.status, 202);
+    j = body_json(f);
+    st = json_object_get(j, "storm");
+    assert_string_equal(json_string_value(json_object_get(st, "type")), "pattern");
+    assert_string_equal(json_string_value(json_object_get(st, "remediationRequestRef")), ref);
+    assert_int_equal(json_integer_value(json_object_get(st, "resourceCount")), 6);
+    assert_int_equal(json_integer_value(json_object_get(st, "resources")), 6);
+    assert_true(json_is_false(json_object_get(st, "opened")));
+    json_decref(j);
+
+    /* two members in one webhook: each 207 result has the storm object */
+    post_body(f, "{\"version\":\"4\",\"status\":\"firing\",\"alerts\":["
+                 "{\"status\":\"firing\",\"labels\":{\"alertname\":\"PodCrashLooping\","
+                 "\"severity\":\"critical\",\"namespace\":\"prod\",\"pod\":\"web-7\"}},"
+                 "{\"status\":\"firing\",\"labels\":{\"alertname\":\"PodCrashLooping\","
+                 "\"severity\":\"critical\",\"namespace\":\"prod\",\"pod\":\"web-8\"}}]}");
+    assert_int_equal(f->resp.status, 207);
+    j = body_json(f);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *e = json_array_get(json_object_get(j, "results"), i);
+        assert_string_equal(json_string_value(json_object_get(e, "status")), "aggregated");
+        st = json_object_get(e, "storm");
+        assert_string_equal(json_string_value(json_object_get(st, "type")), "pattern");
+        assert_string_equal(json_string_value(json_object_get(st, "remediationRequestRef")),
+                            ref);
+        assert_int_equal(json_integer_value(json_object_get(st, "resourceCount")), 7 + (int)i);
+        assert_int_equal(json_integer_value(json_object_get(st, "resources")), 7 + (int)i);
+        assert_true(json_is_false(json_object_get(st, "opened")));
+    }
+    json_decref(j);
+    /* four own requests and one aggregate */
+    assert_int_equal(fake_server_count(&f->api), 5);
+}
+
 static void redis_down_503_then_recorded_on_resend(void **state)
 {
     fx *f = *state;
@@ -308,6 +381,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(workload_less_alerts_200_and_nothing_stored, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(redis_down_503_then_recorded_on_resend, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(storm_member_answer_names_its_aggregate, setup,
                                         teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
