@@ -190,7 +190,7 @@ run_one() {
         verdict="$verdict; the restored tree FAILS too ($LOGS/$name.restored.log)"
     fi
     echo "$name: $verdict"
-    grep -E '^not ok|^# \(in test file|^# +`|^# +-- |^# +(expected|actual)|^\[  (ERROR|FAILED) +\]|^\[   LINE   \]' \
+    grep -E '^not ok|^ERROR: |^# \(in test file|^# +`|^# +-- |^# +(expected|actual)|^\[  (ERROR|FAILED) +\]|^\[   LINE   \]' \
         "$LOGS/$name.mutant.log" | head -n 8 | sed 's/^/    /'
     [[ $verdict == killed ]]
 }
