@@ -69,6 +69,12 @@ mutant limitcore-unit deploy/systemd/alertgw-fcgi.service.in \
 mutant stack-protector configure.ac \
     '/^GW_TRY_HARDEN(\[-fstack-protector-strong\], \[\])$/d' harden \
     "e2e t5100 'the plain binary is hardened'"
+mutant fortify configure.ac \
+    's/^  \[GW_TRY_HARDEN(\[-U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2\], \[\],$/  [GW_TRY_HARDEN([-U_FORTIFY_SOURCE], [],/' \
+    harden "e2e t5100 'the plain binary is hardened'"
+mutant bind-now configure.ac \
+    's/^GW_TRY_HARDEN(\[\], \[-Wl,-z,relro,-z,now\])$/GW_TRY_HARDEN([], [-Wl,-z,relro])/' \
+    harden "e2e t5100 'the plain binary is hardened'"
 mutant secret-cut-short core/secretfile.c \
     's/^    if (too_big || n > GW_SECRET_MAX)$/&\n        n = GW_SECRET_MAX, rc = GW_OK; \/* cut short, silently *\/\n    if (0)/' \
     plain:tests/test_secret "unit test_secret"
