@@ -18,6 +18,7 @@
 # Every file a mutant touches is restored on any exit (trap).  Logs go to
 # test-logs/mutants/NAME.{build,mutant,restored}.log.  MUT_CONFIRM=0 skips
 # the run on the restored tree.
+# shellcheck disable=SC2317 # unit and e2e are called through eval
 set -euo pipefail
 
 ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
@@ -77,7 +78,7 @@ mutant bind-now configure.ac \
     harden "e2e t5100 'the plain binary is hardened'"
 mutant secret-cut-short core/secretfile.c \
     's/^    if (too_big || n > GW_SECRET_MAX)$/&\n        n = GW_SECRET_MAX, rc = GW_OK; \/* cut short, silently *\/\n    if (0)/' \
-    plain:tests/test_secret "unit test_secret"
+    plain:tests/test_secret "unit test_secret refuse_what_would_be_cut"
 mutant secret-cut-short-e2e core/secretfile.c \
     's/^    if (too_big || n > GW_SECRET_MAX)$/&\n        n = GW_SECRET_MAX, rc = GW_OK; \/* cut short, silently *\/\n    if (0)/' \
     asan:fcgi/alertgw-fcgi "e2e t5100 'an over-long secret file'"
