@@ -43,17 +43,15 @@ mutant example-bearer deploy/alertgw.yaml.example \
 mutant tokenreview-audiences core/tokenreview.c \
     's/if (t->audiences \&\& !audience_listed(/if (0 \&\& t->audiences \&\& !audience_listed(/' \
     plain:tests/test_auth "unit test_auth tokenreview_audiences_must_match"
-mutant sar-per-namespace core/tokenreview.c \
-    's/authorize_ns(t, res->subject, ns ? ns : "",/authorize_ns(t, res->subject, ns ? t->sar_namespace : t->sar_namespace,/' \
+SAR_IN_ONE_NAMESPACE='s/authorize_ns(t, res->subject, ns ? ns : "",/authorize_ns(t, res->subject, ns ? t->sar_namespace : t->sar_namespace,/'
+mutant sar-per-namespace core/tokenreview.c "$SAR_IN_ONE_NAMESPACE" \
     plain:tests/test_auth "unit test_auth tokenreview_authorises_each_signal_namespace"
-mutant sar-per-namespace-e2e core/tokenreview.c \
-    's/authorize_ns(t, res->subject, ns ? ns : "",/authorize_ns(t, res->subject, ns ? t->sar_namespace : t->sar_namespace,/' \
+mutant sar-per-namespace-e2e core/tokenreview.c "$SAR_IN_ONE_NAMESPACE" \
     asan:fcgi/alertgw-fcgi "e2e t3100 'tokenreview: a ServiceAccount bound in namespace A'"
-mutant review-rate core/tokenreview.c \
-    's/^    if (rate <= 0)$/    if (rate <= 0 || 1)/' \
+NO_RATE_BOUND='s/^    if (rate <= 0)$/    if (rate <= 0 || 1)/'
+mutant review-rate core/tokenreview.c "$NO_RATE_BOUND" \
     plain:tests/test_auth "unit test_auth tokenreview_rate_is_bounded"
-mutant review-rate-e2e core/tokenreview.c \
-    's/^    if (rate <= 0)$/    if (rate <= 0 || 1)/' \
+mutant review-rate-e2e core/tokenreview.c "$NO_RATE_BOUND" \
     asan:fcgi/alertgw-fcgi "e2e t3100 'tokenreview: unknown tokens beyond'"
 mutant socket-0600 deploy/systemd/alertgw-fcgi.service.in \
     's/ -M 0600 -- / -M 0660 -- /' - \
@@ -67,26 +65,24 @@ mutant not-dumpable fcgi/main.c \
 mutant limitcore-unit deploy/systemd/alertgw-fcgi.service.in \
     '/^LimitCORE=0$/d' - \
     "e2e t5500 'systemd-analyze verify accepts both units'"
+HARDENED="e2e t5100 'the plain binary is hardened'"
 mutant stack-protector configure.ac \
-    '/^GW_TRY_HARDEN(\[-fstack-protector-strong\], \[\])$/d' harden \
-    "e2e t5100 'the plain binary is hardened'"
+    '/^GW_TRY_HARDEN(\[-fstack-protector-strong\], \[\])$/d' harden "$HARDENED"
 mutant fortify configure.ac \
     's/^  \[GW_TRY_HARDEN(\[-U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2\], \[\],$/  [GW_TRY_HARDEN([-U_FORTIFY_SOURCE], [],/' \
-    harden "e2e t5100 'the plain binary is hardened'"
+    harden "$HARDENED"
 mutant bind-now configure.ac \
     's/^GW_TRY_HARDEN(\[\], \[-Wl,-z,relro,-z,now\])$/GW_TRY_HARDEN([], [-Wl,-z,relro])/' \
-    harden "e2e t5100 'the plain binary is hardened'"
-mutant secret-cut-short core/secretfile.c \
-    's/^    if (too_big || n > GW_SECRET_MAX)$/&\n        n = GW_SECRET_MAX, rc = GW_OK; \/* cut short, silently *\/\n    if (0)/' \
+    harden "$HARDENED"
+CUT_SHORT='s/^    if (too_big || n > GW_SECRET_MAX)$/&\n        n = GW_SECRET_MAX, rc = GW_OK; \/* cut short, silently *\/\n    if (0)/'
+mutant secret-cut-short core/secretfile.c "$CUT_SHORT" \
     plain:tests/test_secret "unit test_secret refuse_what_would_be_cut"
-mutant secret-cut-short-e2e core/secretfile.c \
-    's/^    if (too_big || n > GW_SECRET_MAX)$/&\n        n = GW_SECRET_MAX, rc = GW_OK; \/* cut short, silently *\/\n    if (0)/' \
+mutant secret-cut-short-e2e core/secretfile.c "$CUT_SHORT" \
     asan:fcgi/alertgw-fcgi "e2e t5100 'an over-long secret file'"
-mutant unknown-env core/config.c \
-    's/^    check_unknown_env(errs, errlen, nerr);$/    if (0) check_unknown_env(errs, errlen, nerr);/' \
+NO_ENV_CHECK='s/^    check_unknown_env(errs, errlen, nerr);$/    if (0) check_unknown_env(errs, errlen, nerr);/'
+mutant unknown-env core/config.c "$NO_ENV_CHECK" \
     plain:tests/test_config "unit test_config unknown_env_variable_named"
-mutant unknown-env-e2e core/config.c \
-    's/^    check_unknown_env(errs, errlen, nerr);$/    if (0) check_unknown_env(errs, errlen, nerr);/' \
+mutant unknown-env-e2e core/config.c "$NO_ENV_CHECK" \
     asan:fcgi/alertgw-fcgi "e2e t5100 'a misspelt ALERTGW_. variable'"
 mutant draining-wired fcgi/main.c \
     '/^    gw_ctx_set_draining(ctx);$/d' asan:fcgi/alertgw-fcgi \
