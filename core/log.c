@@ -43,6 +43,25 @@ void gw_log_json(gw_log_level min, gw_log_level lvl, json_t *fields)
     gw_json_free(s);
 }
 
+/* ms with three decimals, as printf("%.3f") for the durations a request
+ * takes (0 to hours); out has 48 bytes.  Returns out. */
+static const char *millis(double ms, char out[48])
+{
+    if (!(ms >= 0 && ms < 1e15)) { /* NaN, negative or absurd: never from a clock */
+        strcpy(out, "0.000");
+        return out;
+    }
+    long long us = (long long)(ms * 1000 + 0.5);
+    size_t n = gw_dec(us / 1000, out);
+    long long frac = us % 1000;
+    out[n++] = '.';
+    out[n++] = (char)('0' + frac / 100);
+    out[n++] = (char)('0' + frac / 10 % 10);
+    out[n++] = (char)('0' + frac % 10);
+    out[n] = '\0';
+    return out;
+}
+
 void gw_log_request(gw_log_level min, gw_log_level lvl, const gw_log_req *r)
 {
     if (lvl < min)
@@ -67,9 +86,16 @@ void gw_log_request(gw_log_level min, gw_log_level lvl, const gw_log_req *r)
     gw_text_clean(r->path, strlen(r->path), clean, sizeof clean);
     rc = rc ? rc : gw_buf_appends(&b, ",\"path\":");
     rc = rc ? rc : gw_json_str(&b, clean);
-    rc = rc ? rc : gw_buf_printf(&b, ",\"status\":%d,\"decision\":", r->status);
+    /* the numbers by hand, not printf: one line per request (~5k
+     * instructions saved; docs/performance.md) */
+    char num[48];
+    gw_dec(r->status, num);
+    rc = rc ? rc : gw_buf_appends(&b, ",\"status\":");
+    rc = rc ? rc : gw_buf_appends(&b, num);
+    rc = rc ? rc : gw_buf_appends(&b, ",\"decision\":");
     rc = rc ? rc : gw_json_str(&b, r->decision);
-    rc = rc ? rc : gw_buf_printf(&b, ",\"duration_ms\":%.3f", r->duration_ms);
+    rc = rc ? rc : gw_buf_appends(&b, ",\"duration_ms\":");
+    rc = rc ? rc : gw_buf_appends(&b, millis(r->duration_ms, num));
     if (r->fingerprint && *r->fingerprint) {
         rc = rc ? rc : gw_buf_appends(&b, ",\"fingerprint\":");
         rc = rc ? rc : gw_json_str(&b, r->fingerprint);
@@ -79,7 +105,11 @@ void gw_log_request(gw_log_level min, gw_log_level lvl, const gw_log_req *r)
         rc = rc ? rc : gw_buf_appends(&b, ",\"detail\":");
         rc = rc ? rc : gw_json_str(&b, clean);
     }
-    rc = rc ? rc : gw_buf_printf(&b, ",\"time\":\"%s\",\"level\":\"%s\"}\n", ts, names[lvl]);
+    rc = rc ? rc : gw_buf_appends(&b, ",\"time\":\"");
+    rc = rc ? rc : gw_buf_appends(&b, ts);
+    rc = rc ? rc : gw_buf_appends(&b, "\",\"level\":\"");
+    rc = rc ? rc : gw_buf_appends(&b, names[lvl]);
+    rc = rc ? rc : gw_buf_appends(&b, "\"}\n");
     if (rc) /* cannot happen with these bounds; never write half a line */
         return;
     fwrite(b.data, 1, b.len, stderr);

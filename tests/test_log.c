@@ -285,6 +285,26 @@ static void request_line_fields_in_order(void **state)
     free(out);
 }
 
+/* duration_ms is written by hand: the same text as printf("%.3f") */
+static void request_line_duration_as_printf(void **state)
+{
+    (void)state;
+    static const double durations[] = { 0, 0.0004, 0.25, 1.5, 3, 12.3456, 999.9996, 86400000.125 };
+    for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++) {
+        gw_log_req r = { .request_id = "req-d", .route = "web", .method = "GET", .path = "/",
+                         .decision = "ok", .status = 200, .duration_ms = durations[i] };
+        capture c;
+        capture_start(&c);
+        gw_log_request(GW_LOG_INFO, GW_LOG_INFO, &r);
+        char *out = capture_end(&c);
+        char want[64];
+        snprintf(want, sizeof want, "\"duration_ms\":%.3f,", durations[i]);
+        if (!strstr(out, want))
+            fail_msg("duration %g: want %s in %s", durations[i], want, out);
+        free(out);
+    }
+}
+
 static void request_line_path_and_detail_may_be_any_bytes(void **state)
 {
     (void)state;
@@ -371,6 +391,7 @@ int main(void)
         cmocka_unit_test(msg_hostile_bytes_are_replaced),
         cmocka_unit_test(msg_long_values_are_cut),
         cmocka_unit_test(request_line_fields_in_order),
+        cmocka_unit_test(request_line_duration_as_printf),
         cmocka_unit_test(request_line_path_and_detail_may_be_any_bytes),
         cmocka_unit_test(request_line_long_values_are_cut),
         cmocka_unit_test(request_line_worst_case_path_and_detail_still_written),
