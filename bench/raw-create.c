@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "file.h"
+
 typedef struct {
     const char *api, *ca, *coll, *tmpl;
     struct curl_slist *headers;
@@ -141,19 +143,6 @@ static void *run(void *arg)
     return NULL;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(1 << 20);
-    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    return buf;
-}
-
 int main(int argc, char **argv)
 {
     if (argc != 8) {
@@ -163,9 +152,15 @@ int main(int argc, char **argv)
     }
     int conns = atoi(argv[1]);
     double seconds = atof(argv[2]);
-    char *token = slurp(argv[5]), *tmpl = slurp(argv[7]);
-    if (conns < 1 || conns > 256 || seconds <= 0 || seconds > 600 || !token || !tmpl) {
-        fprintf(stderr, "raw-create: bad arguments or unreadable files\n");
+    char *token = NULL, *tmpl = NULL, err[256];
+    size_t token_len = 0, tmpl_len = 0;
+    if (conns < 1 || conns > 256 || seconds <= 0 || seconds > 600) {
+        fprintf(stderr, "raw-create: CONNS 1..256, SECONDS 0..600\n");
+        return 2;
+    }
+    if (gw_read_file(argv[5], 16384, &token, &token_len, NULL, err, sizeof err) ||
+        gw_read_file(argv[7], 1 << 20, &tmpl, &tmpl_len, NULL, err, sizeof err)) {
+        fprintf(stderr, "raw-create: %s\n", err);
         return 2;
     }
     token[strcspn(token, "\r\n")] = '\0';
@@ -201,7 +196,7 @@ int main(int argc, char **argv)
     curl_global_cleanup();
     free(w);
     free(t);
-    free(token);
-    free(tmpl);
+    gw_file_free(token, token_len);
+    gw_file_free(tmpl, tmpl_len);
     return errors > creates ? 1 : 0;
 }
