@@ -524,9 +524,15 @@ gw_start_apiserver() {
 # lighttpd.conf's own parameters: ALERTGW_TLS_*, ALERTGW_RATE_LIMIT_* ...).
 # Waits (bounded) until /healthz answers 200; exports GW_URL, https:// when
 # ALERTGW_TLS_CERT is among the overrides (set GW_CACERT to its CA).
+# A second host (t4500) sets, for one call:
+#   GW_LIGHTTPD_DIR  state dir (pid, url, logs, worker sockets) [$GW_TMP/lighttpd]
+#   GW_LISTEN_ADDR   address to bind                            [127.0.0.1]
+#   GW_LISTEN_PORT   this port, no retry on another one        [a free one]
+#   GW_NETNS         network namespace to run lighttpd in (ip netns exec)
 gw_start_lighttpd() {
-    local dir="$GW_TMP/lighttpd" bin=${GW_FCGI_BIN:-$GW_ROOT/fcgi/alertgw-fcgi}
-    local port attempt pid scheme=http a
+    local dir=${GW_LIGHTTPD_DIR:-$GW_TMP/lighttpd} bin=${GW_FCGI_BIN:-$GW_ROOT/fcgi/alertgw-fcgi}
+    local addr=${GW_LISTEN_ADDR:-127.0.0.1} port attempt pid scheme=http a netns=()
+    [[ -n ${GW_NETNS:-} ]] && netns=(ip netns exec "$GW_NETNS")
     for a in "$@"; do
         [[ $a == ALERTGW_TLS_CERT=?* ]] && scheme=https
     done
@@ -536,9 +542,9 @@ gw_start_lighttpd() {
     fi
     mkdir -p "$dir"
     for attempt in 1 2 3; do
-        port=$(gw_free_port) || return 1
-        env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$GW_TMP" TZ=UTC \
-            ALERTGW_LISTEN_ADDR=127.0.0.1 \
+        port=${GW_LISTEN_PORT:-$(gw_free_port)} || return 1
+        "${netns[@]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$GW_TMP" TZ=UTC \
+            ALERTGW_LISTEN_ADDR="$addr" \
             ALERTGW_LISTEN_PORT="$port" \
             ALERTGW_STATE_DIR="$dir" \
             ALERTGW_FCGI_BIN="$bin" \
@@ -555,13 +561,14 @@ gw_start_lighttpd() {
             lighttpd -D -f "$GW_ROOT/lighttpd.conf" >>"$dir/stderr.log" 2>&1 3>&- &
         pid=$!
         echo "$pid" >"$dir/pid"
-        export GW_URL="$scheme://127.0.0.1:$port"
+        export GW_URL="$scheme://$addr:$port"
         echo "$GW_URL" >"$dir/url"
         if gw_wait_for 15 _gw_healthz_or_dead "$pid"; then
             alive "$pid" && return 0
             # lighttpd exited: most likely lost the port race; try another.
             echo "# lighttpd exited at start (attempt $attempt):" >&3
             tail -n 5 "$dir/error.log" "$dir/stderr.log" 2>/dev/null | sed 's/^/#   /' >&3
+            [[ -z ${GW_LISTEN_PORT:-} ]] || break
             continue
         fi
         echo "gw_start_lighttpd: $GW_URL/healthz did not answer 200 within 15 s" >&2
@@ -588,8 +595,9 @@ gw_reload_url() {
 
 # gw_stop_lighttpd: SIGTERM to lighttpd (by PID); lighttpd sends SIGTERM to
 # its workers.  Any worker still there after 10 s is killed by PID.
+# GW_LIGHTTPD_DIR names another host's lighttpd (gw_start_lighttpd).
 gw_stop_lighttpd() {
-    local pidf="$GW_TMP/lighttpd/pid" pid workers w
+    local pidf=${GW_LIGHTTPD_DIR:-$GW_TMP/lighttpd}/pid pid workers w
     [[ -f $pidf ]] || return 0
     pid=$(<"$pidf")
     workers=$(gw_worker_pids "$pid")

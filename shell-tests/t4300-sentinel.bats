@@ -9,90 +9,18 @@
 # becomes a second RemediationRequest.
 
 load helpers
-
-SENTINEL_MASTER=alertgw-test
-REDIS_PW=redis-secret-pw
-SENTINEL_PW=sentinel-secret-pw
-
-# _start_redis NAME PORT [ARGS...]: a TCP redis-server (or sentinel) whose
-# PID is recorded in $GW_TMP/ha/NAME.pid.
-_start_redis() {
-    local name=$1 port=$2; shift 2
-    local dir="$GW_TMP/ha/$name"
-    mkdir -p "$dir"
-    redis-server "$@" --port "$port" --bind 127.0.0.1 --dir "$dir" --logfile "$dir/log" \
-        --daemonize no >/dev/null 2>&1 3>&- &
-    echo $! >"$GW_TMP/ha/$name.pid"
-    disown $! # the test SIGKILLs the primary: no job-control "Killed" noise
-}
-
-_rcli() { redis-cli -h 127.0.0.1 -p "$1" -a "$REDIS_PW" --no-auth-warning "${@:2}"; }
-_scli() { redis-cli -h 127.0.0.1 -p "$1" -a "$SENTINEL_PW" --no-auth-warning "${@:2}"; }
-
-_sentinels_ready() {
-    local s info
-    for s in $(<"$GW_TMP/ha/sentinel-ports"); do
-        info=$(_scli "$s" SENTINEL master "$SENTINEL_MASTER" 2>/dev/null | paste - -) || return 1
-        grep -q $'^num-slaves\t1$' <<<"$info" || return 1
-        grep -q $'^num-other-sentinels\t2$' <<<"$info" || return 1
-    done
-}
-
-# The port the sentinels currently name as master.
-_master_port() {
-    _scli "$(cut -d' ' -f1 <"$GW_TMP/ha/sentinel-ports")" \
-        SENTINEL get-master-addr-by-name "$SENTINEL_MASTER" 2>/dev/null | tail -n 1
-}
+load redis-ha
 
 setup_file() {
     GW_TMP=$(mktemp -d "${TMPDIR:-/tmp}/alertgw-bats.XXXXXX")
     export GW_TMP
-    mkdir -p "$GW_TMP/ha"
-    local primary replica s ports=() i
-    primary=$(gw_free_port) && replica=$(gw_free_port) || return 1
-    echo "$primary" >"$GW_TMP/ha/primary-port"
-    echo "$replica" >"$GW_TMP/ha/replica-port"
-    _start_redis primary "$primary" --save '' --appendonly no \
-        --requirepass "$REDIS_PW" --masterauth "$REDIS_PW"
-    _start_redis replica "$replica" --save '' --appendonly no \
-        --requirepass "$REDIS_PW" --masterauth "$REDIS_PW" --replicaof 127.0.0.1 "$primary"
-    for i in 1 2 3; do
-        s=$(gw_free_port) || return 1
-        ports+=("$s")
-        mkdir -p "$GW_TMP/ha/sentinel$i"
-        # sentinels rewrite their config file: each gets its own
-        cat >"$GW_TMP/ha/sentinel$i/sentinel.conf" <<EOF
-sentinel monitor $SENTINEL_MASTER 127.0.0.1 $primary 2
-sentinel auth-pass $SENTINEL_MASTER $REDIS_PW
-sentinel down-after-milliseconds $SENTINEL_MASTER 1000
-sentinel failover-timeout $SENTINEL_MASTER 5000
-sentinel parallel-syncs $SENTINEL_MASTER 1
-requirepass $SENTINEL_PW
-sentinel sentinel-pass $SENTINEL_PW
-EOF
-        _start_redis "sentinel$i" "$s" "$GW_TMP/ha/sentinel$i/sentinel.conf" --sentinel
-    done
-    echo "${ports[*]}" >"$GW_TMP/ha/sentinel-ports"
-    # sentinels find each other through hello messages every 2 s but the
-    # replica only through INFO every 10 s; on a loaded machine that takes
-    # longer, so the wait is generous (it ends as soon as all agree)
-    if ! gw_wait_for 60 _sentinels_ready; then
-        echo "sentinels did not see the replica and each other within 60 s" >&2
-        tail -n 20 "$GW_TMP"/ha/*/log >&2
-        return 1
-    fi
-
-    printf '%s\n' "$REDIS_PW" >"$GW_TMP/ha/redis.pw"
-    printf '%s\n' "$SENTINEL_PW" >"$GW_TMP/ha/sentinel.pw"
-    chmod 600 "$GW_TMP/ha/"*.pw
+    gw_start_redis_ha 127.0.0.1 || return 1
     gw_start_kube || return 1
     # the gateway ignores signals about namespaces the cluster does not have
     kube_namespaces prod || return 1
-    gw_start_lighttpd \
-        ALERTGW_REDIS_SENTINELS="127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}" \
-        ALERTGW_REDIS_SENTINEL_MASTER="$SENTINEL_MASTER" \
-        ALERTGW_REDIS_PASSWORD_FILE="$GW_TMP/ha/redis.pw" \
-        ALERTGW_REDIS_SENTINEL_PASSWORD_FILE="$GW_TMP/ha/sentinel.pw" || return 1
+    local env
+    mapfile -t env < <(gw_redis_ha_env)
+    gw_start_lighttpd "${env[@]}" || return 1
 }
 
 teardown_file() { gw_teardown_stack "$GW_TMP/ha"; }
