@@ -19,14 +19,18 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 # limit's (t2300 tests storms and the cap, t3400 the budgets).
 STREAM_NAMESPACES=$(printf 'fs-ns-%d ' $(seq 1 16))
 
-# stream_start NAME: the client stream in the background (ledger in $GW_TMP).
+# stream_start NAME [OPTION...]: the client stream in the background (ledger
+# in $GW_TMP/ledger-NAME.json), to STREAM_URLS (comma-separated; every
+# request goes to the next one in turn) or else the gateway's Alertmanager
+# route; the options go to fault-stream.py (--alert-per-pod, --storm ...).
 stream_start() {
     local namespaces
-    STREAM_NAME=$1
+    STREAM_NAME=$1; shift
     namespaces=$(tr -s ' ' ',' <<<"${STREAM_NAMESPACES% }")
-    python3 "$GW_ROOT/shell-tests/fault-stream.py" "$GW_URL/api/v1/signals/prometheus" \
-        "fs-$1" "$SECONDS_PER_RUN" "$GW_TMP/ledger-$1.json" "$namespaces" 4 90 \
-        >"$GW_TMP/stream-$1.log" 2>&1 3>&- &
+    python3 "$GW_ROOT/shell-tests/fault-stream.py" "$@" \
+        "${STREAM_URLS:-$GW_URL/api/v1/signals/prometheus}" \
+        "fs-$STREAM_NAME" "$SECONDS_PER_RUN" "$GW_TMP/ledger-$STREAM_NAME.json" "$namespaces" 4 90 \
+        >"$GW_TMP/stream-$STREAM_NAME.log" 2>&1 3>&- &
     STREAM_PID=$!
 }
 
@@ -44,13 +48,16 @@ stream_check() {
         row=$(python3 - "$STREAM_NAME" "$GW_TMP/ledger-$STREAM_NAME.json" "$GW_TMP/rrs.json" <<'EOF'
 import json, sys
 name, ledger, rrs = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
-by_fp = {}
+by_fp, by_name = {}, {}
 for it in rrs["items"]:
     fp = it["spec"]["signalFingerprint"]
     count = (it.get("status") or {}).get("deduplication", {}).get("occurrenceCount", 0)
     by_fp.setdefault(fp, []).append(count)
+    by_name[it["metadata"]["name"]] = count
 lost = doubled = under = 0
 for fp, s in ledger["signals"].items():
+    if s.get("storm"):
+        continue
     n = len(by_fp.get(fp, []))
     if s["ok"] == 0 or n == 0:
         lost += 1
@@ -58,6 +65,39 @@ for fp, s in ledger["signals"].items():
         doubled += 1
     elif by_fp[fp][0] < s["ok"]:
         under += 1
+# A storm burst (--storm): its members are absorbed by one aggregated request
+# (label kubernaut.ai/storm, target the namespace, signal name the alert
+# name) that lists every member in kubernaut.ai/storm-resources; the first
+# ones before the storm opened have requests of their own.  lost: a member
+# without a 2xx, neither listed nor with its own request, or a 2xx naming a
+# request that does not exist; doubled: a second aggregate, or a member with
+# more than one request of its own; undercounted: a request whose count is
+# below the 2xx answers that named it.
+st = ledger.get("storm")
+if st:
+    aggs = [it for it in rrs["items"]
+            if (it["metadata"].get("labels") or {}).get("kubernaut.ai/storm") == "true"
+            and it["spec"]["targetResource"]["name"] == st["ns"]
+            and it["spec"]["signalName"] == st["alertname"]]
+    doubled += max(0, len(aggs) - 1)
+    listed = set()
+    for a in aggs:
+        listed |= set((a["metadata"].get("annotations") or {})
+                      .get("kubernaut.ai/storm-resources", "").split(","))
+    named = {}
+    for fp, s in ledger["signals"].items():
+        if not s.get("storm"):
+            continue
+        n = len(by_fp.get(fp, []))
+        if s["ok"] == 0 or (n == 0 and "Pod/" + s["pod"] not in listed):
+            lost += 1
+        elif n > 1:
+            doubled += 1
+        for ref, k in s["refs"].items():
+            if ref not in by_name:
+                lost += 1
+            named[ref] = named.get(ref, 0) + k
+    under += sum(1 for ref, k in named.items() if ref in by_name and by_name[ref] < k)
 c = ledger["codes"]
 ok = sum(v for k, v in c.items() if k.startswith("2"))
 other = ledger["sent"] - ok - c.get("503", 0)
@@ -89,3 +129,18 @@ sys.exit("4xx answers: %s" % bad if bad else 0)' "$GW_TMP/ledger-$STREAM_NAME.js
         fail "4xx answers in $(jq -c .codes "$GW_TMP/ledger-$STREAM_NAME.json")"
 }
 
+
+# stream_recovery NAME SINCE HOST: from the ledger of stream NAME, the seconds
+# from SINCE (Unix time, e.g. date +%s.%N at a fault) until the first 2xx
+# answer to a request sent to URL number HOST (0-based, as in STREAM_URLS)
+# at or after SINCE; "none" when there was none.  Requests already in flight
+# at SINCE do not count: their answer says little about the recovery.
+stream_recovery() {
+    python3 - "$GW_TMP/ledger-$1.json" "$2" "$3" <<'PY'
+import json, sys
+events = json.load(open(sys.argv[1]))["events"]
+since, host = float(sys.argv[2]), int(sys.argv[3])
+done = [t1 for t0, t1, i, code in events if i == host and t0 >= since and 200 <= code < 300]
+print("%.2f" % (min(done) - since) if done else "none")
+PY
+}
