@@ -30,6 +30,8 @@ PACKAGES=(
     lighttpd-modules-lua       # mod_magnet: lighttpd-errors.lua, the rate limit (lighttpd-ratelimit.lua)
     lua5.4                     # test_handle runs lighttpd-problem.lua to compare its answers with the worker's
     stunnel4                   # TLS to Redis (hiredis 0.14 has none): docs/security.md, t3500
+    iproute2 socat             # t4500: two gateway hosts in network namespaces; socat forwards
+                               # the apiserver's 127.0.0.1 port into them
     apache2 libapache2-mod-fcgid   # the Apache front (deploy/apache, docs/apache.md, t5600)
     # benchmark
     wrk
