@@ -155,6 +155,10 @@ teardown() {
         "$lost" "$doubled" "$under" "$rec_a / $rec_b" "$rec_l")
     echo "$row" >>"$GW_TMP/two-hosts-table"
     echo "# per host: $(jq -c .hosts "$GW_TMP/ledger-two-hosts.json")" >&3
+    # the shared primary's own account of the dedup script (calls since the
+    # promotion, CPU per call): docs/performance.md sizes one primary by it
+    echo "# new primary: $(_rcli "$replica" INFO commandstats | tr -d '\r' | grep -E '^cmdstat_(evalsha|eval):' | xargs)" |
+        tee -a "$GW_TMP/two-hosts-table" >&3
 
     # both hosts answered 2xx in the stream
     for w in 0 1; do
