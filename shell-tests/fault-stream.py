@@ -6,11 +6,12 @@ resent like Alertmanager does until the gateway answers 2xx, with a ledger of
 every answer.
 
     fault-stream.py [--alert-per-pod] [--storm NS:ALERTNAME:PODS:AT]
-                    URL[,URL...] PREFIX SECONDS LEDGER NAMESPACES
+                    [--stop-file PATH] URL[,URL...] PREFIX SECONDS LEDGER NAMESPACES
                     [THREADS] [DRAIN_SECONDS]
 
-Sends for SECONDS, then keeps resending every alert whose last answer was not
-2xx for at most DRAIN_SECONDS more.  Each alert is its own pod "<PREFIX>-<n>"
+Sends for SECONDS (or until PATH of --stop-file exists, if sooner), then
+keeps resending every alert whose last answer was not 2xx for at most
+DRAIN_SECONDS more.  Each alert is its own pod "<PREFIX>-<n>"
 in one of NAMESPACES (a comma-separated list, taken in turn), so its
 fingerprint is sha256("<ns>:Pod:<pod>").  The namespaces must exist (the
 gateway ignores signals about namespaces the cluster does not have), and
@@ -45,6 +46,7 @@ import argparse
 import hashlib
 import ipaddress
 import json
+import os
 import random
 import threading
 import time
@@ -106,6 +108,7 @@ def parse_args():
     p = argparse.ArgumentParser(description="the fault suites' resending client")
     p.add_argument("--alert-per-pod", action="store_true")
     p.add_argument("--storm", default="")
+    p.add_argument("--stop-file", default="")
     p.add_argument("urls")
     p.add_argument("prefix")
     p.add_argument("seconds", type=float)
@@ -226,9 +229,12 @@ def main():
     stop_at = start + a.seconds
     give_up = stop_at + a.drain
 
+    def sending():
+        return time.monotonic() < stop_at and not (a.stop_file and os.path.exists(a.stop_file))
+
     def worker(seed):
         rnd = random.Random(seed)
-        while time.monotonic() < stop_at:
+        while sending():
             with led.lock:
                 dup = known and rnd.random() < 0.6
                 if dup:

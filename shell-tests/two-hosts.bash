@@ -151,7 +151,9 @@ th_start_host() {
     local h=$1 ns addr; shift
     if [[ $h == a ]]; then ns=$TH_NS_A addr=$TH_NET.2; else ns=$TH_NS_B addr=$TH_NET.3; fi
     GW_LIGHTTPD_DIR="$GW_TMP/host-$h" GW_NETNS=$ns GW_LISTEN_ADDR=$addr GW_LISTEN_PORT=8080 \
-        gw_start_lighttpd "$@"
+        gw_start_lighttpd "$@" || return 1
+    # the test SIGKILLs it: no job-control "Killed" noise
+    disown "$(<"$GW_TMP/host-$h/pid")" 2>/dev/null || true
 }
 
 # th_stop_host a|b: gw_stop_lighttpd for that host.
