@@ -169,7 +169,7 @@ teardown() {
     # two workers' patches landing in the opposite order leave it short
     (( sunder == 0 )) || echo "# storm aggregate undercounted (patches landed out of order): $sunder" >&3
     # the shared primary's own account of the dedup script (calls since the
-    # promotion, CPU per call): docs/performance.md sizes one primary by it
+    # promotion, CPU per call), quoted in docs/performance.md
     echo "new primary: $(_rcli "$replica" INFO commandstats | tr -d '\r' | grep -E '^cmdstat_(evalsha|eval):' | xargs)" |
         tee -a "$GW_TMP/two-hosts-table" | sed 's/^/# /' >&3
 
