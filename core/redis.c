@@ -280,7 +280,6 @@ static gw_err ensure_connected(gw_redis *r)
     return GW_OK;
 }
 
-/* One command; any transport error drops the connection. */
 /* p + tag + n in decimal + CRLF; returns the end */
 static char *put_count(char *p, char tag, size_t n)
 {
@@ -319,6 +318,7 @@ static size_t format_command(char *out, size_t cap, int argc, const char **argv,
     return (size_t)(p - out);
 }
 
+/* One command; any transport error drops the connection. */
 static gw_err command(gw_redis *r, int argc, const char **argv, const size_t *lens,
                       redisReply **out)
 {
