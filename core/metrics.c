@@ -59,7 +59,6 @@ struct gw_metrics {
     gw_shm  shm;      /* the mapping (or private memory) l lives in */
     layout *l;
     int     slot;     /* this process's slot; -1 not claimed yet */
-    pid_t   slot_pid; /* the pid it was claimed for */
     long    in_flight_limit; /* server.max_in_flight; 0 none */
 };
 
@@ -171,7 +170,6 @@ static void claim_slot(gw_metrics *m)
 {
     pid_t me = getpid();
     m->slot = -1;
-    m->slot_pid = me;
     for (int i = 0; i < NSLOTS && m->slot < 0; i++) {
         int32_t cur = atomic_load(&m->l->slot[i].pid);
         if (cur == (int32_t)me || ((cur == 0 || owner_gone(cur)) &&
@@ -200,7 +198,9 @@ long gw_metrics_enter(gw_metrics *m, long cap)
 {
     if (!m)
         return 1;
-    if (m->slot < 0 || m->slot_pid != getpid())
+    /* claimed once: the handle is this process's (a child opens its own),
+     * so no getpid() per request - a system call costs several µs here */
+    if (m->slot < 0)
         claim_slot(m);
     if (m->slot < 0)
         return 1; /* more workers than slots: this one is not counted */

@@ -79,7 +79,9 @@ void gw_metrics_heartbeat(gw_metrics *m, long long now_ms);
  * owns one slot of the shared file, claimed on first use (a dead worker's
  * slot is taken over); enter marks it busy and returns how many workers are
  * busy now, this one included (when that exceeds cap > 0, busy slots of
- * dead workers are not counted).  leave clears it.  Private counters: 1. */
+ * dead workers are not counted).  leave clears it.  Private counters: 1.
+ * The slot belongs to the process that opened m: a forked child must open
+ * its own handle rather than use its parent's. */
 long gw_metrics_enter(gw_metrics *m, long cap);
 void gw_metrics_leave(gw_metrics *m);
 /* The cap itself (server.max_in_flight, 0: none), exported as
