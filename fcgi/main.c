@@ -49,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <curl/curl.h>
 #ifdef __GLIBC__
@@ -307,13 +308,49 @@ static void reload(gw_ctx **ctx, const char *cfg_path, gw_buf *body)
 
 /* After a stop signal: /readyz says "shutting down", and what is already
  * queued on the socket (which is non-blocking) is served before the exit. */
-static void drain_queue(gw_ctx *ctx, FCGX_Request *request, const io *x, gw_buf *body,
-                        gw_response *resp)
+/* The next request.  libfcgi's accept follows every connection it takes on
+ * a unix socket with a poll() for readability (it drops a peer that sends
+ * nothing for 2 s); the web server writes its request as soon as it has
+ * connected, so on the duplicate path that poll was one system call per
+ * request (9 in all; each costs microseconds on a virtual machine) for
+ * nothing.  On a unix socket the worker therefore accepts itself and hands
+ * the connection to FCGX_Accept_r, which then only reads the request: it
+ * closes a peer that sends nothing or no FastCGI and tries libfcgi's accept
+ * once more (EAGAIN on this non-blocking socket).  keepConnection = 1 stops
+ * FCGX_Accept_r's opening FCGX_Finish_r from closing the new connection
+ * (the previous request is finished already); the request's BEGIN record
+ * sets the flag again.  What is lost is the 2 s limit on a peer that
+ * connects and stays silent; a peer that sends one byte and stops holds a
+ * libfcgi worker just as long, and only the gateway's user can connect to
+ * the 0600 socket.  A TCP socket keeps libfcgi's accept and its
+ * FCGI_WEB_SERVER_ADDRS check.  Returns FCGX_Accept_r's value (-errno). */
+static int accept_request(FCGX_Request *request, bool unix_listener)
+{
+    if (unix_listener) {
+        int fd = accept4(request->listen_sock, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            return -errno;
+        request->keepConnection = 1;
+        request->ipcFd = fd;
+    }
+    return FCGX_Accept_r(request);
+}
+
+/* Whether fd listens on a unix socket (where accept_request accepts itself). */
+static bool is_unix_listener(int fd)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    return getsockname(fd, (struct sockaddr *)&sa, &len) == 0 && sa.ss_family == AF_UNIX;
+}
+
+static void drain_queue(gw_ctx *ctx, FCGX_Request *request, bool unix_listener, const io *x,
+                        gw_buf *body, gw_response *resp)
 {
     gw_ctx_set_draining(ctx);
     const long long until = gw_mono_ms() + DRAIN_MAX_MS;
     while (gw_mono_ms() < until) {
-        if (FCGX_Accept_r(request) < 0)
+        if (accept_request(request, unix_listener) < 0)
             break; /* -EAGAIN: none waiting */
         serve(ctx, x, body, resp);
         finish(request, x);
@@ -428,6 +465,10 @@ int main(int argc, char **argv)
             rc = 1;
         } else {
             io x = { &request };
+            const bool unix_listener = is_unix_listener(0);
+            /* request lines are written several at a time under load */
+            if (!gw_log_batch())
+                fprintf(stderr, "alertgw-fcgi: cannot buffer the log; lines go out one by one\n");
             int fl = fcntl(0, F_GETFL);
             if (fl < 0 || fcntl(0, F_SETFL, fl | O_NONBLOCK) < 0)
                 fprintf(stderr, "alertgw-fcgi: cannot make the FastCGI socket non-blocking: %s\n",
@@ -450,8 +491,9 @@ int main(int argc, char **argv)
                  * (spawn-fcgi, mod_fcgid) - and the worker then sleeps in
                  * poll(), where signals reach it, until a connection comes
                  * or the next flush is due. */
-                int a = FCGX_Accept_r(&request);
+                int a = accept_request(&request, unix_listener);
                 if (a == -EAGAIN || a == -EWOULDBLOCK || a == -EINTR) {
+                    gw_log_flush(); /* idle: the request lines held so far */
                     struct pollfd pfd = { .fd = 0, .events = POLLIN };
                     int ready = poll(&pfd, 1, wait > 0 && wait < 60000 ? (int)wait : 1000);
                     if (ready < 0 && errno != EINTR) {
@@ -473,7 +515,7 @@ int main(int argc, char **argv)
                 gw_buf_trim(&body, 256 * 1024);
             }
             if (stop_requested && rc == 0)
-                drain_queue(ctx, &request, &x, &body, &resp);
+                drain_queue(ctx, &request, unix_listener, &x, &body, &resp);
             FCGX_Free(&request, 1);
         }
     }

@@ -164,6 +164,28 @@ assert_4xx_problem() {
     assert_output 1
 }
 
+# A peer other than lighttpd on a worker's own socket (only the gateway's
+# user can connect: the socket is 0600).  The worker accepts connections
+# itself and hands them to libfcgi, which reads the request: a connection
+# that closes without a byte, or that sends something that is no FastCGI,
+# is closed and the worker goes on serving (the next test checks that the
+# same worker PIDs are still there).
+@test "worker sockets: a peer that sends nothing or no FastCGI is dropped, and every worker still answers FastCGI" {
+    local s n=0 out
+    for s in "$GW_TMP"/lighttpd/alertgw.sock-*; do
+        [[ -S $s ]] || continue
+        n=$((n + 1))
+        python3 "$BATS_TEST_DIRNAME/fcgi-probe.py" "$s" silent || fail "$s: connect failed"
+        python3 "$BATS_TEST_DIRNAME/fcgi-probe.py" "$s" garbage ||
+            fail "$s: a connection that sent no FastCGI was not closed within 5 s"
+        out=$(python3 "$BATS_TEST_DIRNAME/fcgi-probe.py" "$s" healthz) || fail "$s: no answer to FastCGI after the bad peers"
+        assert_equal "$out" "Status: 200 OK"
+    done
+    (( n == ${GW_WORKERS:-4} )) || fail "found $n worker sockets, expected ${GW_WORKERS:-4}"
+    gw_post "$ROUTE" "$(am_body ProbeAfter deployment="$(gw_uniq probe)" namespace=hostile)"
+    [[ $HTTP_STATUS == 201 || $HTTP_STATUS == 202 ]] || fail "through lighttpd: $HTTP_STATUS: $HTTP_BODY"
+}
+
 @test "no worker crashed and memory stayed bounded" {
     gw_worker_pids >"$GW_TMP/workers.after"
     diff <(sort "$GW_TMP/workers.before") <(sort "$GW_TMP/workers.after") ||
