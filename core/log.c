@@ -3,15 +3,42 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "jsonmem.h"
 #include "text.h"
 
 static const char *const names[] = { "debug", "info", "warn", "error" };
+
+/* Held request lines go out together in one write() of at most this many
+ * bytes: PIPE_BUF, so a batch is one atomic write on a pipe too, and a
+ * line is never split.  The stdio buffer is twice that, so no fwrite()
+ * of a line ever makes stdio write part of it on its own. */
+#define BATCH_MAX 4096
+
+bool gw_log_batch(void)
+{
+    /* stdio owns the buffer for the rest of the process (exit() flushes
+     * through it), so it is never freed */
+    char *buf = malloc(2 * BATCH_MAX);
+    fflush(stderr);
+    if (!buf || setvbuf(stderr, buf, _IOFBF, 2 * BATCH_MAX)) {
+        free(buf);
+        return false;
+    }
+    return true;
+}
+
+void gw_log_flush(void)
+{
+    fflush(stderr);
+}
 
 gw_log_level gw_log_level_parse(const char *s)
 {
@@ -35,11 +62,20 @@ void gw_log_json(gw_log_level min, gw_log_level lvl, json_t *fields)
     json_decref(fields);
     if (!s)
         return;
-    /* one write() per line so lines from several workers never interleave */
+    /* one write() per line so lines from several workers never interleave;
+     * held request lines go first, to keep the order */
     size_t n = strlen(s);
-    s[n] = '\n';
-    fwrite(s, 1, n + 1, stderr);
+    s[n++] = '\n';
     fflush(stderr);
+    for (const char *p = s; n;) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        p += w;
+        n -= (size_t)w;
+    }
     gw_json_free(s);
 }
 
@@ -112,7 +148,12 @@ void gw_log_request(gw_log_level min, gw_log_level lvl, const gw_log_req *r)
     rc = rc ? rc : gw_buf_appends(&b, "\"}\n");
     if (rc) /* cannot happen with these bounds; never write half a line */
         return;
+    /* held (gw_log_batch) unless it is a warning, or the batch is full */
+    if (__fpending(stderr) + b.len > BATCH_MAX)
+        fflush(stderr);
     fwrite(b.data, 1, b.len, stderr);
+    if (lvl >= GW_LOG_WARN)
+        fflush(stderr);
 }
 
 void gw_log(gw_log_level min, gw_log_level lvl, const char *rid, const char *fmt, ...)

@@ -673,6 +673,7 @@ long gw_tick(gw_ctx *ctx)
     poll = poll < 250 ? 250 : poll > 1000 ? 1000 : poll;
     if (now < ctx->next_tick_ms)
         return (long)(ctx->next_tick_ms - now);
+    gw_log_flush(); /* held request lines go out before any slow work */
     gw_flush_item items[16];
     size_t n = 0;
     long long next_due = 0;
