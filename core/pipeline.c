@@ -82,7 +82,7 @@ static bool sync_status(gw_ctx *ctx, const char *rid, const char *fp, const char
     if (fp && !rc && !finished)
         gw_recorder_uid(&ctx->events, &ctx->scratch, uid);
     /* a failed patch (not a finished or deleted request) is queued again */
-    if (fp && !finished && gw_dedup_synced(&ctx->dedup, fp, rc ? -1 : count, gw_now_ms()))
+    if (fp && !finished && gw_dedup_synced(&ctx->dedup, false, fp, rc ? -1 : count, gw_now_ms()))
         gw_log(ctx->log_min, GW_LOG_DEBUG, rid, "status sync of %s/%s: recheck: redis: %s", ns,
                name, ctx->redis.errstr);
     /* the Deduplicated Event rides on the status sync: one write per sync */
