@@ -757,22 +757,6 @@ static void test_peek_reads_only(void **state)
     assert_int_equal(r.kind, GW_DEDUP_STORM_NEW);
 }
 
-/* A bulk reply of "CMD key arg" (HGET, ZSCORE) read as a number; -1 when nil. */
-static long long redis_field(fx *f, const char *cmd, const char *k, const char *arg)
-{
-    const char *argv[] = { cmd, k, arg };
-    size_t lens[] = { strlen(cmd), strlen(k), strlen(arg) };
-    redisReply *rep;
-    assert_int_equal(gw_redis_command(&f->redis, 3, argv, lens, &rep), GW_OK);
-    long long v = -1;
-    if (rep->type == REDIS_REPLY_STRING)
-        v = strtoll(rep->str, NULL, 10);
-    else
-        assert_int_equal(rep->type, REDIS_REPLY_NIL);
-    freeReplyObject(rep);
-    return v;
-}
-
 static void test_pattern_storm_open_join_close(void **state)
 {
     fx *f = *state;
@@ -1125,13 +1109,13 @@ static void test_synced_storm_aggregate(void **state)
     assert_int_equal(r.kind, GW_DEDUP_AGGREGATED);
     assert_true(r.sync_due);
     assert_int_equal(redis_int(f, "ZCARD", "alertgw:dirty"), 0);
-    assert_int_equal(redis_field(f, "HGET", sk, "count"), 3);
+    assert_int_equal(test_redis_num(&f->srv, "HGET", sk, "count"), 3);
 
     /* the flush's count 2 lands after that worker's 3: queued at once */
     assert_int_equal(gw_dedup_synced(&f->d, true, g, 2, T0 + 6200), GW_OK);
     assert_int_equal(redis_int(f, "ZCARD", "alertgw:dirty"), 1);
-    assert_int_equal(redis_field(f, "ZSCORE", "alertgw:dirty", member), T0 + 6200);
-    assert_int_equal(redis_field(f, "HGET", sk, "dirty"), 1);
+    assert_int_equal(test_redis_num(&f->srv, "ZSCORE", "alertgw:dirty", member), T0 + 6200);
+    assert_int_equal(test_redis_num(&f->srv, "HGET", sk, "dirty"), 1);
     assert_int_equal(gw_dedup_flush(&f->d, T0 + 6200, &it, 1, &n, &next), GW_OK);
     assert_int_equal(n, 1);
     assert_true(it.storm);
@@ -1142,12 +1126,12 @@ static void test_synced_storm_aggregate(void **state)
     /* the storm's count landed: nothing more */
     assert_int_equal(gw_dedup_synced(&f->d, true, g, 3, T0 + 6300), GW_OK);
     assert_int_equal(redis_int(f, "ZCARD", "alertgw:dirty"), 0);
-    assert_int_equal(redis_field(f, "HGET", sk, "dirty"), 0);
+    assert_int_equal(test_redis_num(&f->srv, "HGET", sk, "dirty"), 0);
 
     /* the patch failed: queued after the back-off, the sync interval */
     assert_int_equal(gw_dedup_synced(&f->d, true, g, -1, T0 + 6400), GW_OK);
-    assert_int_equal(redis_field(f, "ZSCORE", "alertgw:dirty", member), T0 + 9400);
-    assert_int_equal(redis_field(f, "HGET", sk, "dirty"), 1);
+    assert_int_equal(test_redis_num(&f->srv, "ZSCORE", "alertgw:dirty", member), T0 + 9400);
+    assert_int_equal(test_redis_num(&f->srv, "HGET", sk, "dirty"), 1);
     assert_int_equal(gw_dedup_flush(&f->d, T0 + 9399, &it, 1, &n, &next), GW_OK);
     assert_int_equal(n, 0);
     assert_int_equal(next, T0 + 9400);

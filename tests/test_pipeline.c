@@ -233,23 +233,6 @@ static long long redis_dbsize(fx *f)
     return n;
 }
 
-/* A reply of "cmd key arg" (HGET, ZSCORE) as a number; -1 when nil. */
-static long long redis_num(fx *f, const char *cmd, const char *k, const char *arg)
-{
-    redisContext *c = redisConnectUnix(f->srv.sock);
-    assert_true(c && !c->err);
-    redisReply *r = redisCommand(c, "%s %s %s", cmd, k, arg);
-    assert_non_null(r);
-    long long n = -1;
-    if (r->type == REDIS_REPLY_STRING)
-        n = strtoll(r->str, NULL, 10);
-    else
-        assert_int_equal(r->type, REDIS_REPLY_NIL);
-    freeReplyObject(r);
-    redisFree(c);
-    return n;
-}
-
 /* ------------------------------------------------------------------ tests */
 
 static void new_alert_created_once_then_counted(void **state)
@@ -414,12 +397,12 @@ static void storm_aggregate_sync_rechecked(void **state)
         post_alert(f, "prod", pod);
         assert_int_equal(f->resp.status, i < 5 ? 201 : 202);
     }
-    assert_int_equal(redis_num(f, "HGET", sk, "count"), 1);
-    assert_int_equal(redis_num(f, "ZSCORE", "alertgw:dirty", member), -1);
+    assert_int_equal(test_redis_num(&f->srv, "HGET", sk, "count"), 1);
+    assert_int_equal(test_redis_num(&f->srv, "ZSCORE", "alertgw:dirty", member), -1);
     post_alert(f, "prod", "web-6"); /* joins within the interval: queued */
     assert_int_equal(f->resp.status, 202);
-    assert_int_equal(redis_num(f, "HGET", sk, "count"), 2);
-    assert_true(redis_num(f, "ZSCORE", "alertgw:dirty", member) > 0);
+    assert_int_equal(test_redis_num(&f->srv, "HGET", sk, "count"), 2);
+    assert_true(test_redis_num(&f->srv, "ZSCORE", "alertgw:dirty", member) > 0);
 
     /* the flush claims it; its status patch is refused */
     pthread_mutex_lock(&f->api.mu);
@@ -428,10 +411,10 @@ static void storm_aggregate_sync_rechecked(void **state)
     usleep(300 * 1000);
     long long before = gw_now_ms();
     gw_tick(f->ctx);
-    long long due = redis_num(f, "ZSCORE", "alertgw:dirty", member);
+    long long due = test_redis_num(&f->srv, "ZSCORE", "alertgw:dirty", member);
     assert_true(due >= before + 1000);
     assert_true(due <= gw_now_ms() + 1000);
-    assert_int_equal(redis_num(f, "HGET", sk, "dirty"), 1);
+    assert_int_equal(test_redis_num(&f->srv, "HGET", sk, "dirty"), 1);
 }
 
 /* A storm that opens while status patches are refused: the opener's
@@ -453,7 +436,7 @@ static void storm_opener_sync_rechecked(void **state)
     long long before = gw_now_ms();
     post_alert(f, "prod", "web-5");
     assert_int_equal(f->resp.status, 202);
-    long long due = redis_num(f, "ZSCORE", "alertgw:dirty", member);
+    long long due = test_redis_num(&f->srv, "ZSCORE", "alertgw:dirty", member);
     assert_true(due >= before + 5000); /* the default interval, 5 s */
     assert_true(due <= gw_now_ms() + 5000);
 }
