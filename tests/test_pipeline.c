@@ -152,9 +152,9 @@ static int setup(void **state)
     return setup_with(state, NULL);
 }
 
-static int setup_fast_sync(void **state)
+static int setup_sync_1s(void **state)
 {
-    return setup_with(state, "200ms");
+    return setup_with(state, "1s");
 }
 
 static int teardown(void **state)
@@ -408,7 +408,7 @@ static void storm_aggregate_sync_rechecked(void **state)
     pthread_mutex_lock(&f->api.mu);
     f->api.status = 422;
     pthread_mutex_unlock(&f->api.mu);
-    usleep(300 * 1000);
+    usleep(1100 * 1000); /* the join's sync is due */
     long long before = gw_now_ms();
     gw_tick(f->ctx);
     long long due = test_redis_num(&f->srv, "ZSCORE", "alertgw:dirty", member);
@@ -471,7 +471,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(storm_member_answer_names_its_aggregate, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(storm_aggregate_sync_rechecked, setup_fast_sync,
+        cmocka_unit_test_setup_teardown(storm_aggregate_sync_rechecked, setup_sync_1s,
                                         teardown),
         cmocka_unit_test_setup_teardown(storm_opener_sync_rechecked, setup, teardown),
     };
