@@ -367,22 +367,24 @@ gw_err gw_dedup_release(gw_dedup *d, const char *fp, const char *group, const ch
                0, GW_DEDUP_RELEASE_ARG_OWNER, args, NULL);
 }
 
-gw_err gw_dedup_synced(gw_dedup *d, const char *fp, long long count, long long now_ms)
+gw_err gw_dedup_synced(gw_dedup *d, bool storm, const char *id, long long count,
+                       long long now_ms)
 {
-    keybuf kf, kd;
+    keybuf ke, kd;
     const char *keys[] = {
-        [GW_DEDUP_SYNCED_KEY_FP] = key(&kf, d, "fp:", fp, NULL),
+        [GW_DEDUP_SYNCED_KEY_ENTRY] = key(&ke, d, storm ? "storm:" : "fp:", id, NULL),
         [GW_DEDUP_SYNCED_KEY_DIRTY] = key(&kd, d, "dirty", "", NULL),
     };
-    char c[24], due[24];
+    char c[24], due[24], member[sizeof ke.s];
     snprintf(c, sizeof c, "%lld", count);
+    snprintf(member, sizeof member, "%s%s", storm ? "s:" : "f:", id);
     /* a failed patch is retried no sooner than the sync interval (at least
      * 1 s), so an apiserver outage is not polled in a tight loop */
     long back_off = d->cfg->dedup_status_sync_interval_ms;
     snprintf(due, sizeof due, "%lld", now_ms + (count >= 0 ? 0 : back_off > 1000 ? back_off : 1000));
     const char *args[] = {
         [GW_DEDUP_SYNCED_ARG_COUNT] = c,
-        [GW_DEDUP_SYNCED_ARG_FP] = fp,
+        [GW_DEDUP_SYNCED_ARG_MEMBER] = member,
         [GW_DEDUP_SYNCED_ARG_DUE] = due,
     };
     return run(d, GW_DEDUP_SYNCED_KEY_DIRTY, keys, "synced", now_ms, GW_DEDUP_SYNCED_ARG_DUE, args,

@@ -183,14 +183,17 @@ gw_err gw_dedup_release(gw_dedup *d, const char *fp, const char *group, const ch
 gw_err gw_dedup_storm_activate(gw_dedup *d, const char *fp, const char *group, long long now_ms,
                                const char *owner, const char *name, const char *ns,
                                gw_dedup_result *res);
-/* A status patch carrying count landed (count -1: the patch failed).  Two
- * patches can land in the other order than their counts (two workers, a
- * slow apiserver); when Redis's count is higher than what landed, the
- * request is queued for the trailing flush, so the count in Kubernetes
- * converges.  Each writer checks after its own write, so the last one to
- * land always sees the final count.  A failed patch is queued no sooner than
- * max(dedup.status_sync_interval, 1 s) from now. */
-gw_err gw_dedup_synced(gw_dedup *d, const char *fp, long long count, long long now_ms);
+/* A status patch carrying count landed (count -1: the patch failed) on a
+ * fingerprint's own request (storm false, id the fingerprint) or on a
+ * storm's aggregate (storm true, id the group).  Two patches can land in
+ * the other order than their counts (two workers, a slow apiserver); when
+ * Redis's count is higher than what landed, the request is queued for the
+ * trailing flush, so the count in Kubernetes converges.  Each writer checks
+ * after its own write, so the last one to land always sees the final count.
+ * A failed patch is queued no sooner than max(dedup.status_sync_interval,
+ * 1 s) from now. */
+gw_err gw_dedup_synced(gw_dedup *d, bool storm, const char *id, long long count,
+                       long long now_ms);
 /* The request `name` is finished or gone: the next occurrence creates anew. */
 gw_err gw_dedup_forget(gw_dedup *d, const char *fp, const char *name);
 /* Same for a storm's aggregate: the storm closes. */

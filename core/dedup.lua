@@ -19,7 +19,8 @@
 --                   had one (re-seed after Redis forgot it)
 --   storm_activate  a storm's aggregate was created
 --   release         gives up a claim (and the storm it was opening)
---   synced          a status patch landed: queue a trailing sync if needed
+--   synced          a status patch landed (a request's or a storm aggregate's):
+--                   queue a trailing sync if needed
 --   forget          the request is finished: the next occurrence creates anew
 --   storm_forget    the same for a storm's aggregate: the storm closes
 --   resolve         a resolved notification (marks an active entry; with
@@ -120,10 +121,10 @@
 --   KEYS[3]  GW_DEDUP_RELEASE_KEY_STORMRES          stormres:<group>
 --   ARGV[3]  GW_DEDUP_RELEASE_ARG_OWNER             the claim's token
 -- synced
---   KEYS[1]  GW_DEDUP_SYNCED_KEY_FP                 fp:<fingerprint>
+--   KEYS[1]  GW_DEDUP_SYNCED_KEY_ENTRY              fp:<fingerprint> or storm:<group>
 --   KEYS[2]  GW_DEDUP_SYNCED_KEY_DIRTY              dirty
 --   ARGV[3]  GW_DEDUP_SYNCED_ARG_COUNT              the count that landed (-1: failed)
---   ARGV[4]  GW_DEDUP_SYNCED_ARG_FP                 the fingerprint
+--   ARGV[4]  GW_DEDUP_SYNCED_ARG_MEMBER             its dirty member: f:<fingerprint> / s:<group>
 --   ARGV[5]  GW_DEDUP_SYNCED_ARG_DUE                when a trailing sync is due, ms
 -- forget
 --   KEYS[1]  GW_DEDUP_FORGET_KEY_FP                 fp:<fingerprint>
@@ -633,12 +634,14 @@ elseif op == 'release' then
   end
   return {'none'}
 elseif op == 'synced' then
-  -- a status patch of ARGV[3] landed (-1: it failed); a higher count means
-  -- a later sync may have landed before it: queue one more, due at ARGV[5]
+  -- a status patch of ARGV[3] landed (-1: it failed) on a fingerprint's
+  -- request or a storm's aggregate (both hashes have state, count, dirty);
+  -- a higher count means a later sync may have landed before it: queue one
+  -- more, due at ARGV[5]
   local h = redis.call('HMGET', KEYS[1], 'state', 'count', 'dirty')
   if h[1] == 'active' and num(h[2]) > tonumber(ARGV[3]) and h[3] ~= '1' then
     redis.call('HSET', KEYS[1], 'dirty', 1)
-    redis.call('ZADD', KEYS[2], tonumber(ARGV[5]), 'f:' .. ARGV[4])
+    redis.call('ZADD', KEYS[2], tonumber(ARGV[5]), ARGV[4])
   end
   return {'none'}
 elseif op == 'forget' then

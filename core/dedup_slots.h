@@ -117,11 +117,11 @@ enum {
 
 /* "synced" */
 enum {
-    GW_DEDUP_SYNCED_KEY_FP = 1,    /* fp:<fingerprint> */
-    GW_DEDUP_SYNCED_KEY_DIRTY = 2, /* dirty */
-    GW_DEDUP_SYNCED_ARG_COUNT = 3, /* the count that landed (-1: failed) */
-    GW_DEDUP_SYNCED_ARG_FP = 4,    /* the fingerprint */
-    GW_DEDUP_SYNCED_ARG_DUE = 5,   /* when a trailing sync is due, ms */
+    GW_DEDUP_SYNCED_KEY_ENTRY = 1,  /* fp:<fingerprint> or storm:<group> */
+    GW_DEDUP_SYNCED_KEY_DIRTY = 2,  /* dirty */
+    GW_DEDUP_SYNCED_ARG_COUNT = 3,  /* the count that landed (-1: failed) */
+    GW_DEDUP_SYNCED_ARG_MEMBER = 4, /* its member of dirty: f:<fingerprint> or s:<group> */
+    GW_DEDUP_SYNCED_ARG_DUE = 5,    /* when a trailing sync is due, ms */
 };
 
 /* "forget", "storm_forget", "resolve" and "get" */

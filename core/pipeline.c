@@ -63,12 +63,13 @@ static void ignore(sig_result *r, const char *reason, const char *fmt, ...)
 /* ---- the per-signal pipeline ------------------------------------------ */
 
 /* Writes status.deduplication; tells whether the request has finished.
- * fp (NULL for a storm aggregate) has the landed count checked against
- * Redis afterwards (gw_dedup_synced) and its Deduplicated Event written.
- * After a successful patch the answer (the request) is left in
- * ctx->scratch. */
-static bool sync_status(gw_ctx *ctx, const char *rid, const char *fp, const char *ns,
-                        const char *name, long long count, long long first_ms, long long last_ms)
+ * Of fp's request, or (fp NULL) of the storm group's aggregate: either way
+ * the landed count is checked against Redis afterwards (gw_dedup_synced);
+ * fp's Deduplicated Event is written too.  After a successful patch the
+ * answer (the request) is left in ctx->scratch. */
+static bool sync_status(gw_ctx *ctx, const char *rid, const char *fp, const char *group,
+                        const char *ns, const char *name, long long count, long long first_ms,
+                        long long last_ms)
 {
     char err[512];
     bool finished = false;
@@ -82,7 +83,8 @@ static bool sync_status(gw_ctx *ctx, const char *rid, const char *fp, const char
     if (fp && !rc && !finished)
         gw_recorder_uid(&ctx->events, &ctx->scratch, uid);
     /* a failed patch (not a finished or deleted request) is queued again */
-    if (fp && !finished && gw_dedup_synced(&ctx->dedup, fp, rc ? -1 : count, gw_now_ms()))
+    if (!finished && gw_dedup_synced(&ctx->dedup, !fp, fp ? fp : group, rc ? -1 : count,
+                                     gw_now_ms()))
         gw_log(ctx->log_min, GW_LOG_DEBUG, rid, "status sync of %s/%s: recheck: redis: %s", ns,
                name, ctx->redis.errstr);
     /* the Deduplicated Event rides on the status sync: one write per sync */
@@ -110,8 +112,8 @@ static bool sync_storm(gw_ctx *ctx, const char *rid, const gw_flush_item *it)
         gw_log(ctx->log_min, GW_LOG_WARN, rid, "storm annotation of %s/%s failed: %s", it->ns,
                it->name, err);
     bool finished = rc == GW_ENOTFOUND ||
-                    sync_status(ctx, rid, NULL, it->ns, it->name, it->count, it->first_ms,
-                                it->last_ms);
+                    sync_status(ctx, rid, NULL, it->id, it->ns, it->name, it->count,
+                                it->first_ms, it->last_ms);
     char uid[64]; /* "" unless the status patch answered with the aggregate */
     gw_recorder_uid(&ctx->events, &ctx->scratch, uid);
     if (finished)
@@ -233,7 +235,8 @@ static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, cons
             gw_recorder_uid(&ctx->events, &ctx->scratch, uid);
             gw_flap_absorbed(ctx, rid, s, uid, r);
         }
-        sync_status(ctx, rid, s->fingerprint, ref.ns, ref.name, d.count, d.first_ms, d.last_ms);
+        sync_status(ctx, rid, s->fingerprint, NULL, ref.ns, ref.name, d.count, d.first_ms,
+                    d.last_ms);
         return;
     }
     if (rc != GW_ENOTFOUND) {
@@ -281,7 +284,7 @@ static void create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s, cons
     gw_metrics_up(ctx->metrics, GW_UP_KUBE, true);
     set_ref(r, rr_ns, name, &d);
     r->kind = R_CREATED;
-    sync_status(ctx, rid, s->fingerprint, rr_ns, name, d.count, d.first_ms, d.last_ms);
+    sync_status(ctx, rid, s->fingerprint, NULL, rr_ns, name, d.count, d.first_ms, d.last_ms);
     /* Reopened when the lookup saw the fingerprint's finished request */
     gw_record_created(&ctx->events, rid, rr_ns, name, uid, s, r->env, r->prio, ref.finished,
                       ref.finished_phase);
@@ -352,7 +355,7 @@ static void storm_create_path(gw_ctx *ctx, const gw_batch *b, const gw_signal *s
     r->storm_total = d.storm_total;
     gw_log(ctx->log_min, GW_LOG_INFO, rid, "%s storm opened in namespace \"%s\" for %s: "
            "aggregated request %s/%s", r->storm_type, ds->ns, ds->alertname, rr_ns, name);
-    sync_status(ctx, rid, NULL, rr_ns, name, 1, now, now);
+    sync_status(ctx, rid, NULL, ds->group, rr_ns, name, 1, now, now);
     gw_record_storm_created(&ctx->events, rid, rr_ns, name, uid, r->storm_type, ds->alertname,
                             ds->ns, d.storm_total);
 }
@@ -543,8 +546,8 @@ static bool known_request(gw_ctx *ctx, const gw_signal *s, const char *group, lo
 {
     bool finished = false;
     if (d->sync_due && d->kind == GW_DEDUP_DUP) {
-        finished = sync_status(ctx, rid, s->fingerprint, d->ns, d->name, d->count, d->first_ms,
-                               d->last_ms);
+        finished = sync_status(ctx, rid, s->fingerprint, NULL, d->ns, d->name, d->count,
+                               d->first_ms, d->last_ms);
     } else if (d->sync_due) {
         gw_flush_item it;
         finished = gw_dedup_storm_info(&ctx->dedup, group, &it) == GW_OK &&
@@ -685,7 +688,7 @@ long gw_tick(gw_ctx *ctx)
         gw_flush_item *it = &items[i];
         if (it->storm)
             sync_storm(ctx, NULL, it);
-        else if (sync_status(ctx, NULL, it->id, it->ns, it->name, it->count, it->first_ms,
+        else if (sync_status(ctx, NULL, it->id, NULL, it->ns, it->name, it->count, it->first_ms,
                              it->last_ms)) {
             gw_dedup_forget(&ctx->dedup, it->id, it->name);
         }

@@ -102,6 +102,30 @@ static inline void test_redis_open(test_redis *x, const char *prefix, const char
     test_redis_start(x);
 }
 
+/* "cmd key arg" (HGET, ZSCORE: a bulk reply) on a connection of its own,
+ * the reply read as a number; -1 when it is nil. */
+static inline long long test_redis_num(const test_redis *x, const char *cmd, const char *key,
+                                       const char *arg)
+{
+    redisContext *c = redisConnectUnix(x->sock);
+    assert_true(c && !c->err);
+    if (x->password) {
+        redisReply *a = redisCommand(c, "AUTH %s", x->password);
+        assert_non_null(a);
+        freeReplyObject(a);
+    }
+    redisReply *r = redisCommand(c, "%s %s %s", cmd, key, arg);
+    assert_non_null(r);
+    long long n = -1;
+    if (r->type == REDIS_REPLY_STRING)
+        n = strtoll(r->str, NULL, 10);
+    else
+        assert_int_equal(r->type, REDIS_REPLY_NIL);
+    freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
 /* Stops the server and removes its directory (flat: the socket, the log,
  * and whatever the test wrote there). */
 static inline void test_redis_close(test_redis *x)

@@ -1063,10 +1063,79 @@ static void test_trailing_flush(void **state)
     assert_int_equal(items[0].count, 2);
     assert_int_equal(next, 0);
     /* a patch of count 1 landed after the flush's count 2: queued again */
-    assert_int_equal(gw_dedup_synced(&f->d, "fp-f", 1, T0 + 1001), GW_OK);
+    assert_int_equal(gw_dedup_synced(&f->d, false, "fp-f", 1, T0 + 1001), GW_OK);
     assert_int_equal(gw_dedup_flush(&f->d, T0 + 1001, items, 4, &n, &next), GW_OK);
     assert_int_equal(n, 1);
     assert_int_equal(items[0].count, 2);
+}
+
+/* A storm's aggregate is rechecked after its status patch as a
+ * fingerprint's request is: a patch that landed fewer occurrences than the
+ * storm has counted queues the aggregate (s:<group>, the storm's dirty
+ * flag set); one that landed the storm's count queues nothing; a failed
+ * patch (-1) queues it max(dedup.status_sync_interval, 1 s) from now. */
+static void test_synced_storm_aggregate(void **state)
+{
+    fx *f = *state;
+    f->cfg.storm_pattern_threshold = 2;
+    f->cfg.dedup_status_sync_interval_ms = 3000;
+    reconfigure(f);
+    char g[17], sk[64], member[24];
+    gw_dedup_group("prod", "Flood", g);
+    snprintf(sk, sizeof sk, "alertgw:storm:%s", g);
+    snprintf(member, sizeof member, "s:%s", g);
+    gw_dedup_result r = hit(f, "fp-1", "Flood", "Pod/p1", T0, "o1");
+    assert_int_equal(r.kind, GW_DEDUP_NEW);
+    activate(f, "fp-1", T0, "o1", "rr-1");
+    r = hit(f, "fp-2", "Flood", "Pod/p2", T0 + 100, "o2");
+    assert_int_equal(r.kind, GW_DEDUP_STORM_NEW);
+    assert_int_equal(gw_dedup_storm_activate(&f->d, "fp-2", g, T0 + 100, "o2", "rr-storm", "prod",
+                                             &r),
+                     GW_OK);
+    /* a join within the interval queues the aggregate; the flush claims it */
+    r = hit(f, "fp-3", "Flood", "Pod/p3", T0 + 200, "o3");
+    assert_int_equal(r.kind, GW_DEDUP_AGGREGATED);
+    assert_false(r.sync_due);
+    gw_flush_item it;
+    size_t n = 0;
+    long long next = 0;
+    assert_int_equal(gw_dedup_flush(&f->d, T0 + 3100, &it, 1, &n, &next), GW_OK);
+    assert_int_equal(n, 1);
+    assert_true(it.storm);
+    assert_int_equal(it.count, 2);
+    /* another worker's member joins with its sync due: count 3, synced
+     * inline, nothing queued */
+    r = hit(f, "fp-4", "Flood", "Pod/p4", T0 + 6100, "o4");
+    assert_int_equal(r.kind, GW_DEDUP_AGGREGATED);
+    assert_true(r.sync_due);
+    assert_int_equal(redis_int(f, "ZCARD", "alertgw:dirty"), 0);
+    assert_int_equal(test_redis_num(&f->srv, "HGET", sk, "count"), 3);
+
+    /* the flush's count 2 lands after that worker's 3: queued at once */
+    assert_int_equal(gw_dedup_synced(&f->d, true, g, 2, T0 + 6200), GW_OK);
+    assert_int_equal(redis_int(f, "ZCARD", "alertgw:dirty"), 1);
+    assert_int_equal(test_redis_num(&f->srv, "ZSCORE", "alertgw:dirty", member), T0 + 6200);
+    assert_int_equal(test_redis_num(&f->srv, "HGET", sk, "dirty"), 1);
+    assert_int_equal(gw_dedup_flush(&f->d, T0 + 6200, &it, 1, &n, &next), GW_OK);
+    assert_int_equal(n, 1);
+    assert_true(it.storm);
+    assert_string_equal(it.id, g);
+    assert_string_equal(it.name, "rr-storm");
+    assert_int_equal(it.count, 3);
+
+    /* the storm's count landed: nothing more */
+    assert_int_equal(gw_dedup_synced(&f->d, true, g, 3, T0 + 6300), GW_OK);
+    assert_int_equal(redis_int(f, "ZCARD", "alertgw:dirty"), 0);
+    assert_int_equal(test_redis_num(&f->srv, "HGET", sk, "dirty"), 0);
+
+    /* the patch failed: queued after the back-off, the sync interval */
+    assert_int_equal(gw_dedup_synced(&f->d, true, g, -1, T0 + 6400), GW_OK);
+    assert_int_equal(test_redis_num(&f->srv, "ZSCORE", "alertgw:dirty", member), T0 + 9400);
+    assert_int_equal(test_redis_num(&f->srv, "HGET", sk, "dirty"), 1);
+    assert_int_equal(gw_dedup_flush(&f->d, T0 + 9399, &it, 1, &n, &next), GW_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(next, T0 + 9400);
+
 }
 
 /* EVALSHA by hand: the script refuses an operation it does not have. */
@@ -1108,6 +1177,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_namespace_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_creation_budgets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trailing_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_synced_storm_aggregate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_op, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

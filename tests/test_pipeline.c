@@ -6,14 +6,17 @@
  * in a thread that answers what the pipeline asks for a new signal: the
  * namespace (200, or 404 for "ghost"), discovery (404: the built-in
  * kinds), the lookup by fingerprint label (an empty list), the create
- * (201) and the status patch (200); it counts the creates.
+ * (201) and the status patch (200, or a refusal the test asks for); it
+ * counts the creates.
  *
  * What is checked is the pipeline's contract: a new alert is created once
  * and its repeat counted in Redis, never created again; an alert about a
  * namespace that does not exist is ignored and leaves Redis untouched; and
  * with Redis down the answer is 503 + Retry-After (nothing lost), and the
  * resend after Redis is back is recorded; a storm member's 202 (and its
- * 207 result) names its aggregate with the spec's storm fields. */
+ * 207 result) names its aggregate with the spec's storm fields; a storm
+ * aggregate whose status patch failed is queued again for the trailing
+ * flush, as a request of one fingerprint is. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +32,7 @@
 
 #include "config.h"
 #include "clock.h"
+#include "dedup.h"
 #include "fakeserver.h"
 #include "gateway.h"
 #include "kube.h"
@@ -49,6 +53,15 @@ static const char *answer(fake_server *a, const char *method, const char *path, 
         return "{\"kind\":\"RemediationRequest\"}";
     }
     if (!strcmp(method, "PATCH")) {
+        /* a->status set: status patches fail with it (a refused patch) */
+        pthread_mutex_lock(&a->mu);
+        int refuse = a->status;
+        pthread_mutex_unlock(&a->mu);
+        size_t n = strlen(path);
+        if (refuse && n > 7 && !strcmp(path + n - 7, "/status")) {
+            *status = refuse;
+            return "{\"kind\":\"Status\",\"code\":422}";
+        }
         *status = 200;
         return "{\"kind\":\"RemediationRequest\",\"status\":{}}";
     }
@@ -93,7 +106,8 @@ typedef struct {
     char        mpath[200];
 } fx;
 
-static int setup(void **state)
+/* sync_interval: dedup.status_sync_interval (NULL: the default). */
+static int setup_with(void **state, const char *sync_interval)
 {
     fx *f = calloc(1, sizeof *f);
     *state = f;
@@ -101,6 +115,8 @@ static int setup(void **state)
     fake_server_start(&f->api, NULL, serve, NULL);
     clear_alertgw_env();
     setenv("ALERTGW_LOG_LEVEL", "error", 1);
+    if (sync_interval)
+        setenv("ALERTGW_DEDUP_STATUS_SYNC_INTERVAL", sync_interval, 1);
     setenv("ALERTGW_REDIS_ADDR", "unix:/nonexistent/not-used", 1); /* the seam's wins */
     gw_config cfg;
     char errs[4096] = "", err[512] = "", url[64];
@@ -129,6 +145,16 @@ static int setup(void **state)
     assert_null(deps.metrics);
     gw_response_init(&f->resp);
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, NULL);
+}
+
+static int setup_sync_1s(void **state)
+{
+    return setup_with(state, "1s");
 }
 
 static int teardown(void **state)
@@ -354,6 +380,67 @@ static void storm_member_answer_names_its_aggregate(void **state)
     assert_int_equal(fake_server_count(&f->api), 5);
 }
 
+/* A storm aggregate's status patch is rechecked against Redis as a
+ * request's own is: when the trailing flush's patch of the aggregate
+ * fails, the storm goes back on the dirty queue (s:<group>) for a retry
+ * after the back-off, max(dedup.status_sync_interval, 1 s); so does the
+ * status patch of the signal that opened the storm. */
+static void storm_aggregate_sync_rechecked(void **state)
+{
+    fx *f = *state;
+    char pod[16], g[17], sk[64], member[24];
+    gw_dedup_group("prod", "PodCrashLooping", g);
+    snprintf(sk, sizeof sk, "alertgw:storm:%s", g);
+    snprintf(member, sizeof member, "s:%s", g);
+    for (int i = 1; i <= 5; i++) { /* the fifth opens a pattern storm */
+        snprintf(pod, sizeof pod, "web-%d", i);
+        post_alert(f, "prod", pod);
+        assert_int_equal(f->resp.status, i < 5 ? 201 : 202);
+    }
+    assert_int_equal(test_redis_num(&f->srv, "HGET", sk, "count"), 1);
+    assert_int_equal(test_redis_num(&f->srv, "ZSCORE", "alertgw:dirty", member), -1);
+    post_alert(f, "prod", "web-6"); /* joins within the interval: queued */
+    assert_int_equal(f->resp.status, 202);
+    assert_int_equal(test_redis_num(&f->srv, "HGET", sk, "count"), 2);
+    assert_true(test_redis_num(&f->srv, "ZSCORE", "alertgw:dirty", member) > 0);
+
+    /* the flush claims it; its status patch is refused */
+    pthread_mutex_lock(&f->api.mu);
+    f->api.status = 422;
+    pthread_mutex_unlock(&f->api.mu);
+    usleep(1100 * 1000); /* the join's sync is due */
+    long long before = gw_now_ms();
+    gw_tick(f->ctx);
+    long long due = test_redis_num(&f->srv, "ZSCORE", "alertgw:dirty", member);
+    assert_true(due >= before + 1000);
+    assert_true(due <= gw_now_ms() + 1000);
+    assert_int_equal(test_redis_num(&f->srv, "HGET", sk, "dirty"), 1);
+}
+
+/* A storm that opens while status patches are refused: the opener's
+ * patch of count 1 is queued again too. */
+static void storm_opener_sync_rechecked(void **state)
+{
+    fx *f = *state;
+    char pod[16], g[17], member[24];
+    gw_dedup_group("prod", "PodCrashLooping", g);
+    snprintf(member, sizeof member, "s:%s", g);
+    pthread_mutex_lock(&f->api.mu);
+    f->api.status = 422;
+    pthread_mutex_unlock(&f->api.mu);
+    for (int i = 1; i <= 4; i++) {
+        snprintf(pod, sizeof pod, "web-%d", i);
+        post_alert(f, "prod", pod);
+        assert_int_equal(f->resp.status, 201);
+    }
+    long long before = gw_now_ms();
+    post_alert(f, "prod", "web-5");
+    assert_int_equal(f->resp.status, 202);
+    long long due = test_redis_num(&f->srv, "ZSCORE", "alertgw:dirty", member);
+    assert_true(due >= before + 5000); /* the default interval, 5 s */
+    assert_true(due <= gw_now_ms() + 5000);
+}
+
 static void redis_down_503_then_recorded_on_resend(void **state)
 {
     fx *f = *state;
@@ -384,6 +471,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(storm_member_answer_names_its_aggregate, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(storm_aggregate_sync_rechecked, setup_sync_1s,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(storm_opener_sync_rechecked, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
