@@ -222,11 +222,16 @@ end
 -- One occurrence on an entry whose status is synced to Kubernetes (hash k,
 -- member m of the dirty queue; synced and dirty: its fields as read), with
 -- the fields ... to set in any case.  Returns 1 when the sync interval has
--- passed (this occurrence patches status: marked synced now), else 0, and
--- the entry is queued for the trailing flush once.
+-- passed (this occurrence patches status: marked synced now, and a queued
+-- trailing sync is taken off, since this patch carries the newer count),
+-- else 0, and the entry is queued for the trailing flush once.  The fast
+-- path at the top writes the same steps out for a fingerprint: calling
+-- this from there (two closures and a context table before the fast path
+-- answers) cost 3 to 5 µs of the fast path's 11 to 13 inside Redis.
 local function sync_or_queue(c, k, m, synced, dirty, ...)
   if now - num(synced) >= c.sync then
     redis.call('HSET', k, 'synced', now, 'dirty', 0, ...)
+    if dirty == '1' then redis.call('ZREM', c.dk, m) end
     return 1
   end
   if dirty ~= '1' then

@@ -114,6 +114,11 @@ static bool sync_storm(gw_ctx *ctx, const char *rid, const gw_flush_item *it)
     bool finished = rc == GW_ENOTFOUND ||
                     sync_status(ctx, rid, NULL, it->id, it->ns, it->name, it->count,
                                 it->first_ms, it->last_ms);
+    /* a failed annotation patch is queued again like a failed status patch
+     * (the count alone would not show it) */
+    if (!finished && rc && gw_dedup_synced(&ctx->dedup, true, it->id, -1, gw_now_ms()))
+        gw_log(ctx->log_min, GW_LOG_DEBUG, rid, "storm annotation of %s/%s: requeue: redis: %s",
+               it->ns, it->name, ctx->redis.errstr);
     char uid[64]; /* "" unless the status patch answered with the aggregate */
     gw_recorder_uid(&ctx->events, &ctx->scratch, uid);
     if (finished)

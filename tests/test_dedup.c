@@ -811,15 +811,14 @@ static void test_pattern_storm_open_join_close(void **state)
     assert_true(r.member);
     assert_string_equal(r.storm_type, "pattern");
     assert_int_equal(r.storm_total, 4);
-    /* the join at T0 + 3000 queued the aggregate's sync for T0 + 3500 */
+    /* the join at T0 + 3000 queued the aggregate's sync for T0 + 3500;
+     * fp-4's repeat at T0 + 4000 synced inline (sync_due) with the newer
+     * count and took the queued one off: the flush finds nothing */
     gw_flush_item it;
     size_t n = 0;
     long long next = 0;
     assert_int_equal(gw_dedup_flush(&f->d, T0 + 4600, &it, 1, &n, &next), GW_OK);
-    assert_int_equal(n, 1);
-    assert_true(it.storm);
-    assert_string_equal(it.id, g);
-    assert_int_equal(it.count, 3);
+    assert_int_equal(n, 0);
     assert_int_equal(gw_dedup_storm_info(&f->d, g, &it), GW_OK);
     assert_true(it.storm);
     assert_string_equal(it.name, "rr-storm");

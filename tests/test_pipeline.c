@@ -53,13 +53,15 @@ static const char *answer(fake_server *a, const char *method, const char *path, 
         return "{\"kind\":\"RemediationRequest\"}";
     }
     if (!strcmp(method, "PATCH")) {
-        /* a->status set: status patches fail with it (a refused patch) */
+        /* a->status > 0: status patches fail with it (a refused patch);
+         * < 0: the other patches (metadata) fail with -a->status */
         pthread_mutex_lock(&a->mu);
         int refuse = a->status;
         pthread_mutex_unlock(&a->mu);
         size_t n = strlen(path);
-        if (refuse && n > 7 && !strcmp(path + n - 7, "/status")) {
-            *status = refuse;
+        bool is_status = n > 7 && !strcmp(path + n - 7, "/status");
+        if ((refuse > 0 && is_status) || (refuse < 0 && !is_status)) {
+            *status = refuse > 0 ? refuse : -refuse;
             return "{\"kind\":\"Status\",\"code\":422}";
         }
         *status = 200;
@@ -380,14 +382,13 @@ static void storm_member_answer_names_its_aggregate(void **state)
     assert_int_equal(fake_server_count(&f->api), 5);
 }
 
-/* A storm aggregate's status patch is rechecked against Redis as a
- * request's own is: when the trailing flush's patch of the aggregate
- * fails, the storm goes back on the dirty queue (s:<group>) for a retry
- * after the back-off, max(dedup.status_sync_interval, 1 s); so does the
- * status patch of the signal that opened the storm. */
-static void storm_aggregate_sync_rechecked(void **state)
+/* A storm opens and a member joins within the sync interval (queued on
+ * the dirty queue as s:<group>); then the apiserver refuses patches
+ * (refuse, as fake answer() takes it) and the trailing flush claims the
+ * aggregate: it must be back on the queue for a retry after the back-off,
+ * max(dedup.status_sync_interval, 1 s). */
+static void storm_flush_refused_requeued(fx *f, int refuse)
 {
-    fx *f = *state;
     char pod[16], g[17], sk[64], member[24];
     gw_dedup_group("prod", "PodCrashLooping", g);
     snprintf(sk, sizeof sk, "alertgw:storm:%s", g);
@@ -404,9 +405,8 @@ static void storm_aggregate_sync_rechecked(void **state)
     assert_int_equal(test_redis_num(&f->srv, "HGET", sk, "count"), 2);
     assert_true(test_redis_num(&f->srv, "ZSCORE", "alertgw:dirty", member) > 0);
 
-    /* the flush claims it; its status patch is refused */
     pthread_mutex_lock(&f->api.mu);
-    f->api.status = 422;
+    f->api.status = refuse;
     pthread_mutex_unlock(&f->api.mu);
     usleep(1100 * 1000); /* the join's sync is due */
     long long before = gw_now_ms();
@@ -415,6 +415,21 @@ static void storm_aggregate_sync_rechecked(void **state)
     assert_true(due >= before + 1000);
     assert_true(due <= gw_now_ms() + 1000);
     assert_int_equal(test_redis_num(&f->srv, "HGET", sk, "dirty"), 1);
+}
+
+/* A storm aggregate's status patch is rechecked against Redis as a
+ * request's own is: a refused status patch is queued again. */
+static void storm_aggregate_sync_rechecked(void **state)
+{
+    storm_flush_refused_requeued(*state, 422);
+}
+
+/* The aggregate's annotations (resource list and total) are patched apart
+ * from its status: when only that patch is refused, the count landed but
+ * the storm is queued again all the same. */
+static void storm_annotation_failure_requeued(void **state)
+{
+    storm_flush_refused_requeued(*state, -422);
 }
 
 /* A storm that opens while status patches are refused: the opener's
@@ -472,6 +487,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(storm_member_answer_names_its_aggregate, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(storm_aggregate_sync_rechecked, setup_sync_1s,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(storm_annotation_failure_requeued, setup_sync_1s,
                                         teardown),
         cmocka_unit_test_setup_teardown(storm_opener_sync_rechecked, setup, teardown),
     };
