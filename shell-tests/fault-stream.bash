@@ -73,10 +73,9 @@ for fp, s in ledger["signals"].items():
 # without a 2xx, neither listed nor with its own request, or a 2xx naming a
 # request that does not exist; doubled: a second aggregate, or a member with
 # more than one request of its own.  A request whose count is below the 2xx
-# answers that named it goes on a line of its own, "storm-undercounted N":
-# an aggregate's status patches are not checked against Redis after they
-# land (single requests' are), so two that land in the opposite order of
-# their counts leave it one short; the caller reports it.
+# answers that named it goes on a line of its own, "storm-undercounted N",
+# for the caller to check (its patches are rechecked against Redis after
+# they land, as single requests' are).
 st = ledger.get("storm")
 if st:
     aggs = [it for it in rrs["items"]
@@ -111,12 +110,14 @@ if st:
     print("storm-undercounted %d" % storm_under)
 EOF
         ) || fail "ledger check failed"
+        local sunder=0
         if [[ $row == *$'\n'storm-undercounted* ]]; then
-            echo "${row##*storm-undercounted }" >"$GW_TMP/storm-undercounted-$STREAM_NAME"
+            sunder=${row##*storm-undercounted }
+            echo "$sunder" >"$GW_TMP/storm-undercounted-$STREAM_NAME"
             row=${row%%$'\n'*}
         fi
         read -r _ _ _ _ _ lost doubled under <<<"$row"
-        if (( lost == 0 && doubled == 0 && under == 0 )) || (( SECONDS >= deadline )); then
+        if (( lost == 0 && doubled == 0 && under == 0 && sunder == 0 )) || (( SECONDS >= deadline )); then
             break
         fi
         sleep 2
