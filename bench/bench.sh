@@ -22,6 +22,11 @@
 #               the apiserver, at the worker count's concurrency (what the
 #               apiserver sees from the gateway) and at the first connection
 #               count: the new-alert path's bound, printed as a ratio
+#   raw-all     bench/raw-create ... all: the same, plus the gateway's two
+#               other writes for a new signal (the status patch and the
+#               Created Event), at the worker count's concurrency: what
+#               the apiserver takes of exactly the gateway's calls, so the
+#               ratio to it is what the gateway itself costs
 #
 # and prints one table: requests/s, RemediationRequests created per second,
 # p50, p99, non-2xx, worker RSS and the duplicate path as a percentage of
@@ -203,14 +208,16 @@ raw_template() {
                | .spec.signalFingerprint = "RAWFP" | del(.metadata.annotations | nulls)' \
         >"$GW_TMP/raw-template.json"
 }
-# run_raw CONNS ROUND: raw-create for DURATION at CONNS connections, as a
-# row of its own (case raw-create; req/s and created/s are its creates/s).
+# run_raw CONNS ROUND [all]: raw-create for DURATION at CONNS connections,
+# as a row of its own (case raw-create, or raw-all with the status patch
+# and the Event; req/s and created/s are its creates/s).
 run_raw() {
-    local conns=$1 round=$2 out line
-    local key=$GW_WORKERS/raw-create/$conns/$round
+    local conns=$1 round=$2 all=${3:-} out line
+    local key=$GW_WORKERS/raw-${all:-create}/$conns/$round
     out=$(timeout $(( DURATION + 30 )) "$RAW_BIN" "$conns" "$DURATION" "$KUBE_API_URL" \
         "$KUBE_CA_FILE" "$KUBE_GATEWAY_TOKEN_FILE" \
-        "$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests" "$GW_TMP/raw-template.json" 2>&1) || true
+        "$GW_RR_API/namespaces/$GW_RR_NAMESPACE/remediationrequests" "$GW_TMP/raw-template.json" \
+        $all 2>&1) || true
     line=$(grep '^RESULT' <<<"$out" || true)
     [[ -n $line ]] || { echo "bench: raw-create failed:" >&2; echo "$out" >&2; exit 1; }
     local creates errors rps
@@ -250,7 +257,7 @@ for GW_WORKERS in $WORKER_COUNTS; do
         # the new-alert path's bound, measured right after it
         raw_template && for c in $(printf '%s\n' "$GW_WORKERS" "$first_conns" | sort -nu); do
             run_raw "$c" "$round"
-        done
+        done && run_raw "$GW_WORKERS" "$round" all
     fi
     gw_stop_lighttpd
   done
@@ -319,6 +326,11 @@ for w in $WORKER_COUNTS; do
         "$w" "$(awk -v n="${CREATED[$nk]}" -v s="$DURATION" 'BEGIN { printf "%.1f", n / s }')" \
         "$(awk -v a="${CREATED[$nk]}" -v b="${CREATED[$rk]}" 'BEGIN { printf "%.1f%%", (b > 0 ? 100 * a / b : 0) }')" \
         "$(field "$rk" rps)" "$w"
+    ak=$w/raw-all/$w/$ROUNDS
+    [[ -n ${CREATED[$ak]:-} ]] || continue
+    printf 'new-alert path, %s workers: %s of the raw rate of the same four calls (%s/s at %s connections)\n' \
+        "$w" "$(awk -v a="${CREATED[$nk]}" -v b="${CREATED[$ak]}" 'BEGIN { printf "%.1f%%", (b > 0 ? 100 * a / b : 0) }')" \
+        "$(field "$ak" rps)" "$w"
 done
 printf 'RemediationRequests in the apiserver after the run: %s\n' "$created"
 if (( ${#WARNINGS[@]} )); then
