@@ -170,7 +170,7 @@ assert_4xx_problem() {
 # that closes without a byte, or that sends something that is no FastCGI,
 # is closed and the worker goes on serving (the next test checks that the
 # same worker PIDs are still there).
-@test "worker sockets: a peer that sends nothing or no FastCGI is dropped, and every worker still answers FastCGI" {
+@test "worker sockets: a peer that sends nothing or no FastCGI is dropped, every worker still answers FastCGI, on a kept connection too" {
     local s n=0 out
     for s in "$GW_TMP"/lighttpd/alertgw.sock-*; do
         [[ -S $s ]] || continue
@@ -180,6 +180,10 @@ assert_4xx_problem() {
             fail "$s: a connection that sent no FastCGI was not closed within 5 s"
         out=$(python3 "$BATS_TEST_DIRNAME/fcgi-probe.py" "$s" healthz) || fail "$s: no answer to FastCGI after the bad peers"
         assert_equal "$out" "Status: 200 OK"
+        # a web server that keeps the connection (FCGI_KEEP_CONN) sends the
+        # next request on it, and gets it answered there
+        out=$(python3 "$BATS_TEST_DIRNAME/fcgi-probe.py" "$s" keepconn) || fail "$s: no answer on a kept connection"
+        assert_equal "$out" $'Status: 200 OK\nStatus: 200 OK'
     done
     (( n == ${GW_WORKERS:-4} )) || fail "found $n worker sockets, expected ${GW_WORKERS:-4}"
     gw_post "$ROUTE" "$(am_body ProbeAfter deployment="$(gw_uniq probe)" namespace=hostile)"
