@@ -349,8 +349,6 @@ static void reload(gw_ctx **ctx, const char *cfg_path, gw_buf *body)
            "configuration reloaded from %s", src);
 }
 
-/* After a stop signal: /readyz says "shutting down", and what is already
- * queued on the socket (which is non-blocking) is served before the exit. */
 /* The next request.  libfcgi's accept follows every connection it takes on
  * a unix socket with a poll() for readability (it drops a peer that sends
  * nothing for 2 s); the web server writes its request as soon as it has
@@ -373,8 +371,8 @@ static int accept_request(FCGX_Request *request, bool unix_listener)
      * mod_proxy_fcgi with enablereuse) carries the next request itself */
     if (unix_listener && request->ipcFd < 0) {
         int fd = accept4(request->listen_sock, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0)
-            return -errno;
+        if (fd < 0) /* a connection gone before it was taken: look again */
+            return errno == ECONNABORTED || errno == EPROTO ? -EAGAIN : -errno;
         request->keepConnection = 1;
         request->ipcFd = fd;
     }
@@ -389,6 +387,8 @@ static bool is_unix_listener(int fd)
     return getsockname(fd, (struct sockaddr *)&sa, &len) == 0 && sa.ss_family == AF_UNIX;
 }
 
+/* After a stop signal: /readyz says "shutting down", and what is already
+ * queued on the socket (which is non-blocking) is served before the exit. */
 static void drain_queue(gw_ctx *ctx, FCGX_Request *request, bool unix_listener, const io *x,
                         gw_buf *body, gw_response *resp)
 {
