@@ -18,21 +18,21 @@ static const char *const names[] = { "debug", "info", "warn", "error" };
 
 /* Held request lines go out together in one write() of at most this many
  * bytes: PIPE_BUF, so a batch is one atomic write on a pipe too, and a
- * line is never split.  The stdio buffer is twice that, so no fwrite()
- * of a line ever makes stdio write part of it on its own. */
+ * line is never split.  The stdio buffer (GW_LOG_BATCH_BUF) is twice that,
+ * so no fwrite() of a line ever makes stdio write part of it on its own. */
 #define BATCH_MAX 4096
+_Static_assert(GW_LOG_BATCH_BUF >= 2 * BATCH_MAX, "the stdio buffer holds two batches");
 
-bool gw_log_batch(void)
+bool gw_log_batch(char *buf)
 {
-    /* stdio owns the buffer for the rest of the process (exit() flushes
-     * through it), so it is never freed */
-    char *buf = malloc(2 * BATCH_MAX);
     fflush(stderr);
-    if (!buf || setvbuf(stderr, buf, _IOFBF, 2 * BATCH_MAX)) {
-        free(buf);
-        return false;
-    }
-    return true;
+    return buf && setvbuf(stderr, buf, _IOFBF, GW_LOG_BATCH_BUF) == 0;
+}
+
+void gw_log_unbatch(void)
+{
+    fflush(stderr);
+    setvbuf(stderr, NULL, _IONBF, 0);
 }
 
 void gw_log_flush(void)

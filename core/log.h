@@ -31,14 +31,19 @@ void gw_log_request(gw_log_level min, gw_log_level lvl, const gw_log_req *r);
 
 /* Request lines at info level may be held and written several in one
  * write(): one system call fewer for most requests under load (the line
- * was one of a duplicate's seven in the worker).  gw_log_batch turns that on for the process (stderr fully
- * buffered; false: it stays unbuffered); the front end then calls
- * gw_log_flush before it waits for the next request, and gw_tick before
- * it does slow work.  Any other line, and a request line at warn or above,
- * writes what is held first and goes out at once, so the order of lines
- * never changes.  A worker killed by SIGKILL loses what is held: at most
- * 4 KiB of info request lines of requests it has answered. */
-bool gw_log_batch(void);
+ * was one of a duplicate's seven in the worker).  gw_log_batch turns that
+ * on for the process: stderr fully buffered in buf, GW_LOG_BATCH_BUF
+ * bytes that the caller owns and keeps until gw_log_unbatch (false: it
+ * stays unbuffered).  The front end then calls gw_log_flush before it
+ * waits for the next request, and gw_tick before it does slow work.  Any
+ * other line, and a request line at warn or above, writes what is held
+ * first and goes out at once, so the order of lines never changes.  A
+ * worker killed by SIGKILL loses what is held: at most 4 KiB of info
+ * request lines of requests it has answered.  gw_log_unbatch writes what
+ * is held and makes stderr unbuffered again; buf may be freed after it. */
+#define GW_LOG_BATCH_BUF 8192
+bool gw_log_batch(char *buf);
+void gw_log_unbatch(void);
 void gw_log_flush(void);
 
 /* Convenience: {"msg": <formatted>, "request_id": rid?}. */

@@ -495,6 +495,7 @@ int main(int argc, char **argv)
     gw_buf body;
     gw_buf_init(&body, (size_t)max_body);
     gw_response resp;
+    char *logbuf = NULL; /* stderr's buffer in FastCGI mode (gw_log_batch) */
     gw_response_init(&resp);
 
     int rc = 0;
@@ -512,7 +513,8 @@ int main(int argc, char **argv)
             io x = { &request };
             const bool unix_listener = is_unix_listener(0);
             /* request lines are written several at a time under load */
-            if (!gw_log_batch())
+            logbuf = malloc(GW_LOG_BATCH_BUF);
+            if (!gw_log_batch(logbuf))
                 fprintf(stderr, "alertgw-fcgi: cannot buffer the log; lines go out one by one\n");
             int fl = fcntl(0, F_GETFL);
             if (fl < 0 || fcntl(0, F_SETFL, fl | O_NONBLOCK) < 0)
@@ -568,5 +570,7 @@ int main(int argc, char **argv)
     gw_buf_free(&body);
     gw_ctx_free(ctx);
     curl_global_cleanup();
+    gw_log_unbatch(); /* stdio lets go of logbuf */
+    free(logbuf);
     return rc;
 }

@@ -398,13 +398,14 @@ static size_t lines_len(const char *s, int n)
 /* With gw_log_batch (the FastCGI worker turns it on): info request lines
  * are held; a warn request line, any other line and gw_log_flush write
  * what is held first, in order; a batch never passes 4 KiB (PIPE_BUF) and
- * never ends inside a line.  Runs last: it leaves stderr unbuffered again. */
+ * never ends inside a line; gw_log_unbatch makes stderr unbuffered again. */
 static void batched_request_lines_keep_order_and_stay_whole(void **state)
 {
     (void)state;
     capture c;
     capture_start(&c);
-    assert_true(gw_log_batch());
+    char *buf = malloc(GW_LOG_BATCH_BUF);
+    assert_true(gw_log_batch(buf));
     gw_log_req r = { .route = "prometheus", .method = "POST", .path = "/api/v1/signals/prometheus",
                      .decision = "duplicate", .status = 202, .duration_ms = 0.5 };
     /* glibc sets a new buffer up fully only with its first write, when the
@@ -456,8 +457,8 @@ static void batched_request_lines_keep_order_and_stay_whole(void **state)
         }
     }
     assert_true(writes >= 2 && writes < 200); /* batched, not one per line */
-    gw_log_flush();
-    setvbuf(stderr, NULL, _IONBF, 0);
+    gw_log_unbatch();
+    free(buf);
     char *out = capture_end(&c);
     static const char *const order[] = { "first", "held-1", "held-2", "other", "held-3", "warn-4", "held-5",
                                          "many-000", "many-199" };
